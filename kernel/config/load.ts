@@ -1,0 +1,185 @@
+/**
+ * Loads the configuration. Precedence, highest first: CLI flag > real environment variable > `.env`
+ * in the working directory > config file (cosmiconfig "nuvom") > defaults. The plugin listing comes
+ * from .nuvom_plugins.toml. The result is validated, frozen, and every value knows its source.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseEnv } from 'node:util';
+import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { NuvomError, messageOf } from '../errors.ts';
+import {
+  CONFIG_KEYS, DERIVED_KEYS, type ConfigKey, type ConfigValue, type NuvomConfig, type NuvomSettings, type PluginSpecs,
+} from './schema.ts';
+
+export interface LoadConfigOptions {
+  cwd?: string;
+  /** CLI flags (highest precedence). Undefined values are ignored. */
+  flags?: Partial<Record<ConfigKey, unknown>>;
+  /** Programmatic overrides (createClient options); rank with flags. */
+  overrides?: Partial<Record<ConfigKey, unknown>>;
+  /** Defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** Skip searching for a config file (tests). */
+  noConfigFile?: boolean;
+}
+
+async function tsxLoader(filepath: string): Promise<unknown> {
+  const { tsImport } = await import('tsx/esm/api');
+  const mod = (await tsImport(pathToFileURL(filepath).href, import.meta.url)) as { default?: unknown };
+  return mod.default ?? mod;
+}
+
+async function readConfigFile(cwd: string): Promise<{ config: Record<string, unknown>; filepath: string } | null> {
+  const explorer = cosmiconfig('nuvom', {
+    searchStrategy: 'project',
+    loaders: { ...defaultLoaders, '.ts': tsxLoader, '.mts': tsxLoader, '.cts': tsxLoader },
+    searchPlaces: [
+      'package.json', '.nuvomrc', '.nuvomrc.json', '.nuvomrc.yaml', '.nuvomrc.yml', '.nuvomrc.js', '.nuvomrc.ts',
+      '.nuvomrc.mjs', '.nuvomrc.cjs', 'nuvom.config.js', 'nuvom.config.ts', 'nuvom.config.mjs', 'nuvom.config.cjs',
+      'nuvom.config.json',
+    ],
+  });
+  let found;
+  try {
+    found = await explorer.search(cwd);
+  } catch (err) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `could not read the nuvom config file: ${messageOf(err)}`, { cause: err });
+  }
+  if (!found || found.isEmpty) return null;
+  if (typeof found.config !== 'object' || found.config === null || Array.isArray(found.config)) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${found.filepath}: the nuvom config must be an object such as { "queueBackend": "sqlite" }`);
+  }
+  return { config: found.config as Record<string, unknown>, filepath: found.filepath };
+}
+
+function readDotEnv(cwd: string): Record<string, string> {
+  const file = path.join(cwd, '.env');
+  if (!existsSync(file)) return {};
+  try {
+    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch (err) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: could not parse: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+/** Parses .nuvom_plugins.toml text; errors name the file, line and column. */
+export function parsePluginsToml(text: string, file: string): { plugins: PluginSpecs; settings: Record<string, Record<string, unknown>> } {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}:${err.line}:${err.column}: invalid TOML: ${err.message.split('\n')[0]}`, { cause: err, details: { line: err.line, column: err.column } });
+    }
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: invalid TOML: ${messageOf(err)}`, { cause: err });
+  }
+  const plugins: PluginSpecs = {};
+  const rawPlugins = doc.plugins ?? {};
+  if (typeof rawPlugins !== 'object' || rawPlugins === null || Array.isArray(rawPlugins)) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: [plugins] must be a table of capability = ["module:Export", ...]`);
+  }
+  for (const [cap, specs] of Object.entries(rawPlugins)) {
+    const list = typeof specs === 'string' ? [specs] : specs;
+    if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s.trim() === '')) {
+      throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: plugins.${cap} must be a list of module specifiers, e.g. ${cap} = ["./plugins/x.ts:MyPlugin"]`);
+    }
+    plugins[cap] = (list as string[]).map((s) => s.trim());
+  }
+  const settings: Record<string, Record<string, unknown>> = {};
+  const rawSettings = doc.settings ?? {};
+  if (typeof rawSettings !== 'object' || rawSettings === null || Array.isArray(rawSettings)) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: [settings] must hold one table per plugin, e.g. [settings.my_queue]`);
+  }
+  for (const [plugin, table] of Object.entries(rawSettings)) {
+    if (typeof table !== 'object' || table === null || Array.isArray(table) || table instanceof Date) {
+      throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: settings.${plugin} must be a table ([settings.${plugin}])`);
+    }
+    settings[plugin] = JSON.parse(JSON.stringify(table)) as Record<string, unknown>;
+  }
+  const unknown = Object.keys(doc).filter((k) => k !== 'plugins' && k !== 'settings');
+  if (unknown.length) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: unknown top-level table(s) ${unknown.map((k) => `[${k}]`).join(', ')}; only [plugins] and [settings.<plugin>] are read`);
+  }
+  return { plugins, settings };
+}
+
+function nearest(key: string, keys: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  return keys.find((k) => k.toLowerCase() === lower || k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase()));
+}
+
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomConfig> {
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const env = opts.env ?? process.env;
+  const keys = Object.keys(CONFIG_KEYS) as ConfigKey[];
+  const layers: Array<{ source: ConfigValue['source']; origin: (k: ConfigKey) => string | undefined; get: (k: ConfigKey) => unknown }> = [];
+
+  const file = opts.noConfigFile ? null : await readConfigFile(cwd);
+  if (file) {
+    const bad = Object.keys(file.config).filter((k) => !(k in CONFIG_KEYS));
+    if (bad.length) {
+      const hints = bad.map((k) => { const n = nearest(k, keys); return n ? `"${k}" (did you mean "${n}"?)` : `"${k}"`; });
+      throw new NuvomError('NUVOM_E_CONFIG', `${file.filepath}: unknown setting(s) ${hints.join(', ')}; known settings: ${keys.join(', ')}`);
+    }
+    layers.push({ source: 'file', origin: () => file.filepath, get: (k) => file.config[k] });
+  }
+  const dotenv = readDotEnv(cwd);
+  layers.push({ source: '.env', origin: () => path.join(cwd, '.env'), get: (k) => dotenv[CONFIG_KEYS[k].env] });
+  layers.push({ source: 'env', origin: (k) => CONFIG_KEYS[k].env, get: (k) => env[CONFIG_KEYS[k].env] });
+  const flags = { ...(opts.overrides ?? {}), ...(opts.flags ?? {}) };
+  layers.push({ source: 'flag', origin: (k) => `--${k}`, get: (k) => flags[k] });
+
+  const sources = {} as Record<ConfigKey, ConfigValue>;
+  const settings = {} as Record<ConfigKey, unknown>;
+  const ordered = [...keys.filter((k) => !DERIVED_KEYS.includes(k)), ...DERIVED_KEYS];
+  for (const key of ordered) {
+    const spec = CONFIG_KEYS[key];
+    let chosen: ConfigValue | undefined;
+    for (const layer of layers) {
+      const raw = layer.get(key);
+      if (raw === undefined || raw === '') continue;
+      try {
+        chosen = { value: spec.parse(raw), source: layer.source, origin: layer.origin(key) };
+      } catch (err) {
+        const where = layer.source === 'file' || layer.source === '.env' ? `${layer.origin(key)}: ` : '';
+        const what = layer.source === 'flag' ? `option ${key}` : layer.source === 'file' ? `setting "${key}"` : spec.env;
+        throw new NuvomError('NUVOM_E_CONFIG', `${where}${what}: ${messageOf(err)}`, { details: { key, source: layer.source } });
+      }
+    }
+    if (!chosen) {
+      const derived = DERIVED_KEYS.includes(key);
+      chosen = { value: spec.default(settings as Partial<NuvomSettings>), source: derived ? 'derived' : 'default' };
+    }
+    settings[key] = chosen.value;
+    sources[key] = chosen;
+  }
+
+  const pluginsFilePath = path.resolve(cwd, settings.pluginsFile as string);
+  let plugins: PluginSpecs = {};
+  let pluginSettings: Record<string, Record<string, unknown>> = {};
+  let pluginsFileRead: string | null = null;
+  if (existsSync(pluginsFilePath)) {
+    const parsed = parsePluginsToml(readFileSync(pluginsFilePath, 'utf8'), pluginsFilePath);
+    plugins = parsed.plugins;
+    pluginSettings = parsed.settings;
+    pluginsFileRead = pluginsFilePath;
+  }
+
+  const config: NuvomConfig = {
+    ...(settings as unknown as NuvomSettings),
+    cwd,
+    sources: Object.freeze(sources),
+    plugins: Object.freeze(plugins),
+    pluginSettings: Object.freeze(Object.fromEntries(Object.entries(pluginSettings).map(([k, v]) => [k, Object.freeze(v)]))),
+    pluginsFilePath: pluginsFileRead,
+  };
+  return Object.freeze(config);
+}
+
+/** Resolves a configured path against the configuration's working directory. */
+export function resolvePath(config: Pick<NuvomConfig, 'cwd'>, p: string): string {
+  return path.resolve(config.cwd, p);
+}

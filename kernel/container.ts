@@ -1,0 +1,139 @@
+/**
+ * The service container, on awilix (strict). A plugin provides an implementation of a service token
+ * under a name ("queue" / "sqlite"); the configuration chooses the name each token resolves to.
+ * Implementations are singletons built on first resolve: one that is not chosen is never built, so it
+ * opens no file and no socket. Disposal runs in reverse construction order (awilix's own dispose() is
+ * concurrent and unordered, so the order is kept here).
+ */
+import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix';
+import { NuvomError, messageOf } from './errors.ts';
+
+export interface Provider {
+  token: string;
+  name: string;
+  plugin: string;
+}
+
+type Disposer = (instance: unknown) => unknown;
+
+export class ServiceContainer<S extends object> {
+  private readonly awilix: AwilixContainer;
+  private readonly providers = new Map<string, Map<string, Provider>>();
+  private readonly selected = new Map<string, string>();
+  private readonly built: Array<{ key: string; instance: unknown; dispose?: Disposer; plugin: string }> = [];
+
+  constructor() {
+    this.awilix = createContainer({ strict: true });
+  }
+
+  value<K extends keyof S & string>(token: K, value: S[K]): void {
+    this.awilix.register(token, asValue(value));
+    this.registerProvider({ token, name: 'value', plugin: 'kernel' });
+    this.selected.set(token, 'value');
+  }
+
+  provide<K extends keyof S & string>(
+    plugin: string,
+    token: K,
+    name: string,
+    factory: (services: S) => S[K],
+    dispose?: (instance: S[K]) => unknown,
+  ): void {
+    if (!/^[a-z][\w.-]*$/i.test(name)) {
+      throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `implementation name "${name}" for service "${token}" must start with a letter and hold only letters, digits, "_", "-" or "."`, { plugin });
+    }
+    const existing = this.providers.get(token)?.get(name);
+    if (existing && existing.plugin !== plugin) {
+      throw new NuvomError('NUVOM_E_PLUGIN_DUPLICATE', `service "${token}" implementation "${name}" is provided by both "${existing.plugin}" and "${plugin}"; rename one`, { plugin });
+    }
+    const key = `${token}@${name}`;
+    this.awilix.register(key, asFunction(() => {
+      let instance: S[K];
+      try {
+        instance = factory(this.cradle);
+      } catch (err) {
+        throw new NuvomError('NUVOM_E_SERVICE', `could not build service "${token}" (implementation "${name}"): ${messageOf(err)}`, { plugin, cause: err });
+      }
+      this.built.push({ key, instance, dispose: dispose as Disposer | undefined, plugin });
+      return instance;
+    }).singleton());
+    this.registerProvider({ token, name, plugin });
+  }
+
+  /** Chooses the implementation a token resolves to. Unknown names are reported at resolve time. */
+  select(token: string, name: string): void {
+    this.selected.set(token, name);
+  }
+
+  implementations(token: string): Provider[] {
+    return [...(this.providers.get(token)?.values() ?? [])];
+  }
+
+  tokens(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  has(token: string): boolean {
+    return this.providers.has(token);
+  }
+
+  selection(token: string): string | undefined {
+    return this.selected.get(token) ?? this.defaultName(token);
+  }
+
+  resolve<K extends keyof S & string>(token: K): S[K] {
+    const impls = this.providers.get(token);
+    if (!impls || impls.size === 0) {
+      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `no plugin provides service "${token}"; load a plugin that does (see docs/plugins.md)`);
+    }
+    const name = this.selection(token);
+    if (!name) {
+      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has several implementations (${[...impls.keys()].join(', ')}) and the configuration chooses none`);
+    }
+    if (!impls.has(name)) {
+      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has no implementation named "${name}"; available: ${[...impls.keys()].join(', ')}. Fix the setting or load the plugin that provides "${name}"`);
+    }
+    const key = name === 'value' && impls.get(name)!.plugin === 'kernel' ? token : `${token}@${name}`;
+    try {
+      return this.awilix.resolve<S[K]>(key);
+    } catch (err) {
+      const inner = (err as { cause?: unknown }).cause ?? err;
+      if (inner instanceof NuvomError) throw inner;
+      throw new NuvomError('NUVOM_E_SERVICE', `could not build service "${token}" (implementation "${name}"): ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  /** The lazily resolving view that factories receive. */
+  get cradle(): S {
+    return new Proxy({} as S, {
+      get: (_t, prop) => (typeof prop === 'string' ? this.resolve(prop as keyof S & string) : undefined),
+    });
+  }
+
+  /** Disposes what was built, newest first. Errors are collected, not thrown one by one. */
+  async dispose(): Promise<Array<{ plugin: string; key: string; error: unknown }>> {
+    const errors: Array<{ plugin: string; key: string; error: unknown }> = [];
+    while (this.built.length) {
+      const b = this.built.pop()!;
+      if (!b.dispose) continue;
+      try {
+        await b.dispose(b.instance);
+      } catch (error) {
+        errors.push({ plugin: b.plugin, key: b.key, error });
+      }
+    }
+    return errors;
+  }
+
+  private registerProvider(p: Provider): void {
+    let m = this.providers.get(p.token);
+    if (!m) this.providers.set(p.token, (m = new Map()));
+    m.set(p.name, p);
+  }
+
+  private defaultName(token: string): string | undefined {
+    const impls = this.providers.get(token);
+    if (impls && impls.size === 1) return [...impls.keys()][0];
+    return undefined;
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * The contracts every plugin implements or consumes. Types only: no behaviour lives here.
+ *
+ * Glossary
+ * - task:    a named function plus options (retries, timeout, ...); the template for jobs.
+ * - job:     one invocation of a task with its arguments; identified by `id`.
+ * - queue:   delivers jobs to workers, at least once. A claimed job is held under a lease.
+ * - lease:   a worker's claim on a job until `leaseExpiresAt`; renewed by the worker's main thread.
+ *            A job whose lease expires is delivered again (redelivery), with `attempts` counting up.
+ * - attempt: one run of a job. `attempts` counts the runs started (claims), including redeliveries.
+ * - record:  the job's user-visible state (api.md "Job record"), kept by the result store.
+ *
+ * Every storage method returns a Promise, even where SQLite is synchronous underneath, so that a
+ * network backend (PostgreSQL, Redis) fits the same contract.
+ */
+
+export type JobStatus = 'PENDING' | 'RUNNING' | 'RETRYING' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
+export const JOB_STATUSES: readonly JobStatus[] = Object.freeze([
+  'PENDING', 'RUNNING', 'RETRYING', 'SUCCESS', 'FAILED', 'CANCELLED',
+]);
+export const FINAL_STATUSES: readonly JobStatus[] = Object.freeze(['SUCCESS', 'FAILED', 'CANCELLED']);
+
+export type TimeoutPolicy = 'retry' | 'fail' | 'ignore';
+export type Backoff = 'fixed' | 'exponential';
+
+export interface JobError {
+  name: string;
+  message: string;
+  stack: string | null;
+}
+
+/** The per-job execution options, fixed at enqueue time from the task's options and the call's. */
+export interface JobOptions {
+  maxRetries: number;
+  retryDelaySecs: number;
+  backoff: Backoff;
+  timeoutSecs: number;
+  timeoutPolicy: TimeoutPolicy;
+  storeResult: boolean;
+  tags: string[];
+}
+
+/**
+ * A job as the queue holds it. `args` are already encoded by the serializer service, so a queue
+ * backend never needs to understand user values; it stores the bytes as they are.
+ */
+export interface QueuedJob {
+  id: string;
+  taskName: string;
+  args: Uint8Array;
+  priority: number;
+  /** Epoch milliseconds at which the job becomes claimable. */
+  runAt: number;
+  /** Attempts started so far (0 for a new job). A claim increments it. */
+  attempts: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  options: JobOptions;
+  /** Free-form metadata that `enqueue` hook taps may add; must be JSON-safe. */
+  meta: Record<string, unknown>;
+}
+
+/** A job handed to a worker by `claim`: `attempts` already counts this attempt. */
+export interface ClaimedJob extends QueuedJob {
+  workerId: string;
+  leaseExpiresAt: number;
+}
+
+export interface ClaimOptions {
+  /** Claim at most this many jobs (popBatch). */
+  max: number;
+  workerId: string;
+  leaseMs: number;
+  /** Epoch ms; defaults to Date.now(). Tests pass a controlled clock. */
+  now?: number;
+}
+
+export interface RenewResult {
+  /** Ids whose lease this worker still holds (renewed). */
+  held: string[];
+  /** Ids whose cancellation was requested while running: the worker aborts their signal. */
+  cancelled: string[];
+}
+
+export type CancelOutcome = 'removed' | 'signalled' | 'absent';
+
+export interface QueueCounts {
+  /** Claimable now. */
+  ready: number;
+  /** Waiting for `runAt` (delayed or retry back-off). */
+  delayed: number;
+  /** Claimed under a lease. */
+  leased: number;
+}
+
+export interface Queue {
+  /** Adds one job. An id already in the queue is refused with NUVOM_E_DUPLICATE_JOB. */
+  enqueue(job: QueuedJob): Promise<void>;
+  /** Adds all jobs or none (one transaction where the backend allows). */
+  enqueueMany(jobs: QueuedJob[]): Promise<void>;
+  /**
+   * Atomically claims up to `max` claimable jobs (runAt <= now, no live lease), highest priority
+   * first, then oldest first; a job whose lease has expired is claimable again. Never hands one job
+   * to two claimers while its lease holds.
+   */
+  claim(opts: ClaimOptions): Promise<ClaimedJob[]>;
+  /** Extends the leases this worker holds. */
+  renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult>;
+  /** The attempt succeeded: the job leaves the queue. A lost lease makes this a no-op. */
+  ack(id: string, workerId: string): Promise<void>;
+  /** Acks several jobs in one go (one transaction where the backend allows). */
+  ackMany(ids: string[], workerId: string): Promise<void>;
+  /** The attempt failed and will be retried: the lease is dropped and the job waits until runAt. */
+  retry(id: string, workerId: string, runAt: number): Promise<void>;
+  /** The job has failed for good (or was cancelled while running): it leaves the queue, never redelivered. */
+  fail(id: string, workerId: string): Promise<void>;
+  /** Removes a waiting job, or flags a claimed one so its worker aborts it (seen through renew). */
+  cancel(id: string): Promise<CancelOutcome>;
+  /** The job as queued, or null when it is not in the queue. */
+  get(id: string): Promise<QueuedJob | null>;
+  counts(now?: number): Promise<QueueCounts>;
+  /** Jobs waiting or leased (the original's qsize). */
+  qsize(): Promise<number>;
+  /** Epoch ms of the earliest runAt among unclaimed jobs, or null when none waits. */
+  nextRunAt(): Promise<number | null>;
+  clear(): Promise<void>;
+  /**
+   * Optional: calls `onChange` (coalesced, no payload) when jobs may have become claimable, including
+   * when another process wrote; lets workers wake without tight polling. Returns an unsubscribe.
+   */
+  subscribe?(onChange: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The user-visible record of a job (api.md). Timestamps are ISO-8601 UTC strings. */
+export interface JobRecord {
+  id: string;
+  taskName: string;
+  args: unknown[];
+  status: JobStatus;
+  attempts: number;
+  maxRetries: number;
+  retriesLeft: number;
+  priority: number;
+  tags: string[];
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  nextRunAt: string | null;
+  result: unknown;
+  error: JobError | null;
+  timeoutSecs: number;
+  timeoutPolicy: TimeoutPolicy;
+  workerId: string | null;
+}
+
+export interface ListJobsFilter {
+  status?: JobStatus | JobStatus[];
+  task?: string;
+  /** ISO string or epoch ms: only records created before this time. */
+  createdBefore?: string | number;
+  /** ISO string or epoch ms: only records created at or after this time. */
+  createdAfter?: string | number;
+  /** Default 50. */
+  limit?: number;
+  offset?: number;
+  /** Default 'desc' (newest first, by createdAt then id). */
+  order?: 'asc' | 'desc';
+}
+
+export interface PurgeFilter {
+  /** Epoch ms: records completed (or created, when never completed) before this time. */
+  olderThan: number;
+  /** Default: the final statuses only (SUCCESS, FAILED, CANCELLED). */
+  status?: JobStatus | JobStatus[];
+}
+
+export interface JobStats {
+  byStatus: Record<JobStatus, number>;
+  byTask: Record<string, Partial<Record<JobStatus, number>>>;
+  /** createdAt of the oldest PENDING record, or null. */
+  oldestPendingAt: string | null;
+  /** Records completed (SUCCESS or FAILED) at or after `since`. */
+  completedSince: number;
+}
+
+export interface ResultStore {
+  /** Inserts or replaces the whole record (upsert by id). */
+  put(record: JobRecord): Promise<void>;
+  /** All or none, one transaction where the backend allows. */
+  putMany(records: JobRecord[]): Promise<void>;
+  /** The full record, or null. */
+  getFull(id: string): Promise<JobRecord | null>;
+  /** The stored result of a SUCCESS job (undefined when absent or not SUCCESS). */
+  getResult(id: string): Promise<unknown>;
+  /** The stored error of a FAILED job, or null. */
+  getError(id: string): Promise<JobError | null>;
+  listJobs(filter?: ListJobsFilter): Promise<JobRecord[]>;
+  stats(since: number): Promise<JobStats>;
+  /** Deletes matching records; returns how many. */
+  purge(filter: PurgeFilter): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Encodes user values (arguments, results). Must throw NUVOM_E_UNSERIALIZABLE naming the path of a bad value. */
+export interface Serializer {
+  readonly name: string;
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** A source of time. The real one reads Date.now(); tests pass a controllable one. */
+export interface Clock {
+  now(): number;
+}
+
+/** One of exactly these shapes (api.md "Scheduling"). */
+export type Trigger =
+  | { at: Date | string | number }
+  | { inSecs: number }
+  | { everySecs: number }
+  | { cron: string; timezone?: string };
+
+/** What happens to fire times missed while no scheduler ran. */
+export type MisfirePolicy = 'skip' | 'catchup';
+
+export interface ScheduleEntry {
+  id: string;
+  taskName: string;
+  /** Encoded by the serializer service, as QueuedJob.args. */
+  args: Uint8Array;
+  priority: number;
+  options: JobOptions;
+  kind: 'once' | 'interval' | 'cron';
+  everySecs: number | null;
+  cron: string | null;
+  timezone: string | null;
+  misfire: MisfirePolicy;
+  /** Epoch ms of the next fire time; null once a one-off has fired. */
+  nextRunAt: number | null;
+  lastRunAt: number | null;
+  status: 'ACTIVE' | 'DONE' | 'CANCELLED';
+  createdAt: number;
+}
+
+export interface DueFire {
+  entry: ScheduleEntry;
+  /** The fire time this caller won; no other caller gets it. */
+  fireAt: number;
+}
+
+export interface ScheduleStore {
+  add(entry: ScheduleEntry): Promise<void>;
+  /**
+   * Atomically claims entries with nextRunAt <= now. For each, `advance(entry)` returns the entry's
+   * next fire time (or null: the entry is DONE), and the store moves nextRunAt in the same step
+   * (compare-and-set on the old value), so two schedulers never both win one fire time.
+   */
+  claimDue(now: number, advance: (entry: ScheduleEntry) => number | null, limit?: number): Promise<DueFire[]>;
+  get(id: string): Promise<ScheduleEntry | null>;
+  list(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+  /** true when an ACTIVE entry was cancelled. */
+  cancel(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,83 @@
+/**
+ * The one error class of nuvom. Codes are API: never rename one once published; add new ones and
+ * list every code in docs/errors.md with what it means and what to do.
+ */
+
+export const ERROR_CODES = {
+  NUVOM_E_CONFIG: 'a configuration value is invalid',
+  NUVOM_E_CONFIG_FILE: 'a configuration file could not be read or parsed',
+  NUVOM_E_PLUGIN_LOAD: 'a plugin module could not be imported',
+  NUVOM_E_PLUGIN_INVALID: 'a plugin object has the wrong shape or apiVersion',
+  NUVOM_E_PLUGIN_DUPLICATE: 'two plugins share one name',
+  NUVOM_E_PLUGIN_DEPENDENCY: 'a plugin depends on a plugin that is not loaded',
+  NUVOM_E_PLUGIN_CYCLE: 'plugin dependencies form a cycle',
+  NUVOM_E_PLUGIN_START: 'a plugin failed (or timed out) in register or start',
+  NUVOM_E_PLUGIN_STOP: 'a plugin failed (or timed out) in stop',
+  NUVOM_E_HOOK: 'a hook tap threw',
+  NUVOM_E_HOOK_UNKNOWN: 'a hook name that no one declared',
+  NUVOM_E_SERVICE_UNKNOWN: 'a service token or implementation name that no plugin provides',
+  NUVOM_E_SERVICE: 'a service could not be constructed',
+  NUVOM_E_TASK_INVALID: 'task() was given bad options or no name',
+  NUVOM_E_TASK_DUPLICATE: 'two tasks share one name',
+  NUVOM_E_TASK_UNKNOWN: 'no task of that name is registered or in the manifest',
+  NUVOM_E_UNSERIALIZABLE: 'an argument or result cannot be serialized',
+  NUVOM_E_DESERIALIZE: 'stored bytes could not be decoded',
+  NUVOM_E_ENQUEUE_REFUSED: 'an enqueue hook refused the job',
+  NUVOM_E_DUPLICATE_JOB: 'a job id is already in the queue',
+  NUVOM_E_JOB_NOT_FOUND: 'no job has that id',
+  NUVOM_E_JOB_STATE: 'the job is in a state that does not allow the operation',
+  NUVOM_E_JOB_FAILED: 'the awaited job failed (the task threw)',
+  NUVOM_E_JOB_CANCELLED: 'the awaited job was cancelled',
+  NUVOM_E_TIMEOUT: 'a job ran past its timeout',
+  NUVOM_E_RESULT_TIMEOUT: 'waiting for a job result took longer than asked',
+  NUVOM_E_WORKER_CRASHED: 'the worker thread running the job died',
+  NUVOM_E_STORAGE: 'a storage backend failed',
+  NUVOM_E_STORAGE_CORRUPT: 'stored data is corrupt and was quarantined',
+  NUVOM_E_UNSUPPORTED: 'the configured backend does not support the operation',
+  NUVOM_E_SCHEDULE_INVALID: 'a schedule trigger is invalid',
+  NUVOM_E_DISCOVERY: 'task discovery found a problem',
+  NUVOM_E_MANIFEST: 'the task manifest is missing, stale or unreadable',
+  NUVOM_E_USAGE: 'a command was used wrongly',
+  NUVOM_E_PORT_IN_USE: 'a network port is already taken',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface NuvomErrorOptions {
+  /** The plugin whose code failed, when known. */
+  plugin?: string;
+  /** The hook or lifecycle step that failed, when known. */
+  hook?: string;
+  cause?: unknown;
+  /** Extra machine-readable facts (paths, names, positions). */
+  details?: Record<string, unknown>;
+}
+
+export class NuvomError extends Error {
+  readonly code: ErrorCode;
+  readonly plugin: string | undefined;
+  readonly hook: string | undefined;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: NuvomErrorOptions = {}) {
+    const where = [opts.plugin && `plugin "${opts.plugin}"`, opts.hook && `hook "${opts.hook}"`]
+      .filter(Boolean)
+      .join(', ');
+    super(where ? `[${where}] ${message}` : message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'NuvomError';
+    this.code = code;
+    this.plugin = opts.plugin;
+    this.hook = opts.hook;
+    this.details = opts.details ?? {};
+  }
+}
+
+export function isNuvomError(err: unknown, code?: ErrorCode): err is NuvomError {
+  return err instanceof Error && (err as NuvomError).name === 'NuvomError' && typeof (err as NuvomError).code === 'string'
+    && (code === undefined || (err as NuvomError).code === code);
+}
+
+/** The message of anything thrown, for wrapping. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,125 @@
+/**
+ * The kernel: a hook bus, a service container, and the plugin host that fills them. It knows the
+ * service tokens and hook types it declares and nothing else about queues or jobs.
+ * Must never: import from builtin-plugins/, cli/ or sdk/.
+ */
+import type { Clock, Logger } from './contracts.ts';
+import { ServiceContainer } from './container.ts';
+import type { ConfigKey, NuvomConfig } from './config/schema.ts';
+import { NuvomError } from './errors.ts';
+import { HookBus } from './hooks.ts';
+import { createLogger } from './logger.ts';
+import type { NuvomPlugin, PluginContext, Services } from './plugin.ts';
+import {
+  importPlugin, orderPlugins, startPlugins, stopPlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
+} from './plugin-host.ts';
+
+/** Which configuration key chooses the implementation of which service token. */
+export const SERVICE_SELECTIONS: Readonly<Record<string, ConfigKey>> = Object.freeze({
+  queue: 'queueBackend',
+  resultStore: 'resultBackend',
+  scheduleStore: 'schedulerBackend',
+  serializer: 'serializationBackend',
+});
+
+export interface BootOptions {
+  config: NuvomConfig;
+  /** Built-in plugins, applied before those listed in .nuvom_plugins.toml. */
+  builtins?: NuvomPlugin[];
+  /** Extra plugin objects (programmatic use, tests). */
+  plugins?: NuvomPlugin[];
+  /** Specs such as "nuvom/plugins/prometheus" that map to bundled plugins. */
+  catalogue?: Catalogue;
+  logger?: Logger;
+  clock?: Clock;
+  timeouts?: Partial<HostTimeouts>;
+}
+
+export class Kernel {
+  readonly bus: HookBus;
+  readonly container = new ServiceContainer<Services>();
+  private stopped = false;
+
+  constructor(
+    readonly config: NuvomConfig,
+    readonly logger: Logger,
+    readonly plugins: LoadedPlugin[],
+    private readonly timeouts: HostTimeouts,
+    clock: Clock,
+  ) {
+    this.bus = new HookBus(logger);
+    this.container.value('config', config);
+    this.container.value('logger', logger);
+    this.container.value('clock', clock);
+    this.container.value('bus', this.bus);
+    for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) this.container.select(token, String(config[key]));
+  }
+
+  get hooks() {
+    return this.bus.hooks;
+  }
+
+  resolve<K extends keyof Services & string>(token: K): Services[K] {
+    return this.container.resolve(token);
+  }
+
+  contextFor(plugin: NuvomPlugin): PluginContext {
+    const logger = this.logger.child({ plugin: plugin.name });
+    return {
+      plugin: plugin.name,
+      config: this.config,
+      logger,
+      hooks: this.bus.hooks,
+      bus: this.bus,
+      provide: (token, name, factory, dispose) => this.container.provide(plugin.name, token, name, factory, dispose),
+      resolve: (token) => this.container.resolve(token),
+      implementations: (token) => this.container.implementations(token).map((p) => p.name),
+    };
+  }
+
+  /** Stops plugins in reverse start order, then disposes services newest first. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const errors = await stopPlugins(this.plugins, this.timeouts);
+    const disposeErrors = await this.container.dispose();
+    for (const e of errors) this.logger.error(e.message, { code: e.code });
+    for (const e of disposeErrors) this.logger.error(`[plugin "${e.plugin}"] disposing ${e.key} failed: ${String((e.error as Error)?.message ?? e.error)}`);
+  }
+}
+
+/** Loads, validates, orders, registers and starts every plugin; returns a running kernel. */
+export async function bootKernel(opts: BootOptions): Promise<Kernel> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  const loaded: LoadedPlugin[] = [];
+  for (const p of opts.builtins ?? []) loaded.push({ plugin: p, source: 'builtin', state: 'loaded' });
+  for (const p of opts.plugins ?? []) loaded.push({ plugin: p, source: 'programmatic', state: 'loaded' });
+  const seenSpecs = new Set<string>();
+  for (const [capability, specs] of Object.entries(config.plugins)) {
+    for (const spec of specs) {
+      if (seenSpecs.has(spec)) continue;
+      seenSpecs.add(spec);
+      const plugin = await importPlugin(spec, config.cwd, opts.catalogue);
+      loaded.push({ plugin, source: spec, capability, state: 'loaded' });
+    }
+  }
+  const ordered = orderPlugins(loaded);
+  const timeouts: HostTimeouts = { startMs: 10_000, stopMs: 10_000, ...opts.timeouts };
+  const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() });
+  const known = new Set(ordered.map((l) => l.plugin.name));
+  for (const name of Object.keys(config.pluginSettings)) {
+    if (!known.has(name)) {
+      logger.warn(`[settings.${name}] in ${config.pluginsFilePath} matches no loaded plugin; loaded: ${[...known].join(', ')}`);
+    }
+  }
+  try {
+    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => config.pluginSettings[p.name] ?? {}, timeouts);
+  } catch (err) {
+    await kernel.container.dispose();
+    throw err;
+  }
+  return kernel;
+}
+
+export { NuvomError };
