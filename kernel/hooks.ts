@@ -5,12 +5,11 @@
  * job carry on. Plugins may publish hooks of their own with `publish`.
  * Must never: know which plugin provides what, or await observers on a hot path.
  */
-import tapable from 'tapable';
+import { AsyncParallelHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
 import type { Command } from 'commander';
 import type { ClaimedJob, JobError, Logger, QueuedJob } from './contracts.ts';
 import { NuvomError, isNuvomError, messageOf } from './errors.ts';
 
-const { AsyncParallelHook, AsyncSeriesWaterfallHook, SyncHook } = tapable;
 
 /** Tap stages: lower runs earlier. */
 export const STAGES = Object.freeze({ EARLY: -100, NORMAL: 0, LATE: 100 });

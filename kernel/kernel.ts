@@ -52,6 +52,15 @@ export class Kernel {
     this.container.value('logger', logger);
     this.container.value('clock', clock);
     this.container.value('bus', this.bus);
+    this.container.value('kernelInfo', {
+      plugins: () => this.plugins.map((l) => ({
+        name: l.plugin.name, version: l.plugin.version, source: l.source, state: l.state,
+        provides: l.plugin.provides ?? [], dependsOn: l.plugin.dependsOn ?? [],
+      })),
+      services: () => Object.fromEntries(this.container.tokens().map((t) => [t, {
+        selected: this.container.selection(t), available: this.container.implementations(t).map((p) => p.name),
+      }])),
+    });
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) this.container.select(token, String(config[key]));
   }
 

@@ -21,7 +21,24 @@ export interface Services {
   queue: Queue;
   resultStore: ResultStore;
   scheduleStore: ScheduleStore;
+  kernelInfo: KernelInfo;
   [token: string]: unknown;
+}
+
+export interface PluginInfo {
+  name: string;
+  version?: string;
+  source: string;
+  state: string;
+  provides: string[];
+  dependsOn: string[];
+}
+
+/** What the kernel tells about itself (for `nuvom plugin status`). */
+export interface KernelInfo {
+  plugins(): PluginInfo[];
+  /** token -> { chosen implementation, available ones } */
+  services(): Record<string, { selected: string | undefined; available: string[] }>;
 }
 
 export interface PluginContext {

@@ -1,0 +1,93 @@
+/**
+ * Core CLI commands: version, config, plugin status, enqueue, status. Contributed through the `cli`
+ * hook like any plugin's commands.
+ */
+import { readFileSync } from 'node:fs';
+import { definePlugin, NuvomError, type PluginContext } from '../../sdk/plugin.ts';
+import type { Command } from 'commander';
+
+// dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
+const pkgUrl = new URL(import.meta.url.includes('/dist/') ? '../../../package.json' : '../../package.json', import.meta.url);
+const pkg = JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string };
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+/** Parses one ARG_JSON; a malformed one is a usage error naming the argument and the parser's message. */
+export function parseArgJson(raw: string, index: number): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw new NuvomError('NUVOM_E_USAGE', `argument ${index + 1} is not valid JSON (${(err as Error).message}): ${raw}. Quote strings for the shell, e.g. '"hello"'`);
+  }
+}
+
+function addCommands(program: Command, ctx: PluginContext): void {
+  program.command('version').description('print the version').action(() => out(pkg.version));
+
+  program.command('config')
+    .description('the resolved configuration, with where each value came from')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ NUVOM_QUEUE_BACKEND=memory nuvom config')
+    .action((o: { json?: boolean }) => {
+      const c = ctx.config;
+      if (o.json) {
+        out(JSON.stringify({ cwd: c.cwd, settings: c.sources, plugins: c.plugins, pluginSettings: c.pluginSettings, pluginsFile: c.pluginsFilePath }, null, 2));
+        return;
+      }
+      const rows = Object.entries(c.sources).map(([k, v]) => [k, String(v.value), v.source + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
+      const w0 = Math.max(...rows.map((r) => r[0].length)); const w1 = Math.max(...rows.map((r) => r[1].length));
+      for (const [k, v, s] of rows) out(`${k.padEnd(w0)}  ${v.padEnd(w1)}  ${s}`);
+    });
+
+  const plugin = program.command('plugin').description('inspect, test and scaffold plugins');
+  plugin.command('status')
+    .description('list loaded plugins and the services they provide')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      const rows = ctx.resolve('kernelInfo').plugins();
+      if (o.json) { out(JSON.stringify(rows, null, 2)); return; }
+      for (const r of rows) out(`${r.name.padEnd(24)} ${r.state.padEnd(8)} ${r.source.padEnd(12)} ${r.provides.join(', ')}`);
+    });
+
+  program.command('enqueue')
+    .description('enqueue a job from the shell; prints its id')
+    .argument('<task>', 'task name')
+    .argument('[argJson...]', 'arguments, one JSON value each')
+    .option('--priority <n>', 'higher runs first', (v) => Number(v))
+    .option('--delay-secs <n>', 'run after this many seconds', (v) => Number(v))
+    .addHelpText('after', `\nExample:\n  $ nuvom enqueue add 2 3\n  $ nuvom enqueue send_email '"a@example.com"' '{"subject":"hi"}'`)
+    .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number }) => {
+      const args = raw.map(parseArgJson);
+      const registry = ctx.resolve('registry');
+      const ref = registry.get(taskName);
+      if (!ref) {
+        const known = registry.list().map((t) => t.name);
+        throw new NuvomError('NUVOM_E_TASK_UNKNOWN', `unknown task "${taskName}"; ${known.length ? `known tasks: ${known.join(', ')}` : 'no tasks are known: run `nuvom discover tasks` first'}`);
+      }
+      const [h] = await ctx.resolve('jobs').enqueue([{ taskName, taskOptions: ref.options, call: { args, priority: o.priority, delaySecs: o.delaySecs } }]);
+      out(h.id);
+    });
+
+  program.command('status')
+    .description("one line: the job's status (and result or error)")
+    .argument('<jobId>')
+    .action(async (id: string) => {
+      const rec = await ctx.resolve('jobs').getJob(id);
+      if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+      const tail = rec.status === 'SUCCESS' ? ` result=${JSON.stringify(rec.result)}` : rec.error ? ` error=${rec.error.name}: ${rec.error.message}` : '';
+      out(`${rec.id} ${rec.taskName} ${rec.status} attempts=${rec.attempts}${tail}`);
+      if (rec.status === 'FAILED') process.exitCode = 1;
+    });
+}
+
+export default definePlugin({
+  name: 'nuvom-cli-core',
+  apiVersion: 1,
+  description: 'core commands: version, config, plugin status, enqueue, status',
+  provides: ['cli'],
+  register(ctx) {
+    ctx.hooks.cli.tap('nuvom-cli-core', ({ program }) => addCommands(program, ctx));
+  },
+});

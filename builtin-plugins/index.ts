@@ -1,0 +1,18 @@
+/**
+ * The built-in plugins, in the order the host applies them (dependencies still order them), and the
+ * catalogue of optional first-party plugins that .nuvom_plugins.toml can name as "nuvom/plugins/<x>".
+ * Each is a plain plugin object, registered through the same host as a third-party plugin.
+ */
+import type { Catalogue, NuvomPlugin } from '../sdk/plugin.ts';
+import serializers from './serializers/index.ts';
+import registry from './registry/index.ts';
+import jobs from './jobs/index.ts';
+import memory from './memory/index.ts';
+import sqlite from './sqlite/index.ts';
+import file from './file/index.ts';
+import workerPool from './worker-pool/index.ts';
+import cliCore from './cli-core/index.ts';
+
+export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore];
+
+export const catalogue: Catalogue = {};

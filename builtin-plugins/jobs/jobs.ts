@@ -1,0 +1,198 @@
+/**
+ * The dispatcher and job control: turns calls into jobs (options resolved, arguments encoded and
+ * checked, the kernel's `enqueue` pipeline run), writes the PENDING records and the queue, and serves
+ * getJob / listJobs / retry / cancel / waitForResult over the configured services.
+ * Must never: write a job to the queue whose arguments failed to encode (nothing is enqueued then).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, toError,
+  type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
+  type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
+  type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
+} from '../../sdk/plugin.ts';
+
+const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id'];
+
+export interface JobsDeps {
+  config: NuvomConfig;
+  queue: Queue;
+  resultStore: ResultStore;
+  serializer: Serializer;
+  bus: HookBus;
+  clock: Clock;
+  registry: RegistryService;
+}
+
+function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
+  if (call.runAt !== undefined) {
+    const t = call.runAt instanceof Date ? call.runAt.getTime() : typeof call.runAt === 'number' ? call.runAt : Date.parse(call.runAt);
+    if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is not a valid time`);
+    return t;
+  }
+  if (call.delaySecs !== undefined) {
+    if (typeof call.delaySecs !== 'number' || !(call.delaySecs >= 0)) {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: delaySecs must be a number >= 0, got ${JSON.stringify(call.delaySecs)}`);
+    }
+    return now + call.delaySecs * 1000;
+  }
+  return now;
+}
+
+export class Jobs implements JobsService {
+  constructor(private readonly d: JobsDeps) {}
+
+  async enqueueTask(task: AnyTask, calls: Array<EnqueueOptions<unknown[]>>): Promise<JobHandle[]> {
+    return this.enqueue(calls.map((call) => ({ taskName: task.name, taskOptions: task.options as TaskOptionsSnapshot, call })));
+  }
+
+  async enqueue(calls: EnqueueCall[]): Promise<JobHandle[]> {
+    if (calls.length === 0) return [];
+    const { config, serializer, bus } = this.d;
+    const now = this.d.clock.now();
+    let jobs: QueuedJob[] = calls.map(({ taskName, taskOptions, call }, i) => {
+      const label = `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
+      checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
+      if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+      }
+      let args: Uint8Array;
+      try {
+        args = serializer.encode(call.args);
+      } catch (err) {
+        const m = messageOf(err).replace(/^value\[(\d+)\]/, (_s, n) => `argument ${Number(n) + 1} (args[${n}])`);
+        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was enqueued`, { cause: err });
+      }
+      return {
+        id: call.id ?? randomUUID(),
+        taskName,
+        args,
+        priority: call.priority ?? taskOptions.priority ?? 0,
+        runAt: runAtOf(call, now, label),
+        attempts: 0,
+        createdAt: now,
+        options: jobOptions(taskOptions, { ...call, retries: call.retries }, config),
+        meta: {},
+      };
+    });
+    if (bus.hooks.enqueue.isUsed()) {
+      const piped: QueuedJob[] = [];
+      for (const job of jobs) {
+        const out = await bus.hooks.enqueue.promise(job);
+        if (!out || typeof out !== 'object' || typeof out.id !== 'string') {
+          throw new NuvomError('NUVOM_E_ENQUEUE_REFUSED', `an enqueue hook returned ${JSON.stringify(out)} instead of the job; nothing was enqueued`);
+        }
+        piped.push(out);
+      }
+      jobs = piped;
+    }
+    for (const job of jobs) {
+      if (calls.find((c) => c.call.id === job.id)) {
+        const prior = await this.d.resultStore.getFull(job.id);
+        if (prior && !FINAL_STATUSES.includes(prior.status)) {
+          throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${job.id}" is already ${prior.status}; nothing was enqueued`);
+        }
+      }
+    }
+    const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
+    // Records first: a worker that claims the job at once writes RUNNING after this PENDING, never before.
+    await this.d.resultStore.putMany(records);
+    try {
+      if (jobs.length === 1) await this.d.queue.enqueue(jobs[0]);
+      else await this.d.queue.enqueueMany(jobs);
+    } catch (err) {
+      const error = errorOf(err);
+      await this.d.resultStore.putMany(records.map((r) => ({ ...r, status: 'FAILED' as const, completedAt: new Date(now).toISOString(), error: { ...error, message: `enqueue failed: ${error.message}` } })))
+        .catch(() => undefined);
+      throw err;
+    }
+    if (bus.hooks.jobEnqueued.isUsed()) {
+      for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
+    }
+    return jobs.map((j) => this.handle(j.id, j.taskName));
+  }
+
+  handle(id: string, taskName: string): JobHandle {
+    return {
+      id,
+      taskName,
+      result: (opts?: ResultOptions) => this.waitForResult(id, opts) as Promise<never>,
+      record: () => this.getJob(id),
+    };
+  }
+
+  getJob(id: string): Promise<JobRecord | null> {
+    return this.d.resultStore.getFull(id);
+  }
+
+  listJobs(filter?: ListJobsFilter): Promise<JobRecord[]> {
+    return this.d.resultStore.listJobs(filter);
+  }
+
+  stats(sinceMs?: number) {
+    return this.d.resultStore.stats(sinceMs ?? this.d.clock.now() - 60_000);
+  }
+
+  async waitForResult(id: string, opts: ResultOptions = {}): Promise<unknown> {
+    const deadline = opts.timeoutSecs === undefined ? Infinity : Date.now() + opts.timeoutSecs * 1000;
+    let delay = 1;
+    let wake: (() => void) | null = null;
+    const onEvent = (e: { jobId: string }) => { if (e.jobId === id && wake) wake(); };
+    const hooks = this.d.bus.hooks;
+    const name = `wait:${id}`;
+    hooks.jobSucceeded.tap(name, onEvent);
+    hooks.jobFailed.tap(name, onEvent);
+    hooks.jobCancelled.tap(name, onEvent);
+    try {
+      for (;;) {
+        const rec = await this.d.resultStore.getFull(id);
+        if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+        if (rec.status === 'SUCCESS') return rec.result ?? undefined;
+        if (rec.status === 'FAILED') throw toError(rec.error ?? { name: 'Error', message: 'the job failed', stack: null }, id);
+        if (rec.status === 'CANCELLED') throw new NuvomError('NUVOM_E_JOB_CANCELLED', `job "${id}" (task "${rec.taskName}") was cancelled`);
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}" (task "${rec.taskName}") is still ${rec.status} after ${opts.timeoutSecs}s; is a worker running? (nuvom runworker)`);
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.min(delay, left));
+          wake = () => { clearTimeout(t); resolve(); };
+        });
+        wake = null;
+        delay = Math.min(delay * 2, 100);
+      }
+    } finally {
+      for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) {
+        h.taps.splice(h.taps.findIndex((t) => t.name === name), 1);
+      }
+    }
+  }
+
+  async retryJob(id: string): Promise<JobRecord> {
+    const rec = await this.d.resultStore.getFull(id);
+    if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+    if (rec.status !== 'FAILED' && rec.status !== 'CANCELLED') {
+      const why = rec.status === 'SUCCESS' ? 'it succeeded; only FAILED or CANCELLED jobs are retried' : `it is ${rec.status} and will run (or is running); only FAILED or CANCELLED jobs are retried`;
+      throw new NuvomError('NUVOM_E_JOB_STATE', `job "${id}" was not retried: ${why}`);
+    }
+    const ref = this.d.registry.get(rec.taskName);
+    const taskOptions: TaskOptionsSnapshot = ref?.options ?? { retries: rec.maxRetries, timeoutSecs: rec.timeoutSecs, timeoutPolicy: rec.timeoutPolicy, tags: rec.tags };
+    await this.d.queue.cancel(id); // a CANCELLED job may still sit in the queue if cancel raced a claim
+    const [h] = await this.enqueue([{ taskName: rec.taskName, taskOptions, call: { args: rec.args, id, priority: rec.priority } }]);
+    return (await this.getJob(h.id))!;
+  }
+
+  async cancelJob(id: string): Promise<'cancelled' | 'signalled'> {
+    const rec = await this.d.resultStore.getFull(id);
+    if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+    if (FINAL_STATUSES.includes(rec.status)) {
+      throw new NuvomError('NUVOM_E_JOB_STATE', `job "${id}" is already ${rec.status}; only PENDING, RETRYING or RUNNING jobs can be cancelled`);
+    }
+    const outcome = await this.d.queue.cancel(id);
+    if (outcome === 'signalled') return 'signalled';
+    const now = this.d.clock.now();
+    await this.d.resultStore.put({ ...rec, status: 'CANCELLED', completedAt: new Date(now).toISOString(), nextRunAt: null });
+    this.d.bus.emit('jobCancelled', { jobId: id, taskName: rec.taskName, attempt: rec.attempts, at: now, phase: 'queued' });
+    return 'cancelled';
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Registry plugin: task name -> task. Tasks defined in this process (task()) come first; tasks listed
+ * in the discovery manifest fill in the rest, so a worker knows every task without importing the
+ * codebase. Must never: import user modules (workers load them lazily, in their threads).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  definePlugin, NuvomError, resolvePath, taskTable, messageOf,
+  type NuvomConfig, type RegistryService, type TaskRef, type TaskOptionsSnapshot, type Logger,
+} from '../../sdk/plugin.ts';
+
+interface ManifestTask { name: string; file: string; export?: string; line?: number; options?: TaskOptionsSnapshot }
+
+const STATIC_KEYS: Array<keyof TaskOptionsSnapshot> = ['retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'priority', 'tags', 'description'];
+
+export function snapshotOptions(options: Record<string, unknown>): TaskOptionsSnapshot {
+  const out: Record<string, unknown> = {};
+  for (const k of STATIC_KEYS) if (options[k] !== undefined) out[k] = options[k];
+  return out as TaskOptionsSnapshot;
+}
+
+export class Registry implements RegistryService {
+  private manifest = new Map<string, TaskRef>();
+  private loaded = false;
+
+  constructor(private readonly config: NuvomConfig, private readonly logger: Logger) {}
+
+  get(name: string): TaskRef | undefined {
+    const t = taskTable().tasks.get(name);
+    if (t) {
+      const fromManifest = this.fromManifest().get(name);
+      return {
+        name, options: snapshotOptions(t.options as Record<string, unknown>),
+        moduleUrl: t.moduleUrl ?? fromManifest?.moduleUrl ?? null, exportName: fromManifest?.exportName ?? null, source: 'process',
+      };
+    }
+    return this.fromManifest().get(name);
+  }
+
+  list(): TaskRef[] {
+    const names = new Set([...taskTable().tasks.keys(), ...this.fromManifest().keys()]);
+    return [...names].sort().map((n) => this.get(n)!);
+  }
+
+  refresh(): void {
+    this.loaded = false;
+  }
+
+  private fromManifest(): Map<string, TaskRef> {
+    if (this.loaded) return this.manifest;
+    this.loaded = true;
+    this.manifest = new Map();
+    const file = resolvePath(this.config, this.config.manifestPath);
+    if (!existsSync(file)) return this.manifest;
+    let doc: { root?: string; tasks?: ManifestTask[] };
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new NuvomError('NUVOM_E_MANIFEST', `${file} is not valid JSON (${messageOf(err)}); run \`nuvom discover tasks\` to rebuild it`);
+    }
+    if (!doc || !Array.isArray(doc.tasks)) {
+      throw new NuvomError('NUVOM_E_MANIFEST', `${file} has no "tasks" list; run \`nuvom discover tasks\` to rebuild it`);
+    }
+    const root = path.resolve(this.config.cwd, doc.root ?? '.');
+    for (const t of doc.tasks) {
+      if (!t || typeof t.name !== 'string' || typeof t.file !== 'string') {
+        this.logger.warn(`${file}: skipping a malformed task entry; run \`nuvom discover tasks\``);
+        continue;
+      }
+      this.manifest.set(t.name, {
+        name: t.name, options: snapshotOptions((t.options ?? {}) as Record<string, unknown>), moduleUrl: pathToFileURL(path.resolve(root, t.file)).href,
+        exportName: t.export ?? null, source: 'manifest',
+      });
+    }
+    return this.manifest;
+  }
+}
+
+export default definePlugin({
+  name: 'nuvom-registry',
+  apiVersion: 1,
+  description: 'task name -> task, from this process and the discovery manifest',
+  provides: ['registry'],
+  register(ctx) {
+    ctx.provide('registry', 'default', (s) => new Registry(s.config, s.logger));
+  },
+});

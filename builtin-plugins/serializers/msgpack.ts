@@ -1,0 +1,31 @@
+/** The default serializer: msgpack through msgpackr (fast; keeps Dates, Maps, Sets, BigInts, bytes). */
+import { Packr } from 'msgpackr';
+import { NuvomError, messageOf, type Serializer } from '../../sdk/plugin.ts';
+import { assertSerializable } from './check.ts';
+
+const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, null, Date.prototype, Map.prototype, Set.prototype]);
+
+export class MsgpackSerializer implements Serializer {
+  readonly name = 'msgpack';
+  private readonly packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true, largeBigIntToFloat: false, int64AsType: 'bigint' });
+
+  encode(value: unknown): Uint8Array {
+    assertSerializable(value, {
+      name: 'msgpack',
+      accepts: (v) => v === undefined || typeof v === 'bigint' || ArrayBuffer.isView(v) || PLAIN.has(Object.getPrototypeOf(v)),
+    });
+    try {
+      return this.packr.pack(value);
+    } catch (err) {
+      throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `msgpack could not encode the value: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  decode(bytes: Uint8Array): unknown {
+    try {
+      return this.packr.unpack(bytes);
+    } catch (err) {
+      throw new NuvomError('NUVOM_E_DESERIALIZE', `msgpack could not decode ${bytes.byteLength} bytes: ${messageOf(err)}`, { cause: err });
+    }
+  }
+}

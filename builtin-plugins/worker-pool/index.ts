@@ -1,0 +1,90 @@
+/** Worker pool plugin: the `workerPool` service (worker_threads) and the `nuvom runworker` command. */
+import { definePlugin, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
+import { WorkerPool, type PoolOptions } from './pool.ts';
+
+export { WorkerPool };
+
+function positiveInt(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be a whole number >= 1, got "${v}"`);
+    return n;
+  };
+}
+
+function statusLine(w: RunningWorker, started: number): string {
+  const s = w.stats();
+  const secs = Math.max(1, (Date.now() - started) / 1000);
+  return `threads ${s.busyThreads}/${s.threads} busy | running ${s.running} | done ${s.done} | failed ${s.failed} | ${(s.done / secs).toFixed(1)} jobs/s`;
+}
+
+/** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
+async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler?: boolean; dev?: boolean }): Promise<void> {
+  const worker = await ctx.resolve('workerPool').start(opts);
+  const log = ctx.logger;
+  let scheduler: { stop(): Promise<void> } | null = null;
+  if (opts.withScheduler) scheduler = ctx.resolve('scheduler').run({});
+  log.info(`worker ${worker.id} started: ${worker.stats().threads} thread(s), queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
+  const started = Date.now();
+  const tty = process.stderr.isTTY === true;
+  const ticker = setInterval(() => {
+    if (tty) process.stderr.write(`\r\x1b[2K${statusLine(worker, started)}`);
+    else log.info(statusLine(worker, started));
+  }, tty ? 500 : 10_000);
+  ticker.unref();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (tty) process.stderr.write('\n');
+    if (signals === 1) {
+      log.info(`${sig}: draining (running jobs get up to ${(opts.drainMs ?? 10_000) / 1000}s; send ${sig} again to force)`);
+      void scheduler?.stop();
+      void worker.stop();
+    } else {
+      log.warn(`${sig} again: forcing stop; unfinished jobs go back to the queue`);
+      void worker.stop({ force: true });
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await worker.done;
+  await scheduler?.stop();
+  clearInterval(ticker);
+  if (tty) process.stderr.write('\n');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  log.info(`worker stopped: ${statusLine(worker, started)}`);
+}
+
+export default definePlugin({
+  name: 'nuvom-worker-pool',
+  apiVersion: 1,
+  description: 'runs jobs in a pool of worker threads; `nuvom runworker`',
+  provides: ['workerPool', 'cli'],
+  dependsOn: ['nuvom-registry'],
+  register(ctx) {
+    ctx.provide('workerPool', 'threads', (s) => ({
+      start: (o: PoolOptions = {}) => new WorkerPool({
+        config: s.config, queue: s.queue, resultStore: s.resultStore, serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
+      }, o).start(),
+    }));
+    ctx.hooks.cli.tap('nuvom-worker-pool', ({ program }) => {
+      program.command('runworker')
+        .description('run the worker pool in the foreground; SIGINT/SIGTERM drain and stop, a second signal forces')
+        .option('--threads <n>', 'worker threads (default NUVOM_MAX_WORKERS)', positiveInt('--threads'))
+        .option('--concurrency <n>', 'jobs at once per thread, for async tasks (default 1)', positiveInt('--concurrency'))
+        .option('--batch-size <n>', 'jobs claimed per round trip (default NUVOM_BATCH_SIZE)', positiveInt('--batch-size'))
+        .option('--burst', 'exit once the queue is empty and nothing runs')
+        .option('--drain-secs <n>', 'how long running jobs get to finish on SIGINT/SIGTERM (default 10)', positiveInt('--drain-secs'))
+        .option('--with-scheduler', 'also run the scheduler loop in this process')
+        .option('--dev', 'watch sources, re-discover and reload task modules on change')
+        .addHelpText('after', '\nExample:\n  $ nuvom runworker --threads 2 --concurrency 10')
+        .action(async (o: { threads?: number; concurrency?: number; batchSize?: number; burst?: boolean; drainSecs?: number; withScheduler?: boolean; dev?: boolean }) => {
+          await runWorker(ctx, {
+            threads: o.threads, concurrency: o.concurrency, batchSize: o.batchSize, burst: o.burst,
+            drainMs: o.drainSecs === undefined ? undefined : o.drainSecs * 1000, withScheduler: o.withScheduler, dev: o.dev,
+          });
+        });
+    });
+  },
+});

@@ -1,0 +1,400 @@
+/**
+ * The worker pool's main thread: claims batches under a lease, hands jobs to threads (up to
+ * `concurrency` per thread), renews leases, enforces timeouts (abort, then terminate the thread after
+ * a grace period and start a fresh one), applies retries, writes records and acks, and drains on stop.
+ * Must never: run user code on the main thread; renew leases from a job's thread.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  NuvomError, errorOf, messageOf, recordOf,
+  type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type NuvomConfig, type Queue,
+  type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
+} from '../../sdk/plugin.ts';
+import { retryDelayMs } from './backoff.ts';
+import type { FromThread } from './protocol.ts';
+import { Thread } from './threads.ts';
+
+export interface PoolDeps {
+  config: NuvomConfig;
+  queue: Queue;
+  resultStore: ResultStore;
+  serializer: Serializer;
+  registry: RegistryService;
+  bus: HookBus;
+  logger: Logger;
+}
+
+export interface PoolOptions extends WorkerOptions {
+  /** Time between aborting a timed-out job's signal and terminating its thread. */
+  graceMs?: number;
+  memoryLimitMb?: number;
+  /** Idle poll when the queue offers no change notifications. */
+  pollMs?: number;
+}
+
+interface Inflight {
+  job: ClaimedJob;
+  args: unknown[];
+  thread: Thread;
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+  grace?: NodeJS.Timeout;
+  /** Why the job was aborted, if it was. */
+  aborted?: 'timeout' | 'cancel' | 'shutdown';
+}
+
+type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
+
+export class WorkerPool implements RunningWorker {
+  readonly id: string;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly threads: Thread[] = [];
+  private readonly inflight = new Map<string, Inflight>();
+  private stopping = false;
+  private wakeLoop: (() => void) | null = null;
+  private renewTimer?: NodeJS.Timeout;
+  private statsTimer?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
+  private pendingRecords: JobRecord[] = [];
+  private pendingAcks: string[] = [];
+  private flushing: Promise<void> | null = null;
+  private counters = { done: 0, failed: 0 };
+  private readonly leaseMs: number;
+  private readonly nThreads: number;
+  private readonly concurrency: number;
+  private readonly batchSize: number;
+  private readonly graceMs: number;
+
+  constructor(private readonly d: PoolDeps, private readonly opts: PoolOptions = {}) {
+    this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.nThreads = opts.threads ?? d.config.maxWorkers;
+    this.concurrency = opts.concurrency ?? d.config.concurrency;
+    this.batchSize = opts.batchSize ?? d.config.batchSize;
+    this.graceMs = opts.graceMs ?? 1000;
+    this.leaseMs = d.config.visibilityTimeoutSecs * 1000;
+    for (const [k, v] of Object.entries({ threads: this.nThreads, concurrency: this.concurrency, batchSize: this.batchSize })) {
+      if (!Number.isInteger(v) || v < 1) throw new NuvomError('NUVOM_E_CONFIG', `worker option ${k} must be a whole number >= 1, got ${v}`);
+    }
+  }
+
+  async start(): Promise<this> {
+    for (let i = 0; i < this.nThreads; i++) this.spawn();
+    this.unsubscribe = this.d.queue.subscribe?.(() => this.wake());
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(20, this.leaseMs / 3));
+    this.statsTimer = setInterval(() => {
+      if (this.d.bus.hooks.poolStats.isUsed()) this.d.bus.emit('poolStats', { workerId: this.id, at: Date.now(), ...this.stats() });
+    }, 1000);
+    this.statsTimer.unref();
+    this.d.bus.emit('workerStarted', { workerId: this.id, at: Date.now(), threads: this.nThreads, concurrency: this.concurrency });
+    void this.loop().catch((err) => {
+      this.d.logger.error(`worker loop stopped: ${messageOf(err)}`, { code: (err as NuvomError).code });
+      void this.stop({ force: true });
+    });
+    return this;
+  }
+
+  stats() {
+    const busyThreads = this.threads.filter((t) => t.jobs.size > 0).length;
+    return { threads: this.threads.length, busyThreads, running: this.inflight.size, ...this.counters };
+  }
+
+  private spawn(): Thread {
+    const thread: Thread = new Thread({
+      memoryLimitMb: this.opts.memoryLimitMb,
+      onMessage: (m) => this.onThreadMessage(thread, m),
+      onExit: (code) => this.onThreadExit(thread, code),
+    });
+    this.threads.push(thread);
+    this.d.bus.emit('threadStarted', { workerId: this.id, threadId: thread.threadId, at: Date.now() });
+    return thread;
+  }
+
+  private wake(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = null;
+    w?.();
+  }
+
+  private capacity(): number {
+    return this.threads.reduce((n, t) => n + (t.exited ? 0 : Math.max(0, this.concurrency - t.jobs.size)), 0);
+  }
+
+  private async loop(): Promise<void> {
+    const poll = this.opts.pollMs ?? (this.d.queue.subscribe ? 1000 : 50);
+    while (!this.stopping) {
+      const free = this.capacity();
+      if (free <= 0) { await this.sleep(poll); continue; }
+      const jobs = await this.d.queue.claim({ max: Math.min(this.batchSize, free), workerId: this.id, leaseMs: this.leaseMs });
+      if (jobs.length) { await this.begin(jobs); continue; }
+      if (this.opts.burst && this.inflight.size === 0) {
+        await this.flush();
+        if ((await this.d.queue.qsize()) === 0) break;
+      }
+      const next = await this.d.queue.nextRunAt();
+      await this.sleep(next === null ? poll : Math.max(1, Math.min(poll, next - Date.now())));
+    }
+    if (!this.stopping) await this.stop();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wakeLoop = null; resolve(); }, ms);
+      this.wakeLoop = () => { clearTimeout(t); resolve(); };
+    });
+  }
+
+  private async begin(jobs: ClaimedJob[]): Promise<void> {
+    const now = Date.now();
+    const running: JobRecord[] = [];
+    const ready: Array<{ job: ClaimedJob; args: unknown[]; ref: ReturnType<RegistryService['get']> }> = [];
+    for (const job of jobs) {
+      let args: unknown[];
+      try {
+        const decoded = this.d.serializer.decode(job.args);
+        if (!Array.isArray(decoded)) throw new Error('stored arguments are not a list');
+        args = decoded;
+      } catch (err) {
+        await this.finalize(job, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `could not decode the job's arguments: ${messageOf(err)}`, stack: null } }, now, true);
+        continue;
+      }
+      const ref = this.d.registry.get(job.taskName);
+      if (!ref || !ref.moduleUrl) {
+        const message = `task "${job.taskName}" is unknown to this worker${ref ? ' (its module is not known)' : ''}; define it in an imported module or run \`nuvom discover tasks\` and restart the worker`;
+        await this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        continue;
+      }
+      running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
+      ready.push({ job, args, ref });
+    }
+    if (running.length) await this.d.resultStore.putMany(running);
+    for (const { job, args, ref } of ready) {
+      const thread = this.pickThread();
+      const entry: Inflight = { job, args, thread, startedAt: Date.now() };
+      this.inflight.set(job.id, entry);
+      thread.jobs.add(job.id);
+      thread.send({ t: 'run', id: job.id, taskName: job.taskName, moduleUrl: ref!.moduleUrl, exportName: ref!.exportName, args, attempt: job.attempts });
+      const timeoutMs = job.options.timeoutSecs * 1000;
+      entry.timer = setTimeout(() => this.abort(entry, 'timeout'), timeoutMs);
+      if (this.d.bus.hooks.jobStarted.isUsed()) {
+        this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
+        this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
+      } else if (this.d.bus.hooks.jobClaimed.isUsed()) {
+        this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
+      }
+    }
+  }
+
+  private pickThread(): Thread {
+    let best: Thread | null = null;
+    for (const t of this.threads) if (!t.exited && (!best || t.jobs.size < best.jobs.size)) best = t;
+    return best!;
+  }
+
+  private abort(entry: Inflight, reason: 'timeout' | 'cancel' | 'shutdown'): void {
+    if (entry.aborted || !this.inflight.has(entry.job.id)) return;
+    entry.aborted = reason;
+    if (reason === 'timeout') {
+      this.d.bus.emit('jobTimedOut', { jobId: entry.job.id, taskName: entry.job.taskName, attempt: entry.job.attempts, at: Date.now(), workerId: this.id, runMs: Date.now() - entry.startedAt });
+    }
+    entry.thread.send({ t: 'abort', id: entry.job.id, reason });
+    // The signal is a request; a task that ignores it (a CPU loop) is stopped by ending its thread.
+    entry.grace = setTimeout(() => {
+      if (this.inflight.get(entry.job.id) === entry) void this.replaceThread(entry.thread, `job ${entry.job.id} did not stop within ${this.graceMs} ms of its ${reason}`);
+    }, this.graceMs);
+  }
+
+  private onThreadMessage(thread: Thread, m: FromThread): void {
+    if (m.t === 'done') {
+      const entry = this.inflight.get(m.id);
+      if (!entry) return;
+      this.settle(entry, m.ok ? { ok: true, result: m.result } : { ok: false, kind: 'error', error: m.error });
+    } else if (m.t === 'log') {
+      this.d.logger[m.level](`[thread ${thread.threadId}] ${m.message}`);
+    }
+  }
+
+  private onThreadExit(thread: Thread, code: number): void {
+    const i = this.threads.indexOf(thread);
+    if (i >= 0) this.threads.splice(i, 1);
+    const reason = thread.lastError ? `${thread.lastError.name}: ${thread.lastError.message}` : `exit code ${code}`;
+    this.d.bus.emit('threadStopped', { workerId: this.id, threadId: thread.threadId, at: Date.now(), reason });
+    for (const id of [...thread.jobs]) {
+      const entry = this.inflight.get(id);
+      if (!entry) continue;
+      if (entry.aborted) {
+        this.settle(entry, { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : entry.aborted === 'timeout' ? 'timeout' : 'crash', error: this.abortError(entry) });
+      } else {
+        this.settle(entry, { ok: false, kind: 'crash', error: { name: 'NuvomError', message: `the worker thread running this job died (${reason}); if the task calls process.exit or exhausts memory, fix the task`, stack: null } });
+      }
+    }
+    if (!this.stopping) {
+      const fresh = this.spawn();
+      this.d.bus.emit('threadReplaced', { workerId: this.id, threadId: fresh.threadId, at: Date.now(), reason });
+      this.wake();
+    }
+  }
+
+  private async replaceThread(thread: Thread, why: string): Promise<void> {
+    this.d.logger.warn(`terminating worker thread ${thread.threadId}: ${why}`);
+    // Jobs sharing the thread with the runaway are innocent: give them back to the queue first.
+    for (const id of [...thread.jobs]) {
+      const entry = this.inflight.get(id);
+      if (entry && !entry.aborted) {
+        this.release(entry);
+      }
+    }
+    await thread.terminate();
+  }
+
+  /** Returns a job to the queue at once without counting a failure (thread replaced, shutdown). */
+  private release(entry: Inflight): void {
+    this.untrack(entry);
+    const { job } = entry;
+    void this.d.queue.retry(job.id, this.id, Date.now()).then(
+      () => this.d.resultStore.put(recordOf(job, entry.args, { status: 'PENDING', attempts: job.attempts })),
+    ).catch((err) => this.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
+  }
+
+  private abortError(entry: Inflight): JobError {
+    const s = entry.job.options.timeoutSecs;
+    if (entry.aborted === 'timeout') return { name: 'TimeoutError', message: `job ran past its timeout of ${s}s (task "${entry.job.taskName}")`, stack: null };
+    if (entry.aborted === 'cancel') return { name: 'AbortError', message: 'the job was cancelled while running', stack: null };
+    return { name: 'AbortError', message: 'the worker shut down while the job ran', stack: null };
+  }
+
+  private untrack(entry: Inflight): void {
+    clearTimeout(entry.timer);
+    clearTimeout(entry.grace);
+    this.inflight.delete(entry.job.id);
+    entry.thread.jobs.delete(entry.job.id);
+    this.wake();
+  }
+
+  private settle(entry: Inflight, outcome: Outcome): void {
+    if (!this.inflight.has(entry.job.id)) return;
+    this.untrack(entry);
+    if (entry.aborted === 'shutdown') { this.release(entry); return; }
+    if (entry.aborted && outcome.ok) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
+    else if (entry.aborted && !outcome.ok) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
+    void this.finalize(entry.job, entry.args, outcome, entry.startedAt, false).catch((err) => {
+      this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
+    });
+  }
+
+  /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
+  private async finalize(job: ClaimedJob, args: unknown[], outcome: Outcome, startedAt: number, before: boolean): Promise<void> {
+    const now = Date.now();
+    const ev = { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt };
+    const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
+    if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
+      let result = outcome.ok && job.options.storeResult ? outcome.result : null;
+      if (result !== null && typeof result === 'object') {
+        try { this.d.serializer.encode(result); } catch (err) {
+          return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${messageOf(err)}`, stack: null } }, startedAt, before);
+        }
+      }
+      if (result === undefined) result = null;
+      this.counters.done++;
+      this.pendingRecords.push(recordOf(job, args, { ...base, status: 'SUCCESS', completedAt: now, result }));
+      this.pendingAcks.push(job.id);
+      this.scheduleFlush();
+      this.d.bus.emit('jobSucceeded', ev);
+      return;
+    }
+    const error = outcome.error;
+    if (outcome.kind === 'cancel') {
+      await this.flush();
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error }));
+      await this.d.queue.fail(job.id, this.id);
+      this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
+      return;
+    }
+    const retriesLeft = job.options.maxRetries - job.attempts;
+    const mayRetry = retriesLeft > 0 && !(outcome.kind === 'timeout' && job.options.timeoutPolicy === 'fail');
+    let decision = { retry: mayRetry, delayMs: retryDelayMs(job.options, job.attempts) };
+    if (this.d.bus.hooks.retryDecision.isUsed()) decision = await this.d.bus.hooks.retryDecision.promise(decision, job, error);
+    await this.flush();
+    if (decision.retry) {
+      const runAt = now + decision.delayMs;
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error }));
+      await this.d.queue.retry(job.id, this.id, runAt);
+      this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
+      this.wake();
+    } else {
+      this.counters.failed++;
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error }));
+      await this.d.queue.fail(job.id, this.id);
+      this.d.bus.emit('jobFailed', { ...ev, error });
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushNow()).finally(() => { this.flushing = null; });
+  }
+
+  private async flushNow(): Promise<void> {
+    while (this.pendingRecords.length) {
+      const records = this.pendingRecords; const acks = this.pendingAcks;
+      this.pendingRecords = []; this.pendingAcks = [];
+      try {
+        await this.d.resultStore.putMany(records);
+        await this.d.queue.ackMany(acks, this.id);
+      } catch (err) {
+        this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire`);
+      }
+    }
+  }
+
+  /** Waits until every finished job is recorded and acked. */
+  async flush(): Promise<void> {
+    while (this.flushing || this.pendingRecords.length) {
+      if (this.flushing) await this.flushing;
+      else await this.flushNow();
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const ids = [...this.inflight.keys()];
+    if (!ids.length) return;
+    try {
+      const { held, cancelled } = await this.d.queue.renew(ids, this.id, this.leaseMs);
+      const heldSet = new Set(held);
+      for (const id of ids) {
+        if (!heldSet.has(id) && this.inflight.has(id)) this.d.logger.warn(`lost the lease of job ${id}; another worker may run it again`);
+      }
+      for (const id of cancelled) { const e = this.inflight.get(id); if (e) this.abort(e, 'cancel'); }
+    } catch (err) {
+      this.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
+    }
+  }
+
+  /** Stops claiming, lets running jobs finish within the drain period, returns the rest to the queue. */
+  async stop(opts: { force?: boolean } = {}): Promise<void> {
+    if (this.stopping) {
+      if (opts.force) for (const e of this.inflight.values()) this.abort(e, 'shutdown');
+      return this.done;
+    }
+    this.stopping = true;
+    this.wake();
+    this.unsubscribe?.();
+    const drainMs = opts.force ? 0 : this.opts.drainMs ?? 10_000;
+    const deadline = Date.now() + drainMs;
+    while (this.inflight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, deadline - Date.now())));
+    for (const e of [...this.inflight.values()]) this.abort(e, 'shutdown');
+    const graceEnd = Date.now() + this.graceMs;
+    while (this.inflight.size && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 10));
+    for (const e of [...this.inflight.values()]) this.release(e);
+    clearInterval(this.renewTimer);
+    clearInterval(this.statsTimer);
+    await this.flush();
+    await Promise.all(this.threads.map((t) => t.terminate()));
+    this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: this.nThreads, concurrency: this.concurrency });
+    this.resolveDone();
+  }
+}
+
+export { errorOf };

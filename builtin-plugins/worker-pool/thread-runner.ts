@@ -1,0 +1,95 @@
+/**
+ * Runs inside a worker thread: loads task modules on demand, runs jobs (several at once for async
+ * tasks), and reports outcomes to the main thread. The hook bus and storage stay on the main thread.
+ * Must never: touch the queue or the result store; exit on a task's error.
+ */
+import { parentPort, threadId } from 'node:worker_threads';
+import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
+import type { FromThread, RunMessage, ToThread } from './protocol.ts';
+
+const port = parentPort!;
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+const controllers = new Map<string, AbortController>();
+
+function post(msg: FromThread): void {
+  port.postMessage(msg);
+}
+
+function errorOf(err: unknown): JobError {
+  if (err instanceof Error) return { name: err.name || 'Error', message: err.message, stack: err.stack ?? null };
+  return { name: 'Error', message: typeof err === 'string' ? err : String(err), stack: null };
+}
+
+async function findTask(msg: RunMessage): Promise<AnyTask> {
+  let t = getTask(msg.taskName);
+  if (t) return t;
+  if (!msg.moduleUrl) {
+    throw Object.assign(new Error(`task "${msg.taskName}" is not defined in this worker and its module is unknown; run \`nuvom discover tasks\` so the manifest lists it`), { name: 'NuvomError', code: 'NUVOM_E_TASK_UNKNOWN' });
+  }
+  let mod = modules.get(msg.moduleUrl);
+  if (!mod) {
+    mod = import(msg.moduleUrl) as Promise<Record<string, unknown>>;
+    modules.set(msg.moduleUrl, mod);
+    mod.catch(() => modules.delete(msg.moduleUrl!));
+  }
+  const loaded = await mod;
+  t = getTask(msg.taskName);
+  if (!t && msg.exportName && isTask(loaded[msg.exportName])) t = loaded[msg.exportName] as AnyTask;
+  if (!t) {
+    throw Object.assign(new Error(`task "${msg.taskName}" was not found in ${msg.moduleUrl} after loading it; the manifest may be stale: run \`nuvom discover tasks\``), { name: 'NuvomError', code: 'NUVOM_E_TASK_UNKNOWN' });
+  }
+  return t;
+}
+
+async function runHook(name: string, fn: (() => unknown) | undefined, jobId: string): Promise<void> {
+  if (!fn) return;
+  try {
+    await fn();
+  } catch (err) {
+    post({ t: 'log', level: 'warn', message: `${name} hook of job ${jobId} threw: ${errorOf(err).message}` });
+  }
+}
+
+async function run(msg: RunMessage): Promise<void> {
+  const controller = new AbortController();
+  controllers.set(msg.id, controller);
+  try {
+    const t = await findTask(msg);
+    const info = { id: msg.id, taskName: msg.taskName, attempt: msg.attempt, signal: controller.signal };
+    const hookJob = { ...info, args: msg.args };
+    const result = await runInJob(info, async () => {
+      await runHook('beforeJob', t.options.beforeJob && (() => t.options.beforeJob!(hookJob)), msg.id);
+      try {
+        const r = await t.fn(...msg.args);
+        await runHook('afterJob', t.options.afterJob && (() => t.options.afterJob!(hookJob, r)), msg.id);
+        return r;
+      } catch (err) {
+        await runHook('onError', t.options.onError && (() => t.options.onError!(hookJob, err as Error)), msg.id);
+        throw err;
+      }
+    });
+    try {
+      post({ t: 'done', id: msg.id, ok: true, result });
+    } catch (err) {
+      post({ t: 'done', id: msg.id, ok: false, error: { name: 'NuvomError', message: `task "${msg.taskName}" returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null } });
+    }
+  } catch (err) {
+    post({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
+  } finally {
+    controllers.delete(msg.id);
+  }
+}
+
+port.on('message', (msg: ToThread) => {
+  if (msg.t === 'run') void run(msg);
+  else if (msg.t === 'abort') {
+    const c = controllers.get(msg.id);
+    if (c && !c.signal.aborted) {
+      const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
+      reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
+      c.abort(reason);
+    }
+  }
+});
+
+post({ t: 'ready', threadId });

@@ -1,0 +1,65 @@
+/**
+ * One worker thread and the jobs it runs. The thread's entry is evaluated code that registers the
+ * TypeScript loader (Node 20 does not pass `--import tsx` on to threads) and then imports the runner.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FromThread, ToThread } from './protocol.ts';
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const RUNNER_URL = new URL(`./thread-runner${ext}`, import.meta.url).href;
+const TSX_API_URL = import.meta.resolve('tsx/esm/api');
+
+const ENTRY = `
+(async () => {
+  const { register } = await import(${JSON.stringify(TSX_API_URL)});
+  register();
+  await import(${JSON.stringify(RUNNER_URL)});
+})().catch((err) => {
+  require('node:worker_threads').parentPort.postMessage({ t: 'log', level: 'error', message: 'worker thread failed to start: ' + (err && err.stack || err) });
+  process.exit(70);
+});
+`;
+
+export interface ThreadOptions {
+  /** Per-thread heap limit in MB (worker resourceLimits); undefined = Node's default. */
+  memoryLimitMb?: number;
+  onMessage(msg: FromThread): void;
+  onExit(code: number): void;
+}
+
+let nextIndex = 0;
+
+export class Thread {
+  readonly index = nextIndex++;
+  readonly worker: Worker;
+  /** Job ids running here. */
+  readonly jobs = new Set<string>();
+  exited = false;
+  /** The error that ended the thread (out of memory, an uncaught throw), if any. */
+  lastError: Error | null = null;
+
+  constructor(opts: ThreadOptions) {
+    this.worker = new Worker(ENTRY, {
+      eval: true,
+      resourceLimits: opts.memoryLimitMb ? { maxOldGenerationSizeMb: opts.memoryLimitMb, maxYoungGenerationSizeMb: Math.max(8, Math.round(opts.memoryLimitMb / 8)) } : undefined,
+      stdout: false,
+      stderr: false,
+    });
+    this.worker.on('message', (m: FromThread) => opts.onMessage(m));
+    this.worker.on('error', (err) => { this.lastError = err; });
+    this.worker.on('exit', (code) => { this.exited = true; opts.onExit(code); });
+  }
+
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
+  send(msg: ToThread): void {
+    if (!this.exited) this.worker.postMessage(msg);
+  }
+
+  async terminate(): Promise<void> {
+    if (this.exited) return;
+    await this.worker.terminate();
+  }
+}

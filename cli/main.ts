@@ -1,0 +1,64 @@
+/**
+ * The `nuvom` command: parse the global options, load the configuration, boot the kernel with the
+ * built-in plugins, let plugins contribute their commands through the `cli` hook, run one command.
+ * Exit codes: 0 success, 1 failure or not found, 2 usage error. Data on stdout, logs on stderr.
+ * Must never: implement a command itself (commands belong to plugins).
+ */
+import { Command, CommanderError } from 'commander';
+import { builtinPlugins, catalogue } from '../builtin-plugins/index.ts';
+import { bootKernel, createLogger, isNuvomError, loadConfig, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+
+function globalOption(argv: string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${name}`) return argv[i + 1];
+    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
+    if (argv[i] === '--') break;
+  }
+  return undefined;
+}
+
+function fail(err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  const usage = isNuvomError(err, 'NUVOM_E_USAGE');
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${msg}${isNuvomError(err) ? ` (${err.code})` : ''}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return usage ? 2 : 1;
+}
+
+export async function main(argv = process.argv.slice(2)): Promise<number> {
+  const cwd = globalOption(argv, 'cwd');
+  const logLevel = globalOption(argv, 'log-level');
+  const debug = logLevel === 'debug' || process.env.NUVOM_LOG_LEVEL === 'debug';
+  let kernel: Kernel | undefined;
+  try {
+    const flags: Partial<Record<ConfigKey, unknown>> = { logLevel };
+    const config = await loadConfig({ cwd, flags });
+    const logger = createLogger({ level: config.logLevel });
+    kernel = await bootKernel({ config, builtins: builtinPlugins, catalogue, logger });
+    const program = new Command('nuvom')
+      .description('nuvom: background jobs for Node.js and TypeScript, embedded SQLite by default')
+      .option('--cwd <dir>', 'project directory whose configuration is used (default: the current directory)')
+      .option('--log-level <level>', 'debug, info, warn, error or silent (NUVOM_LOG_LEVEL)')
+      .showSuggestionAfterError(true)
+      .showHelpAfterError('(run with --help for usage)')
+      .exitOverride()
+      .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+    kernel.hooks.cli.call({ program });
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return 2;
+    }
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return fail(err, debug);
+  } finally {
+    await kernel?.stop().catch((err) => fail(err, debug));
+  }
+}
+
+const code = await main();
+process.exitCode = code;
+// Nothing should hold the event loop now; if a plugin left a handle open, do not hang the shell.
+setTimeout(() => process.exit(code), 2000).unref();

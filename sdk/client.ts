@@ -1,0 +1,110 @@
+/**
+ * `createClient()`: boots the kernel with the built-in plugins and the ones listed in
+ * .nuvom_plugins.toml, from the same configuration the CLI reads, and offers job control and an
+ * in-process worker. The first client created also serves `task().delay()` (the default client), so
+ * an application that creates one client and starts a worker on the memory backend talks to itself.
+ */
+import {
+  bootKernel, loadConfig, type ConfigKey, type JobRecord, type JobStats, type Kernel, type ListJobsFilter,
+  type Logger, type NuvomConfig, type NuvomPlugin, type ScheduleEntry, type Trigger,
+} from '../kernel/index.ts';
+import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
+import { taskTable, type AnyTask, type EnqueueOptions, type JobHandle, type ResultOptions, type ScheduleHandle, type TaskDispatch } from './task.ts';
+
+export interface ClientOptions {
+  /** Working directory whose configuration is read (default process.cwd()). */
+  cwd?: string;
+  /** Settings that override every other source (as CLI flags do). */
+  config?: Partial<Record<ConfigKey, unknown>>;
+  /** Extra plugin objects, applied after the built-ins and the TOML-listed ones. */
+  plugins?: NuvomPlugin[];
+  logger?: Logger;
+  /** Environment to read NUVOM_* from (default process.env). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface Client {
+  readonly config: NuvomConfig;
+  readonly kernel: Kernel;
+  getJob(id: string): Promise<JobRecord | null>;
+  listJobs(filter?: ListJobsFilter): Promise<JobRecord[]>;
+  retryJob(id: string): Promise<JobRecord>;
+  cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
+  result<T = unknown>(id: string, opts?: ResultOptions): Promise<T>;
+  stats(sinceMs?: number): Promise<JobStats>;
+  /** Enqueues a job by task name (the task need not be imported here; options come from the registry). */
+  enqueue(taskName: string, args: unknown[], opts?: Omit<EnqueueOptions<unknown[]>, 'args'>): Promise<JobHandle>;
+  startWorker(opts?: WorkerOptions): Promise<RunningWorker>;
+  listSchedules(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+  cancelSchedule(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+let builtinsPromise: Promise<typeof import('../builtin-plugins/index.ts')> | null = null;
+
+export async function createClient(opts: ClientOptions = {}): Promise<Client> {
+  const config = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
+  builtinsPromise ??= import('../builtin-plugins/index.ts');
+  const { builtinPlugins, catalogue } = await builtinsPromise;
+  const kernel = await bootKernel({ config, builtins: builtinPlugins, plugins: opts.plugins, catalogue, logger: opts.logger });
+  const jobs = (): JobsService => kernel.resolve('jobs');
+  const workers = new Set<RunningWorker>();
+  let closed = false;
+
+  const dispatch: TaskDispatch = {
+    enqueue: (task: AnyTask, calls) => jobs().enqueueTask(task, calls),
+    schedule: (task: AnyTask, trigger: Trigger, args: unknown[]): Promise<ScheduleHandle> =>
+      kernel.resolve('scheduler').schedule({ name: task.name, options: task.options }, trigger, args),
+  };
+  const table = taskTable();
+  const isDefault = table.dispatch === null;
+  if (isDefault) table.dispatch = dispatch;
+
+  const client: Client = {
+    config,
+    kernel,
+    getJob: (id) => jobs().getJob(id),
+    listJobs: (filter) => jobs().listJobs(filter),
+    retryJob: (id) => jobs().retryJob(id),
+    cancelJob: (id) => jobs().cancelJob(id),
+    result: <T>(id: string, o?: ResultOptions) => jobs().waitForResult(id, o) as Promise<T>,
+    stats: (since) => jobs().stats(since),
+    async enqueue(taskName, args, o = {}) {
+      const ref = kernel.resolve('registry').get(taskName);
+      const [h] = await jobs().enqueue([{ taskName, taskOptions: ref?.options ?? {}, call: { ...o, args } }]);
+      return h;
+    },
+    async startWorker(o) {
+      const w = await kernel.resolve('workerPool').start(o);
+      workers.add(w);
+      void w.done.then(() => workers.delete(w));
+      return w;
+    },
+    listSchedules: (o) => kernel.resolve('scheduler').list(o),
+    cancelSchedule: (id) => kernel.resolve('scheduler').cancel(id),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...workers].map((w) => w.stop()));
+      if (table.dispatch === dispatch) table.dispatch = null;
+      if (defaultClient && (await defaultClient.catch(() => null)) === client) defaultClient = null;
+      await kernel.stop();
+    },
+  };
+  return client;
+}
+
+let defaultClient: Promise<Client> | null = null;
+
+/** The client that task().delay() uses when the application created none. */
+export function getDefaultClient(): Promise<Client> {
+  defaultClient ??= createClient();
+  return defaultClient;
+}
+
+taskTable().defaultDispatch = async () => {
+  const table = taskTable();
+  if (table.dispatch) return table.dispatch;
+  await getDefaultClient();
+  return table.dispatch!;
+};

@@ -1,0 +1,23 @@
+/**
+ * `currentJob()`: the running job's id, task, attempt and abort signal, from inside a task.
+ * The store lives on globalThis so that the worker runner and the user's copy of `nuvom` share it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { JobInfo } from './task.ts';
+
+const KEY = Symbol.for('nuvom.currentJob.v1');
+
+function store(): AsyncLocalStorage<JobInfo> {
+  const g = globalThis as unknown as Record<symbol, AsyncLocalStorage<JobInfo> | undefined>;
+  return (g[KEY] ??= new AsyncLocalStorage<JobInfo>());
+}
+
+/** The job running in this async context, or null outside a job. */
+export function currentJob(): JobInfo | null {
+  return store().getStore() ?? null;
+}
+
+/** Runs `fn` with `info` as the current job (used by the worker runner). */
+export function runInJob<T>(info: JobInfo, fn: () => T): T {
+  return store().run(info, fn);
+}

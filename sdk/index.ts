@@ -1,0 +1,12 @@
+/**
+ * `nuvom`: the task API and the client. Plugin authors import `nuvom/plugin`; conformance tests
+ * import `nuvom/testing`.
+ */
+export { task, type Task, type TaskOptions, type JobHandle, type EnqueueOptions, type ResultOptions, type ScheduleHandle, type JobInfo } from './task.ts';
+export { currentJob } from './current-job.ts';
+export { createClient, getDefaultClient, type Client, type ClientOptions } from './client.ts';
+export type { RunningWorker, WorkerOptions } from './services.ts';
+export {
+  NuvomError, isNuvomError, type ErrorCode, type JobRecord, type JobStatus, type JobError, type ListJobsFilter,
+  type TimeoutPolicy, type Backoff, type Trigger, type ScheduleEntry,
+} from '../kernel/index.ts';

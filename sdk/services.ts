@@ -1,0 +1,100 @@
+/**
+ * Service types published by nuvom's built-in plugins, so that other plugins (and the client) can
+ * resolve them by token with types. A replacement plugin implements the same interface.
+ */
+import type { JobRecord, JobStats, ListJobsFilter, ScheduleEntry, Trigger, TaskOptionsSnapshot } from './service-types.ts';
+export type { TaskOptionsSnapshot };
+import type { AnyTask, EnqueueOptions, JobHandle, ResultOptions, ScheduleHandle } from './task.ts';
+
+/** A task as the registry knows it: defined in this process, or listed in the manifest. */
+export interface TaskRef {
+  name: string;
+  /** Static options (from the task object, or read by discovery from the source). */
+  options: TaskOptionsSnapshot;
+  /** file:// URL of the module that defines it, when known. */
+  moduleUrl: string | null;
+  /** The export that holds it, when known from the manifest. */
+  exportName: string | null;
+  /** Where the entry came from. */
+  source: 'process' | 'manifest';
+}
+
+export interface RegistryService {
+  get(name: string): TaskRef | undefined;
+  list(): TaskRef[];
+  /** Re-reads the manifest (after discovery ran). */
+  refresh(): void;
+}
+
+export interface EnqueueCall {
+  taskName: string;
+  /** Task-level options (from the task object or its registry entry). */
+  taskOptions: TaskOptionsSnapshot;
+  call: EnqueueOptions<unknown[]>;
+}
+
+export interface JobsService {
+  enqueue(calls: EnqueueCall[]): Promise<JobHandle[]>;
+  enqueueTask(task: AnyTask, calls: Array<EnqueueOptions<unknown[]>>): Promise<JobHandle[]>;
+  handle(id: string, taskName: string): JobHandle;
+  getJob(id: string): Promise<JobRecord | null>;
+  listJobs(filter?: ListJobsFilter): Promise<JobRecord[]>;
+  waitForResult(id: string, opts?: ResultOptions): Promise<unknown>;
+  /** Runs a FAILED or CANCELLED job again with its task's options. */
+  retryJob(id: string): Promise<JobRecord>;
+  /** Cancels a PENDING or RETRYING job; a RUNNING job's signal is aborted. */
+  cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
+  stats(sinceMs?: number): Promise<JobStats>;
+}
+
+export interface WorkerOptions {
+  threads?: number;
+  concurrency?: number;
+  batchSize?: number;
+  /** Stop once the queue is empty and nothing runs (benchmarks, scripts). */
+  burst?: boolean;
+  /** Grace period for a drain on stop, in ms (default 10 s). */
+  drainMs?: number;
+}
+
+export interface RunningWorker {
+  readonly id: string;
+  /** Resolves when the worker has stopped (after stop(), or a burst run finished). */
+  readonly done: Promise<void>;
+  /** Drains (running jobs finish within the grace period, others go back to the queue) and stops. */
+  stop(opts?: { force?: boolean }): Promise<void>;
+  stats(): { threads: number; busyThreads: number; running: number; done: number; failed: number };
+}
+
+export interface WorkerPoolService {
+  start(opts?: WorkerOptions): Promise<RunningWorker>;
+}
+
+export interface SchedulerService {
+  schedule(task: { name: string; options: TaskOptionsSnapshot }, trigger: Trigger, args: unknown[]): Promise<ScheduleHandle>;
+  list(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+  cancel(id: string): Promise<boolean>;
+  /** One pass: turns due entries into jobs; returns how many jobs it made. */
+  tick(now?: number): Promise<number>;
+  /** Runs passes every pollSecs until stopped. */
+  run(opts?: { pollSecs?: number }): { stop(): Promise<void>; done: Promise<void> };
+}
+
+export interface DiscoveryService {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  discover(opts: any): Promise<any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  loadManifest(path: string): any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  isManifestStale(manifest: any, root: string): boolean;
+}
+
+declare module '../kernel/plugin.ts' {
+  interface Services {
+    registry: RegistryService;
+    jobs: JobsService;
+    workerPool: WorkerPoolService;
+    scheduler: SchedulerService;
+    discovery: DiscoveryService;
+  }
+}

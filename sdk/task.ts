@@ -1,0 +1,241 @@
+/**
+ * `task()`: turns a function into a job template. Tasks register in a process-wide table (kept on
+ * globalThis so that every copy of this module, source or built, sees one table); the registry
+ * plugin and the worker threads read it from there.
+ * Must never: touch storage or boot the kernel at definition time (a task module is imported by
+ * workers and by discovery-free code paths and must stay cheap to import).
+ */
+import { fileURLToPath } from 'node:url';
+import { NuvomError, type Backoff, type JobRecord, type TimeoutPolicy, type Trigger } from '../kernel/index.ts';
+
+export interface JobInfo {
+  id: string;
+  taskName: string;
+  attempt: number;
+  signal: AbortSignal;
+}
+
+export interface TaskOptions<A extends unknown[] = unknown[], R = unknown> {
+  name?: string;
+  retries?: number;
+  retryDelaySecs?: number;
+  backoff?: Backoff;
+  timeoutSecs?: number;
+  timeoutPolicy?: TimeoutPolicy;
+  storeResult?: boolean;
+  priority?: number;
+  tags?: string[];
+  description?: string;
+  beforeJob?: (job: JobInfo & { args: A }) => unknown;
+  afterJob?: (job: JobInfo & { args: A }, result: Awaited<R>) => unknown;
+  onError?: (job: JobInfo & { args: A }, error: Error) => unknown;
+}
+
+/** Per-call options of `task.enqueue()`. */
+export interface EnqueueOptions<A extends unknown[]> {
+  args: A;
+  priority?: number;
+  delaySecs?: number;
+  /** Run at (or after) this time. */
+  runAt?: Date | number | string;
+  retries?: number;
+  retryDelaySecs?: number;
+  backoff?: Backoff;
+  timeoutSecs?: number;
+  timeoutPolicy?: TimeoutPolicy;
+  storeResult?: boolean;
+  tags?: string[];
+  /** A caller-chosen id (idempotency key); refused if that id is already queued. */
+  id?: string;
+}
+
+export interface ResultOptions {
+  /** Give up waiting after this long (rejects with NUVOM_E_RESULT_TIMEOUT); default: wait forever. */
+  timeoutSecs?: number;
+}
+
+export interface JobHandle<R = unknown> {
+  readonly id: string;
+  readonly taskName: string;
+  /** Resolves to the task's return value, or rejects with its error. */
+  result(opts?: ResultOptions): Promise<Awaited<R>>;
+  /** The current job record, or null. */
+  record(): Promise<JobRecord | null>;
+}
+
+export interface ScheduleHandle {
+  id: string;
+  nextRunAt: string | null;
+}
+
+/** What the default client offers task objects; set by sdk/client.ts. */
+export interface TaskDispatch {
+  enqueue(task: AnyTask, calls: Array<EnqueueOptions<unknown[]>>): Promise<JobHandle[]>;
+  schedule(task: AnyTask, trigger: Trigger, args: unknown[]): Promise<ScheduleHandle>;
+}
+
+export interface Task<A extends unknown[] = unknown[], R = unknown> {
+  readonly name: string;
+  readonly options: Readonly<TaskOptions<A, R>>;
+  readonly fn: (...args: A) => R;
+  /** file:// URL of the module that defined the task, when it could be found. */
+  readonly moduleUrl: string | null;
+  delay(...args: A): Promise<JobHandle<R>>;
+  map(argLists: A[]): Promise<Array<JobHandle<R>>>;
+  enqueue(opts: EnqueueOptions<A>): Promise<JobHandle<R>>;
+  schedule(trigger: Trigger, ...args: A): Promise<ScheduleHandle>;
+  /** Runs the function here and now, with no queue (tests, scripts). */
+  run(...args: A): Promise<Awaited<R>>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = Task<any[], any>;
+
+interface TaskTable {
+  tasks: Map<string, AnyTask>;
+  dispatch: TaskDispatch | null;
+  /** Lazily creates the default client; installed by sdk/client.ts. */
+  defaultDispatch: (() => Promise<TaskDispatch>) | null;
+}
+
+const TABLE_KEY = Symbol.for('nuvom.tasks.v1');
+
+export function taskTable(): TaskTable {
+  const g = globalThis as unknown as Record<symbol, TaskTable | undefined>;
+  return (g[TABLE_KEY] ??= { tasks: new Map(), dispatch: null, defaultDispatch: null });
+}
+
+const OPTION_CHECKS: Record<string, (v: unknown) => boolean> = {
+  name: (v) => typeof v === 'string' && v.trim() !== '',
+  retries: (v) => Number.isInteger(v) && (v as number) >= 0,
+  retryDelaySecs: (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v),
+  backoff: (v) => v === 'fixed' || v === 'exponential',
+  timeoutSecs: (v) => typeof v === 'number' && v > 0 && Number.isFinite(v),
+  timeoutPolicy: (v) => v === 'retry' || v === 'fail' || v === 'ignore',
+  storeResult: (v) => typeof v === 'boolean',
+  priority: (v) => Number.isInteger(v),
+  tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string'),
+  description: (v) => typeof v === 'string',
+  beforeJob: (v) => typeof v === 'function',
+  afterJob: (v) => typeof v === 'function',
+  onError: (v) => typeof v === 'function',
+};
+
+const EXPECTED: Record<string, string> = {
+  name: 'a non-empty string', retries: 'a whole number >= 0', retryDelaySecs: 'a number >= 0',
+  backoff: "'fixed' or 'exponential'", timeoutSecs: 'a number > 0', timeoutPolicy: "'retry', 'fail' or 'ignore'",
+  storeResult: 'true or false', priority: 'a whole number', tags: 'an array of strings', description: 'a string',
+  beforeJob: 'a function', afterJob: 'a function', onError: 'a function',
+};
+
+/** Validates task (or per-call) options; the error names the option, the task and what is expected. */
+export function checkOptions(opts: Record<string, unknown>, label: string, allowed = Object.keys(OPTION_CHECKS)): void {
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    if (!allowed.includes(k)) {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: unknown option "${k}"; known options: ${allowed.join(', ')}`);
+    }
+    if (OPTION_CHECKS[k] && !OPTION_CHECKS[k](v)) {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: option "${k}" must be ${EXPECTED[k]}, got ${JSON.stringify(v) ?? String(v)}`);
+    }
+  }
+}
+
+/** The file:// URL of the first stack frame outside nuvom's own files: the module calling task(). */
+function callerModuleUrl(): string | null {
+  const stack = new Error().stack?.split('\n').slice(1) ?? [];
+  const here = import.meta.url.replace(/\/sdk\/task\.(ts|js)$/, '/');
+  for (const line of stack) {
+    const m = /(file:\/\/[^\s)]+?|\/[^\s():]+?):\d+:\d+\)?$/.exec(line.trim());
+    if (!m) continue;
+    const url = m[1].startsWith('file://') ? m[1] : `file://${m[1]}`;
+    const clean = url.split('?')[0];
+    if (clean.startsWith(here) && /\/(sdk|kernel)\//.test(clean.slice(here.length - 1))) continue;
+    if (clean.includes('/node_modules/tsx/')) continue;
+    try { fileURLToPath(clean); return clean; } catch { continue; }
+  }
+  return null;
+}
+
+async function dispatcher(): Promise<TaskDispatch> {
+  const table = taskTable();
+  if (table.dispatch) return table.dispatch;
+  if (!table.defaultDispatch) {
+    // Installed when sdk/index.ts (the `nuvom` entry) is loaded; importing it here would make every
+    // worker thread load the whole client.
+    await import('./client.ts');
+  }
+  return table.defaultDispatch!();
+}
+
+export interface RegisterOptions {
+  /** Replace an existing task of the same name instead of refusing. */
+  force?: boolean;
+}
+
+export function task<A extends unknown[], R>(fn: (...args: A) => R): Task<A, R>;
+export function task<A extends unknown[], R>(options: TaskOptions<A, R>, fn: (...args: A) => R): Task<A, R>;
+export function task<A extends unknown[], R>(a: TaskOptions<A, R> | ((...args: A) => R), b?: (...args: A) => R): Task<A, R> {
+  const fn = typeof a === 'function' ? a : b;
+  const options: TaskOptions<A, R> = typeof a === 'function' ? {} : { ...(a ?? {}) };
+  if (typeof fn !== 'function') {
+    throw new NuvomError('NUVOM_E_TASK_INVALID', 'task() needs a function: task(fn) or task({ name: "x", ... }, fn)');
+  }
+  const name = options.name ?? (fn.name && fn.name !== 'anonymous' ? fn.name : '');
+  if (!name) {
+    throw new NuvomError('NUVOM_E_TASK_INVALID', 'task() could not find a name: the function is anonymous; pass one with task({ name: "my.task" }, fn) or use a named function');
+  }
+  checkOptions(options as Record<string, unknown>, `task "${name}"`);
+  const moduleUrl = callerModuleUrl();
+  const self: Task<A, R> = {
+    name,
+    options: Object.freeze(options),
+    fn,
+    moduleUrl,
+    async delay(...args: A) {
+      const [h] = await (await dispatcher()).enqueue(self as AnyTask, [{ args }]);
+      return h as JobHandle<R>;
+    },
+    async map(argLists: A[]) {
+      if (!Array.isArray(argLists) || argLists.some((x) => !Array.isArray(x))) {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".map() takes an array of argument lists, e.g. .map([[1, 2], [3, 4]])`);
+      }
+      return (await (await dispatcher()).enqueue(self as AnyTask, argLists.map((args) => ({ args })))) as Array<JobHandle<R>>;
+    },
+    async enqueue(opts: EnqueueOptions<A>) {
+      if (!opts || !Array.isArray(opts.args)) {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".enqueue() needs { args: [...] }`);
+      }
+      const [h] = await (await dispatcher()).enqueue(self as AnyTask, [opts as EnqueueOptions<unknown[]>]);
+      return h as JobHandle<R>;
+    },
+    async schedule(trigger: Trigger, ...args: A) {
+      return (await dispatcher()).schedule(self as AnyTask, trigger, args);
+    },
+    run: async (...args: A): Promise<Awaited<R>> => (await fn(...args)) as Awaited<R>,
+  };
+  registerTask(self as AnyTask);
+  return self;
+}
+
+/**
+ * Adds a task to the process-wide table. A task from another module under a taken name is refused
+ * unless forced; the same module defining it again (a dev reload re-imports it) replaces it.
+ */
+export function registerTask(t: AnyTask, opts: RegisterOptions = {}): void {
+  const { tasks } = taskTable();
+  const prior = tasks.get(t.name);
+  if (prior && prior !== t && !opts.force && prior.moduleUrl !== t.moduleUrl) {
+    throw new NuvomError('NUVOM_E_TASK_DUPLICATE', `a task named "${t.name}" is already registered${prior.moduleUrl ? ` (from ${prior.moduleUrl})` : ''}; rename one or register with { force: true }`);
+  }
+  tasks.set(t.name, t);
+}
+
+export function getTask(name: string): AnyTask | undefined {
+  return taskTable().tasks.get(name);
+}
+
+export function isTask(v: unknown): v is AnyTask {
+  return typeof v === 'object' && v !== null && typeof (v as AnyTask).delay === 'function' && typeof (v as AnyTask).fn === 'function'
+    && typeof (v as AnyTask).name === 'string';
+}
