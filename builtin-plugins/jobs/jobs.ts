@@ -60,7 +60,7 @@ export class Jobs implements JobsService {
       try {
         args = serializer.encode(call.args);
       } catch (err) {
-        const m = messageOf(err).replace(/^value\[(\d+)\]/, (_s, n) => `argument ${Number(n) + 1} (args[${n}])`);
+        const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
         throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was enqueued`, { cause: err });
       }
       return {

@@ -312,8 +312,8 @@ export class WorkerPool implements RunningWorker {
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
     }
-    const retriesLeft = job.options.maxRetries - job.attempts;
-    const mayRetry = retriesLeft > 0 && !(outcome.kind === 'timeout' && job.options.timeoutPolicy === 'fail');
+    // attempt n failed: n - 1 retries are used, so another is allowed while n <= maxRetries
+    const mayRetry = job.attempts <= job.options.maxRetries && !(outcome.kind === 'timeout' && job.options.timeoutPolicy === 'fail');
     let decision = { retry: mayRetry, delayMs: retryDelayMs(job.options, job.attempts) };
     if (this.d.bus.hooks.retryDecision.isUsed()) decision = await this.d.bus.hooks.retryDecision.promise(decision, job, error);
     await this.flush();

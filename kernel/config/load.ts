@@ -28,8 +28,10 @@ export interface LoadConfigOptions {
 
 async function tsxLoader(filepath: string): Promise<unknown> {
   const { tsImport } = await import('tsx/esm/api');
-  const mod = (await tsImport(pathToFileURL(filepath).href, import.meta.url)) as { default?: unknown };
-  return mod.default ?? mod;
+  let v: unknown = await tsImport(pathToFileURL(filepath).href, import.meta.url);
+  // A TS file may load as CommonJS interop: { default: { default: config } }.
+  for (let i = 0; i < 2 && v && typeof v === 'object' && 'default' in v; i++) v = (v as { default: unknown }).default;
+  return v;
 }
 
 async function readConfigFile(cwd: string): Promise<{ config: Record<string, unknown>; filepath: string } | null> {

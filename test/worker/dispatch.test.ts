@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import type { Client } from '../../sdk/index.ts';
+import { definePlugin, NuvomError } from '../../sdk/plugin.ts';
+import { testClient } from '../helpers/client.ts';
+import { cleanupTempProjects } from '../helpers/tmp.ts';
+import * as t from '../fixtures/worker-tasks.ts';
+
+describe('dispatch (no worker running)', () => {
+  let client: Client;
+  before(async () => {
+    client = await testClient({
+      plugins: [definePlugin({
+        name: 'tagger', apiVersion: 1,
+        register(ctx) {
+          ctx.hooks.enqueue.tapPromise('tagger', async (job) => {
+            if (job.priority < 0) throw new Error('negative priorities are not allowed here');
+            return { ...job, meta: { ...job.meta, tagged: true } };
+          });
+        },
+      })],
+    });
+  });
+  after(async () => { await client.close(); cleanupTempProjects(); });
+
+  it('enqueues a PENDING job with the options fixed from the task and the call', async () => {
+    const h = await t.flaky.enqueue({ args: [1], priority: 5, timeoutSecs: 9 });
+    const rec = await client.getJob(h.id);
+    expect(rec).to.include({ status: 'PENDING', attempts: 0, maxRetries: 3, retriesLeft: 3, priority: 5, timeoutSecs: 9, timeoutPolicy: 'retry' });
+    expect(rec!.args).to.deep.equal([1]);
+    const queued = await client.kernel.resolve('queue').get(h.id);
+    expect(queued!.meta).to.deep.equal({ tagged: true });
+  });
+
+  it('refuses an unserializable argument, naming it, and enqueues nothing', async () => {
+    const queue = client.kernel.resolve('queue');
+    const before = await queue.qsize();
+    const err = await t.add.delay(1, { cb: () => 1 } as unknown as number).catch((e) => e);
+    expect(err).to.be.instanceOf(NuvomError);
+    expect(err.code).to.equal('NUVOM_E_UNSERIALIZABLE');
+    expect(err.message).to.contain('argument 2 (args[1].cb) is a function');
+    const circular: Record<string, unknown> = {}; circular.self = circular;
+    const err2 = await t.add.map([[1, 2], [circular as unknown as number, 1]]).catch((e) => e);
+    expect(err2.message).to.contain('circular reference');
+    expect(await queue.qsize()).to.equal(before);
+  });
+
+  it('lets an enqueue hook refuse a job, naming the plugin', async () => {
+    const err = await t.add.enqueue({ args: [1, 2], priority: -1 }).catch((e) => e);
+    expect(err.message).to.contain('plugin "tagger"').and.contain('negative priorities');
+  });
+
+  it('delays a job and reports when it will run', async () => {
+    const h = await t.add.enqueue({ args: [1, 2], delaySecs: 3600 });
+    const rec = await client.getJob(h.id);
+    expect(Date.parse(rec!.nextRunAt!) - Date.parse(rec!.createdAt)).to.equal(3600_000);
+  });
+
+  it('cancels a pending job and refuses to cancel it twice', async () => {
+    const h = await t.add.delay(1, 2);
+    expect(await client.cancelJob(h.id)).to.equal('cancelled');
+    expect((await client.getJob(h.id))!.status).to.equal('CANCELLED');
+    expect(await client.kernel.resolve('queue').get(h.id)).to.equal(null);
+    const err = await client.cancelJob(h.id).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_JOB_STATE');
+  });
+
+  it('retries a cancelled job and refuses to retry a pending one', async () => {
+    const h = await t.add.delay(3, 4);
+    const pending = await client.retryJob(h.id).catch((e) => e);
+    expect(pending.message).to.contain('only FAILED or CANCELLED jobs are retried');
+    await client.cancelJob(h.id);
+    const rec = await client.retryJob(h.id);
+    expect(rec.status).to.equal('PENDING');
+    expect(await client.kernel.resolve('queue').get(h.id)).to.not.equal(null);
+  });
+
+  it('gives up waiting for a result after the asked time', async () => {
+    const h = await t.add.delay(1, 1);
+    const err = await h.result({ timeoutSecs: 0.05 }).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_RESULT_TIMEOUT');
+    expect(err.message).to.contain('is a worker running?');
+  });
+
+  it('refuses bad per-call options with the option named', async () => {
+    const err = await t.add.enqueue({ args: [1, 2], retries: -1 }).catch((e) => e);
+    expect(err.message).to.contain('option "retries" must be a whole number >= 0');
+    const err2 = await t.add.enqueue({ args: [1, 2], colour: 'red' } as never).catch((e) => e);
+    expect(err2.message).to.contain('unknown option "colour"');
+  });
+});
