@@ -12,7 +12,12 @@ import sqlite from './sqlite/index.ts';
 import file from './file/index.ts';
 import workerPool from './worker-pool/index.ts';
 import cliCore from './cli-core/index.ts';
+import discovery from './discovery/index.ts';
+import { pluginTools } from './plugin-tools/index.ts';
 
-export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore];
+export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery];
 
 export const catalogue: Catalogue = {};
+
+// Last, so `nuvom plugin test` can build an isolated kernel from the list above.
+builtinPlugins.push(pluginTools(() => builtinPlugins.filter((p) => p.name !== 'nuvom-plugin-tools'), catalogue));

@@ -58,6 +58,12 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   }
 }
 
+// `nuvom history recent | head` closes stdout early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const code = await main();
 process.exitCode = code;
 // Nothing should hold the event loop now; if a plugin left a handle open, do not hang the shell.

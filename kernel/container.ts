@@ -20,6 +20,7 @@ export class ServiceContainer<S extends object> {
   private readonly awilix: AwilixContainer;
   private readonly providers = new Map<string, Map<string, Provider>>();
   private readonly selected = new Map<string, string>();
+  private readonly factories = new Map<string, (services: S) => unknown>();
   private readonly built: Array<{ key: string; instance: unknown; dispose?: Disposer; plugin: string }> = [];
 
   constructor() {
@@ -47,6 +48,7 @@ export class ServiceContainer<S extends object> {
       throw new NuvomError('NUVOM_E_PLUGIN_DUPLICATE', `service "${token}" implementation "${name}" is provided by both "${existing.plugin}" and "${plugin}"; rename one`, { plugin });
     }
     const key = `${token}@${name}`;
+    this.factories.set(key, factory as (services: S) => unknown);
     this.awilix.register(key, asFunction(() => {
       let instance: S[K];
       try {
@@ -101,6 +103,16 @@ export class ServiceContainer<S extends object> {
       if (inner instanceof NuvomError) throw inner;
       throw new NuvomError('NUVOM_E_SERVICE', `could not build service "${token}" (implementation "${name}"): ${messageOf(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * A fresh, uncached instance of one implementation, whether or not config chose it (conformance
+   * tests need one per case). The caller owns it and must close it.
+   */
+  construct<K extends keyof S & string>(token: K, name: string): S[K] {
+    const factory = this.factories.get(`${token}@${name}`);
+    if (!factory) throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has no implementation named "${name}"`);
+    return factory(this.cradle) as S[K];
   }
 
   /** The lazily resolving view that factories receive. */

@@ -86,14 +86,19 @@ export class Kernel {
     };
   }
 
-  /** Stops plugins in reverse start order, then disposes services newest first. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Stops plugins in reverse start order, then disposes services newest first. Failures are logged
+   * and returned (one plugin's failure does not keep the others running). Idempotent.
+   */
+  async stop(): Promise<NuvomError[]> {
+    if (this.stopped) return [];
     this.stopped = true;
     const errors = await stopPlugins(this.plugins, this.timeouts);
-    const disposeErrors = await this.container.dispose();
+    for (const e of await this.container.dispose()) {
+      errors.push(new NuvomError('NUVOM_E_PLUGIN_STOP', `disposing ${e.key} failed: ${String((e.error as Error)?.message ?? e.error)}`, { plugin: e.plugin, cause: e.error }));
+    }
     for (const e of errors) this.logger.error(e.message, { code: e.code });
-    for (const e of disposeErrors) this.logger.error(`[plugin "${e.plugin}"] disposing ${e.key} failed: ${String((e.error as Error)?.message ?? e.error)}`);
+    return errors;
   }
 }
 

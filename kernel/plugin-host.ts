@@ -90,11 +90,17 @@ export async function importPlugin(spec: string, cwd: string, catalogue: Catalog
 }
 
 async function importFile(file: string): Promise<Record<string, unknown>> {
+  let ns: Record<string, unknown>;
   if (/\.(c|m)?tsx?$/.test(file)) {
     const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    ns = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+  } else {
+    ns = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   }
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  // A TS file outside a "type": "module" package loads as CommonJS: its exports sit under `default`.
+  const inner = ns.default as Record<string, unknown> | undefined;
+  if (inner && typeof inner === 'object' && inner.__esModule === true) return inner;
+  return ns;
 }
 
 /** Orders plugins so that each comes after the plugins it depends on; a cycle names its members. */

@@ -5,7 +5,7 @@
  * Must never: touch storage or boot the kernel at definition time (a task module is imported by
  * workers and by discovery-free code paths and must stay cheap to import).
  */
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { NuvomError, type Backoff, type JobRecord, type TimeoutPolicy, type Trigger } from '../kernel/index.ts';
 
 export interface JobInfo {
@@ -141,18 +141,18 @@ export function checkOptions(opts: Record<string, unknown>, label: string, allow
   }
 }
 
+/** file:// URL prefixes of nuvom's own API code (source or built), skipped when finding the caller. */
+const OWN = ['sdk/', 'kernel/'].map((d) => new URL(`../${d}`, import.meta.url.split('?')[0]).href);
+
 /** The file:// URL of the first stack frame outside nuvom's own files: the module calling task(). */
 function callerModuleUrl(): string | null {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
-  const here = import.meta.url.replace(/\/sdk\/task\.(ts|js)$/, '/');
   for (const line of stack) {
     const m = /(file:\/\/[^\s)]+?|\/[^\s():]+?):\d+:\d+\)?$/.exec(line.trim());
     if (!m) continue;
-    const url = m[1].startsWith('file://') ? m[1] : `file://${m[1]}`;
-    const clean = url.split('?')[0];
-    if (clean.startsWith(here) && /\/(sdk|kernel)\//.test(clean.slice(here.length - 1))) continue;
-    if (clean.includes('/node_modules/tsx/')) continue;
-    try { fileURLToPath(clean); return clean; } catch { continue; }
+    const clean = (m[1].startsWith('file://') ? m[1] : pathToFileURL(m[1]).href).split('?')[0];
+    if (OWN.some((own) => clean.startsWith(own)) || clean.includes('/node_modules/tsx/')) continue;
+    return clean;
   }
   return null;
 }

@@ -1,0 +1,125 @@
+/**
+ * The `discover tasks` and `list tasks` commands. Data (changes, tables, JSON) goes to stdout;
+ * problems, warnings and the progress indicator go to stderr.
+ * Must never: call process.exit (it sets process.exitCode), or print anything but JSON with --json.
+ */
+import { join, relative, resolve, sep } from 'node:path';
+import { isNuvomError, type CliContext, type NuvomConfig } from '../../sdk/plugin.ts';
+import { discoverTasks, loadManifest, staleReason } from './discover.ts';
+import type { DiscoverProgress, Problem, TaskEntry } from './types.ts';
+
+type Command = CliContext['program'];
+type Out = { write(chunk: string): unknown; isTTY?: boolean };
+
+export interface CliIo {
+  stdout: Out;
+  stderr: Out;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: CliIo = process): void {
+  const manifestPath = () => resolve(config.cwd, config.manifestPath);
+  const shown = (root: string, file: string) => relative(config.cwd, join(root, file)).split(sep).join('/');
+
+  subcommand(program, 'discover', 'find task definitions in the sources')
+    .command('tasks')
+    .description('scan the sources with oxc-parser (no code runs), write the task manifest and print what changed')
+    .option('--root <dir>', 'directory to scan (default: the working directory)')
+    .option('--include <glob>', 'only scan files matching this glob, relative to the root (repeatable)', collect, [])
+    .option('--exclude <glob>', 'skip files or directories matching this glob, relative to the root (repeatable)', collect, [])
+    .addHelpText('after', '\nExample:\n  $ nuvom discover tasks --root src --exclude "**/*.test.ts"\n  + math.add  (src/tasks/math.ts:3)\n  1 task in 42 files (42 parsed, 0 cached) in 35 ms; manifest written to .nuvom/manifest.json')
+    .action(async (opts: { root?: string; include: string[]; exclude: string[] }) => {
+      const root = resolve(config.cwd, opts.root ?? '.');
+      const progress = progressIndicator(io.stderr);
+      const printProblems = (problems: Problem[]) => {
+        for (const p of problems) io.stderr.write(`${shown(root, p.file)}:${p.line}:${p.column}: ${p.message}\n`);
+      };
+      try {
+        const r = await discoverTasks({ root, manifestPath: manifestPath(), include: opts.include, exclude: opts.exclude, onProgress: progress.update });
+        progress.clear();
+        printProblems(r.problems);
+        const at = (t: TaskEntry) => `(${shown(root, t.file)}:${t.line})`;
+        const width = Math.max(0, ...[...r.diff.added, ...r.diff.removed, ...r.diff.modified.map((m) => m.after)].map((t) => t.name.length));
+        for (const t of r.diff.added) io.stdout.write(`+ ${t.name.padEnd(width)}  ${at(t)}\n`);
+        for (const t of r.diff.removed) io.stdout.write(`- ${t.name.padEnd(width)}  ${at(t)}\n`);
+        for (const m of r.diff.modified) io.stdout.write(`~ ${m.name.padEnd(width)}  ${at(m.after)}  ${m.changed.join(', ')} changed\n`);
+        const changes = r.diff.added.length + r.diff.removed.length + r.diff.modified.length;
+        const { files, parsed, cached, ms } = r.stats;
+        const n = r.manifest.tasks.length;
+        io.stdout.write(`${changes ? '' : 'no task changes; '}${n} task${n === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'} `
+          + `(${parsed} parsed, ${cached} cached) in ${Math.round(ms)} ms; manifest ${r.written ? 'written to' : 'unchanged at'} `
+          + `${relative(config.cwd, manifestPath()) || manifestPath()}${r.problems.length ? `; ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} (on stderr)` : ''}\n`);
+      } catch (err) {
+        progress.clear();
+        if (!isNuvomError(err, 'NUVOM_E_DISCOVERY')) throw err;
+        printProblems((err.details.problems as Problem[] | undefined) ?? []);
+        const dupes = (err.details.duplicates as Array<{ name: string; places: Array<{ file: string; line: number }> }> | undefined) ?? [];
+        for (const d of dupes) {
+          io.stderr.write(`error NUVOM_E_DISCOVERY: task name "${d.name}" is defined in more than one place: ${d.places.map((p) => `${shown(root, p.file)}:${p.line}`).join(' and ')}\n`);
+        }
+        io.stderr.write(dupes.length
+          ? "task names must be unique: give one of them another name (task({ name: '...' }, fn)); the manifest was not written\n"
+          : `error ${err.code}: ${err.message}\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  subcommand(program, 'list', 'list things nuvom knows about')
+    .command('tasks')
+    .description('the tasks in the manifest (run `nuvom discover tasks` first)')
+    .option('--json', 'print the tasks as JSON')
+    .addHelpText('after', '\nExample:\n  $ nuvom list tasks\n  NAME      FILE:LINE            EXPORT\n  math.add  src/tasks/math.ts:3  add')
+    .action((opts: { json?: boolean }) => {
+      let manifest;
+      try {
+        manifest = loadManifest(manifestPath());
+      } catch (err) {
+        if (!isNuvomError(err, 'NUVOM_E_MANIFEST')) throw err;
+        io.stderr.write(`error ${err.code}: ${err.message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const stale = staleReason(manifest);
+      if (stale) io.stderr.write(`warning: the task manifest is stale (${stale}); run \`nuvom discover tasks\`\n`);
+      if (opts.json) {
+        io.stdout.write(`${JSON.stringify(manifest.tasks, null, 2)}\n`);
+        return;
+      }
+      if (manifest.tasks.length === 0) {
+        io.stdout.write('no tasks in the manifest\n');
+        return;
+      }
+      const rows = manifest.tasks.map((t) => [t.name, `${shown(manifest.root, t.file)}:${t.line}`, t.method ? `${t.export}.${t.method}` : t.export]);
+      io.stdout.write(table(['NAME', 'FILE:LINE', 'EXPORT'], rows));
+    });
+}
+
+/** An existing parent command (another plugin may have added `list`), or a new one. */
+function subcommand(program: Command, name: string, description: string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return `${[head, ...rows].map(line).join('\n')}\n`;
+}
+
+/** A one-line counter on a TTY stderr, shown only once a scan has taken more than 300 ms. */
+export function progressIndicator(stream: Out, afterMs = 300) {
+  let shown = false;
+  let lastMs = 0;
+  return {
+    update: (p: DiscoverProgress) => {
+      if (!stream.isTTY || p.elapsedMs < afterMs || (p.elapsedMs - lastMs < 100 && p.done < p.total)) return;
+      lastMs = p.elapsedMs;
+      shown = true;
+      stream.write(`\rscanning sources: ${p.done}/${p.total} files`);
+    },
+    clear: () => {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Discovery plugin: provides `discovery` "oxc" (static task discovery and the task manifest) and the
+ * `discover tasks` / `list tasks` commands. A third party can replace it by providing `discovery`.
+ */
+import { definePlugin } from '../../sdk/plugin.ts';
+import { addDiscoveryCommands } from './cli.ts';
+import { discoverTasks, isManifestStale, loadManifest, staleReason } from './discover.ts';
+import { diffTasks } from './manifest.ts';
+import { scanFile } from './scan.ts';
+import type { DiscoveryService } from './types.ts';
+import { createFileFilter, walkSources } from './walk.ts';
+
+export { createFileFilter, diffTasks, discoverTasks, isManifestStale, loadManifest, scanFile, staleReason, walkSources };
+export type * from './types.ts';
+
+export default definePlugin({
+  name: 'nuvom-discovery',
+  apiVersion: 1,
+  description: 'static task discovery with oxc-parser, the task manifest, `discover tasks` and `list tasks`',
+  provides: ['discovery:oxc', 'cli'],
+  register(ctx) {
+    ctx.provide('discovery', 'oxc', (): DiscoveryService => ({ discover: discoverTasks, loadManifest, isManifestStale }));
+    ctx.hooks.cli.tap('nuvom-discovery', ({ program }) => addDiscoveryCommands(program, ctx.config));
+  },
+});

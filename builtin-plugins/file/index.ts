@@ -1,0 +1,27 @@
+/**
+ * The file plugin: queue "file" (one file per job, atomic renames, multi-process on one host) and
+ * resultStore "file" (append-only JSON lines plus an in-memory index). Chosen with
+ * queueBackend = "file" / resultBackend = "file"; directories from fileQueueDir / fileResultDir.
+ * Nothing is opened unless config chooses these implementations.
+ */
+import { definePlugin, resolvePath } from '../../sdk/plugin.ts';
+import { FileQueue } from './queue.ts';
+import { FileResultStore } from './results.ts';
+
+export { FileQueue, FileResultStore };
+
+export default definePlugin({
+  name: 'nuvom-file',
+  apiVersion: 1,
+  description: 'file-based queue and result store (one directory each, shared by processes on one host)',
+  provides: ['queue:file', 'resultStore:file'],
+  register(ctx) {
+    ctx.provide('queue', 'file', (s) => new FileQueue(resolvePath(s.config, s.config.fileQueueDir), s.logger.child({ plugin: 'nuvom-file' })), (q) => q.close());
+    ctx.provide(
+      'resultStore',
+      'file',
+      (s) => new FileResultStore(resolvePath(s.config, s.config.fileResultDir), s.serializer, s.logger.child({ plugin: 'nuvom-file' })),
+      (r) => r.close(),
+    );
+  },
+});

@@ -1,0 +1,23 @@
+/**
+ * The built-in "memory" backends: queue, result store and schedule store held in this process.
+ * For tests and in-process use; nothing survives a restart and no other process sees the jobs.
+ * Must never: import anything but the public plugin surface and this folder.
+ */
+import { definePlugin } from '../../sdk/plugin.ts';
+import { MemoryQueue } from './queue.ts';
+import { MemoryResultStore } from './results.ts';
+import { MemoryScheduleStore } from './schedules.ts';
+
+export { MemoryQueue, MemoryResultStore, MemoryScheduleStore };
+
+export default definePlugin({
+  name: 'nuvom-memory',
+  apiVersion: 1,
+  description: 'In-process queue, result store and schedule store (tests, single-process use)',
+  provides: ['queue:memory', 'resultStore:memory', 'scheduleStore:memory'],
+  register(ctx) {
+    ctx.provide('queue', 'memory', () => new MemoryQueue(), (q) => q.close());
+    ctx.provide('resultStore', 'memory', () => new MemoryResultStore(), (s) => s.close());
+    ctx.provide('scheduleStore', 'memory', () => new MemoryScheduleStore(), (s) => s.close());
+  },
+});

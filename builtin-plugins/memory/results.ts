@@ -1,0 +1,115 @@
+/**
+ * The in-process result store: a Map of records by id. Records are deep-copied (structuredClone) in
+ * and out, so callers can neither mutate stored state nor see later changes through old references.
+ * Must never: keep a caller's object, or accept a value a durable store could not hold without saying so.
+ */
+import {
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, type JobError, type JobRecord, type JobStats, type JobStatus,
+  type ListJobsFilter, type PurgeFilter, type ResultStore,
+} from '../../sdk/plugin.ts';
+
+function copyIn(record: JobRecord): JobRecord {
+  try {
+    return structuredClone(record);
+  } catch (err) {
+    throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `job record "${record.id}" holds a value that cannot be stored (${(err as Error).message}); results and arguments must be plain data`, { cause: err });
+  }
+}
+
+function toMs(value: string | number, field: string): number {
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) {
+    throw new NuvomError('NUVOM_E_USAGE', `listJobs ${field} must be an ISO-8601 string or epoch milliseconds, got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}
+
+function statusSet(status: JobStatus | JobStatus[] | undefined, fallback: readonly JobStatus[] | null): Set<JobStatus> | null {
+  if (status === undefined) return fallback ? new Set(fallback) : null;
+  return new Set(Array.isArray(status) ? status : [status]);
+}
+
+/** Newest first by createdAt, then id (descending), as the contract's default order. */
+function newestFirst(a: JobRecord, b: JobRecord): number {
+  return Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+export class MemoryResultStore implements ResultStore {
+  private readonly records = new Map<string, JobRecord>();
+
+  async put(record: JobRecord): Promise<void> {
+    this.records.set(record.id, copyIn(record));
+  }
+
+  async putMany(records: JobRecord[]): Promise<void> {
+    const copies = records.map(copyIn); // all copied before any is stored: all or none
+    for (const r of copies) this.records.set(r.id, r);
+  }
+
+  async getFull(id: string): Promise<JobRecord | null> {
+    const r = this.records.get(id);
+    return r ? structuredClone(r) : null;
+  }
+
+  async getResult(id: string): Promise<unknown> {
+    const r = this.records.get(id);
+    return r && r.status === 'SUCCESS' ? structuredClone(r.result) : undefined;
+  }
+
+  async getError(id: string): Promise<JobError | null> {
+    const r = this.records.get(id);
+    return r && r.status === 'FAILED' && r.error ? structuredClone(r.error) : null;
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
+    const statuses = statusSet(filter.status, null);
+    const before = filter.createdBefore === undefined ? null : toMs(filter.createdBefore, 'createdBefore');
+    const after = filter.createdAfter === undefined ? null : toMs(filter.createdAfter, 'createdAfter');
+    const limit = filter.limit ?? 50;
+    const offset = filter.offset ?? 0;
+    const matches: JobRecord[] = [];
+    for (const r of this.records.values()) {
+      if (statuses && !statuses.has(r.status)) continue;
+      if (filter.task !== undefined && r.taskName !== filter.task) continue;
+      const created = Date.parse(r.createdAt);
+      if (before !== null && !(created < before)) continue;
+      if (after !== null && !(created >= after)) continue;
+      matches.push(r);
+    }
+    matches.sort(newestFirst);
+    if (filter.order === 'asc') matches.reverse();
+    return matches.slice(offset, offset + limit).map((r) => structuredClone(r));
+  }
+
+  async stats(since: number): Promise<JobStats> {
+    const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+    const byTask: JobStats['byTask'] = {};
+    let oldestPending: JobRecord | null = null;
+    let completedSince = 0;
+    for (const r of this.records.values()) {
+      byStatus[r.status] += 1;
+      const task = (byTask[r.taskName] ??= {});
+      task[r.status] = (task[r.status] ?? 0) + 1;
+      if (r.status === 'PENDING' && (!oldestPending || Date.parse(r.createdAt) < Date.parse(oldestPending.createdAt))) oldestPending = r;
+      if ((r.status === 'SUCCESS' || r.status === 'FAILED') && r.completedAt !== null && Date.parse(r.completedAt) >= since) completedSince += 1;
+    }
+    return { byStatus, byTask, oldestPendingAt: oldestPending?.createdAt ?? null, completedSince };
+  }
+
+  async purge(filter: PurgeFilter): Promise<number> {
+    const statuses = statusSet(filter.status, FINAL_STATUSES)!;
+    let removed = 0;
+    for (const [id, r] of this.records) {
+      if (!statuses.has(r.status)) continue;
+      if (Date.parse(r.completedAt ?? r.createdAt) < filter.olderThan) {
+        this.records.delete(id);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release; records stay readable until the store is garbage-collected.
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `nuvom plugin test TARGET`: load and validate a plugin, start and stop it in an isolated kernel
+ * (a temporary working directory, the built-ins plus the plugin), and run the conformance kit on every
+ * queue, result store and schedule store it provides. Each check is reported by name.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  bootKernel, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
+} from '../../sdk/plugin.ts';
+import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
+
+export interface CheckResult { name: string; ok: boolean; error?: string }
+
+const SUITES = {
+  queue: (k: Kernel, name: string) => runQueueConformance(async () => ({ queue: k.container.construct('queue', name) })),
+  resultStore: (k: Kernel, name: string) => runResultStoreConformance(async () => ({ store: k.container.construct('resultStore', name) })),
+  scheduleStore: (k: Kernel, name: string) => runScheduleStoreConformance(async () => ({ store: k.container.construct('scheduleStore', name) })),
+} as const;
+
+export async function testPlugin(target: string, project: NuvomConfig, builtins: NuvomPlugin[], catalogue: Catalogue, onResult: (r: CheckResult) => void): Promise<boolean> {
+  let ok = true;
+  const report = (r: CheckResult) => { ok &&= r.ok; onResult(r); };
+  let plugin: NuvomPlugin;
+  try {
+    plugin = await importPlugin(target, project.cwd, catalogue);
+    report({ name: `loads and has a valid shape (plugin "${plugin.name}", apiVersion ${plugin.apiVersion})`, ok: true });
+  } catch (err) {
+    report({ name: 'loads and has a valid shape', ok: false, error: messageOf(err) });
+    return false;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-test-'));
+  let kernel: Kernel | undefined;
+  try {
+    const config = await loadConfig({ cwd: dir, env: {}, noConfigFile: true });
+    const isolated: NuvomConfig = Object.freeze({ ...config, pluginSettings: project.pluginSettings, plugins: {} });
+    const others = builtins.filter((b) => b.name !== plugin.name);
+    try {
+      kernel = await bootKernel({ config: isolated, builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
+      report({ name: 'registers and starts in an isolated kernel', ok: true });
+    } catch (err) {
+      report({ name: 'registers and starts in an isolated kernel', ok: false, error: messageOf(err) });
+      return false;
+    }
+    const provided = kernel.container.tokens().flatMap((token) => kernel!.container.implementations(token)
+      .filter((p) => p.plugin === plugin.name).map((p) => ({ token, name: p.name })));
+    report({ name: `provides: ${provided.map((p) => `${p.token}:${p.name}`).join(', ') || '(no services)'}`, ok: true });
+    for (const { token, name } of provided) {
+      const suite = SUITES[token as keyof typeof SUITES];
+      if (!suite) continue;
+      const results: ConformanceResult[] = await suite(kernel, name);
+      for (const r of results) report({ name: `${token} "${name}": ${r.name}`, ok: r.ok, error: r.error });
+    }
+    const stopping = kernel;
+    kernel = undefined;
+    const failures = (await stopping.stop()).filter((e) => e.plugin === plugin.name);
+    report({ name: 'stops cleanly', ok: failures.length === 0, error: failures.map((e) => e.message).join('; ') || undefined });
+    return ok;
+  } finally {
+    await kernel?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function silentLogger() {
+  const l = { debug() {}, info() {}, warn() {}, error() {}, child: () => l };
+  return l;
+}

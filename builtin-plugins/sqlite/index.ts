@@ -1,0 +1,47 @@
+/**
+ * The built-in SQLite plugin: the default queue, result store and schedule store (better-sqlite3, WAL).
+ * The queue lives at sqliteQueuePath; results and schedules at sqliteResultPath. Services on the same
+ * file share one connection (db.ts). Nothing is opened until config chooses "sqlite" for a service and
+ * something resolves it.
+ * Must never: import anything but the public SDK and this folder.
+ */
+import { definePlugin, resolvePath } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME } from './db.ts';
+import { SqliteQueue } from './queue.ts';
+import { SqliteResultStore } from './results.ts';
+import { SqliteScheduleStore } from './schedules.ts';
+
+export { SqliteQueue, type SqliteQueueOptions } from './queue.ts';
+export { SqliteResultStore, type SqliteResultStoreOptions } from './results.ts';
+export { SqliteScheduleStore, type SqliteScheduleStoreOptions } from './schedules.ts';
+export { SCHEMA_VERSION } from './schema.ts';
+
+const sqlitePlugin = definePlugin({
+  name: PLUGIN_NAME,
+  apiVersion: 1,
+  description: 'SQLite queue, result store and schedule store (better-sqlite3, WAL); durable and multi-process on one host',
+  provides: ['queue:sqlite', 'resultStore:sqlite', 'scheduleStore:sqlite'],
+  register(ctx) {
+    const logger = ctx.logger;
+    ctx.provide(
+      'queue',
+      'sqlite',
+      (s) => new SqliteQueue({ path: resolvePath(s.config, s.config.sqliteQueuePath), clock: s.clock, logger }),
+      (queue) => queue.close(),
+    );
+    ctx.provide(
+      'resultStore',
+      'sqlite',
+      (s) => new SqliteResultStore({ path: resolvePath(s.config, s.config.sqliteResultPath), serializer: s.serializer, logger }),
+      (store) => store.close(),
+    );
+    ctx.provide(
+      'scheduleStore',
+      'sqlite',
+      (s) => new SqliteScheduleStore({ path: resolvePath(s.config, s.config.sqliteResultPath), logger }),
+      (store) => store.close(),
+    );
+  },
+});
+
+export default sqlitePlugin;

@@ -1,0 +1,298 @@
+/**
+ * The SQLite queue: durable, safe for several worker processes on one host.
+ *
+ * Claim is one BEGIN IMMEDIATE transaction (the write lock is taken before anything is read), so two
+ * claimers never see the same free row: the original's select-then-update handed one job to several
+ * processes. Inside it, `waiting` rows whose run_at has come and `leased` rows whose lease ran out move
+ * to `ready`, then the best `ready` rows (priority DESC, then insertion order) are leased in one
+ * UPDATE ... RETURNING. ack/fail always delete (a finished job is never delivered again, unlike the
+ * original, which re-ran failed jobs every 10 s forever).
+ *
+ * "Holds" (ack, fail, retry, renew): worker_id still names the worker, i.e. nobody has claimed the job
+ * since. A worker whose lease ran out but was not yet re-claimed may still ack or renew it; that saves
+ * a needless second run and keeps at-least-once delivery.
+ * Must never: hand one job to two claimers while its lease holds; drop a job on a failed write.
+ */
+import {
+  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
+  type Queue, type QueueCounts, type QueuedJob, type RenewResult,
+} from '../../sdk/plugin.ts';
+import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
+import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
+
+export interface SqliteQueueOptions {
+  /** Absolute path of the database file. */
+  path: string;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+interface QueueRow {
+  seq: number;
+  id: string;
+  task_name: string;
+  args: Buffer;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  created_at: number;
+  options: string;
+  meta: string;
+  state: 'waiting' | 'ready' | 'leased';
+  worker_id: string | null;
+  lease_expires_at: number | null;
+  cancel_requested: number;
+}
+
+export const SQL = {
+  insert: `INSERT INTO nuvom_queue (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state)
+           VALUES (@id, @taskName, @args, @priority, @runAt, @attempts, @createdAt, @options, @meta, @state)`,
+  // Read outside the write lock, so idle pollers do not queue up for it. INDEXED BY pins the partial
+  // indexes: without statistics the planner would take (state, run_at) and sort every ready row.
+  anyClaimable: `SELECT EXISTS (SELECT 1 FROM nuvom_queue WHERE state = 'ready' AND run_at <= @now)
+                     OR EXISTS (SELECT 1 FROM nuvom_queue WHERE state = 'waiting' AND run_at <= @now)
+                     OR EXISTS (SELECT 1 FROM nuvom_queue INDEXED BY nuvom_queue_lease
+                                 WHERE state = 'leased' AND lease_expires_at <= @now)`,
+  promoteDue: `UPDATE nuvom_queue SET state = 'ready' WHERE state = 'waiting' AND run_at <= @now`,
+  // worker_id is kept so the previous holder may still ack until someone else claims the job.
+  reclaimExpired: `UPDATE nuvom_queue INDEXED BY nuvom_queue_lease SET state = 'ready' WHERE state = 'leased' AND lease_expires_at <= @now`,
+  claim: `UPDATE nuvom_queue
+             SET state = 'leased', worker_id = @workerId, lease_expires_at = @leaseExpiresAt, attempts = attempts + 1
+           WHERE seq IN (SELECT seq FROM nuvom_queue INDEXED BY nuvom_queue_claim WHERE state = 'ready' AND run_at <= @now
+                          ORDER BY priority DESC, seq LIMIT @max)
+       RETURNING *`,
+  renew: `UPDATE nuvom_queue SET state = 'leased', lease_expires_at = @leaseExpiresAt
+           WHERE id = @id AND worker_id = @workerId AND state IN ('leased', 'ready')
+       RETURNING cancel_requested`,
+  remove: `DELETE FROM nuvom_queue WHERE id = @id AND worker_id = @workerId`,
+  retry: `UPDATE nuvom_queue SET state = @state, worker_id = NULL, lease_expires_at = NULL, run_at = @runAt
+           WHERE id = @id AND worker_id = @workerId`,
+  cancelLookup: `SELECT state, lease_expires_at FROM nuvom_queue WHERE id = @id`,
+  requestCancel: `UPDATE nuvom_queue SET cancel_requested = 1 WHERE id = @id`,
+  deleteById: `DELETE FROM nuvom_queue WHERE id = @id`,
+  get: `SELECT * FROM nuvom_queue WHERE id = @id`,
+  counts: `SELECT
+             (SELECT COUNT(*) FROM nuvom_queue WHERE state IN ('waiting', 'ready') AND run_at <= @now)
+           + (SELECT COUNT(*) FROM nuvom_queue INDEXED BY nuvom_queue_lease WHERE state = 'leased' AND lease_expires_at <= @now) AS ready,
+             (SELECT COUNT(*) FROM nuvom_queue WHERE state IN ('waiting', 'ready') AND run_at > @now) AS delayed,
+             (SELECT COUNT(*) FROM nuvom_queue INDEXED BY nuvom_queue_lease WHERE state = 'leased' AND lease_expires_at > @now) AS leased`,
+  qsize: `SELECT COUNT(*) FROM nuvom_queue`,
+  nextRunAt: `SELECT MIN(m) FROM (SELECT MIN(run_at) AS m FROM nuvom_queue WHERE state = 'waiting'
+                                  UNION ALL SELECT MIN(run_at) FROM nuvom_queue WHERE state = 'ready')`,
+  clear: `DELETE FROM nuvom_queue`,
+} as const;
+
+type Statements = { [K in keyof typeof SQL]: Statement };
+
+export class SqliteQueue implements Queue {
+  private readonly lease: DbLease;
+  private readonly db: Db;
+  private readonly stmt: Statements;
+  private readonly clock: Clock;
+  private readonly unsubscribers = new Set<() => void>();
+  private closed = false;
+
+  private readonly insertTx: Transaction<(jobs: QueuedJob[], now: number) => void>;
+  private readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => QueueRow[]>;
+  private readonly renewTx: Transaction<(ids: string[], workerId: string, leaseExpiresAt: number) => RenewResult>;
+  private readonly removeTx: Transaction<(ids: string[], workerId: string) => void>;
+  private readonly cancelTx: Transaction<(id: string, now: number) => CancelOutcome>;
+
+  constructor(opts: SqliteQueueOptions) {
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    this.lease = acquireDb(opts.path, 'queue', opts.logger);
+    this.db = this.lease.db;
+    try {
+      this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
+    } catch (err) {
+      this.lease.release();
+      throw storageError('preparing the queue statements', err);
+    }
+    this.stmt.anyClaimable.pluck();
+    this.stmt.qsize.pluck();
+    this.stmt.nextRunAt.pluck();
+    this.stmt.renew.pluck();
+
+    this.insertTx = this.db.transaction((jobs: QueuedJob[], now: number) => {
+      for (const job of jobs) {
+        try {
+          this.stmt.insert.run(toParams(job, now));
+        } catch (err) {
+          if (isUniqueViolation(err)) {
+            throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job ${job.id} is already in the queue; give each job a new id (or cancel the old one first)`, { plugin: PLUGIN_NAME, details: { jobId: job.id } });
+          }
+          throw err;
+        }
+      }
+    });
+    this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
+      this.stmt.promoteDue.run({ now });
+      this.stmt.reclaimExpired.run({ now });
+      return this.stmt.claim.all({ now, workerId, leaseExpiresAt, max }) as QueueRow[];
+    });
+    this.renewTx = this.db.transaction((ids: string[], workerId: string, leaseExpiresAt: number) => {
+      const result: RenewResult = { held: [], cancelled: [] };
+      for (const id of new Set(ids)) {
+        const flag = this.stmt.renew.get({ id, workerId, leaseExpiresAt }) as number | undefined;
+        if (flag === undefined) continue;
+        result.held.push(id);
+        if (flag === 1) result.cancelled.push(id);
+      }
+      return result;
+    });
+    this.removeTx = this.db.transaction((ids: string[], workerId: string) => {
+      for (const id of ids) this.stmt.remove.run({ id, workerId });
+    });
+    this.cancelTx = this.db.transaction((id: string, now: number): CancelOutcome => {
+      const row = this.stmt.cancelLookup.get({ id }) as Pick<QueueRow, 'state' | 'lease_expires_at'> | undefined;
+      if (!row) return 'absent';
+      if (row.state === 'leased' && row.lease_expires_at !== null && row.lease_expires_at > now) {
+        this.stmt.requestCancel.run({ id });
+        return 'signalled';
+      }
+      this.stmt.deleteById.run({ id });
+      return 'removed';
+    });
+  }
+
+  async enqueue(job: QueuedJob): Promise<void> {
+    await this.enqueueMany([job]);
+  }
+
+  async enqueueMany(jobs: QueuedJob[]): Promise<void> {
+    this.live();
+    if (jobs.length === 0) return;
+    await withBusyRetry('enqueue', () => this.insertTx.immediate(jobs, this.clock.now()));
+    this.lease.shared.notifier.notifyLocal();
+  }
+
+  async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
+    this.live();
+    const now = opts.now ?? this.clock.now();
+    const max = Math.floor(opts.max);
+    if (!(max >= 1)) return [];
+    if (!(opts.leaseMs > 0)) {
+      throw new NuvomError('NUVOM_E_STORAGE', `claim needs a positive leaseMs, got ${opts.leaseMs}; set visibilityTimeoutSecs`, { plugin: PLUGIN_NAME });
+    }
+    const rows = await withBusyRetry('claim', () => {
+      if (!this.stmt.anyClaimable.get({ now })) return [];
+      return this.claimTx.immediate(now, opts.workerId, now + opts.leaseMs, max);
+    });
+    // RETURNING does not promise an order.
+    rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number }));
+  }
+
+  async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {
+    this.live();
+    if (ids.length === 0) return { held: [], cancelled: [] };
+    const at = now ?? this.clock.now();
+    return withBusyRetry('renew', () => this.renewTx.immediate(ids, workerId, at + leaseMs));
+  }
+
+  async ack(id: string, workerId: string): Promise<void> {
+    await this.ackMany([id], workerId);
+  }
+
+  async ackMany(ids: string[], workerId: string): Promise<void> {
+    this.live();
+    if (ids.length === 0) return;
+    await withBusyRetry('ack', () => this.removeTx.immediate(ids, workerId));
+  }
+
+  async retry(id: string, workerId: string, runAt: number): Promise<void> {
+    this.live();
+    const state = runAt <= this.clock.now() ? 'ready' : 'waiting';
+    const changes = await withBusyRetry('retry', () => this.stmt.retry.run({ id, workerId, runAt, state }).changes);
+    if (changes > 0) this.lease.shared.notifier.notifyLocal();
+  }
+
+  async fail(id: string, workerId: string): Promise<void> {
+    this.live();
+    await withBusyRetry('fail', () => this.stmt.remove.run({ id, workerId }));
+  }
+
+  async cancel(id: string): Promise<CancelOutcome> {
+    this.live();
+    return withBusyRetry('cancel', () => this.cancelTx.immediate(id, this.clock.now()));
+  }
+
+  async get(id: string): Promise<QueuedJob | null> {
+    this.live();
+    const row = await withBusyRetry('get', () => this.stmt.get.get({ id }) as QueueRow | undefined);
+    return row ? toJob(row) : null;
+  }
+
+  async counts(now?: number): Promise<QueueCounts> {
+    this.live();
+    const at = now ?? this.clock.now();
+    return withBusyRetry('counts', () => this.stmt.counts.get({ now: at }) as QueueCounts);
+  }
+
+  async qsize(): Promise<number> {
+    this.live();
+    return withBusyRetry('qsize', () => this.stmt.qsize.get() as number);
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    this.live();
+    return withBusyRetry('nextRunAt', () => (this.stmt.nextRunAt.get() as number | null) ?? null);
+  }
+
+  async clear(): Promise<void> {
+    this.live();
+    await withBusyRetry('clear', () => this.stmt.clear.run());
+  }
+
+  /** See watch.ts for how other processes' writes are noticed. */
+  subscribe(onChange: () => void): () => void {
+    this.live();
+    const off = this.lease.shared.notifier.subscribe(onChange);
+    const unsubscribe = () => {
+      this.unsubscribers.delete(unsubscribe);
+      off();
+    };
+    this.unsubscribers.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const off of [...this.unsubscribers]) off();
+    this.lease.release();
+  }
+
+  private live(): void {
+    if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the SQLite queue is closed; resolve the queue service again from a running kernel', { plugin: PLUGIN_NAME });
+  }
+}
+
+function toParams(job: QueuedJob, now: number) {
+  return {
+    id: job.id,
+    taskName: job.taskName,
+    args: toBlob(job.args),
+    priority: job.priority,
+    runAt: job.runAt,
+    attempts: job.attempts,
+    createdAt: job.createdAt,
+    options: toJson(job.options, `the options of job ${job.id}`),
+    meta: toJson(job.meta ?? {}, `the meta of job ${job.id}`),
+    state: job.runAt <= now ? 'ready' : 'waiting',
+  };
+}
+
+function toJob(row: QueueRow): QueuedJob {
+  return {
+    id: row.id,
+    taskName: row.task_name,
+    args: fromBlob(row.args),
+    priority: row.priority,
+    runAt: row.run_at,
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    options: fromJson(row.options, 'options', `job ${row.id}`) as JobOptions,
+    meta: fromJson(row.meta, 'meta', `job ${row.id}`) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * The SQLite result store: one row per job holding the whole JobRecord (contracts.ts), the same shape
+ * every backend returns. Arguments and results are user values, stored as BLOBs encoded by the
+ * serializer service; the error is a JSON object, never flat columns (the original left a stale error
+ * behind when a later attempt succeeded and its CLI crashed on the differing shapes).
+ * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming the job.
+ */
+import {
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, messageOf, type JobError, type JobRecord, type JobStats, type JobStatus,
+  type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy,
+} from '../../sdk/plugin.ts';
+import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
+import { fromBlob, fromJson, toBlob, toIso, toIsoOrNull, toJson, toMs, toMsOrNull } from './codec.ts';
+
+export interface SqliteResultStoreOptions {
+  /** Absolute path of the database file. */
+  path: string;
+  serializer: Serializer;
+  logger?: Logger;
+}
+
+interface ResultRow {
+  id: string;
+  task_name: string;
+  args: Buffer;
+  status: JobStatus;
+  attempts: number;
+  max_retries: number;
+  retries_left: number;
+  priority: number;
+  tags: string;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  next_run_at: number | null;
+  result: Buffer | null;
+  error: string | null;
+  timeout_secs: number;
+  timeout_policy: TimeoutPolicy;
+  worker_id: string | null;
+}
+
+const COLUMNS = [
+  'id', 'task_name', 'args', 'status', 'attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
+  'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id',
+] as const;
+
+const SQL = {
+  upsert: `INSERT INTO nuvom_results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
+           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  get: `SELECT * FROM nuvom_results WHERE id = @id`,
+  countsByTask: `SELECT task_name, status, COUNT(*) AS n FROM nuvom_results GROUP BY task_name, status`,
+  oldestPending: `SELECT MIN(created_at) FROM nuvom_results WHERE status = 'PENDING'`,
+  completedSince: `SELECT COUNT(*) FROM nuvom_results WHERE completed_at >= @since AND status IN ('SUCCESS', 'FAILED')`,
+  purge: `DELETE FROM nuvom_results
+           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan`,
+} as const;
+
+type Statements = { [K in keyof typeof SQL]: Statement };
+
+export class SqliteResultStore implements ResultStore {
+  private readonly lease: DbLease;
+  private readonly db: Db;
+  private readonly stmt: Statements;
+  private readonly serializer: Serializer;
+  /** listJobs statements, one per filter shape, each prepared once. */
+  private readonly listStatements = new Map<string, Statement>();
+  private readonly putTx: Transaction<(rows: ResultRow[]) => void>;
+  private closed = false;
+
+  constructor(opts: SqliteResultStoreOptions) {
+    this.serializer = opts.serializer;
+    this.lease = acquireDb(opts.path, 'results', opts.logger);
+    this.db = this.lease.db;
+    try {
+      this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
+    } catch (err) {
+      this.lease.release();
+      throw storageError('preparing the result store statements', err);
+    }
+    this.stmt.oldestPending.pluck();
+    this.stmt.completedSince.pluck();
+    this.putTx = this.db.transaction((rows: ResultRow[]) => {
+      for (const row of rows) this.stmt.upsert.run(row);
+    });
+  }
+
+  async put(record: JobRecord): Promise<void> {
+    await this.putMany([record]);
+  }
+
+  async putMany(records: JobRecord[]): Promise<void> {
+    this.live();
+    if (records.length === 0) return;
+    // Encode everything first: a value the serializer refuses leaves the store unchanged.
+    const rows = records.map((r) => this.toRow(r));
+    await withBusyRetry('saving job records', () => this.putTx.immediate(rows));
+  }
+
+  async getFull(id: string): Promise<JobRecord | null> {
+    this.live();
+    const row = await withBusyRetry('reading a job record', () => this.stmt.get.get({ id }) as ResultRow | undefined);
+    return row ? this.toRecord(row) : null;
+  }
+
+  async getResult(id: string): Promise<unknown> {
+    const record = await this.getFull(id);
+    return record?.status === 'SUCCESS' ? record.result : undefined;
+  }
+
+  async getError(id: string): Promise<JobError | null> {
+    const record = await this.getFull(id);
+    return record?.status === 'FAILED' ? record.error : null;
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
+    this.live();
+    const limit = filter.limit ?? 50;
+    const offset = filter.offset ?? 0;
+    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new NuvomError('NUVOM_E_USAGE', `listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
+      }
+    }
+    const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (statuses?.length === 0 || limit === 0) return [];
+    const order = filter.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') {
+      throw new NuvomError('NUVOM_E_USAGE', `listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`, { plugin: PLUGIN_NAME });
+    }
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit, offset };
+    if (statuses?.length === 1) {
+      where.push('status = @status');
+      params.status = statuses[0];
+    } else if (statuses) {
+      where.push('status IN (SELECT value FROM json_each(@statuses))');
+      params.statuses = JSON.stringify(statuses);
+    }
+    if (filter.task !== undefined) {
+      where.push('task_name = @task');
+      params.task = filter.task;
+    }
+    if (filter.createdBefore !== undefined) {
+      where.push('created_at < @before');
+      params.before = toMs(filter.createdBefore, 'listJobs createdBefore');
+    }
+    if (filter.createdAfter !== undefined) {
+      where.push('created_at >= @after');
+      params.after = toMs(filter.createdAfter, 'listJobs createdAfter');
+    }
+    const dir = order === 'asc' ? 'ASC' : 'DESC';
+    const sql = `SELECT * FROM nuvom_results ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                 ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset`;
+    const rows = await withBusyRetry('listing job records', () => {
+      let stmt = this.listStatements.get(sql);
+      if (!stmt) {
+        stmt = this.db.prepare(sql);
+        this.listStatements.set(sql, stmt);
+      }
+      return stmt.all(params) as ResultRow[];
+    });
+    return rows.map((row) => this.toRecord(row));
+  }
+
+  async stats(since: number): Promise<JobStats> {
+    this.live();
+    return withBusyRetry('computing job stats', () => {
+      const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+      const byTask: JobStats['byTask'] = {};
+      for (const { task_name: task, status, n } of this.stmt.countsByTask.all() as Array<{ task_name: string; status: JobStatus; n: number }>) {
+        byStatus[status] = (byStatus[status] ?? 0) + n;
+        (byTask[task] ??= {})[status] = n;
+      }
+      const oldest = this.stmt.oldestPending.get() as number | null;
+      const completedSince = this.stmt.completedSince.get({ since }) as number;
+      return { byStatus, byTask, oldestPendingAt: toIsoOrNull(oldest), completedSince };
+    });
+  }
+
+  async purge(filter: PurgeFilter): Promise<number> {
+    this.live();
+    const olderThan = toMs(filter.olderThan, 'purge olderThan');
+    const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (statuses.length === 0) return 0;
+    return withBusyRetry('purging job records', () => this.stmt.purge.run({ statuses: JSON.stringify(statuses), olderThan }).changes);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease.release();
+  }
+
+  private live(): void {
+    if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the SQLite result store is closed; resolve the resultStore service again from a running kernel', { plugin: PLUGIN_NAME });
+  }
+
+  private toRow(r: JobRecord): ResultRow {
+    if (!JOB_STATUSES.includes(r.status)) {
+      throw new NuvomError('NUVOM_E_JOB_STATE', `job ${r.id} has status ${JSON.stringify(r.status)}; expected one of ${JOB_STATUSES.join(', ')}`, { plugin: PLUGIN_NAME });
+    }
+    return {
+      id: r.id,
+      task_name: r.taskName,
+      args: toBlob(this.serializer.encode(r.args)),
+      status: r.status,
+      attempts: r.attempts,
+      max_retries: r.maxRetries,
+      retries_left: r.retriesLeft,
+      priority: r.priority,
+      tags: toJson(r.tags ?? [], `the tags of job ${r.id}`),
+      created_at: toMs(r.createdAt, `createdAt of job ${r.id}`),
+      started_at: toMsOrNull(r.startedAt, `startedAt of job ${r.id}`),
+      completed_at: toMsOrNull(r.completedAt, `completedAt of job ${r.id}`),
+      next_run_at: toMsOrNull(r.nextRunAt, `nextRunAt of job ${r.id}`),
+      // NULL stands for "no result" (undefined); an explicit null result is encoded like any value.
+      result: r.result === undefined ? null : toBlob(this.serializer.encode(r.result)),
+      error: r.error ? toJson({ name: r.error.name, message: r.error.message, stack: r.error.stack ?? null }, `the error of job ${r.id}`) : null,
+      timeout_secs: r.timeoutSecs,
+      timeout_policy: r.timeoutPolicy,
+      worker_id: r.workerId ?? null,
+    };
+  }
+
+  private toRecord(row: ResultRow): JobRecord {
+    const args = this.decode(row.args, 'arguments', row.id);
+    if (!Array.isArray(args)) {
+      throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored arguments of job ${row.id} decoded to ${typeof args}, not a list`, { plugin: PLUGIN_NAME, details: { jobId: row.id } });
+    }
+    return {
+      id: row.id,
+      taskName: row.task_name,
+      args,
+      status: row.status,
+      attempts: row.attempts,
+      maxRetries: row.max_retries,
+      retriesLeft: row.retries_left,
+      priority: row.priority,
+      tags: fromJson(row.tags, 'tags', `job ${row.id}`) as string[],
+      createdAt: toIso(row.created_at),
+      startedAt: toIsoOrNull(row.started_at),
+      completedAt: toIsoOrNull(row.completed_at),
+      nextRunAt: toIsoOrNull(row.next_run_at),
+      result: row.result === null ? undefined : this.decode(row.result, 'result', row.id),
+      error: row.error === null ? null : toJobError(fromJson(row.error, 'error', `job ${row.id}`), row.id),
+      timeoutSecs: row.timeout_secs,
+      timeoutPolicy: row.timeout_policy,
+      workerId: row.worker_id,
+    };
+  }
+
+  private decode(blob: Buffer, what: string, id: string): unknown {
+    try {
+      return this.serializer.decode(fromBlob(blob));
+    } catch (err) {
+      throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored ${what} of job ${id} could not be decoded by the "${this.serializer.name}" serializer: ${messageOf(err)}; was it written with another serializationBackend?`, { plugin: PLUGIN_NAME, cause: err, details: { jobId: id } });
+    }
+  }
+}
+
+function toJobError(value: unknown, id: string): JobError {
+  const e = value as Partial<JobError> | null;
+  if (!e || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.message !== 'string' || !(typeof e.stack === 'string' || e.stack === null)) {
+    throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored error of job ${id} is not { name, message, stack }`, { plugin: PLUGIN_NAME, details: { jobId: id } });
+  }
+  return { name: e.name, message: e.message, stack: e.stack };
+}

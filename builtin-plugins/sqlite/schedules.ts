@@ -1,0 +1,184 @@
+/**
+ * The SQLite schedule store. claimDue takes the write lock (BEGIN IMMEDIATE), reads the due ACTIVE
+ * entries, and moves each one's next_run_at with a compare-and-set on the old value, returning only
+ * the entries whose update changed a row: several schedulers on one file (processes or connections)
+ * each win a given fire time at most once, and claiming plus rescheduling is one step, so a crash
+ * cannot leave an entry half-dispatched (both were broken in the original).
+ * Must never: return a fire time it did not win, or commit a claim it does not return.
+ */
+import { NuvomError, messageOf, type DueFire, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
+import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
+import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
+
+export interface SqliteScheduleStoreOptions {
+  /** Absolute path of the database file. */
+  path: string;
+  logger?: Logger;
+}
+
+interface ScheduleRow {
+  id: string;
+  task_name: string;
+  args: Buffer;
+  priority: number;
+  options: string;
+  kind: ScheduleEntry['kind'];
+  every_secs: number | null;
+  cron: string | null;
+  timezone: string | null;
+  misfire: ScheduleEntry['misfire'];
+  next_run_at: number | null;
+  last_run_at: number | null;
+  status: ScheduleEntry['status'];
+  created_at: number;
+}
+
+const DEFAULT_LIMIT = 100;
+
+const SQL = {
+  insert: `INSERT INTO nuvom_schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire,
+                                        next_run_at, last_run_at, status, created_at)
+           VALUES (@id, @task_name, @args, @priority, @options, @kind, @every_secs, @cron, @timezone, @misfire,
+                   @next_run_at, @last_run_at, @status, @created_at)`,
+  due: `SELECT * FROM nuvom_schedules WHERE status = 'ACTIVE' AND next_run_at <= @now ORDER BY next_run_at, id LIMIT @limit`,
+  advance: `UPDATE nuvom_schedules SET next_run_at = @next, last_run_at = @lastRunAt, status = @status
+             WHERE id = @id AND status = 'ACTIVE' AND next_run_at = @fireAt`,
+  get: `SELECT * FROM nuvom_schedules WHERE id = @id`,
+  listActive: `SELECT * FROM nuvom_schedules WHERE status = 'ACTIVE' ORDER BY next_run_at IS NULL, next_run_at, created_at, id`,
+  listAll: `SELECT * FROM nuvom_schedules ORDER BY next_run_at IS NULL, next_run_at, created_at, id`,
+  cancel: `UPDATE nuvom_schedules SET status = 'CANCELLED', next_run_at = NULL WHERE id = @id AND status = 'ACTIVE'`,
+} as const;
+
+type Statements = { [K in keyof typeof SQL]: Statement };
+
+export class SqliteScheduleStore implements ScheduleStore {
+  private readonly lease: DbLease;
+  private readonly db: Db;
+  private readonly stmt: Statements;
+  private readonly logger: Logger | undefined;
+  private readonly claimTx: Transaction<(now: number, advance: (entry: ScheduleEntry) => number | null, limit: number) => DueFire[]>;
+  private closed = false;
+
+  constructor(opts: SqliteScheduleStoreOptions) {
+    this.logger = opts.logger;
+    this.lease = acquireDb(opts.path, 'schedules', opts.logger);
+    this.db = this.lease.db;
+    try {
+      this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
+    } catch (err) {
+      this.lease.release();
+      throw storageError('preparing the schedule store statements', err);
+    }
+    this.claimTx = this.db.transaction((now: number, advance: (entry: ScheduleEntry) => number | null, limit: number) => {
+      const won: DueFire[] = [];
+      for (const row of this.stmt.due.all({ now, limit }) as ScheduleRow[]) {
+        const entry = toEntry(row);
+        const fireAt = row.next_run_at as number;
+        let next: number | null;
+        try {
+          next = advance(entry);
+        } catch (err) {
+          // Leave this entry as it is (due again next poll) rather than lose the fires already won.
+          this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
+          continue;
+        }
+        if (next !== null && !Number.isFinite(next)) {
+          this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
+          continue;
+        }
+        const status = next === null ? 'DONE' : 'ACTIVE';
+        const { changes } = this.stmt.advance.run({ id: entry.id, fireAt, next, lastRunAt: now, status });
+        if (changes === 1) won.push({ entry: { ...entry, nextRunAt: next, lastRunAt: now, status }, fireAt });
+      }
+      return won;
+    });
+  }
+
+  async add(entry: ScheduleEntry): Promise<void> {
+    this.live();
+    const row = toRow(entry);
+    await withBusyRetry('adding a schedule', () => {
+      try {
+        this.stmt.insert.run(row);
+      } catch (err) {
+        if (isUniqueViolation(err)) {
+          throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `a schedule with id ${entry.id} already exists; cancel it or use a new id`, { plugin: PLUGIN_NAME, details: { scheduleId: entry.id } });
+        }
+        throw err;
+      }
+    });
+  }
+
+  async claimDue(now: number, advance: (entry: ScheduleEntry) => number | null, limit = DEFAULT_LIMIT): Promise<DueFire[]> {
+    this.live();
+    const max = Math.floor(limit);
+    if (!(max >= 1)) return [];
+    return withBusyRetry('claiming due schedules', () => this.claimTx.immediate(now, advance, max));
+  }
+
+  async get(id: string): Promise<ScheduleEntry | null> {
+    this.live();
+    const row = await withBusyRetry('reading a schedule', () => this.stmt.get.get({ id }) as ScheduleRow | undefined);
+    return row ? toEntry(row) : null;
+  }
+
+  async list(opts: { includeFinished?: boolean } = {}): Promise<ScheduleEntry[]> {
+    this.live();
+    const stmt = opts.includeFinished ? this.stmt.listAll : this.stmt.listActive;
+    const rows = await withBusyRetry('listing schedules', () => stmt.all() as ScheduleRow[]);
+    return rows.map(toEntry);
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    this.live();
+    return withBusyRetry('cancelling a schedule', () => this.stmt.cancel.run({ id }).changes === 1);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.lease.release();
+  }
+
+  private live(): void {
+    if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the SQLite schedule store is closed; resolve the scheduleStore service again from a running kernel', { plugin: PLUGIN_NAME });
+  }
+}
+
+function toRow(e: ScheduleEntry): ScheduleRow {
+  return {
+    id: e.id,
+    task_name: e.taskName,
+    args: toBlob(e.args),
+    priority: e.priority,
+    options: toJson(e.options, `the options of schedule ${e.id}`),
+    kind: e.kind,
+    every_secs: e.everySecs ?? null,
+    cron: e.cron ?? null,
+    timezone: e.timezone ?? null,
+    misfire: e.misfire,
+    next_run_at: e.nextRunAt ?? null,
+    last_run_at: e.lastRunAt ?? null,
+    status: e.status,
+    created_at: e.createdAt,
+  };
+}
+
+function toEntry(row: ScheduleRow): ScheduleEntry {
+  return {
+    id: row.id,
+    taskName: row.task_name,
+    args: fromBlob(row.args),
+    priority: row.priority,
+    options: fromJson(row.options, 'options', `schedule ${row.id}`) as JobOptions,
+    kind: row.kind,
+    everySecs: row.every_secs,
+    cron: row.cron,
+    timezone: row.timezone,
+    misfire: row.misfire,
+    nextRunAt: row.next_run_at,
+    lastRunAt: row.last_run_at,
+    status: row.status,
+    createdAt: row.created_at,
+  };
+}
