@@ -89,7 +89,8 @@ export async function importPlugin(spec: string, cwd: string, catalogue: Catalog
   return validatePlugin(mod[key], `plugin "${spec}"`);
 }
 
-async function importFile(file: string): Promise<Record<string, unknown>> {
+/** Imports a JS or TS file (TS through tsx, no build step), unwrapping CommonJS interop. */
+export async function importFile(file: string): Promise<Record<string, unknown>> {
   let ns: Record<string, unknown>;
   if (/\.(c|m)?tsx?$/.test(file)) {
     const { tsImport } = await import('tsx/esm/api');

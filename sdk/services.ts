@@ -55,6 +55,8 @@ export interface WorkerOptions {
   burst?: boolean;
   /** Grace period for a drain on stop, in ms (default 10 s). */
   drainMs?: number;
+  /** Heap limit per worker thread in MB; a task that exceeds it fails and its thread is replaced. */
+  memoryLimitMb?: number;
 }
 
 export interface RunningWorker {

@@ -1,6 +1,7 @@
 /** Worker pool plugin: the `workerPool` service (worker_threads) and the `nuvom runworker` command. */
 import { definePlugin, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
+import { runTestJob } from './test-worker.ts';
 
 export { WorkerPool };
 
@@ -77,14 +78,22 @@ export default definePlugin({
         .option('--burst', 'exit once the queue is empty and nothing runs')
         .option('--drain-secs <n>', 'how long running jobs get to finish on SIGINT/SIGTERM (default 10)', positiveInt('--drain-secs'))
         .option('--with-scheduler', 'also run the scheduler loop in this process')
+        .option('--memory-limit-mb <n>', 'heap limit per worker thread; a task that exceeds it fails and its thread is replaced', positiveInt('--memory-limit-mb'))
         .option('--dev', 'watch sources, re-discover and reload task modules on change')
         .addHelpText('after', '\nExample:\n  $ nuvom runworker --threads 2 --concurrency 10')
-        .action(async (o: { threads?: number; concurrency?: number; batchSize?: number; burst?: boolean; drainSecs?: number; withScheduler?: boolean; dev?: boolean }) => {
+        .action(async (o: { threads?: number; concurrency?: number; batchSize?: number; burst?: boolean; drainSecs?: number; withScheduler?: boolean; dev?: boolean; memoryLimitMb?: number }) => {
           await runWorker(ctx, {
-            threads: o.threads, concurrency: o.concurrency, batchSize: o.batchSize, burst: o.burst,
+            threads: o.threads, concurrency: o.concurrency, batchSize: o.batchSize, burst: o.burst, memoryLimitMb: o.memoryLimitMb,
             drainMs: o.drainSecs === undefined ? undefined : o.drainSecs * 1000, withScheduler: o.withScheduler, dev: o.dev,
           });
         });
+      program.command('runtestworker').description('developer tools for running jobs by hand')
+        .command('run')
+        .description('run one job from a JSON file in this process: no queue, no storage')
+        .argument('<jobFile>', 'JSON such as { "taskName": "add", "args": [2, 3] }')
+        .option('--task-module <path>', 'module that defines the task (default: found through the manifest)')
+        .addHelpText('after', '\nExample:\n  $ echo \'{ "taskName": "add", "args": [2, 3] }\' > job.json\n  $ nuvom runtestworker run job.json --task-module tasks.ts')
+        .action((file: string, o: { taskModule?: string }) => runTestJob(ctx, file, o.taskModule));
     });
   },
 });
