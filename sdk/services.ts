@@ -66,6 +66,8 @@ export interface RunningWorker {
   /** Drains (running jobs finish within the grace period, others go back to the queue) and stops. */
   stop(opts?: { force?: boolean }): Promise<void>;
   stats(): { threads: number; busyThreads: number; running: number; done: number; failed: number };
+  /** Loads task modules afresh in new threads; old threads finish their running jobs, then end. */
+  reload(): Promise<void>;
 }
 
 export interface WorkerPoolService {
@@ -82,13 +84,18 @@ export interface SchedulerService {
   run(opts?: { pollSecs?: number }): { stop(): Promise<void>; done: Promise<void> };
 }
 
+export interface DiscoveredManifest { root: string; tasks: Array<{ name: string }> }
+
+/** The parts of the discovery service other plugins use (builtin-plugins/discovery has the full types). */
 export interface DiscoveryService {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  discover(opts: any): Promise<any>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  loadManifest(path: string): any;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  isManifestStale(manifest: any, root: string): boolean;
+  discover(opts: { root: string; manifestPath: string; include?: string[]; exclude?: string[]; write?: boolean }): Promise<{
+    manifest: { tasks: Array<{ name: string }> };
+    diff: { added: unknown[]; removed: unknown[]; modified: unknown[] };
+    problems: Array<{ file: string; line: number; column: number; message: string }>;
+    written: boolean;
+  }>;
+  loadManifest(path: string): DiscoveredManifest;
+  isManifestStale(manifest: DiscoveredManifest, root?: string): boolean;
 }
 
 declare module '../kernel/plugin.ts' {

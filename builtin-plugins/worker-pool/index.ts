@@ -2,6 +2,7 @@
 import { definePlugin, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { runTestJob } from './test-worker.ts';
+import { ensureManifest, watchSources } from './dev.ts';
 
 export { WorkerPool };
 
@@ -21,8 +22,10 @@ function statusLine(w: RunningWorker, started: number): string {
 
 /** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
 async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler?: boolean; dev?: boolean }): Promise<void> {
+  await ensureManifest(ctx);
   const worker = await ctx.resolve('workerPool').start(opts);
   const log = ctx.logger;
+  const unwatch = opts.dev ? watchSources(ctx, worker) : null;
   let scheduler: { stop(): Promise<void> } | null = null;
   if (opts.withScheduler) scheduler = ctx.resolve('scheduler').run({});
   log.info(`worker ${worker.id} started: ${worker.stats().threads} thread(s), queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
@@ -49,6 +52,7 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   await worker.done;
+  unwatch?.();
   await scheduler?.stop();
   clearInterval(ticker);
   if (tty) process.stderr.write('\n');

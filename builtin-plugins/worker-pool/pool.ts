@@ -97,8 +97,9 @@ export class WorkerPool implements RunningWorker {
   }
 
   stats() {
-    const busyThreads = this.threads.filter((t) => t.jobs.size > 0).length;
-    return { threads: this.threads.length, busyThreads, running: this.inflight.size, ...this.counters };
+    const live = this.threads.filter((t) => !t.retiring);
+    const busyThreads = live.filter((t) => t.jobs.size > 0).length;
+    return { threads: live.length, busyThreads, running: this.inflight.size, ...this.counters };
   }
 
   private spawn(): Thread {
@@ -119,7 +120,7 @@ export class WorkerPool implements RunningWorker {
   }
 
   private capacity(): number {
-    return this.threads.reduce((n, t) => n + (t.exited ? 0 : Math.max(0, this.concurrency - t.jobs.size)), 0);
+    return this.threads.reduce((n, t) => n + (t.exited || t.retiring ? 0 : Math.max(0, this.concurrency - t.jobs.size)), 0);
   }
 
   private async loop(): Promise<void> {
@@ -189,8 +190,21 @@ export class WorkerPool implements RunningWorker {
 
   private pickThread(): Thread {
     let best: Thread | null = null;
-    for (const t of this.threads) if (!t.exited && (!best || t.jobs.size < best.jobs.size)) best = t;
+    for (const t of this.threads) if (!t.exited && !t.retiring && (!best || t.jobs.size < best.jobs.size)) best = t;
     return best!;
+  }
+
+  /**
+   * Loads task modules afresh (dev mode): new threads take new jobs at once, while the old threads
+   * finish the jobs they run and then end. An ES module cannot be unloaded from a thread, so a
+   * reload is a thread swap; no running job is dropped.
+   */
+  async reload(): Promise<void> {
+    const old = this.threads.filter((t) => !t.retiring && !t.exited);
+    for (const t of old) t.retiring = true;
+    for (let i = 0; i < this.nThreads; i++) this.spawn();
+    for (const t of old) if (t.jobs.size === 0) void t.terminate();
+    this.wake();
   }
 
   private abort(entry: Inflight, reason: 'timeout' | 'cancel' | 'shutdown'): void {
@@ -230,7 +244,7 @@ export class WorkerPool implements RunningWorker {
         this.settle(entry, { ok: false, kind: 'crash', error: { name: 'NuvomError', message: `the worker thread running this job died (${reason}); if the task calls process.exit or exhausts memory, fix the task`, stack: null } });
       }
     }
-    if (!this.stopping) {
+    if (!this.stopping && !thread.retiring) {
       const fresh = this.spawn();
       this.d.bus.emit('threadReplaced', { workerId: this.id, threadId: fresh.threadId, at: Date.now(), reason });
       this.wake();
@@ -270,6 +284,7 @@ export class WorkerPool implements RunningWorker {
     clearTimeout(entry.grace);
     this.inflight.delete(entry.job.id);
     entry.thread.jobs.delete(entry.job.id);
+    if (entry.thread.retiring && entry.thread.jobs.size === 0) void entry.thread.terminate();
     this.wake();
   }
 

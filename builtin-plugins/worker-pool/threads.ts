@@ -35,6 +35,8 @@ export class Thread {
   /** Job ids running here. */
   readonly jobs = new Set<string>();
   exited = false;
+  /** Takes no new jobs and ends once its jobs finish (dev reload). */
+  retiring = false;
   /** The error that ended the thread (out of memory, an uncaught throw), if any. */
   lastError: Error | null = null;
 
