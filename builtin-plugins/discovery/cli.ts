@@ -52,6 +52,11 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
           + `${relative(config.cwd, manifestPath()) || manifestPath()}${r.problems.length ? `; ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'} (on stderr)` : ''}\n`);
       } catch (err) {
         progress.clear();
+        if (isNuvomError(err, 'NUVOM_E_USAGE')) {
+          io.stderr.write(`error ${err.code}: ${err.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
         if (!isNuvomError(err, 'NUVOM_E_DISCOVERY')) throw err;
         printProblems((err.details.problems as Problem[] | undefined) ?? []);
         const dupes = (err.details.duplicates as Array<{ name: string; places: Array<{ file: string; line: number }> }> | undefined) ?? [];

@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { NuvomError } from '../../sdk/plugin.ts';
 import {
   assertUniqueNames, diffTasks, loadManifest, MANIFEST_VERSION, readManifestOrNull, sha1, writeManifest,
 } from './manifest.ts';
@@ -25,6 +26,9 @@ export async function discoverTasks(opts: DiscoverOptions): Promise<DiscoverResu
   const manifestPath = resolve(opts.manifestPath);
   const include = [...(opts.include ?? [])];
   const exclude = [...(opts.exclude ?? [])];
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new NuvomError('NUVOM_E_USAGE', `the discovery root ${root} is not a directory; pass an existing directory (--root DIR)`, { details: { root } });
+  }
   const paths = walkSources(root, { include, exclude });
   const old = readManifestOrNull(manifestPath);
   // File entries are reusable only when they were relative to the same root.

@@ -7,12 +7,12 @@
  */
 import { parseSync, type EcmaScriptModule } from 'oxc-parser';
 import type {
-  Argument, CallExpression, Class, Decorator, Declaration, Expression, MethodDefinition, Node, ObjectExpression, Program,
+  Argument, CallExpression, Class, Decorator, Expression, MethodDefinition, Node, ObjectExpression, Program,
 } from 'oxc-parser';
-import { LineIndex, NOT_STATIC, propertyName, staticValue, unwrap } from './static-values.ts';
+import { ModuleBindings, NUVOM } from './bindings.ts';
+import { LineIndex, NOT_STATIC, propertyName, staticValue, unwrap, visitCovering } from './static-values.ts';
 import type { Problem, ScanResult, StaticValue, TaskEntry } from './types.ts';
 
-const NUVOM = 'nuvom';
 const FIX = "give it a literal name: task({ name: 'x' }, ...)";
 
 /** Cheap pre-check: a file that never mentions "nuvom" cannot import `task` from it. */
@@ -64,17 +64,7 @@ function parse(file: string, source: string) {
 type Site = { at: number; name: string | null; problem: { at: number; message: string } | null; options: Record<string, StaticValue> };
 
 class FileScan {
-  private readonly taskIds = new Set<string>();
-  private readonly namespaceIds = new Set<string>();
-  /** Local binding -> the runtime `.name` of the function it holds. */
-  private readonly fnNames = new Map<string, string>();
-  /** Local binding -> start offset of its (unwrapped) initialiser or class node, and back. */
-  private readonly localAt = new Map<string, number>();
-  private readonly atLocal = new Map<number, string>();
-  /** Local binding -> the first name it is exported under. */
-  private readonly localExport = new Map<string, string>();
-  /** Start offset of an expression exported directly (export default ..., exports.x = ...). */
-  private readonly exportAt = new Map<number, string>();
+  private readonly b: ModuleBindings;
   private readonly tasks: TaskEntry[] = [];
   private readonly problems: Problem[] = [];
 
@@ -83,11 +73,12 @@ class FileScan {
     private readonly source: string,
     private readonly lines: LineIndex,
     private readonly program: Program,
-  ) {}
+  ) {
+    this.b = new ModuleBindings(program);
+  }
 
   run(): ScanResult {
-    for (const stmt of this.program.body) this.topLevel(stmt);
-    if (this.taskIds.size === 0 && this.namespaceIds.size === 0) return { tasks: [], problems: [] };
+    if (!this.b.importsTask) return { tasks: [], problems: [] };
     const calls: CallExpression[] = [];
     const decorated: Array<{ cls: Class; method: MethodDefinition; dec: Decorator; call: CallExpression | null }> = [];
     const decoratorCalls = new Set<number>();
@@ -96,22 +87,22 @@ class FileScan {
         if (el.type !== 'MethodDefinition' && el.type !== 'TSAbstractMethodDefinition') continue;
         for (const dec of el.decorators) {
           const e = unwrap(dec.expression);
-          if (this.isTaskRef(e)) decorated.push({ cls, method: el, dec, call: null });
-          else if (e.type === 'CallExpression' && this.isTaskRef(e.callee)) {
+          if (this.b.isTaskRef(e)) decorated.push({ cls, method: el, dec, call: null });
+          else if (e.type === 'CallExpression' && this.b.isTaskRef(e.callee)) {
             decorated.push({ cls, method: el, dec, call: e });
             decoratorCalls.add(e.start);
           }
         }
       }
     };
-    visitCovering(this.program, this.mentions(), (n) => {
-      if (n.type === 'CallExpression' && this.isTaskRef(n.callee)) calls.push(n);
+    visitCovering(this.program, this.b.mentions(this.source), (n) => {
+      if (n.type === 'CallExpression' && this.b.isTaskRef(n.callee)) calls.push(n);
       else if (n.type === 'ClassDeclaration' || n.type === 'ClassExpression') onClass(n);
     });
 
     for (const call of calls) {
       if (decoratorCalls.has(call.start)) continue;
-      this.accept(this.callSite(call), this.exportOf(call.start), call.start, null, null);
+      this.accept(this.callSite(call), this.b.exportOf(call.start), call.start, null, null);
     }
     for (const { cls, method, dec, call } of decorated) {
       const methodName = propertyName(method.key, method.computed);
@@ -120,7 +111,7 @@ class FileScan {
         if (methodName !== null) site.name = methodName;
         else site.problem = { at: method.key.start, message: `the decorated method's name is computed, so discovery cannot know the task's name; ${FIX}` };
       }
-      this.accept(site, this.exportOf(cls.start), dec.start, methodName ?? undefined, cls);
+      this.accept(site, this.b.exportOf(cls.start), dec.start, methodName ?? undefined, cls);
     }
     this.tasks.sort((a, b) => a.line - b.line);
     this.problems.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -131,7 +122,7 @@ class FileScan {
     if (site.problem) return this.problem(site.problem.at, site.problem.message);
     const name = site.name as string;
     if (exported === undefined) {
-      const local = this.atLocal.get(cls ? cls.start : at);
+      const local = this.b.atLocal.get(cls ? cls.start : at);
       const how = cls
         ? `export its class${cls.id ? ` (export class ${cls.id.name} { ... })` : ''}`
         : local
@@ -164,7 +155,7 @@ class FileScan {
     if (site.name !== null || site.problem || !fnNode) return site;
     const fn = unwrap(fnNode);
     if (fn.type === 'FunctionExpression' && fn.id) site.name = fn.id.name;
-    else if (fn.type === 'Identifier' && this.fnNames.has(fn.name)) site.name = this.fnNames.get(fn.name) as string;
+    else if (fn.type === 'Identifier' && this.b.fnNames.has(fn.name)) site.name = this.b.fnNames.get(fn.name) as string;
     else if (fn.type === 'Identifier') {
       site.problem = { at: fn.start, message: `the task's name would come from \`${fn.name}\`, which is not a function declared in this module, so discovery cannot know it; give it a literal name: task({ name: '${fn.name}' }, ${fn.name})` };
     } else if (fn.type === 'ArrowFunctionExpression' || fn.type === 'FunctionExpression') {
@@ -214,181 +205,10 @@ class FileScan {
     return site;
   }
 
-  /** Sorted offsets of every mention of a `task` or namespace binding: the only places a task can be. */
-  private mentions(): number[] {
-    const names = [...this.taskIds, ...this.namespaceIds].map((n) => n.replace(/[$]/g, '\\$&'));
-    const re = new RegExp(`(?<![\\w$])(?:${names.join('|')})(?![\\w$])`, 'g');
-    const out: number[] = [];
-    for (let m = re.exec(this.source); m; m = re.exec(this.source)) out.push(m.index);
-    return out;
-  }
-
-  private exportOf(at: number): string | undefined {
-    const direct = this.exportAt.get(at);
-    if (direct !== undefined) return direct;
-    const local = this.atLocal.get(at);
-    return local === undefined ? undefined : this.localExport.get(local);
-  }
-
-  private isTaskRef(expr: Expression): boolean {
-    const e = unwrap(expr);
-    if (e.type === 'Identifier') return this.taskIds.has(e.name);
-    if (e.type !== 'MemberExpression') return false;
-    const obj = unwrap(e.object);
-    if (obj.type !== 'Identifier' || !this.namespaceIds.has(obj.name)) return false;
-    return e.computed ? staticValue(e.property) === 'task' : e.property.type === 'Identifier' && e.property.name === 'task';
-  }
-
-  private topLevel(stmt: Program['body'][number]): void {
-    switch (stmt.type) {
-      case 'ImportDeclaration':
-        if (stmt.source.value !== NUVOM || stmt.importKind === 'type') return;
-        for (const s of stmt.specifiers) {
-          if (s.type === 'ImportNamespaceSpecifier') this.namespaceIds.add(s.local.name);
-          else if (s.type === 'ImportSpecifier' && s.importKind !== 'type' && moduleName(s.imported) === 'task') this.taskIds.add(s.local.name);
-        }
-        return;
-      case 'ExportNamedDeclaration':
-        if (stmt.exportKind === 'type') return;
-        if (stmt.declaration) this.declare(stmt.declaration, true);
-        if (stmt.source) return;
-        for (const s of stmt.specifiers) {
-          const local = moduleName(s.local);
-          if (s.exportKind !== 'type' && !this.localExport.has(local)) this.localExport.set(local, moduleName(s.exported));
-        }
-        return;
-      case 'ExportDefaultDeclaration': {
-        const d = unwrap(stmt.declaration as Expression);
-        if (d.type === 'Identifier') {
-          if (!this.localExport.has(d.name)) this.localExport.set(d.name, 'default');
-          return;
-        }
-        if ((d.type === 'FunctionDeclaration' || d.type === 'ClassDeclaration') && d.id) this.declare(d as Declaration, false);
-        this.exportAt.set(d.start, 'default');
-        return;
-      }
-      case 'ExpressionStatement':
-        return this.commonJsExport(unwrap(stmt.expression));
-      case 'VariableDeclaration':
-      case 'FunctionDeclaration':
-      case 'ClassDeclaration':
-        return this.declare(stmt, false);
-      default:
-    }
-  }
-
-  private declare(decl: Declaration, exported: boolean): void {
-    const names: string[] = [];
-    if (decl.type === 'VariableDeclaration') {
-      for (const d of decl.declarations) {
-        const init = unwrap(d.init);
-        if (d.id.type === 'ObjectPattern' && init && isRequireNuvom(init)) {
-          for (const p of d.id.properties) {
-            if (p.type === 'Property' && propertyName(p.key, p.computed) === 'task' && p.value.type === 'Identifier') this.taskIds.add(p.value.name);
-          }
-        }
-        if (d.id.type !== 'Identifier') continue;
-        const name = d.id.name;
-        names.push(name);
-        if (!init) continue;
-        this.bind(name, init.start);
-        if (isRequireNuvom(init)) this.namespaceIds.add(name);
-        else if (init.type === 'ArrowFunctionExpression') this.fnNames.set(name, name);
-        else if (init.type === 'FunctionExpression') this.fnNames.set(name, init.id?.name ?? name);
-      }
-    } else if (decl.type === 'FunctionDeclaration' && decl.id) {
-      this.fnNames.set(decl.id.name, decl.id.name);
-      names.push(decl.id.name);
-    } else if (decl.type === 'ClassDeclaration' && decl.id) {
-      this.bind(decl.id.name, decl.start);
-      names.push(decl.id.name);
-    }
-    if (exported) for (const n of names) if (!this.localExport.has(n)) this.localExport.set(n, n);
-  }
-
-  private bind(local: string, at: number): void {
-    this.localAt.set(local, at);
-    this.atLocal.set(at, local);
-  }
-
-  /** `exports.x = ...`, `module.exports.x = ...`, `module.exports = ...` in CommonJS files. */
-  private commonJsExport(e: Expression): void {
-    if (e.type !== 'AssignmentExpression' || e.operator !== '=' || e.left.type !== 'MemberExpression') return;
-    const name = commonJsTarget(e.left);
-    if (name === null) return;
-    const right = unwrap(e.right);
-    if (right.type === 'Identifier') {
-      if (!this.localExport.has(right.name)) this.localExport.set(right.name, name);
-    } else if (name === 'default' && right.type === 'ObjectExpression') {
-      for (const p of right.properties) {
-        const key = p.type === 'Property' ? propertyName(p.key, p.computed) : null;
-        const value = p.type === 'Property' ? unwrap(p.value) : null;
-        if (key !== null && value?.type === 'Identifier' && !this.localExport.has(value.name)) this.localExport.set(value.name, key);
-        else if (key !== null && value) this.exportAt.set(value.start, key);
-      }
-    } else {
-      this.exportAt.set(right.start, name);
-    }
-  }
-
   private text(node: Node): string {
     const s = this.source.slice(node.start, node.end).replace(/\s+/g, ' ');
     return s.length > 40 ? `${s.slice(0, 37)}...` : s;
   }
-}
-
-const SKIP_KEYS = new Set(['type', 'start', 'end', 'parent', 'range', 'loc']);
-
-/**
- * Calls `visit` on every node whose span holds one of `offsets`, outermost first, and descends
- * only into those: far cheaper than a full traversal, since most of a file never mentions `task`.
- */
-function visitCovering(node: Node, offsets: readonly number[], visit: (n: Node) => void): void {
-  const covers = (n: Node) => {
-    let lo = 0;
-    let hi = offsets.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (offsets[mid] < n.start) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < offsets.length && offsets[lo] < n.end;
-  };
-  const child = (v: unknown) => {
-    if (v && typeof v === 'object' && typeof (v as Node).type === 'string' && covers(v as Node)) {
-      visit(v as Node);
-      visitCovering(v as Node, offsets, visit);
-    }
-  };
-  for (const key in node) {
-    if (SKIP_KEYS.has(key)) continue;
-    const v = (node as unknown as Record<string, unknown>)[key];
-    if (Array.isArray(v)) for (const el of v) child(el);
-    else child(v);
-  }
-}
-
-function moduleName(n: { type: string; name?: string; value?: unknown }): string {
-  return n.type === 'Identifier' ? (n.name as string) : String(n.value);
-}
-
-function isRequireNuvom(e: Expression): boolean {
-  return e.type === 'CallExpression' && e.callee.type === 'Identifier' && e.callee.name === 'require'
-    && e.arguments.length === 1 && staticValue(e.arguments[0] as Expression) === NUVOM;
-}
-
-function commonJsTarget(left: Expression): string | null {
-  const m = unwrap(left);
-  if (m.type !== 'MemberExpression') return null;
-  const isModule = (x: Expression) => x.type === 'Identifier' && x.name === 'module';
-  const prop = m.computed ? staticValue(m.property) : m.property.type === 'Identifier' ? m.property.name : null;
-  if (typeof prop !== 'string') return null;
-  const obj = unwrap(m.object);
-  if (isModule(obj) && prop === 'exports') return 'default';
-  if (obj.type === 'Identifier' && obj.name === 'exports') return prop;
-  if (obj.type === 'MemberExpression' && !obj.computed && isModule(unwrap(obj.object))
-    && obj.property.type === 'Identifier' && obj.property.name === 'exports') return prop;
-  return null;
 }
 
 function identifier(name: string): string {

@@ -1,6 +1,6 @@
 /**
- * Reading values out of an oxc AST without running anything: literals, literal arrays and objects,
- * property keys, and offset -> line:column.
+ * Reading an oxc AST without running anything: literal values, literal arrays and objects, property
+ * keys, a pruned traversal, and offset -> line:column.
  * Must never: evaluate identifiers, calls or any expression whose value depends on running code.
  */
 import type { Expression, Node, PropertyKey } from 'oxc-parser';
@@ -70,6 +70,37 @@ export function propertyName(key: PropertyKey, computed: boolean): string | null
   if (key.type === 'PrivateIdentifier') return `#${key.name}`;
   const v = staticValue(key as Expression);
   return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
+}
+
+const SKIP_KEYS = new Set(['type', 'start', 'end', 'parent', 'range', 'loc']);
+
+/**
+ * Calls `visit` on every node whose span holds one of `offsets`, outermost first, and descends
+ * only into those: far cheaper than a full traversal, since most of a file never mentions `task`.
+ */
+export function visitCovering(node: Node, offsets: readonly number[], visit: (n: Node) => void): void {
+  const covers = (n: Node) => {
+    let lo = 0;
+    let hi = offsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offsets[mid] < n.start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < offsets.length && offsets[lo] < n.end;
+  };
+  const child = (v: unknown) => {
+    if (v && typeof v === 'object' && typeof (v as Node).type === 'string' && covers(v as Node)) {
+      visit(v as Node);
+      visitCovering(v as Node, offsets, visit);
+    }
+  };
+  for (const key in node) {
+    if (SKIP_KEYS.has(key)) continue;
+    const v = (node as unknown as Record<string, unknown>)[key];
+    if (Array.isArray(v)) for (const el of v) child(el);
+    else child(v);
+  }
 }
 
 /** Maps source offsets (UTF-16, as oxc-parser reports them) to 1-based line and column. */
