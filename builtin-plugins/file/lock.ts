@@ -1,15 +1,20 @@
 /**
- * A cross-process lock on one host: a lock file created with O_EXCL, holding "<pid> <host> <ms>".
+ * A cross-process lock on one host: a lock file created with O_EXCL, holding
+ * "<pid> <host> <ms> <process start ms>".
  * Held only around a synchronous critical section (microseconds for an append, longer for a purge),
  * never across an await, so waiting for it is a short async backoff.
- * A lock left by a crash is broken when its process is gone (same host) or it is older than
- * `staleMs`; the break is a rename, so two waiters cannot both break one lock.
+ * A lock left by a crash is broken when its process is gone (same host; a reused pid is told apart
+ * by the process start time, as containers restart with the same pid) or it is older than `staleMs`;
+ * the break is a rename, so two waiters cannot both break one lock.
  * Must never: hold the lock across an await, or wait forever (NUVOM_E_STORAGE after `timeoutMs`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { errno, storageError, tryUnlink } from './fsutil.ts';
+
+/** When this process started (the same in its worker threads, which share the pid). */
+const PROCESS_START = Math.round(Date.now() - process.uptime() * 1000);
 
 export interface LockOptions {
   staleMs?: number;
@@ -45,7 +50,7 @@ function tryAcquire(lockPath: string): boolean {
     throw storageError(`creating the lock ${lockPath}`, err);
   }
   try {
-    fs.writeSync(fd, `${process.pid} ${os.hostname()} ${Date.now()}\n`);
+    fs.writeSync(fd, `${process.pid} ${os.hostname()} ${Date.now()} ${PROCESS_START}\n`);
   } finally {
     fs.closeSync(fd);
   }
@@ -71,10 +76,11 @@ function breakIfStale(lockPath: string, staleMs: number): boolean {
   } catch (err) {
     return errno(err) === 'ENOENT'; // released meanwhile: try again at once
   }
-  const [pidText, host] = content.trim().split(' ');
+  const [pidText, host, , startText] = content.trim().split(' ');
   const pid = Number(pidText);
-  // Threads of this process share its pid, so for our own pid only the age can tell.
-  const holderGone = host === os.hostname() && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
+  const sameHost = host === os.hostname() && Number.isInteger(pid) && pid > 0;
+  // Threads of this process share its pid; an earlier process with our pid started at another time.
+  const holderGone = sameHost && (pid === process.pid ? Math.abs(Number(startText) - PROCESS_START) > 2_000 : !alive(pid));
   if (!holderGone && age < staleMs) return false;
   const aside = `${lockPath}.stale.${randomBytes(4).toString('hex')}`;
   try {

@@ -22,9 +22,11 @@ import {
 import { decodeJob, encodeJob, validateJob } from './codec.ts';
 import {
   PLUGIN_NAME, errno, fsyncDir, listDir, quarantine, storageError, tempName, tryRename, tryUnlink, writeSynced,
+  writeSyncedMany,
 } from './fsutil.ts';
-import { Listing, type Entry } from './listing.ts';
-import { formatName, keyOfId, nextSeq, orderKey, parseName, tagOfWorker, type JobName } from './names.ts';
+import { QueueDirs } from './layout.ts';
+import { Listing } from './listing.ts';
+import { formatName, keyOfId, nextSeq, orderKey, tagOfWorker, type JobName } from './names.ts';
 import { DirNotifier } from './notify.ts';
 
 export interface FileQueueOptions {
@@ -32,38 +34,17 @@ export interface FileQueueOptions {
   listingTtlMs?: number;
 }
 
-/** A marker older than this with no job file beside it is left over from a crash. */
-const STALE_MARKER_MS = 10_000;
-/** Temp files older than this are left over from a crashed enqueue. */
-const STALE_TEMP_MS = 3_600_000;
-
 export class FileQueue implements Queue {
   readonly dir: string;
-  private readonly ready: string;
-  private readonly leased: string;
-  private readonly ids: string;
-  private readonly flags: string;
-  private readonly tmp: string;
-  private readonly corrupt: string;
+  private readonly d: QueueDirs;
   private readonly listing: Listing;
   private readonly notifier: DirNotifier;
 
   constructor(dir: string, private readonly logger: Logger, opts: FileQueueOptions = {}) {
-    this.dir = path.resolve(dir);
-    this.ready = path.join(this.dir, 'ready');
-    this.leased = path.join(this.dir, 'leased');
-    this.ids = path.join(this.dir, 'ids');
-    this.flags = path.join(this.dir, 'cancel');
-    this.tmp = path.join(this.dir, 'tmp');
-    this.corrupt = path.join(this.dir, '.corrupt');
+    this.d = new QueueDirs(dir, logger);
+    this.dir = this.d.root;
     this.listing = new Listing(opts.listingTtlMs ?? 200);
-    try {
-      for (const d of [this.ready, this.leased, this.ids, this.flags, this.tmp]) fs.mkdirSync(d, { recursive: true });
-    } catch (err) {
-      throw storageError(`creating the file queue directory ${this.dir}`, err);
-    }
-    this.sweepTemp();
-    this.notifier = new DirNotifier(this.ready, logger, (name) => {
+    this.notifier = new DirNotifier(this.d.ready, logger, (name) => {
       if (name === null || !this.listing.knows(name)) this.listing.invalidate();
     });
   }
@@ -82,78 +63,90 @@ export class FileQueue implements Queue {
       seen.add(key);
     }
     // Encode first: a job that cannot be stored leaves the queue unchanged.
-    const files = jobs.map((job) => ({ job, key: keyOfId(job.id), bytes: encodeJob(job), temp: path.join(this.tmp, tempName()) }));
+    const files = jobs.map((job) => ({ job, key: keyOfId(job.id), bytes: encodeJob(job), temp: path.join(this.d.tmp, tempName()) }));
     const marked: string[] = [];
     const written: string[] = [];
     try {
       for (const f of files) {
-        if (!this.createMarker(f.key)) throw duplicate(f.job.id, 'is already in the queue');
+        if (!this.d.createMarker(f.key)) throw duplicate(f.job.id, 'is already in the queue');
         marked.push(f.key);
-        tryUnlink(path.join(this.flags, f.key)); // a flag left by a cancel that raced an ack
+        tryUnlink(path.join(this.d.flags, f.key)); // a flag left by a cancel that raced an ack
       }
-      for (const f of files) {
-        writeSynced(f.temp, f.bytes);
-        written.push(f.temp);
+      if (files.length === 1) {
+        writeSynced(files[0].temp, files[0].bytes);
+        written.push(files[0].temp);
+      } else {
+        await writeSyncedMany(files.map((f) => ({ path: f.temp, data: f.bytes })), written);
       }
     } catch (err) {
       for (const t of written) tryUnlink(t);
-      for (const k of marked) tryUnlink(path.join(this.ids, k));
+      for (const k of marked) tryUnlink(path.join(this.d.ids, k));
       if (err instanceof NuvomError) throw err;
       throw storageError('writing job files', err, { dir: this.dir });
     }
+    let moved = 0;
     try {
       for (const f of files) {
         const job: JobName = { priority: f.job.priority, runAt: f.job.runAt, seq: nextSeq(), attempts: f.job.attempts, key: f.key };
         const name = formatName(job);
-        fs.renameSync(f.temp, path.join(this.ready, name));
-        written.splice(written.indexOf(f.temp), 1);
+        fs.renameSync(f.temp, path.join(this.d.ready, name));
+        moved += 1;
         this.listing.addReady({ name, job });
       }
     } catch (err) {
-      for (const t of written) tryUnlink(t); // jobs already renamed stay: other processes may hold them
-      throw storageError('moving job files into the ready directory', err, { dir: this.dir });
+      // Jobs already moved stay (another process may hold them by now); the rest are undone.
+      for (const f of files.slice(moved)) {
+        tryUnlink(f.temp);
+        tryUnlink(path.join(this.d.ids, f.key));
+      }
+      throw storageError(`moving job files into the ready directory (${moved} of ${files.length} were enqueued)`, err, { dir: this.dir });
     }
-    fsyncDir(this.ready);
+    fsyncDir(this.d.ready);
     this.notifier.notifyLocal();
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
-    const { max, workerId, leaseMs } = opts;
-    const now = opts.now ?? Date.now();
-    if (!Number.isInteger(max) || max < 0) throw usage(`claim max must be a whole number >= 0, got ${JSON.stringify(max)}`);
-    if (!(typeof leaseMs === 'number' && leaseMs > 0 && Number.isFinite(leaseMs))) throw usage(`claim leaseMs must be a number > 0, got ${JSON.stringify(leaseMs)}`);
-    const out: ClaimedJob[] = [];
-    if (max === 0) return out;
-    let fresh = false;
-    if (!this.listing.isFresh()) {
-      this.refresh();
-      fresh = true;
-    }
-    for (;;) {
-      this.claimFromListing(out, max, workerId, leaseMs, now);
-      if (out.length >= max || fresh) return out;
-      this.refresh();
-      fresh = true;
-    }
+    return this.io('claiming jobs', () => {
+      const { max, workerId, leaseMs } = opts;
+      const now = opts.now ?? Date.now();
+      if (!Number.isInteger(max) || max < 0) throw usage(`claim max must be a whole number >= 0, got ${JSON.stringify(max)}`);
+      checkLease('claim', workerId, leaseMs);
+      const out: ClaimedJob[] = [];
+      if (max === 0) return out;
+      let fresh = false;
+      if (!this.listing.isFresh()) {
+        this.refresh();
+        fresh = true;
+      }
+      for (;;) {
+        this.claimFromListing(out, max, workerId, leaseMs, now);
+        if (out.length >= max || fresh) return out;
+        this.refresh();
+        fresh = true;
+      }
+    });
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now = Date.now()): Promise<RenewResult> {
-    const tag = tagOfWorker(workerId);
-    const byKey = this.leasedByKey();
-    const held: string[] = [];
-    const cancelled: string[] = [];
-    for (const id of ids) {
-      const entry = byKey.get(keyOfId(id))?.find((e) => e.job.lease!.worker === tag);
-      if (!entry) continue;
-      const renewed: JobName = { ...entry.job, lease: { expiresAt: now + leaseMs, worker: tag } };
-      const name = formatName(renewed);
-      if (!tryRename(path.join(this.leased, entry.name), path.join(this.leased, name))) continue;
-      this.listing.removeLeased(entry.name);
-      this.listing.addLeased({ name, job: renewed });
-      held.push(id);
-      if (fs.existsSync(path.join(this.flags, entry.job.key))) cancelled.push(id);
-    }
-    return { held, cancelled };
+    return this.io('renewing leases', () => {
+      checkLease('renew', workerId, leaseMs);
+      const tag = tagOfWorker(workerId);
+      const byKey = this.d.leasedByKey();
+      const held: string[] = [];
+      const cancelled: string[] = [];
+      for (const id of ids) {
+        const entry = byKey.get(keyOfId(id))?.find((e) => e.job.lease!.worker === tag);
+        if (!entry) continue;
+        const renewed: JobName = { ...entry.job, lease: { expiresAt: now + leaseMs, worker: tag } };
+        const name = formatName(renewed);
+        if (!tryRename(path.join(this.d.leased, entry.name), path.join(this.d.leased, name))) continue;
+        this.listing.removeLeased(entry.name);
+        this.listing.addLeased({ name, job: renewed });
+        held.push(id);
+        if (fs.existsSync(path.join(this.d.flags, entry.job.key))) cancelled.push(id);
+      }
+      return { held, cancelled };
+    });
   }
 
   async ack(id: string, workerId: string): Promise<void> {
@@ -161,29 +154,33 @@ export class FileQueue implements Queue {
   }
 
   async ackMany(ids: string[], workerId: string): Promise<void> {
-    const tag = tagOfWorker(workerId);
-    const byKey = this.leasedByKey();
-    for (const id of ids) {
-      for (const entry of byKey.get(keyOfId(id)) ?? []) {
-        if (entry.job.lease!.worker !== tag) continue;
-        if (tryUnlink(path.join(this.leased, entry.name))) this.forget(entry.job.key);
-        this.listing.removeLeased(entry.name);
+    return this.io('acking jobs', () => {
+      const tag = tagOfWorker(workerId);
+      const byKey = this.d.leasedByKey();
+      for (const id of ids) {
+        for (const entry of byKey.get(keyOfId(id)) ?? []) {
+          if (entry.job.lease!.worker !== tag) continue;
+          if (tryUnlink(path.join(this.d.leased, entry.name))) this.d.forget(entry.job.key);
+          this.listing.removeLeased(entry.name);
+        }
       }
-    }
+    });
   }
 
   async retry(id: string, workerId: string, runAt: number): Promise<void> {
-    if (typeof runAt !== 'number' || !Number.isFinite(runAt)) throw usage(`retry runAt must be epoch milliseconds, got ${JSON.stringify(runAt)}`);
-    const tag = tagOfWorker(workerId);
-    const entry = this.leasedByKey().get(keyOfId(id))?.find((e) => e.job.lease!.worker === tag);
-    if (!entry) return;
-    const { lease: _lease, ...rest } = entry.job;
-    const job: JobName = { ...rest, runAt, seq: nextSeq() };
-    const name = formatName(job);
-    if (!tryRename(path.join(this.leased, entry.name), path.join(this.ready, name))) return;
-    this.listing.removeLeased(entry.name);
-    this.listing.addReady({ name, job });
-    this.notifier.notifyLocal();
+    return this.io('scheduling a retry', () => {
+      if (typeof runAt !== 'number' || !Number.isFinite(runAt)) throw usage(`retry runAt must be epoch milliseconds, got ${JSON.stringify(runAt)}`);
+      const tag = tagOfWorker(workerId);
+      const entry = this.d.leasedByKey().get(keyOfId(id))?.find((e) => e.job.lease!.worker === tag);
+      if (!entry) return;
+      const { lease: _lease, ...rest } = entry.job;
+      const job: JobName = { ...rest, runAt, seq: nextSeq() };
+      const name = formatName(job);
+      if (!tryRename(path.join(this.d.leased, entry.name), path.join(this.d.ready, name))) return;
+      this.listing.removeLeased(entry.name);
+      this.listing.addReady({ name, job });
+      this.notifier.notifyLocal();
+    });
   }
 
   async fail(id: string, workerId: string): Promise<void> {
@@ -191,72 +188,84 @@ export class FileQueue implements Queue {
   }
 
   async cancel(id: string): Promise<CancelOutcome> {
-    const key = keyOfId(id);
-    // A job may move between our look and our action (claimed, retried); look again then.
-    for (let round = 0; round < 5; round++) {
-      const found = this.find(key);
-      if (!found) return 'absent';
-      if (found.where === 'ready') {
-        if (!tryUnlink(path.join(this.ready, found.entry.name))) continue;
-        this.listing.removeReady(found.entry.name);
-        this.forget(key);
-        return 'removed';
+    return this.io('cancelling a job', () => {
+      const key = keyOfId(id);
+      // A job may move between our look and our action (claimed, retried); look again then.
+      for (let round = 0; round < 5; round++) {
+        const found = this.d.find(key);
+        if (!found) return 'absent';
+        if (found.where === 'ready') {
+          if (!tryUnlink(path.join(this.d.ready, found.entry.name))) continue;
+          this.listing.removeReady(found.entry.name);
+          this.d.forget(key);
+          return 'removed';
+        }
+        fs.writeFileSync(path.join(this.d.flags, key), `${new Date().toISOString()}\n`);
+        if (this.d.find(key)) return 'signalled';
+        tryUnlink(path.join(this.d.flags, key)); // it finished meanwhile
+        return 'absent';
       }
-      fs.writeFileSync(path.join(this.flags, key), `${new Date().toISOString()}\n`);
-      if (this.find(key)) return 'signalled';
-      tryUnlink(path.join(this.flags, key)); // it finished meanwhile
       return 'absent';
-    }
-    return 'absent';
+    });
   }
 
   async get(id: string): Promise<QueuedJob | null> {
-    const key = keyOfId(id);
-    for (let round = 0; round < 5; round++) {
-      const found = this.find(key);
-      if (!found) return null;
-      const file = path.join(found.where === 'ready' ? this.ready : this.leased, found.entry.name);
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch (err) {
-        if (errno(err) === 'ENOENT') continue; // moved meanwhile
-        throw storageError(`reading ${file}`, err);
+    return this.io('reading a job', () => {
+      const key = keyOfId(id);
+      for (let round = 0; round < 5; round++) {
+        const found = this.d.find(key);
+        if (!found) return null;
+        const file = path.join(found.where === 'ready' ? this.d.ready : this.d.leased, found.entry.name);
+        let bytes: Buffer;
+        try {
+          bytes = fs.readFileSync(file);
+        } catch (err) {
+          if (errno(err) === 'ENOENT') continue; // moved meanwhile
+          throw storageError(`reading ${file}`, err);
+        }
+        try {
+          return withName(decodeJob(bytes), found.entry.job);
+        } catch (err) {
+          throw new NuvomError('NUVOM_E_STORAGE_CORRUPT', `job file ${file} cannot be decoded (${(err as Error).message}); the next claim moves it to ${this.d.corrupt}`, { plugin: PLUGIN_NAME });
+        }
       }
-      try {
-        return withName(decodeJob(bytes), found.entry.job);
-      } catch (err) {
-        throw new NuvomError('NUVOM_E_STORAGE_CORRUPT', `job file ${file} cannot be decoded (${(err as Error).message}); the next claim moves it to ${this.corrupt}`, { plugin: PLUGIN_NAME });
-      }
-    }
-    return null;
+      return null;
+    });
   }
 
   async counts(now = Date.now()): Promise<QueueCounts> {
-    this.refresh();
-    const counts: QueueCounts = { ready: 0, delayed: 0, leased: 0 };
-    for (const e of this.listing.ready) counts[e.job.runAt <= now ? 'ready' : 'delayed'] += 1;
-    for (const e of this.listing.leased) counts[e.job.lease!.expiresAt <= now ? 'ready' : 'leased'] += 1;
-    return counts;
+    return this.io('counting jobs', () => {
+      this.refresh();
+      const counts: QueueCounts = { ready: 0, delayed: 0, leased: 0 };
+      for (const e of this.listing.ready) counts[e.job.runAt <= now ? 'ready' : 'delayed'] += 1;
+      for (const e of this.listing.leased) counts[e.job.lease!.expiresAt <= now ? 'ready' : 'leased'] += 1;
+      return counts;
+    });
   }
 
   async qsize(): Promise<number> {
-    this.refresh();
-    return this.listing.ready.length + this.listing.leased.length;
+    return this.io('counting jobs', () => {
+      this.refresh();
+      return this.listing.ready.length + this.listing.leased.length;
+    });
   }
 
   async nextRunAt(): Promise<number | null> {
-    this.refresh();
-    let min: number | null = null;
-    for (const e of this.listing.ready) if (min === null || e.job.runAt < min) min = e.job.runAt;
-    return min;
+    return this.io('reading the queue', () => {
+      this.refresh();
+      let min: number | null = null;
+      for (const e of this.listing.ready) if (min === null || e.job.runAt < min) min = e.job.runAt;
+      return min;
+    });
   }
 
   async clear(): Promise<void> {
-    for (const d of [this.ready, this.leased, this.ids, this.flags]) {
-      for (const name of listDir(d)) tryUnlink(path.join(d, name));
-    }
-    this.listing.load([], []);
+    return this.io('clearing the queue', () => {
+      for (const d of [this.d.ready, this.d.leased, this.d.ids, this.d.flags]) {
+        for (const name of listDir(d)) tryUnlink(path.join(d, name));
+      }
+      this.listing.load([], []);
+    });
   }
 
   subscribe(onChange: () => void): () => void {
@@ -265,6 +274,16 @@ export class FileQueue implements Queue {
 
   async close(): Promise<void> {
     this.notifier.close();
+  }
+
+  /** Runs a synchronous step; filesystem failures become NUVOM_E_STORAGE naming the step. */
+  private io<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof NuvomError) throw err;
+      throw storageError(`${what} in ${this.dir}`, err);
+    }
   }
 
   /** Claims from the snapshot in order (ready jobs due by `now` and expired leases, merged). */
@@ -283,8 +302,8 @@ export class FileQueue implements Queue {
       const entry = fromReady ? r : x;
       const next: JobName = { ...entry.job, attempts: entry.job.attempts + 1, lease: { expiresAt: now + leaseMs, worker: tag } };
       const name = formatName(next);
-      const from = path.join(fromReady ? this.ready : this.leased, entry.name);
-      const to = path.join(this.leased, name);
+      const from = path.join(fromReady ? this.d.ready : this.d.leased, entry.name);
+      const to = path.join(this.d.leased, name);
       if (fromReady) this.listing.removeReady(entry.name);
       else {
         j++;
@@ -309,9 +328,9 @@ export class FileQueue implements Queue {
       if (errno(err) === 'ENOENT') return null;
       reason = (err as Error).message;
     }
-    const moved = quarantine(file, this.corrupt, reason);
+    const moved = quarantine(file, this.d.corrupt, reason);
     if (moved) {
-      this.forget(name.key);
+      this.d.forget(name.key);
       this.logger.warn('file queue: a job file could not be decoded and was quarantined; the claim went on with the next file', {
         file: moved, reason, code: 'NUVOM_E_STORAGE_CORRUPT',
       });
@@ -321,82 +340,11 @@ export class FileQueue implements Queue {
 
   /** Re-reads both directories; quarantines any file whose name is not of this layout. */
   private refresh(): void {
-    const { strayReady, strayLeased } = this.listing.load(listDir(this.ready), listDir(this.leased));
-    for (const [dir, names] of [[this.ready, strayReady], [this.leased, strayLeased]] as const) {
+    const { strayReady, strayLeased } = this.listing.load(listDir(this.d.ready), listDir(this.d.leased));
+    for (const [dir, names] of [[this.d.ready, strayReady], [this.d.leased, strayLeased]] as const) {
       for (const name of names) {
-        const moved = quarantine(path.join(dir, name), this.corrupt, 'the file name does not match the queue layout (not written by this nuvom version?)');
+        const moved = quarantine(path.join(dir, name), this.d.corrupt, 'the file name does not match the queue layout (not written by this nuvom version?)');
         if (moved) this.logger.warn('file queue: a stray file in the queue directory was quarantined', { file: moved, code: 'NUVOM_E_STORAGE_CORRUPT' });
-      }
-    }
-  }
-
-  /** A fresh look at leased/, by job key. Small: only in-flight jobs live there. */
-  private leasedByKey(): Map<string, Entry[]> {
-    const byKey = new Map<string, Entry[]>();
-    for (const name of listDir(this.leased)) {
-      const job = parseName(name);
-      if (!job?.lease) continue;
-      const list = byKey.get(job.key);
-      if (list) list.push({ name, job });
-      else byKey.set(job.key, [{ name, job }]);
-    }
-    return byKey;
-  }
-
-  /** Where the job with this key is now (fresh listings), or null. */
-  private find(key: string): { where: 'ready' | 'leased'; entry: Entry } | null {
-    const readySuffix = `-${key}.job`;
-    for (const name of listDir(this.ready)) {
-      if (!name.endsWith(readySuffix)) continue;
-      const job = parseName(name);
-      if (job && !job.lease && job.key === key) return { where: 'ready', entry: { name, job } };
-    }
-    const leasedInfix = `-${key}~`;
-    for (const name of listDir(this.leased)) {
-      if (!name.includes(leasedInfix)) continue;
-      const job = parseName(name);
-      if (job?.lease && job.key === key) return { where: 'leased', entry: { name, job } };
-    }
-    return null;
-  }
-
-  /** Creates the id marker; false when the id is already queued. Clears a marker left by a crash. */
-  private createMarker(key: string): boolean {
-    const marker = path.join(this.ids, key);
-    for (let round = 0; round < 2; round++) {
-      try {
-        fs.closeSync(fs.openSync(marker, 'wx'));
-        return true;
-      } catch (err) {
-        if (errno(err) !== 'EEXIST') throw err;
-      }
-      if (round > 0 || this.find(key)) return false;
-      let age: number;
-      try {
-        age = Date.now() - fs.statSync(marker).mtimeMs;
-      } catch {
-        continue; // removed meanwhile: try again
-      }
-      if (age < STALE_MARKER_MS) return false; // maybe another process is enqueueing it right now
-      this.logger.warn('file queue: removing an id marker left over from a crash', { marker });
-      tryUnlink(marker);
-    }
-    return false;
-  }
-
-  /** The job left the queue: drop its id marker and any cancel flag. */
-  private forget(key: string): void {
-    tryUnlink(path.join(this.flags, key));
-    tryUnlink(path.join(this.ids, key));
-  }
-
-  private sweepTemp(): void {
-    for (const name of listDir(this.tmp)) {
-      try {
-        const file = path.join(this.tmp, name);
-        if (Date.now() - fs.statSync(file).mtimeMs > STALE_TEMP_MS) tryUnlink(file);
-      } catch {
-        // Another process swept it first.
       }
     }
   }
@@ -419,6 +367,11 @@ function withName(job: QueuedJob, name: JobName): QueuedJob {
 
 function duplicate(id: string, what: string): NuvomError {
   return new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id ${JSON.stringify(id)} ${what}; use a new id, or wait until the job has left the queue`, { plugin: PLUGIN_NAME });
+}
+
+function checkLease(method: string, workerId: string, leaseMs: number): void {
+  if (typeof workerId !== 'string' || workerId === '') throw usage(`${method} workerId must be a non-empty string, got ${JSON.stringify(workerId)}`);
+  if (!(typeof leaseMs === 'number' && leaseMs > 0 && Number.isFinite(leaseMs))) throw usage(`${method} leaseMs must be a number > 0, got ${JSON.stringify(leaseMs)}`);
 }
 
 function usage(message: string): NuvomError {

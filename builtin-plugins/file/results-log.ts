@@ -33,6 +33,7 @@ interface BadLine {
 const CHUNK = 4 << 20;
 const FSYNC_DELAY_MS = 50;
 const COMPACT_MIN_DEAD_BYTES = 8 << 20;
+const STALE_TEMP_MS = 3_600_000;
 
 export class ResultLog {
   readonly file: string;
@@ -56,6 +57,7 @@ export class ResultLog {
     this.corruptDir = path.join(dir, '.corrupt');
     try {
       fs.mkdirSync(dir, { recursive: true });
+      this.sweepTemp();
       this.sync();
     } catch (err) {
       this.close();
@@ -171,6 +173,19 @@ export class ResultLog {
       this.flush();
       fs.closeSync(this.fd);
       this.fd = null;
+    }
+  }
+
+  /** Removes rewrite temp files left by a crash (an hour old: no rewrite takes that long). */
+  private sweepTemp(): void {
+    for (const name of fs.readdirSync(this.dir)) {
+      if (!name.startsWith('results.jsonl.') || !name.endsWith('.tmp')) continue;
+      try {
+        const file = path.join(this.dir, name);
+        if (Date.now() - fs.statSync(file).mtimeMs > STALE_TEMP_MS) fs.rmSync(file, { force: true });
+      } catch {
+        // Another process swept it first.
+      }
     }
   }
 

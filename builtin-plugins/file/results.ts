@@ -9,7 +9,7 @@ import {
   FINAL_STATUSES, JOB_STATUSES, NuvomError, type JobError, type JobRecord, type JobStats, type JobStatus,
   type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer,
 } from '../../sdk/plugin.ts';
-import { PLUGIN_NAME } from './fsutil.ts';
+import { PLUGIN_NAME, storageError } from './fsutil.ts';
 import { decodeRecord, encodeLine } from './results-codec.ts';
 import { ResultLog, type LogEntry } from './results-log.ts';
 
@@ -34,14 +34,16 @@ export class FileResultStore implements ResultStore {
     if (records.length === 0) return;
     // Encode everything first: a value the serializer refuses leaves the store unchanged.
     const text = records.map((r) => encodeLine(r, this.serializer)).join('');
-    await this.log.append(text);
+    await this.io('appending job records', () => this.log.append(text));
   }
 
   async getFull(id: string): Promise<JobRecord | null> {
     this.live();
-    this.log.sync();
-    const entry = this.log.entries.get(id);
-    return entry ? this.decode(entry) : null;
+    return this.io('reading a job record', () => {
+      this.log.sync();
+      const entry = this.log.entries.get(id);
+      return entry ? this.decode(entry) : null;
+    });
   }
 
   async getResult(id: string): Promise<unknown> {
@@ -67,23 +69,25 @@ export class FileResultStore implements ResultStore {
     const before = filter.createdBefore === undefined ? undefined : toMs(filter.createdBefore, 'listJobs createdBefore');
     const after = filter.createdAfter === undefined ? undefined : toMs(filter.createdAfter, 'listJobs createdAfter');
     if (limit === 0 || statuses?.length === 0) return [];
-    this.log.sync();
-    const matches: LogEntry[] = [];
-    for (const e of this.log.entries.values()) {
-      if (statuses && !statuses.includes(e.status)) continue;
-      if (filter.task !== undefined && e.taskName !== filter.task) continue;
-      if (before !== undefined && !(e.createdAtMs < before)) continue;
-      if (after !== undefined && !(e.createdAtMs >= after)) continue;
-      matches.push(e);
-    }
-    const sign = order === 'asc' ? 1 : -1;
-    matches.sort((a, b) => sign * (a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
-    return matches.slice(offset, offset + limit).map((e) => this.decode(e));
+    return this.io('listing job records', () => {
+      this.log.sync();
+      const matches: LogEntry[] = [];
+      for (const e of this.log.entries.values()) {
+        if (statuses && !statuses.includes(e.status)) continue;
+        if (filter.task !== undefined && e.taskName !== filter.task) continue;
+        if (before !== undefined && !(e.createdAtMs < before)) continue;
+        if (after !== undefined && !(e.createdAtMs >= after)) continue;
+        matches.push(e);
+      }
+      const sign = order === 'asc' ? 1 : -1;
+      matches.sort((a, b) => sign * (a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+      return matches.slice(offset, offset + limit).map((e) => this.decode(e));
+    });
   }
 
   async stats(since: number): Promise<JobStats> {
     this.live();
-    this.log.sync();
+    await this.io('reading job records', () => this.log.sync());
     const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
     const byTask: JobStats['byTask'] = {};
     let oldest: LogEntry | null = null;
@@ -103,19 +107,29 @@ export class FileResultStore implements ResultStore {
     const olderThan = toMs(filter.olderThan, 'purge olderThan');
     const statuses = statusList(filter.status, 'purge status') ?? FINAL_STATUSES;
     if (statuses.length === 0) return 0;
-    return this.log.rewrite((e) => statuses.includes(e.status) && (e.completedAtMs ?? e.createdAtMs) < olderThan);
+    return this.io('purging job records', () => this.log.rewrite((e) => statuses.includes(e.status) && (e.completedAtMs ?? e.createdAtMs) < olderThan));
   }
 
   /** Rewrites the log keeping only the latest line of each record (also done automatically). */
   async compact(): Promise<void> {
     this.live();
-    await this.log.rewrite(() => false, true);
+    await this.io('compacting job records', () => this.log.rewrite(() => false, true));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.log.close();
+  }
+
+  /** Filesystem failures become NUVOM_E_STORAGE naming the step; nuvom's own errors pass through. */
+  private async io<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof NuvomError) throw err;
+      throw storageError(`${what} in ${this.log.file}`, err);
+    }
   }
 
   private decode(entry: LogEntry): JobRecord {
