@@ -22,7 +22,7 @@ export interface SqliteResultStoreOptions {
 interface ResultRow {
   id: string;
   task_name: string;
-  args: Buffer;
+  args: Buffer | null;
   status: JobStatus;
   attempts: number;
   max_retries: number;
@@ -48,6 +48,14 @@ const COLUMNS = [
 const SQL = {
   upsert: `INSERT INTO nuvom_results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
            ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+  // The hot path: a job moving PENDING -> RUNNING -> SUCCESS changes only these columns. Touching
+  // only them keeps SQLite from rewriting the task and created_at indexes (and the args blob) on
+  // every transition. A record whose identity changed (a reused id) falls back to the full upsert.
+  update: `UPDATE nuvom_results SET status = @status, attempts = @attempts, retries_left = @retries_left,
+             started_at = @started_at, completed_at = @completed_at, next_run_at = @next_run_at, result = @result,
+             error = @error, worker_id = @worker_id
+           WHERE id = @id AND task_name = @task_name AND created_at = @created_at AND priority = @priority
+             AND max_retries = @max_retries AND tags = @tags AND timeout_secs = @timeout_secs AND timeout_policy = @timeout_policy`,
   get: `SELECT * FROM nuvom_results WHERE id = @id`,
   countsByTask: `SELECT task_name, status, COUNT(*) AS n FROM nuvom_results GROUP BY task_name, status`,
   oldestPending: `SELECT MIN(created_at) FROM nuvom_results WHERE status = 'PENDING'`,
@@ -65,7 +73,7 @@ export class SqliteResultStore implements ResultStore {
   private readonly serializer: Serializer;
   /** listJobs statements, one per filter shape, each prepared once. */
   private readonly listStatements = new Map<string, Statement>();
-  private readonly putTx: Transaction<(rows: ResultRow[]) => void>;
+  private readonly putTx: Transaction<(rows: Array<{ row: ResultRow; record: JobRecord }>) => void>;
   private closed = false;
 
   constructor(opts: SqliteResultStoreOptions) {
@@ -80,8 +88,12 @@ export class SqliteResultStore implements ResultStore {
     }
     this.stmt.oldestPending.pluck();
     this.stmt.completedSince.pluck();
-    this.putTx = this.db.transaction((rows: ResultRow[]) => {
-      for (const row of rows) this.stmt.upsert.run(row);
+    this.putTx = this.db.transaction((rows: Array<{ row: ResultRow; record: JobRecord }>) => {
+      for (const { row, record } of rows) {
+        if (this.stmt.update.run(row).changes > 0) continue;
+        row.args = toBlob(this.serializer.encode(record.args));
+        this.stmt.upsert.run(row);
+      }
     });
   }
 
@@ -93,7 +105,7 @@ export class SqliteResultStore implements ResultStore {
     this.live();
     if (records.length === 0) return;
     // Encode everything first: a value the serializer refuses leaves the store unchanged.
-    const rows = records.map((r) => this.toRow(r));
+    const rows = records.map((record) => ({ row: this.toRow(record), record }));
     await withBusyRetry('saving job records', () => this.putTx.immediate(rows));
   }
 
@@ -203,7 +215,7 @@ export class SqliteResultStore implements ResultStore {
     return {
       id: r.id,
       task_name: r.taskName,
-      args: toBlob(this.serializer.encode(r.args)),
+      args: null, // encoded only when the row is inserted (see putTx)
       status: r.status,
       attempts: r.attempts,
       max_retries: r.maxRetries,
@@ -224,7 +236,7 @@ export class SqliteResultStore implements ResultStore {
   }
 
   private toRecord(row: ResultRow): JobRecord {
-    const args = this.decode(row.args, 'arguments', row.id);
+    const args = this.decode(row.args as Buffer, 'arguments', row.id);
     if (!Array.isArray(args)) {
       throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored arguments of job ${row.id} decoded to ${typeof args}, not a list`, { plugin: PLUGIN_NAME, details: { jobId: row.id } });
     }

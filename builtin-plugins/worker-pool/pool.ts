@@ -44,6 +44,13 @@ interface Inflight {
   aborted?: 'timeout' | 'cancel' | 'shutdown';
 }
 
+interface Buffered {
+  job: ClaimedJob;
+  args: unknown[];
+  moduleUrl: string;
+  exportName: string | null;
+}
+
 type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export class WorkerPool implements RunningWorker {
@@ -52,6 +59,11 @@ export class WorkerPool implements RunningWorker {
   private resolveDone!: () => void;
   private readonly threads: Thread[] = [];
   private readonly inflight = new Map<string, Inflight>();
+  /** Claimed, recorded RUNNING, waiting for a free slot. */
+  private readonly buffer: Buffered[] = [];
+  /** The last claim came back short: do not claim again until new work is signalled or a poll is due. */
+  private dry = false;
+  private newWork = false;
   private stopping = false;
   private wakeLoop: (() => void) | null = null;
   private renewTimer?: NodeJS.Timeout;
@@ -60,6 +72,7 @@ export class WorkerPool implements RunningWorker {
   private pendingRecords: JobRecord[] = [];
   private pendingAcks: string[] = [];
   private flushing: Promise<void> | null = null;
+  private readonly releasing = new Set<Promise<unknown>>();
   private counters = { done: 0, failed: 0 };
   private readonly leaseMs: number;
   private readonly nThreads: number;
@@ -82,7 +95,7 @@ export class WorkerPool implements RunningWorker {
 
   async start(): Promise<this> {
     for (let i = 0; i < this.nThreads; i++) this.spawn();
-    this.unsubscribe = this.d.queue.subscribe?.(() => this.wake());
+    this.unsubscribe = this.d.queue.subscribe?.(() => { this.newWork = true; this.wake(); });
     this.renewTimer = setInterval(() => void this.renew(), Math.max(20, this.leaseMs / 3));
     this.statsTimer = setInterval(() => {
       if (this.d.bus.hooks.poolStats.isUsed()) this.d.bus.emit('poolStats', { workerId: this.id, at: Date.now(), ...this.stats() });
@@ -123,34 +136,52 @@ export class WorkerPool implements RunningWorker {
     return this.threads.reduce((n, t) => n + (t.exited || t.retiring ? 0 : Math.max(0, this.concurrency - t.jobs.size)), 0);
   }
 
+  /**
+   * Claims ahead of the free slots (up to `batchSize` jobs wait in a local buffer, under their leases,
+   * renewed like running ones) so that a finished job is replaced from memory at once and claims stay
+   * batched: one claim transaction and one RUNNING write per batch, not per job.
+   */
   private async loop(): Promise<void> {
     const poll = this.opts.pollMs ?? (this.d.queue.subscribe ? 1000 : 50);
+    const lowWater = Math.max(1, Math.ceil(this.batchSize / 2));
     while (!this.stopping) {
+      this.dispatch();
       const free = this.capacity();
-      if (free <= 0) { await this.sleep(poll); continue; }
-      const jobs = await this.d.queue.claim({ max: Math.min(this.batchSize, free), workerId: this.id, leaseMs: this.leaseMs });
-      if (jobs.length) { await this.begin(jobs); continue; }
-      if (this.opts.burst && this.inflight.size === 0) {
+      const deficit = free + this.batchSize - this.buffer.length;
+      const worthIt = deficit >= lowWater || (this.buffer.length === 0 && free > 0);
+      if (worthIt && (!this.dry || this.newWork)) {
+        this.newWork = false;
+        const jobs = await this.d.queue.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
+        this.dry = jobs.length < deficit;
+        if (jobs.length) { await this.prepare(jobs); continue; }
+      }
+      if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0) {
         await this.flush();
         if ((await this.d.queue.qsize()) === 0) break;
       }
-      const next = await this.d.queue.nextRunAt();
-      await this.sleep(next === null ? poll : Math.max(1, Math.min(poll, next - Date.now())));
+      let wait = poll;
+      if (this.dry) {
+        const next = await this.d.queue.nextRunAt();
+        if (next !== null) wait = Math.max(1, Math.min(poll, next - Date.now()));
+      }
+      if (await this.sleep(wait)) this.dry = false;
     }
     if (!this.stopping) await this.stop();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Resolves true when the time ran out, false when woken (a slot freed, new work). */
+  private sleep(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wakeLoop = null; resolve(); }, ms);
-      this.wakeLoop = () => { clearTimeout(t); resolve(); };
+      const t = setTimeout(() => { this.wakeLoop = null; resolve(true); }, ms);
+      this.wakeLoop = () => { clearTimeout(t); resolve(false); };
     });
   }
 
-  private async begin(jobs: ClaimedJob[]): Promise<void> {
+  /** Decodes claimed jobs, fails those that cannot run here, records the rest RUNNING and buffers them. */
+  private async prepare(jobs: ClaimedJob[]): Promise<void> {
     const now = Date.now();
     const running: JobRecord[] = [];
-    const ready: Array<{ job: ClaimedJob; args: unknown[]; ref: ReturnType<RegistryService['get']> }> = [];
+    const ready: Buffered[] = [];
     for (const job of jobs) {
       let args: unknown[];
       try {
@@ -168,30 +199,35 @@ export class WorkerPool implements RunningWorker {
         continue;
       }
       running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
-      ready.push({ job, args, ref });
+      ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
+      if (this.d.bus.hooks.jobClaimed.isUsed()) this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
     }
     if (running.length) await this.d.resultStore.putMany(running);
-    for (const { job, args, ref } of ready) {
+    this.buffer.push(...ready);
+    this.dispatch();
+  }
+
+  /** Hands buffered jobs to threads with free slots. */
+  private dispatch(): void {
+    while (this.buffer.length && !this.stopping) {
       const thread = this.pickThread();
+      if (!thread || thread.jobs.size >= this.concurrency) return;
+      const { job, args, moduleUrl, exportName } = this.buffer.shift()!;
       const entry: Inflight = { job, args, thread, startedAt: Date.now() };
       this.inflight.set(job.id, entry);
       thread.jobs.add(job.id);
-      thread.send({ t: 'run', id: job.id, taskName: job.taskName, moduleUrl: ref!.moduleUrl, exportName: ref!.exportName, args, attempt: job.attempts });
-      const timeoutMs = job.options.timeoutSecs * 1000;
-      entry.timer = setTimeout(() => this.abort(entry, 'timeout'), timeoutMs);
+      thread.send({ t: 'run', id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
+      entry.timer = setTimeout(() => this.abort(entry, 'timeout'), job.options.timeoutSecs * 1000);
       if (this.d.bus.hooks.jobStarted.isUsed()) {
-        this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
         this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
-      } else if (this.d.bus.hooks.jobClaimed.isUsed()) {
-        this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
       }
     }
   }
 
-  private pickThread(): Thread {
+  private pickThread(): Thread | null {
     let best: Thread | null = null;
     for (const t of this.threads) if (!t.exited && !t.retiring && (!best || t.jobs.size < best.jobs.size)) best = t;
-    return best!;
+    return best;
   }
 
   /**
@@ -266,10 +302,15 @@ export class WorkerPool implements RunningWorker {
   /** Returns a job to the queue at once without counting a failure (thread replaced, shutdown). */
   private release(entry: Inflight): void {
     this.untrack(entry);
-    const { job } = entry;
-    void this.d.queue.retry(job.id, this.id, Date.now()).then(
-      () => this.d.resultStore.put(recordOf(job, entry.args, { status: 'PENDING', attempts: job.attempts })),
-    ).catch((err) => this.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
+    this.releaseJob(entry.job, entry.args);
+  }
+
+  private releaseJob(job: ClaimedJob, args: unknown[]): void {
+    const done = this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts: job.attempts }))
+      .then(() => this.d.queue.retry(job.id, this.id, Date.now()))
+      .catch((err) => this.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
+    this.releasing.add(done);
+    void done.finally(() => this.releasing.delete(done));
   }
 
   private abortError(entry: Inflight): JobError {
@@ -373,15 +414,23 @@ export class WorkerPool implements RunningWorker {
   }
 
   private async renew(): Promise<void> {
-    const ids = [...this.inflight.keys()];
+    const ids = [...this.inflight.keys(), ...this.buffer.map((b) => b.job.id)];
     if (!ids.length) return;
     try {
       const { held, cancelled } = await this.d.queue.renew(ids, this.id, this.leaseMs);
       const heldSet = new Set(held);
       for (const id of ids) {
-        if (!heldSet.has(id) && this.inflight.has(id)) this.d.logger.warn(`lost the lease of job ${id}; another worker may run it again`);
+        if (!heldSet.has(id)) this.d.logger.warn(`lost the lease of job ${id}; another worker may run it again`);
       }
-      for (const id of cancelled) { const e = this.inflight.get(id); if (e) this.abort(e, 'cancel'); }
+      for (const id of cancelled) {
+        const e = this.inflight.get(id);
+        if (e) { this.abort(e, 'cancel'); continue; }
+        const i = this.buffer.findIndex((b) => b.job.id === id);
+        if (i >= 0) {
+          const [b] = this.buffer.splice(i, 1);
+          void this.finalize(b.job, b.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
+        }
+      }
     } catch (err) {
       this.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
     }
@@ -403,9 +452,11 @@ export class WorkerPool implements RunningWorker {
     const graceEnd = Date.now() + this.graceMs;
     while (this.inflight.size && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 10));
     for (const e of [...this.inflight.values()]) this.release(e);
+    for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args);
     clearInterval(this.renewTimer);
     clearInterval(this.statsTimer);
     await this.flush();
+    await Promise.all(this.releasing);
     await Promise.all(this.threads.map((t) => t.terminate()));
     this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: this.nThreads, concurrency: this.concurrency });
     this.resolveDone();
