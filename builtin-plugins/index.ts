@@ -13,9 +13,13 @@ import file from './file/index.ts';
 import workerPool from './worker-pool/index.ts';
 import cliCore from './cli-core/index.ts';
 import discovery from './discovery/index.ts';
+import doctor from './doctor/index.ts';
+import scheduler from './scheduler/index.ts';
 import { pluginTools } from './plugin-tools/index.ts';
+import cliOps from './cli-ops/index.ts';
 
-export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery];
+export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery, scheduler, cliOps];
+builtinPlugins.push(doctor);
 
 export const catalogue: Catalogue = {};
 

@@ -224,15 +224,15 @@ export interface Clock {
   now(): number;
 }
 
-/** One of exactly these shapes (api.md "Scheduling"). */
+/** What happens to fire times missed while no scheduler ran (docs/scheduling.md). */
+export type MisfirePolicy = 'skip' | 'catchup';
+
+/** One of exactly these shapes (api.md "Scheduling"); recurring ones may set a misfire policy. */
 export type Trigger =
   | { at: Date | string | number }
   | { inSecs: number }
-  | { everySecs: number }
-  | { cron: string; timezone?: string };
-
-/** What happens to fire times missed while no scheduler ran. */
-export type MisfirePolicy = 'skip' | 'catchup';
+  | { everySecs: number; misfire?: MisfirePolicy }
+  | { cron: string; timezone?: string; misfire?: MisfirePolicy };
 
 export interface ScheduleEntry {
   id: string;

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   NUVOM_E_STORAGE_CORRUPT: 'stored data is corrupt and was quarantined',
   NUVOM_E_UNSUPPORTED: 'the configured backend does not support the operation',
   NUVOM_E_SCHEDULE_INVALID: 'a schedule trigger is invalid',
+  NUVOM_E_SCHEDULE_NOT_FOUND: 'no schedule has that id',
   NUVOM_E_DISCOVERY: 'task discovery found a problem',
   NUVOM_E_MANIFEST: 'the task manifest is missing, stale or unreadable',
   NUVOM_E_USAGE: 'a command was used wrongly',

@@ -58,6 +58,7 @@ export class MemoryScheduleStore implements ScheduleStore {
     const e = this.entries.get(id);
     if (!e || e.status !== 'ACTIVE') return false;
     e.status = 'CANCELLED';
+    e.nextRunAt = null;
     return true;
   }
 

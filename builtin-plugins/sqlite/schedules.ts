@@ -87,8 +87,8 @@ export class SqliteScheduleStore implements ScheduleStore {
           continue;
         }
         const status = next === null ? 'DONE' : 'ACTIVE';
-        const { changes } = this.stmt.advance.run({ id: entry.id, fireAt, next, lastRunAt: now, status });
-        if (changes === 1) won.push({ entry: { ...entry, nextRunAt: next, lastRunAt: now, status }, fireAt });
+        const { changes } = this.stmt.advance.run({ id: entry.id, fireAt, next, lastRunAt: fireAt, status });
+        if (changes === 1) won.push({ entry: { ...entry, nextRunAt: next, lastRunAt: fireAt, status }, fireAt });
       }
       return won;
     });

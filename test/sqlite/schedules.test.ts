@@ -41,8 +41,8 @@ describe('sqlite schedule store', () => {
     await store.add(entry);
     const fires = await store.claimDue(t0, everySecond);
     expect(fires.map((f) => f.fireAt)).to.deep.equal([t0 - 10]);
-    expect(fires[0].entry).to.include({ nextRunAt: t0 - 10 + SECOND, lastRunAt: t0, status: 'ACTIVE' });
-    expect(await store.get(entry.id)).to.include({ nextRunAt: t0 - 10 + SECOND, lastRunAt: t0 });
+    expect(fires[0].entry).to.include({ nextRunAt: t0 - 10 + SECOND, lastRunAt: t0 - 10, status: 'ACTIVE' });
+    expect(await store.get(entry.id)).to.include({ nextRunAt: t0 - 10 + SECOND, lastRunAt: t0 - 10 });
   });
 
   it('gives each fire time to one of two stores on the same file, however their claims interleave', async () => {

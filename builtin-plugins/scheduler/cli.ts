@@ -1,0 +1,100 @@
+/**
+ * The scheduler's commands: `nuvom runscheduler`, `nuvom schedule list`, `nuvom schedule cancel`.
+ * Data on stdout (a table, or pure JSON with --json), logs on stderr; failures are thrown as
+ * NuvomError for cli/main.ts to print as one line with exit code 1 (2 for usage errors).
+ * Must never: call process.exit, or print anything but data on stdout.
+ */
+import type { Command } from 'commander';
+import { NuvomError, iso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
+import { describeTrigger } from './trigger.ts';
+
+function out(s: string): void {
+  process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+function positiveSecs(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be a number of seconds > 0, got "${v}"`);
+    return n;
+  };
+}
+
+/** A schedule as `schedule list --json` prints it: arguments decoded, times as ISO-8601 UTC. */
+export function scheduleView(e: ScheduleEntry, decode: (b: Uint8Array) => unknown) {
+  let args: unknown = null;
+  try { args = decode(e.args); } catch { /* shown as null: the table and the ids stay usable */ }
+  return {
+    id: e.id, taskName: e.taskName, args, priority: e.priority, kind: e.kind, everySecs: e.everySecs, cron: e.cron,
+    timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt),
+    createdAt: iso(e.createdAt), options: e.options,
+  };
+}
+
+export function scheduleTable(entries: ScheduleEntry[]): string {
+  const rows = [['ID', 'TASK', 'TRIGGER', 'NEXT RUN', 'STATUS'],
+    ...entries.map((e) => [e.id, e.taskName, describeTrigger(e), iso(e.nextRunAt) ?? '-', e.status])];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+async function runScheduler(ctx: PluginContext, pollSecs: number | undefined): Promise<void> {
+  const { config, logger: log } = ctx;
+  if (config.schedulerBackend === 'memory') {
+    log.warn('the schedule store is "memory": only schedules made in this process are seen; use sqlite (the default) to share them');
+  }
+  const loop = ctx.resolve('scheduler').run({ pollSecs });
+  log.info(`scheduler reads schedules from ${config.schedulerBackend} and enqueues jobs to ${config.queueBackend}; SIGINT or SIGTERM stops it`);
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info(`${sig}: stopping the scheduler`);
+    void loop.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await loop.done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function addSchedulerCommands(program: Command, ctx: PluginContext): void {
+  program.command('runscheduler')
+    .description('run the scheduler loop in the foreground: due schedules become jobs; SIGINT/SIGTERM stop it')
+    .option('--poll <secs>', 'seconds between passes (default 1)', positiveSecs('--poll'))
+    .addHelpText('after', '\nSeveral schedulers may run on one store: each fire time becomes one job.\n\nExample:\n  $ nuvom runscheduler --poll 5')
+    .action(async (o: { poll?: number }) => runScheduler(ctx, o.poll));
+
+  const schedule = program.command('schedule').description('list and cancel scheduled entries');
+  schedule.command('list')
+    .description('the active schedules: id, task, trigger, next run, status')
+    .option('--json', 'print JSON (arguments decoded, times in ISO-8601 UTC)')
+    .option('--all', 'include schedules that are DONE or CANCELLED')
+    .addHelpText('after', '\nExample:\n  $ nuvom schedule list --json')
+    .action(async (o: { json?: boolean; all?: boolean }) => {
+      const entries = await ctx.resolve('scheduler').list({ includeFinished: o.all === true });
+      if (o.json) {
+        const serializer = ctx.resolve('serializer');
+        out(JSON.stringify(entries.map((e) => scheduleView(e, (b) => serializer.decode(b))), null, 2));
+        return;
+      }
+      if (entries.length === 0) {
+        process.stderr.write(o.all ? 'no schedules\n' : 'no active schedules (--all shows finished ones)\n');
+        return;
+      }
+      out(scheduleTable(entries));
+    });
+  schedule.command('cancel')
+    .description('cancel a schedule: it makes no more jobs (jobs already made are not touched)')
+    .argument('<id>', 'the schedule id, from `nuvom schedule list`')
+    .action(async (id: string) => {
+      if (await ctx.resolve('scheduler').cancel(id)) {
+        out(`${id} CANCELLED`);
+        return;
+      }
+      const entry = await ctx.resolve('scheduleStore').get(id);
+      if (!entry) throw new NuvomError('NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule with id "${id}"; \`nuvom schedule list --all\` shows the ids`);
+      throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `schedule "${id}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
+    });
+}

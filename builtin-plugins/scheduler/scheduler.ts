@@ -1,0 +1,325 @@
+/**
+ * The scheduler: keeps schedules (arguments encoded by the serializer, as jobs keep them) and turns
+ * due fire times into jobs. A fire time is won through the schedule store's claimDue, which moves the
+ * entry to its next fire time in the same compare-and-set, so several schedulers on one store make
+ * one job per fire time. The job carries the options fixed from the task when it was scheduled.
+ * Must never: let one bad entry (unknown task, undecodable arguments, a refused enqueue) stop a pass
+ * or the loop, or compute a recurring entry's next fire time from `now` (that drifts).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  NuvomError, iso, isNuvomError, jobOptions, messageOf,
+  type Clock, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
+  type ScheduleHandle, type SchedulerService, type ScheduleStore, type Serializer, type TaskOptionsSnapshot, type Trigger,
+} from '../../sdk/plugin.ts';
+import { parseTrigger, timeline, type Timeline } from './trigger.ts';
+
+export interface SchedulerDeps {
+  config: NuvomConfig;
+  clock: Clock;
+  logger: Logger;
+  serializer: Serializer;
+  scheduleStore: ScheduleStore;
+  jobs: JobsService;
+  registry: RegistryService;
+}
+
+export interface SchedulerTuning {
+  /**
+   * misfire 'skip': a recurring entry's latest passed fire time still runs when it is at most this
+   * late (default 60 s; a running loop widens it to twice its poll interval).
+   */
+  graceSecs?: number;
+  /** A one-off whose task is unknown is looked at again after this long (default 60 s). */
+  missingRetrySecs?: number;
+  /** Fire times claimed per store round trip (default 100); a pass claims until fewer come back. */
+  batch?: number;
+}
+
+/** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
+interface Plan {
+  /** The entry's next fire time (null: DONE). */
+  next: number | null;
+  /** The fire time the job stands for, or null: no job for this claim. */
+  fireFor: number | null;
+  /** The task is not in the registry: no job, reported once. */
+  missing: boolean;
+  note: { level: 'info' | 'warn' | 'error'; text: string } | null;
+}
+
+export interface RunHandle {
+  stop(): Promise<void>;
+  done: Promise<void>;
+}
+
+const MAX_ROUNDS = 100;
+const REFRESH_MS = 10_000;
+const REPEAT_LOG_MS = 60_000;
+
+const at = (ms: number | null): string => iso(ms) ?? 'never';
+
+/** The entry's timeline, or why it cannot be computed (a corrupt stored cron, say). */
+function timelineOf(entry: ScheduleEntry, fireAt: number, now: number): Timeline | string {
+  try {
+    return timeline(entry, fireAt, now);
+  } catch (err) {
+    return messageOf(err);
+  }
+}
+
+export class Scheduler implements SchedulerService {
+  private readonly log: Logger;
+  private graceMs: number;
+  private readonly missingRetryMs: number;
+  private readonly batch: number;
+  /** Entry ids whose unknown task was reported (once each). */
+  private readonly missing = new Set<string>();
+  private lastRefresh = -Infinity;
+  private readonly loops = new Set<RunHandle>();
+  private readonly lastLogged = new Map<string, number>();
+
+  constructor(private readonly d: SchedulerDeps, tuning: SchedulerTuning = {}) {
+    this.log = d.logger;
+    this.graceMs = (tuning.graceSecs ?? 60) * 1000;
+    this.missingRetryMs = (tuning.missingRetrySecs ?? 60) * 1000;
+    this.batch = tuning.batch ?? 100;
+  }
+
+  async schedule(task: { name: string; options: TaskOptionsSnapshot }, trigger: Trigger, args: unknown[]): Promise<ScheduleHandle> {
+    const name = task?.name;
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `schedule() needs a task with a name, got ${JSON.stringify(name)}`);
+    }
+    const label = `task "${name}".schedule()`;
+    if (!Array.isArray(args)) throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: the arguments must be a list`);
+    const id = randomUUID();
+    const now = this.d.clock.now();
+    const spec = parseTrigger(trigger, now, id, label);
+    let encoded: Uint8Array;
+    try {
+      encoded = this.d.serializer.encode(args);
+    } catch (err) {
+      const m = messageOf(err).replace(/^value\[(\d+)\]/, (_s, n) => `argument ${Number(n) + 1} (args[${n}])`);
+      throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was scheduled`, { cause: err });
+    }
+    const options = task.options ?? {};
+    const entry: ScheduleEntry = {
+      id,
+      taskName: name,
+      args: encoded,
+      priority: options.priority ?? 0,
+      options: jobOptions(options, {}, this.d.config),
+      kind: spec.kind,
+      everySecs: spec.everySecs,
+      cron: spec.cron,
+      timezone: spec.timezone,
+      misfire: spec.misfire,
+      nextRunAt: spec.firstRunAt,
+      lastRunAt: null,
+      status: 'ACTIVE',
+      createdAt: now,
+    };
+    await this.d.scheduleStore.add(entry);
+    this.log.debug(`schedule ${id} (task "${name}") added; first fire time ${at(spec.firstRunAt)}`, { schedule: id });
+    return { id, nextRunAt: iso(spec.firstRunAt) };
+  }
+
+  list(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]> {
+    return this.d.scheduleStore.list(opts);
+  }
+
+  cancel(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id === '') return Promise.resolve(false);
+    return this.d.scheduleStore.cancel(id);
+  }
+
+  /** One pass at `now`: claims every due fire time (in batches) and makes the jobs; returns how many. */
+  async tick(now: number = this.d.clock.now()): Promise<number> {
+    if (!this.registryReadable(now)) return 0;
+    let made = 0;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const plans = new Map<string, Plan>();
+      const fires = await this.d.scheduleStore.claimDue(now, (entry) => {
+        const plan = this.plan(entry, now);
+        plans.set(entry.id, plan);
+        return plan.next;
+      }, this.batch);
+      for (const fire of fires) {
+        const plan = plans.get(fire.entry.id) ?? { next: fire.entry.nextRunAt, fireFor: fire.fireAt, missing: false, note: null };
+        made += await this.dispatch(fire.entry, plan);
+      }
+      if (fires.length < this.batch) break;
+    }
+    return made;
+  }
+
+  /** Passes every pollSecs (default 1) until stop(); a failing pass is logged and the loop goes on. */
+  run(opts: { pollSecs?: number } = {}): RunHandle {
+    const pollSecs = opts.pollSecs ?? 1;
+    if (typeof pollSecs !== 'number' || !Number.isFinite(pollSecs) || pollSecs <= 0) {
+      throw new NuvomError('NUVOM_E_USAGE', `the scheduler's poll interval must be a number of seconds > 0, got ${JSON.stringify(pollSecs)}`);
+    }
+    const pollMs = pollSecs * 1000;
+    // A fire time found one poll late is on time, not a misfire.
+    this.graceMs = Math.max(this.graceMs, 2 * pollMs);
+    let stopping = false;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    const loop = async (): Promise<void> => {
+      this.log.info(`scheduler loop started: a pass every ${pollSecs}s`);
+      while (!stopping) {
+        try {
+          const made = await this.tick();
+          if (made > 0) this.log.info(`scheduler: ${made} job(s) made from due schedules`);
+        } catch (err) {
+          this.logRepeated('error', `scheduler pass failed (will try again in ${pollSecs}s): ${messageOf(err)}`);
+        }
+        if (stopping) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, pollMs);
+        });
+      }
+      this.log.info('scheduler stopped');
+    };
+    const done = loop();
+    const handle: RunHandle = {
+      done,
+      stop: async () => {
+        stopping = true;
+        clearTimeout(timer);
+        wake?.();
+        await done;
+        this.loops.delete(handle);
+      },
+    };
+    this.loops.add(handle);
+    return handle;
+  }
+
+  /** Stops every loop this scheduler runs (the kernel calls it on shutdown). */
+  async close(): Promise<void> {
+    await Promise.all([...this.loops].map((l) => l.stop()));
+  }
+
+  /** Decides, for one due entry, its next fire time and whether (and for which time) a job is made. */
+  private plan(entry: ScheduleEntry, now: number): Plan {
+    const fireAt = entry.nextRunAt ?? now;
+    if (!this.known(entry.taskName)) {
+      // One-offs wait for the task to come back; recurring entries move on along their timeline.
+      if (entry.kind === 'once') return { next: now + this.missingRetryMs, fireFor: null, missing: true, note: null };
+      const t = timelineOf(entry, fireAt, now);
+      return { next: typeof t === 'string' ? null : t.next, fireFor: null, missing: true, note: null };
+    }
+    if (entry.kind === 'once') return { next: null, fireFor: fireAt, missing: false, note: null };
+    const t = timelineOf(entry, fireAt, now);
+    if (typeof t === 'string') {
+      return { next: null, fireFor: fireAt, missing: false, note: { level: 'error', text: `its next fire time could not be computed (${t}); it runs this once and is now DONE` } };
+    }
+    const span = t.passed > 1 ? `${t.passed} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
+    let plan: Plan;
+    if (entry.misfire === 'catchup') {
+      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `missed ${span}; one job catches up (misfire 'catchup')` } : null };
+    } else if (now - t.latest <= this.graceMs) {
+      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${t.passed - 1} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
+    } else {
+      plan = { next: t.next, fireFor: null, missing: false, note: { level: 'warn', text: `skipped ${span}, ${Math.round((now - t.latest) / 1000)}s late (misfire 'skip'; 'catchup' would run it once); next at ${at(t.next)}` } };
+    }
+    if (t.next === null) {
+      const last = 'the expression has no later fire time, so the schedule is now DONE';
+      plan.note = plan.note ? { level: plan.note.level, text: `${plan.note.text}; ${last}` } : { level: 'info', text: last };
+    }
+    return plan;
+  }
+
+  /** Acts on a won fire time: reports, and makes the job when the plan says so. Returns jobs made. */
+  private async dispatch(entry: ScheduleEntry, plan: Plan): Promise<number> {
+    const who = `schedule ${entry.id} (task "${entry.taskName}")`;
+    if (plan.missing) {
+      if (!this.missing.has(entry.id)) {
+        this.missing.add(entry.id);
+        const then = entry.kind === 'once' ? `it stays due and is looked at again every ${this.missingRetryMs / 1000}s` : 'its fire times are skipped until the task is back';
+        this.log.warn(`${who}: the task is not in the registry (not defined in this process, not in the manifest); ${then}. Run \`nuvom discover tasks\`, or cancel it with \`nuvom schedule cancel ${entry.id}\``, { schedule: entry.id });
+      }
+      return 0;
+    }
+    if (this.missing.delete(entry.id)) this.log.info(`${who}: the task is known again; fire times resume`, { schedule: entry.id });
+    if (plan.note) this.log[plan.note.level](`${who}: ${plan.note.text}`, { schedule: entry.id });
+    if (plan.fireFor === null) return 0;
+    const fireIso = new Date(plan.fireFor).toISOString();
+    let args: unknown;
+    try {
+      args = this.d.serializer.decode(entry.args);
+      if (!Array.isArray(args)) throw new Error('they are not a list');
+    } catch (err) {
+      this.log.error(`${who}: its stored arguments could not be decoded (${messageOf(err)}); the fire time ${fireIso} was not run`, { schedule: entry.id });
+      return 0;
+    }
+    const o = entry.options;
+    // One id per fire time: a second enqueue of the same fire time is refused while the first is queued.
+    const id = `${entry.id}:${fireIso}`;
+    try {
+      await this.d.jobs.enqueue([{
+        taskName: entry.taskName,
+        taskOptions: this.refOptions(entry.taskName),
+        call: {
+          args, id, priority: entry.priority, retries: o.maxRetries, retryDelaySecs: o.retryDelaySecs, backoff: o.backoff,
+          timeoutSecs: o.timeoutSecs, timeoutPolicy: o.timeoutPolicy, storeResult: o.storeResult, tags: o.tags,
+        },
+      }]);
+    } catch (err) {
+      if (isNuvomError(err, 'NUVOM_E_DUPLICATE_JOB')) {
+        this.log.warn(`${who}: the job for ${fireIso} was already dispatched (${id})`, { schedule: entry.id });
+      } else {
+        this.log.error(`${who}: enqueueing the job for ${fireIso} failed, so that fire time did not run: ${messageOf(err)}`, { schedule: entry.id });
+      }
+      return 0;
+    }
+    this.log.debug(`${who}: fire time ${fireIso} -> job ${id}`, { schedule: entry.id, job: id });
+    return 1;
+  }
+
+  private known(taskName: string): boolean {
+    try {
+      return this.d.registry.get(taskName) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  private refOptions(taskName: string): TaskOptionsSnapshot {
+    try {
+      return this.d.registry.get(taskName)?.options ?? {};
+    } catch {
+      return {};
+    }
+  }
+
+  /**
+   * Re-reads the manifest now and then while some task is missing (discovery may have run since), and
+   * refuses the pass while the registry cannot be read: due entries then stay due, nothing is lost.
+   */
+  private registryReadable(now: number): boolean {
+    try {
+      if (this.missing.size > 0 && now - this.lastRefresh >= REFRESH_MS) {
+        this.lastRefresh = now;
+        this.d.registry.refresh();
+      }
+      this.d.registry.list();
+      return true;
+    } catch (err) {
+      this.logRepeated('error', `the task registry cannot be read, so no schedule fires until it can: ${messageOf(err)}`);
+      return false;
+    }
+  }
+
+  /** Logs a message, but the same one at most once a minute (a broken store must not flood stderr). */
+  private logRepeated(level: 'warn' | 'error', msg: string): void {
+    const t = Date.now();
+    const last = this.lastLogged.get(msg);
+    if (last !== undefined && t - last < REPEAT_LOG_MS) return;
+    this.lastLogged.set(msg, t);
+    if (this.lastLogged.size > 100) this.lastLogged.clear();
+    this.log[level](msg);
+  }
+}
