@@ -86,12 +86,11 @@ export class Jobs implements JobsService {
       }
       jobs = piped;
     }
-    for (const job of jobs) {
-      if (calls.find((c) => c.call.id === job.id)) {
-        const prior = await this.d.resultStore.getFull(job.id);
-        if (prior && !FINAL_STATUSES.includes(prior.status)) {
-          throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${job.id}" is already ${prior.status}; nothing was enqueued`);
-        }
+    // Caller-chosen ids are idempotency keys: refuse one whose job is not final yet.
+    for (const id of new Set(calls.map((c) => c.call.id).filter((x): x is string => x !== undefined))) {
+      const prior = await this.d.resultStore.getFull(id);
+      if (prior && !FINAL_STATUSES.includes(prior.status)) {
+        throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${id}" is already ${prior.status}; nothing was enqueued`);
       }
     }
     const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));

@@ -12,7 +12,7 @@ import {
   type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
-import type { FromThread } from './protocol.ts';
+import type { FromThread, RunMessage } from './protocol.ts';
 import { Thread } from './threads.ts';
 
 export interface PoolDeps {
@@ -207,21 +207,25 @@ export class WorkerPool implements RunningWorker {
     this.dispatch();
   }
 
-  /** Hands buffered jobs to threads with free slots. */
+  /** Hands buffered jobs to threads with free slots: one message per thread per call. */
   private dispatch(): void {
+    const batches = new Map<Thread, RunMessage[]>();
     while (this.buffer.length && !this.stopping) {
       const thread = this.pickThread();
-      if (!thread || thread.jobs.size >= this.concurrency) return;
+      if (!thread || thread.jobs.size >= this.concurrency) break;
       const { job, args, moduleUrl, exportName } = this.buffer.shift()!;
       const entry: Inflight = { job, args, thread, startedAt: Date.now() };
       this.inflight.set(job.id, entry);
       thread.jobs.add(job.id);
-      thread.send({ t: 'run', id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
+      let batch = batches.get(thread);
+      if (!batch) batches.set(thread, (batch = []));
+      batch.push({ id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
       entry.timer = setTimeout(() => this.abort(entry, 'timeout'), job.options.timeoutSecs * 1000);
       if (this.d.bus.hooks.jobStarted.isUsed()) {
         this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
       }
     }
+    for (const [thread, runs] of batches) thread.send({ t: 'run', runs });
   }
 
   private pickThread(): Thread | null {
@@ -258,9 +262,10 @@ export class WorkerPool implements RunningWorker {
 
   private onThreadMessage(thread: Thread, m: FromThread): void {
     if (m.t === 'done') {
-      const entry = this.inflight.get(m.id);
-      if (!entry) return;
-      this.settle(entry, m.ok ? { ok: true, result: m.result } : { ok: false, kind: 'error', error: m.error });
+      for (const o of m.outcomes) {
+        const entry = this.inflight.get(o.id);
+        if (entry) this.settle(entry, o.ok ? { ok: true, result: o.result } : { ok: false, kind: 'error', error: o.error });
+      }
     } else if (m.t === 'log') {
       this.d.logger[m.level](`[thread ${thread.threadId}] ${m.message}`);
     }

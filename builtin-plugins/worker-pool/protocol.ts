@@ -2,7 +2,6 @@
 import type { JobError } from '../../sdk/plugin.ts';
 
 export interface RunMessage {
-  t: 'run';
   id: string;
   taskName: string;
   moduleUrl: string | null;
@@ -11,10 +10,16 @@ export interface RunMessage {
   attempt: number;
 }
 
-export type ToThread = RunMessage | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown' };
+export type DoneMessage =
+  | { t: 'done'; id: string; ok: true; result: unknown }
+  | { t: 'done'; id: string; ok: false; error: JobError };
+
+/** Jobs and outcomes travel in batches: one postMessage per batch, not per job. */
+export type ToThread =
+  | { t: 'run'; runs: RunMessage[] }
+  | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown' };
 
 export type FromThread =
   | { t: 'ready'; threadId: number }
-  | { t: 'done'; id: string; ok: true; result: unknown }
-  | { t: 'done'; id: string; ok: false; error: JobError }
+  | { t: 'done'; outcomes: DoneMessage[] }
   | { t: 'log'; level: 'warn' | 'error'; message: string };

@@ -5,7 +5,7 @@
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
-import type { FromThread, RunMessage, ToThread } from './protocol.ts';
+import type { DoneMessage, FromThread, RunMessage, ToThread } from './protocol.ts';
 
 const port = parentPort!;
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -13,6 +13,29 @@ const controllers = new Map<string, AbortController>();
 
 function post(msg: FromThread): void {
   port.postMessage(msg);
+}
+
+let outcomes: DoneMessage[] = [];
+/** Outcomes finished in one turn of the event loop go back in one message. */
+function done(msg: DoneMessage): void {
+  outcomes.push(msg);
+  if (outcomes.length > 1) return;
+  setImmediate(() => {
+    const batch = outcomes;
+    outcomes = [];
+    try {
+      post({ t: 'done', outcomes: batch });
+    } catch {
+      // One result could not be cloned: send them one by one so only that job fails.
+      for (const o of batch) {
+        try {
+          post({ t: 'done', outcomes: [o] });
+        } catch (err) {
+          post({ t: 'done', outcomes: [{ t: 'done', id: o.id, ok: false, error: { name: 'NuvomError', message: `the task returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null } }] });
+        }
+      }
+    }
+  });
 }
 
 function errorOf(err: unknown): JobError {
@@ -68,20 +91,16 @@ async function run(msg: RunMessage): Promise<void> {
         throw err;
       }
     });
-    try {
-      post({ t: 'done', id: msg.id, ok: true, result });
-    } catch (err) {
-      post({ t: 'done', id: msg.id, ok: false, error: { name: 'NuvomError', message: `task "${msg.taskName}" returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null } });
-    }
+    done({ t: 'done', id: msg.id, ok: true, result });
   } catch (err) {
-    post({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
+    done({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
   } finally {
     controllers.delete(msg.id);
   }
 }
 
 port.on('message', (msg: ToThread) => {
-  if (msg.t === 'run') void run(msg);
+  if (msg.t === 'run') for (const r of msg.runs) void run(r);
   else if (msg.t === 'abort') {
     const c = controllers.get(msg.id);
     if (c && !c.signal.aborted) {
