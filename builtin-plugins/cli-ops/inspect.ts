@@ -1,0 +1,63 @@
+/**
+ * `nuvom inspect job JOB_ID [--format table|json|raw]`: one job's full record. The table shows the
+ * decoded arguments and result and the error's stack in full; json is the record pretty-printed; raw
+ * is the record exactly as the result store returned it, on one line.
+ * Must never: cut the stack or the result short (that is what inspecting is for).
+ */
+import type { Command } from 'commander';
+import { NuvomError, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
+import { formatDuration } from './duration.ts';
+import { keyValues, out, paint, termWidth, toJson } from './format.ts';
+import { choice, example, parent } from './options.ts';
+
+const FORMATS = ['table', 'json', 'raw'] as const;
+type Format = (typeof FORMATS)[number];
+
+/** A value as JSON, pretty-printed over several lines when one line would not fit. */
+function shown(value: unknown, room: number): string {
+  const flat = toJson(value);
+  return flat.length <= room ? flat : toJson(value, 2);
+}
+
+const span = (from: string | null, to: string | null) => (from && to ? formatDuration(Date.parse(to) - Date.parse(from)) : '-');
+
+export function inspectTable(r: JobRecord, width = termWidth()): string {
+  const p = paint();
+  const room = Math.max(40, Math.min(width, 160) - 14);
+  const pairs: Array<[string, string]> = [
+    ['id', r.id],
+    ['task', r.taskName],
+    ['status', p.status(r.status, r.status)],
+    ['args', shown(r.args, room)],
+    ['result', r.status === 'SUCCESS' ? shown(r.result, room) : '-'],
+    ['error', r.error ? p.red(`${r.error.name}: ${r.error.message}`) : '-'],
+    ['attempts', `${r.attempts} (max retries ${r.maxRetries}, ${r.retriesLeft} left)`],
+    ['priority', String(r.priority)],
+    ['tags', r.tags.length ? r.tags.join(', ') : '-'],
+    ['created', r.createdAt],
+    ['started', r.startedAt ?? '-'],
+    ['completed', r.completedAt ?? '-'],
+    ['took', span(r.startedAt, r.completedAt)],
+    ['next run', r.nextRunAt ?? '-'],
+    ['timeout', `${r.timeoutSecs}s, policy ${r.timeoutPolicy}`],
+    ['worker', r.workerId ?? '-'],
+  ];
+  const stack = r.error?.stack ? `\n\n${p.bold('stack')}\n${r.error.stack}` : '';
+  return keyValues(pairs, p) + stack;
+}
+
+export function addInspectCommands(program: Command, ctx: PluginContext): void {
+  parent(program, 'inspect', 'look at one job in detail', 'nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70')
+    .command('job')
+    .description('the full record of one job: arguments, result, error with its whole stack, timings')
+    .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)')
+    .option('--format <format>', 'table, json (the record, pretty) or raw (the record as stored, one line)', choice('--format', FORMATS), 'table' as Format)
+    .addHelpText('after', example('$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70', '$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70 --format json | jq .error.stack'))
+    .action(async (id: string, o: { format: Format }) => {
+      const rec = await ctx.resolve('jobs').getJob(id);
+      if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+      if (o.format === 'json') out(toJson(rec, 2));
+      else if (o.format === 'raw') out(toJson(rec));
+      else out(inspectTable(rec));
+    });
+}
