@@ -23,8 +23,29 @@ export function parseArgJson(raw: string, index: number): unknown {
   }
 }
 
+/** The known name closest to `name` by edit distance, if it is close enough to be a typo. */
+export function nearest(name: string, known: string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]; row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const cur = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = cur;
+      }
+    }
+    return row[b.length];
+  };
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) { const d = dist(name, k); if (!best || d < best.d) best = { k, d }; }
+  return best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? best.k : undefined;
+}
+
 function addCommands(program: Command, ctx: PluginContext): void {
-  program.command('version').description('print the version').action(() => out(pkg.version));
+  program.command('version').description('print the version')
+    .addHelpText('after', '\nExample:\n  $ nuvom version')
+    .action(() => out(pkg.version));
 
   program.command('config')
     .description('the resolved configuration, with where each value came from')
@@ -45,6 +66,7 @@ function addCommands(program: Command, ctx: PluginContext): void {
   plugin.command('status')
     .description('list loaded plugins and the services they provide')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ nuvom plugin status --json')
     .action((o: { json?: boolean }) => {
       const rows = ctx.resolve('kernelInfo').plugins();
       if (o.json) { out(JSON.stringify(rows, null, 2)); return; }
@@ -64,7 +86,8 @@ function addCommands(program: Command, ctx: PluginContext): void {
       const ref = registry.get(taskName);
       if (!ref) {
         const known = registry.list().map((t) => t.name);
-        throw new NuvomError('NUVOM_E_TASK_UNKNOWN', `unknown task "${taskName}"; ${known.length ? `known tasks: ${known.join(', ')}` : 'no tasks are known: run `nuvom discover tasks` first'}`);
+        const near = nearest(taskName, known);
+        throw new NuvomError('NUVOM_E_TASK_UNKNOWN', `unknown task "${taskName}"${near ? ` (did you mean "${near}"?)` : ''}; ${known.length ? `known tasks: ${known.join(', ')}` : 'no tasks are known: run `nuvom discover tasks` first'}`);
       }
       const [h] = await ctx.resolve('jobs').enqueue([{ taskName, taskOptions: ref.options, call: { args, priority: o.priority, delaySecs: o.delaySecs } }]);
       out(h.id);
@@ -73,6 +96,7 @@ function addCommands(program: Command, ctx: PluginContext): void {
   program.command('status')
     .description("one line: the job's status (and result or error)")
     .argument('<jobId>')
+    .addHelpText('after', '\nExample:\n  $ nuvom status 6f1c2a9e-0d7b-4c43-9a55-2f0b8f3c1d10')
     .action(async (id: string) => {
       const rec = await ctx.resolve('jobs').getJob(id);
       if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);

@@ -88,6 +88,7 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
   schedule.command('cancel')
     .description('cancel a schedule: it makes no more jobs (jobs already made are not touched)')
     .argument('<id>', 'the schedule id, from `nuvom schedule list`')
+    .addHelpText('after', '\nExample:\n  $ nuvom schedule cancel 3b9e1c52-6a0e-4b8f-9f7d-0c2d1e4a5b6c')
     .action(async (id: string) => {
       if (await ctx.resolve('scheduler').cancel(id)) {
         out(`${id} CANCELLED`);
