@@ -314,8 +314,13 @@ export class WorkerPool implements RunningWorker {
     const done = this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts: job.attempts }))
       .then(() => this.d.queue.retry(job.id, this.id, Date.now()))
       .catch((err) => this.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
-    this.releasing.add(done);
-    void done.finally(() => this.releasing.delete(done));
+    this.track(done);
+  }
+
+  /** Keeps a storage write in flight visible to stop(), which waits for all of them. */
+  private track(p: Promise<unknown>): void {
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
   }
 
   private abortError(entry: Inflight): JobError {
@@ -337,12 +342,13 @@ export class WorkerPool implements RunningWorker {
   private settle(entry: Inflight, outcome: Outcome): void {
     if (!this.inflight.has(entry.job.id)) return;
     this.untrack(entry);
-    if (entry.aborted === 'shutdown') { this.release(entry); return; }
-    if (entry.aborted && outcome.ok) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
-    else if (entry.aborted && !outcome.ok) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
-    void this.finalize(entry.job, entry.args, outcome, entry.startedAt, false).catch((err) => {
+    // A job asked to stop for a shutdown that finished anyway keeps its success; one that stopped goes back.
+    if (entry.aborted === 'shutdown' && !outcome.ok) { this.releaseJob(entry.job, entry.args); return; }
+    if (entry.aborted === 'shutdown') entry.aborted = undefined;
+    if (entry.aborted) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
+    this.track(this.finalize(entry.job, entry.args, outcome, entry.startedAt, false).catch((err) => {
       this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
-    });
+    }));
   }
 
   /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
