@@ -21,7 +21,11 @@ import cliOps from './cli-ops/index.ts';
 export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery, scheduler, cliOps];
 builtinPlugins.push(doctor);
 
-export const catalogue: Catalogue = {};
+export const catalogue: Catalogue = {
+  // Factories, not shared objects: each kernel gets its own registry, server or file handle.
+  'nuvom/plugins/prometheus': () => import('./prometheus/index.ts').then((m) => m.createPrometheusPlugin()),
+  'nuvom/plugins/event-log': () => import('./event-log/index.ts').then((m) => m.createEventLogPlugin()),
+};
 
 // Last, so `nuvom plugin test` can build an isolated kernel from the list above.
 builtinPlugins.push(pluginTools(() => builtinPlugins.filter((p) => p.name !== 'nuvom-plugin-tools'), catalogue));
