@@ -24,7 +24,8 @@ export interface DoctorOptions {
 function storagePresent(ctx: PluginContext, findings: Finding[]): string | null {
   const c = ctx.config;
   if (c.queueBackend === 'memory' || c.resultBackend === 'memory') return 'the memory backends keep jobs inside each process; nothing to check from here';
-  const missing = findings.find((f) => f.data?.exists === false);
+  // A missing schedules-only file does not keep the job checks from reading the queue and results.
+  const missing = findings.find((f) => f.data?.exists === false && !(f.data.services as string[] | undefined)?.every((s) => s === 'schedules'));
   if (missing) return 'no job storage yet';
   if (findings.some((f) => f.level === 'FAIL' && f.check !== 'manifest')) return 'skipped: fix the storage problem above first';
   // Opening the services would create nuvom's tables (and switch the file to WAL) in a foreign file.
@@ -45,7 +46,8 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
 
   const skip = storagePresent(ctx, findings);
   if (skip) {
-    findings.push(finding('stuck-jobs', 'ok', skip), finding('orphaned-jobs', 'ok', skip));
+    const level = skip.startsWith('skipped') ? 'warn' : 'ok';
+    findings.push(finding('stuck-jobs', level, skip), finding('orphaned-jobs', level, skip));
   } else {
     try {
       findings.push(...await checkJobs({

@@ -42,7 +42,7 @@ export function checkSqliteFile(file: string, services: string[], config: NuvomC
     size = st.size;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return [finding('sqlite-file', 'warn', `${label} does not exist yet`, 'nothing to check: it is created by the first enqueue or worker; if you expected jobs here, check NUVOM_SQLITE_PATH and --cwd', { path: file, exists: false })];
+      return [finding('sqlite-file', 'warn', `${label} does not exist yet`, 'nothing to check: it is created by the first enqueue or worker; if you expected jobs here, check NUVOM_SQLITE_PATH and --cwd', { path: file, exists: false, services })];
     }
     return [finding('sqlite-file', 'FAIL', `${label} cannot be read: ${messageOf(err)}`, 'check the path and the permissions of its folders')];
   }
