@@ -58,6 +58,12 @@ export interface QueuedJob {
   options: JobOptions;
   /** Free-form metadata that `enqueue` hook taps may add; must be JSON-safe. */
   meta: Record<string, unknown>;
+  /**
+   * Set by a backend on a job read back whose stored fields could not be decoded (the reason); the
+   * undecodable fields hold safe defaults. A worker fails such a job for good with this reason
+   * instead of running it or stopping.
+   */
+  damaged?: string;
 }
 
 /** A job handed to a worker by `claim`: `attempts` already counts this attempt. */
@@ -112,6 +118,12 @@ export interface Queue {
   ackMany(ids: string[], workerId: string): Promise<void>;
   /** The attempt failed and will be retried: the lease is dropped and the job waits until runAt. */
   retry(id: string, workerId: string, runAt: number): Promise<void>;
+  /**
+   * Gives back a job this worker claimed but never started (claimed ahead, then a shutdown): it is
+   * claimable again at once, in its old place, and the claim's attempt is taken back. A lost lease
+   * makes this a no-op.
+   */
+  release(id: string, workerId: string): Promise<void>;
   /** The job has failed for good (or was cancelled while running): it leaves the queue, never redelivered. */
   fail(id: string, workerId: string): Promise<void>;
   /** Removes a waiting job, or flags a claimed one so its worker aborts it (seen through renew). */

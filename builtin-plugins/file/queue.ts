@@ -183,6 +183,22 @@ export class FileQueue implements Queue {
     });
   }
 
+  async release(id: string, workerId: string): Promise<void> {
+    return this.io('releasing a job', () => {
+      const tag = tagOfWorker(workerId);
+      const entry = this.d.leasedByKey().get(keyOfId(id))?.find((e) => e.job.lease!.worker === tag);
+      if (!entry) return;
+      // Same seq and runAt: the job goes back to its old place; the claim's attempt is taken back.
+      const { lease: _lease, ...rest } = entry.job;
+      const job: JobName = { ...rest, attempts: Math.max(0, rest.attempts - 1) };
+      const name = formatName(job);
+      if (!tryRename(path.join(this.d.leased, entry.name), path.join(this.d.ready, name))) return;
+      this.listing.removeLeased(entry.name);
+      this.listing.addReady({ name, job });
+      this.notifier.notifyLocal();
+    });
+  }
+
   async fail(id: string, workerId: string): Promise<void> {
     await this.ackMany([id], workerId);
   }

@@ -199,6 +199,14 @@ export class MemoryQueue implements Queue {
     this.notify();
   }
 
+  async release(id: string, workerId: string): Promise<void> {
+    const e = this.heldBy(id, workerId);
+    if (!e) return;
+    e.job.attempts = Math.max(0, e.job.attempts - 1);
+    this.wait(e);
+    this.notify();
+  }
+
   async fail(id: string, workerId: string): Promise<void> {
     const e = this.heldBy(id, workerId);
     if (e) this.remove(e);

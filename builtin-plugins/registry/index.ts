@@ -63,9 +63,14 @@ export class Registry implements RegistryService {
     if (!doc || !Array.isArray(doc.tasks)) {
       throw new NuvomError('NUVOM_E_MANIFEST', `${file} has no "tasks" list; run \`nuvom discover tasks\` to rebuild it`);
     }
+    if (doc.root !== undefined && (typeof doc.root !== 'string' || doc.root === '')) {
+      throw new NuvomError('NUVOM_E_MANIFEST', `${file}: "root" must be a folder path, got ${JSON.stringify(doc.root)}; run \`nuvom discover tasks\` to rebuild it`);
+    }
     const root = path.resolve(this.config.cwd, doc.root ?? '.');
     for (const t of doc.tasks) {
-      if (!t || typeof t.name !== 'string' || typeof t.file !== 'string') {
+      const okExport = t?.export === undefined || t.export === null || typeof t.export === 'string';
+      const okOptions = t?.options === undefined || (typeof t.options === 'object' && t.options !== null && !Array.isArray(t.options));
+      if (!t || typeof t.name !== 'string' || typeof t.file !== 'string' || !okExport || !okOptions) {
         this.logger.warn(`${file}: skipping a malformed task entry; run \`nuvom discover tasks\``);
         continue;
       }

@@ -14,7 +14,7 @@
  * Must never: hand one job to two claimers while its lease holds; drop a job on a failed write.
  */
 import {
-  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
+  NuvomError, messageOf, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
   type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
 import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
@@ -67,6 +67,8 @@ export const SQL = {
   remove: `DELETE FROM nuvom_queue WHERE id = @id AND worker_id = @workerId`,
   retry: `UPDATE nuvom_queue SET state = @state, worker_id = NULL, lease_expires_at = NULL, run_at = @runAt
            WHERE id = @id AND worker_id = @workerId`,
+  release: `UPDATE nuvom_queue SET state = 'ready', worker_id = NULL, lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)
+           WHERE id = @id AND worker_id = @workerId AND state IN ('leased', 'ready')`,
   cancelLookup: `SELECT state, lease_expires_at FROM nuvom_queue WHERE id = @id`,
   requestCancel: `UPDATE nuvom_queue SET cancel_requested = 1 WHERE id = @id`,
   deleteById: `DELETE FROM nuvom_queue WHERE id = @id`,
@@ -207,6 +209,12 @@ export class SqliteQueue implements Queue {
     if (changes > 0) this.lease.shared.notifier.notifyLocal();
   }
 
+  async release(id: string, workerId: string): Promise<void> {
+    this.live();
+    const changes = await withBusyRetry('release', () => this.stmt.release.run({ id, workerId }).changes);
+    if (changes > 0) this.lease.shared.notifier.notifyLocal();
+  }
+
   async fail(id: string, workerId: string): Promise<void> {
     this.live();
     await withBusyRetry('fail', () => this.stmt.remove.run({ id, workerId }));
@@ -283,8 +291,26 @@ function toParams(job: QueuedJob, now: number) {
   };
 }
 
+/** Options for a row whose stored options cannot be read: run never, fail once (see `damaged`). */
+const DAMAGED_OPTIONS: JobOptions = Object.freeze({ maxRetries: 0, retryDelaySecs: 5, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }) as JobOptions;
+
+/** A stored JSON column, or the fallback and the reason when it is not valid JSON of an object. */
+function readObject<T>(text: string, what: string, id: string, fallback: T, damage: string[]): T {
+  try {
+    const v = fromJson(text, what, `job ${id}`);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as T;
+    damage.push(`the stored ${what} of job ${id} is not an object`);
+  } catch (err) {
+    damage.push(messageOf(err));
+  }
+  return fallback;
+}
+
 function toJob(row: QueueRow): QueuedJob {
-  return {
+  const damage: string[] = [];
+  const options = readObject<JobOptions>(row.options, 'options', row.id, { ...DAMAGED_OPTIONS, tags: [] }, damage);
+  const meta = readObject<Record<string, unknown>>(row.meta, 'meta', row.id, {}, damage);
+  const job: QueuedJob = {
     id: row.id,
     taskName: row.task_name,
     args: fromBlob(row.args),
@@ -292,7 +318,9 @@ function toJob(row: QueueRow): QueuedJob {
     runAt: row.run_at,
     attempts: row.attempts,
     createdAt: row.created_at,
-    options: fromJson(row.options, 'options', `job ${row.id}`) as JobOptions,
-    meta: fromJson(row.meta, 'meta', `job ${row.id}`) as Record<string, unknown>,
+    options,
+    meta,
   };
+  if (damage.length) job.damaged = damage.join('; ');
+  return job;
 }

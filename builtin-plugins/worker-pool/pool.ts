@@ -42,6 +42,8 @@ interface Inflight {
   grace?: NodeJS.Timeout;
   /** Why the job was aborted, if it was. */
   aborted?: 'timeout' | 'cancel' | 'shutdown';
+  /** Another worker may hold the job now: this attempt's outcome must not be written. */
+  lost?: boolean;
 }
 
 interface Buffered {
@@ -79,6 +81,8 @@ export class WorkerPool implements RunningWorker {
   private readonly concurrency: number;
   private readonly batchSize: number;
   private readonly graceMs: number;
+  /** A lease this close to its end is checked with the queue before an outcome is written. */
+  private readonly leaseMarginMs: number;
 
   constructor(private readonly d: PoolDeps, private readonly opts: PoolOptions = {}) {
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -88,6 +92,7 @@ export class WorkerPool implements RunningWorker {
     this.batchSize = opts.batchSize ?? d.config.batchSize;
     this.graceMs = opts.graceMs ?? 1000;
     this.leaseMs = d.config.visibilityTimeoutSecs * 1000;
+    this.leaseMarginMs = Math.min(2000, this.leaseMs / 5);
     for (const [k, v] of Object.entries({ threads: this.nThreads, concurrency: this.concurrency, batchSize: this.batchSize })) {
       if (!Number.isInteger(v) || v < 1) throw new NuvomError('NUVOM_E_CONFIG', `worker option ${k} must be a whole number >= 1, got ${v}`);
     }
@@ -110,7 +115,7 @@ export class WorkerPool implements RunningWorker {
   }
 
   stats() {
-    const live = this.threads.filter((t) => !t.retiring);
+    const live = this.threads.filter((t) => !t.retiring && !t.doomed);
     const busyThreads = live.filter((t) => t.jobs.size > 0).length;
     return { threads: live.length, busyThreads, running: this.inflight.size, ...this.counters };
   }
@@ -133,7 +138,7 @@ export class WorkerPool implements RunningWorker {
   }
 
   private capacity(): number {
-    return this.threads.reduce((n, t) => n + (t.exited || t.retiring ? 0 : Math.max(0, this.concurrency - t.jobs.size)), 0);
+    return this.threads.reduce((n, t) => n + (t.open ? Math.max(0, this.concurrency - t.jobs.size) : 0), 0);
   }
 
   /**
@@ -144,7 +149,25 @@ export class WorkerPool implements RunningWorker {
   private async loop(): Promise<void> {
     const poll = this.opts.pollMs ?? (this.d.queue.subscribe ? 1000 : 50);
     const lowWater = Math.max(1, Math.ceil(this.batchSize / 2));
+    let backoffMs = 0;
     while (!this.stopping) {
+      try {
+        if (await this.step(poll, lowWater)) break;
+        backoffMs = 0;
+      } catch (err) {
+        // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
+        // jobs it holds come back when their leases expire, and the next claim may well succeed.
+        backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
+        this.d.logger.warn(`claiming jobs failed: ${messageOf(err)}; trying again in ${backoffMs} ms`, { code: (err as NuvomError).code });
+        await this.sleep(backoffMs);
+      }
+    }
+    if (!this.stopping) await this.stop();
+  }
+
+  /** One round of the loop: dispatch, claim if worth it, else wait. Resolves true when a burst run is done. */
+  private async step(poll: number, lowWater: number): Promise<boolean> {
+    {
       this.dispatch();
       const free = this.capacity();
       const deficit = free + this.batchSize - this.buffer.length;
@@ -153,11 +176,11 @@ export class WorkerPool implements RunningWorker {
         this.newWork = false;
         const jobs = await this.d.queue.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
         this.dry = jobs.length < deficit;
-        if (jobs.length) { await this.prepare(jobs); continue; }
+        if (jobs.length) { await this.prepare(jobs); return false; }
       }
       if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0) {
         await this.flush();
-        if ((await this.d.queue.qsize()) === 0) break;
+        if ((await this.d.queue.qsize()) === 0) return true;
       }
       let wait = poll;
       if (this.dry) {
@@ -165,8 +188,8 @@ export class WorkerPool implements RunningWorker {
         if (next !== null) wait = Math.max(1, Math.min(poll, next - Date.now()));
       }
       if (await this.sleep(wait)) this.dry = false;
+      return false;
     }
-    if (!this.stopping) await this.stop();
   }
 
   /** Resolves true when the time ran out, false when woken (a slot freed, new work). */
@@ -183,6 +206,11 @@ export class WorkerPool implements RunningWorker {
     const running: JobRecord[] = [];
     const ready: Buffered[] = [];
     for (const job of jobs) {
+      if (job.damaged) {
+        const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
+        await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);
+        continue;
+      }
       let args: unknown[];
       try {
         const decoded = this.d.serializer.decode(job.args);
@@ -230,7 +258,7 @@ export class WorkerPool implements RunningWorker {
 
   private pickThread(): Thread | null {
     let best: Thread | null = null;
-    for (const t of this.threads) if (!t.exited && !t.retiring && (!best || t.jobs.size < best.jobs.size)) best = t;
+    for (const t of this.threads) if (t.open && (!best || t.jobs.size < best.jobs.size)) best = t;
     return best;
   }
 
@@ -294,6 +322,8 @@ export class WorkerPool implements RunningWorker {
 
   private async replaceThread(thread: Thread, why: string): Promise<void> {
     this.d.logger.warn(`terminating worker thread ${thread.threadId}: ${why}`);
+    // No new job may land on a thread that is about to end (the released neighbours below included).
+    thread.doomed = true;
     // Jobs sharing the thread with the runaway are innocent: give them back to the queue first.
     for (const id of [...thread.jobs]) {
       const entry = this.inflight.get(id);
@@ -310,11 +340,38 @@ export class WorkerPool implements RunningWorker {
     this.releaseJob(entry.job, entry.args);
   }
 
-  private releaseJob(job: ClaimedJob, args: unknown[]): void {
-    const done = this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts: job.attempts }))
-      .then(() => this.d.queue.retry(job.id, this.id, Date.now()))
+  /**
+   * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
+   * released with its claim's attempt taken back, so a graceful restart costs no retry.
+   */
+  private releaseJob(job: ClaimedJob, args: unknown[], started = true): void {
+    const attempts = started ? job.attempts : Math.max(0, job.attempts - 1);
+    const done = this.holds(job)
+      .then(async (held) => {
+        if (!held) return;
+        await this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts }));
+        if (started) await this.d.queue.retry(job.id, this.id, Date.now());
+        else await this.d.queue.release(job.id, this.id);
+      })
       .catch((err) => this.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
     this.track(done);
+  }
+
+  /**
+   * Whether this worker still holds the job's lease, so that its writes cannot overwrite the outcome
+   * of a worker that took the job over (this process was paused, or starved, past the lease). Known
+   * without a query while the lease has time left; near or past its end, a renewal decides.
+   */
+  private async holds(job: ClaimedJob): Promise<boolean> {
+    const t = Date.now();
+    if (t < job.leaseExpiresAt - this.leaseMarginMs) return true;
+    const { held } = await this.d.queue.renew([job.id], this.id, this.leaseMs);
+    if (held.includes(job.id)) {
+      job.leaseExpiresAt = t + this.leaseMs;
+      return true;
+    }
+    this.d.logger.warn(`lost the lease of job ${job.id} (attempt ${job.attempts}); its outcome here is discarded, since another worker may run it`);
+    return false;
   }
 
   /** Keeps a storage write in flight visible to stop(), which waits for all of them. */
@@ -346,7 +403,12 @@ export class WorkerPool implements RunningWorker {
     if (entry.aborted === 'shutdown' && !outcome.ok) { this.releaseJob(entry.job, entry.args); return; }
     if (entry.aborted === 'shutdown') entry.aborted = undefined;
     if (entry.aborted) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
-    this.track(this.finalize(entry.job, entry.args, outcome, entry.startedAt, false).catch((err) => {
+    if (entry.lost) return;
+    const record = () => this.finalize(entry.job, entry.args, outcome, entry.startedAt, false);
+    const write = Date.now() < entry.job.leaseExpiresAt - this.leaseMarginMs
+      ? record()
+      : this.holds(entry.job).then((held) => (held ? record() : undefined));
+    this.track(write.catch((err) => {
       this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
     }));
   }
@@ -428,10 +490,22 @@ export class WorkerPool implements RunningWorker {
     const ids = [...this.inflight.keys(), ...this.buffer.map((b) => b.job.id)];
     if (!ids.length) return;
     try {
+      const t = Date.now();
       const { held, cancelled } = await this.d.queue.renew(ids, this.id, this.leaseMs);
       const heldSet = new Set(held);
       for (const id of ids) {
-        if (!heldSet.has(id)) this.d.logger.warn(`lost the lease of job ${id}; another worker may run it again`);
+        const e = this.inflight.get(id);
+        const i = e ? -1 : this.buffer.findIndex((b) => b.job.id === id);
+        const job = e?.job ?? this.buffer[i]?.job;
+        if (!job) continue; // finished while the renewal ran
+        if (heldSet.has(id)) { job.leaseExpiresAt = t + this.leaseMs; continue; }
+        this.d.logger.warn(`lost the lease of job ${id} (attempt ${job.attempts}); another worker may run it, so this worker drops it and discards its outcome`);
+        if (e) {
+          e.lost = true;
+          e.thread.send({ t: 'abort', id, reason: 'cancel' });
+        } else if (i >= 0) {
+          this.buffer.splice(i, 1);
+        }
       }
       for (const id of cancelled) {
         const e = this.inflight.get(id);
@@ -463,7 +537,7 @@ export class WorkerPool implements RunningWorker {
     const graceEnd = Date.now() + this.graceMs;
     while (this.inflight.size && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 10));
     for (const e of [...this.inflight.values()]) this.release(e);
-    for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args);
+    for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args, false);
     clearInterval(this.renewTimer);
     clearInterval(this.statsTimer);
     await this.flush();

@@ -37,6 +37,8 @@ export class Thread {
   exited = false;
   /** Takes no new jobs and ends once its jobs finish (dev reload). */
   retiring = false;
+  /** Being terminated (a runaway job): takes no new jobs; a fresh thread replaces it when it exits. */
+  doomed = false;
   /** The error that ended the thread (out of memory, an uncaught throw), if any. */
   lastError: Error | null = null;
 
@@ -54,6 +56,11 @@ export class Thread {
 
   get threadId(): number {
     return this.worker.threadId;
+  }
+
+  /** Can take new jobs. */
+  get open(): boolean {
+    return !this.exited && !this.retiring && !this.doomed;
   }
 
   send(msg: ToThread): void {

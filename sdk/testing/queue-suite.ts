@@ -222,6 +222,41 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
     },
   },
   {
+    name: 'release gives an unstarted job back at once, in its old place, taking back the claim\'s attempt',
+    async run({ queue }) {
+      const t0 = Date.now();
+      const first = readyJob(t0, 0);
+      const second = readyJob(t0, 1);
+      await queue.enqueue(first);
+      await queue.enqueue(second);
+      const got = await claimOne(queue, 'w1', t0);
+      assert.equal(got?.id, first.id);
+      assert.equal(got?.attempts, 1);
+      await queue.release(first.id, 'w1');
+      assert.deepEqual(await queue.counts(t0), { ready: 2, delayed: 0, leased: 0 });
+      const again = await claimOne(queue, 'w2', t0);
+      assert.equal(again?.id, first.id, 'a released job keeps its place ahead of younger jobs');
+      assert.equal(again?.attempts, 1, 'the released claim was counted as an attempt');
+      assert.deepEqual(bytesOf(again.args), bytesOf(first.args));
+    },
+  },
+  {
+    name: 'release by a worker that lost the lease leaves the new holder\'s job alone',
+    async run({ queue }) {
+      const t0 = Date.now();
+      const job = readyJob(t0, 0);
+      await queue.enqueue(job);
+      await claimOne(queue, 'w1', t0);
+      const t1 = t0 + LEASE + 1;
+      const taken = await claimOne(queue, 'w2', t1);
+      assert.equal(taken?.attempts, 2);
+      await queue.release(job.id, 'w1');
+      assert.equal(await claimOne(queue, 'w3', t1 + 1), undefined, 'a stale release freed the new holder\'s lease');
+      assert.equal((await queue.get(job.id))?.attempts, 2);
+      assert.deepEqual((await queue.renew([job.id], 'w2', LEASE, t1 + 2)).held, [job.id]);
+    },
+  },
+  {
     name: 'fail removes the job and it is never delivered again',
     async run({ queue }) {
       const t0 = Date.now();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Client } from '../../sdk/index.ts';
 import { keyOfId, parseName } from '../../builtin-plugins/file/names.ts';
 import {
-  LONG, FUZZ_SEED, allRecords, cleanupTempProjects, duplicateAttempts, effectsByJob, enqueueMany, exited, itKnownBug, killAll,
+  LONG, FUZZ_SEED, allRecords, cleanupTempProjects, duplicateAttempts, effectsByJob, enqueueMany, exited, killAll,
   nuvom, openClient, prng, project, readEffects, runNuvom, spawnNode, waitFor, type Proc,
 } from './helpers.ts';
 
@@ -129,7 +129,7 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
     });
   }
 
-  itKnownBug('does not let a worker paused past its lease (SIGSTOP) overwrite the outcome of the worker that took over', async () => {
+  it('does not let a worker paused past its lease (SIGSTOP) overwrite the outcome of the worker that took over', async () => {
     const dir = project(TASKS, TASK_LIST);
     const env = { NUVOM_VISIBILITY_TIMEOUT_SECS: LEASE_SECS };
     const client = await openClient(dir, env);

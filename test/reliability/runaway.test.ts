@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import type { Client, RunningWorker } from '../../sdk/index.ts';
 import {
-  cleanupTempProjects, effectsByJob, enqueueMany, itKnownBug, killAll, openClient, project, readEffects, runNuvom, waitFor,
+  cleanupTempProjects, effectsByJob, enqueueMany, killAll, openClient, project, readEffects, runNuvom, waitFor,
 } from './helpers.ts';
 
 const TASKS = `
@@ -94,7 +94,7 @@ describe('reliability: runaway tasks', function () {
     await backToFullSize();
   });
 
-  itKnownBug('gives a job that shared the runaway\'s thread back to the queue, where it succeeds', async () => {
+  it('gives a job that shared the runaway\'s thread back to the queue, where it succeeds', async () => {
     // One thread, two jobs at once: the CPU loop freezes its neighbour too, until the thread is ended.
     await worker.stop();
     const neighbour = (await client.enqueue('slow', [300])).id;

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { Client } from '../../sdk/index.ts';
 import {
-  allRecords, cleanupTempProjects, duplicateAttempts, effectsByJob, enqueueMany, exited, itKnownBug, killAll, nuvom, openClient, project,
+  allRecords, cleanupTempProjects, duplicateAttempts, effectsByJob, enqueueMany, exited, killAll, nuvom, openClient, project,
   readEffects, runNuvom, waitFor,
 } from './helpers.ts';
 
@@ -65,7 +65,7 @@ describe('reliability: SIGTERM on a busy worker', function () {
     expect(ids.filter((id) => runs.get(id)?.length !== 1), 'jobs that did not run exactly once').to.deep.equal([]);
   });
 
-  itKnownBug('counts only attempts that ran: a job claimed ahead but never started and given back on SIGTERM keeps its attempt count', async () => {
+  it('counts only attempts that ran: a job claimed ahead but never started and given back on SIGTERM keeps its attempt count', async () => {
     const { dir, ids, w, c } = await busyWorker('short', 1500, 6, 10);
     w.child.kill('SIGTERM');
     expect((await exited(w, 20_000, 'the worker')).code).to.equal(0);
