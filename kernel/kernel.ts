@@ -5,7 +5,7 @@
  */
 import type { Clock, Logger } from './contracts.ts';
 import { ServiceContainer } from './container.ts';
-import type { ConfigKey, NuvomConfig } from './config/schema.ts';
+import { CONFIG_KEYS, type ConfigKey, type NuvomConfig } from './config/schema.ts';
 import { NuvomError } from './errors.ts';
 import { HookBus } from './hooks.ts';
 import { createLogger } from './logger.ts';
@@ -68,6 +68,23 @@ export class Kernel {
     return this.bus.hooks;
   }
 
+  /**
+   * Every implementation a setting chooses exists, checked at boot (before any plugin
+   * starts), so that a typo in NUVOM_QUEUE_BACKEND fails at once, naming the setting and where it
+   * was set, rather than at the first enqueue.
+   */
+  checkSelections(): void {
+    for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) {
+      const impls = this.container.implementations(token).map((p) => p.name);
+      const name = String(this.config[key]);
+      const src = this.config.sources[key];
+      // A default that a partial kernel (a test, a tool) does not provide is reported when resolved.
+      if (impls.length === 0 || impls.includes(name) || src.source === 'default') continue;
+      const where = `${src.source}${src.origin ? ` ${src.origin}` : ''}`;
+      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `${CONFIG_KEYS[key].env}="${name}" (from ${where}) chooses no loaded implementation of service "${token}"; available: ${impls.join(', ')}. Fix the setting, or list the plugin that provides "${name}" in .nuvom_plugins.toml`);
+    }
+  }
+
   resolve<K extends keyof Services & string>(token: K): Services[K] {
     return this.container.resolve(token);
   }
@@ -119,7 +136,8 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
     }
   }
   const ordered = orderPlugins(loaded);
-  const timeouts: HostTimeouts = { startMs: 10_000, stopMs: 10_000, ...opts.timeouts };
+  const limitMs = config.pluginTimeoutSecs * 1000;
+  const timeouts: HostTimeouts = { startMs: limitMs, stopMs: limitMs, ...opts.timeouts };
   const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() });
   const known = new Set(ordered.map((l) => l.plugin.name));
   for (const name of Object.keys(config.pluginSettings)) {
@@ -128,7 +146,7 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
     }
   }
   try {
-    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => config.pluginSettings[p.name] ?? {}, timeouts);
+    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => config.pluginSettings[p.name] ?? {}, timeouts, () => kernel.checkSelections());
   } catch (err) {
     await kernel.container.dispose();
     throw err;

@@ -139,12 +139,13 @@ export function orderPlugins(loaded: LoadedPlugin[]): LoadedPlugin[] {
   return out;
 }
 
+/** The timer is not unref'd: a plugin whose start() hangs on nothing must fail with its name, not let the process exit silently. */
 export async function withTimeout<T>(work: () => T | Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       Promise.resolve().then(work),
-      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onTimeout()), ms); timer.unref?.(); }),
+      new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onTimeout()), ms); }),
     ]);
   } finally {
     if (timer) clearTimeout(timer);
@@ -162,11 +163,14 @@ export async function startPlugins(
   contextFor: (p: NuvomPlugin) => PluginContext,
   settingsFor: (p: NuvomPlugin) => Readonly<Record<string, unknown>>,
   timeouts: HostTimeouts,
+  /** Runs once every plugin has registered, before any starts (e.g. the configuration's choices). */
+  afterRegister?: () => void,
 ): Promise<void> {
   for (const l of ordered) {
     await step(l, 'register', () => l.plugin.register?.(contextFor(l.plugin)), timeouts.startMs);
     l.state = 'registered';
   }
+  afterRegister?.();
   for (const l of ordered) {
     try {
       await step(l, 'start', () => l.plugin.start?.(settingsFor(l.plugin), contextFor(l.plugin)), timeouts.startMs);

@@ -71,7 +71,7 @@ export default definePlugin({
     ctx.provide('workerPool', 'threads', (s) => ({
       start: (o: PoolOptions = {}) => new WorkerPool({
         config: s.config, queue: s.queue, resultStore: s.resultStore, serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
-      }, o).start(),
+      }, { ...o, memoryLimitMb: o.memoryLimitMb ?? (s.config.memoryLimitMb || undefined) }).start(),
     }));
     ctx.hooks.cli.tap('nuvom-worker-pool', ({ program }) => {
       program.command('runworker')
@@ -82,7 +82,7 @@ export default definePlugin({
         .option('--burst', 'exit once the queue is empty and nothing runs')
         .option('--drain-secs <n>', 'how long running jobs get to finish on SIGINT/SIGTERM (default 10)', positiveInt('--drain-secs'))
         .option('--with-scheduler', 'also run the scheduler loop in this process')
-        .option('--memory-limit-mb <n>', 'heap limit per worker thread; a task that exceeds it fails and its thread is replaced', positiveInt('--memory-limit-mb'))
+        .option('--memory-limit-mb <n>', 'heap limit per worker thread (default NUVOM_MEMORY_LIMIT_MB); a task that exceeds it fails and its thread is replaced', positiveInt('--memory-limit-mb'))
         .option('--dev', 'watch sources, re-discover and reload task modules on change')
         .addHelpText('after', '\nExample:\n  $ nuvom runworker --threads 2 --concurrency 10')
         .action(async (o: { threads?: number; concurrency?: number; batchSize?: number; burst?: boolean; drainSecs?: number; withScheduler?: boolean; dev?: boolean; memoryLimitMb?: number }) => {

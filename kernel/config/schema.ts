@@ -17,6 +17,8 @@ export interface NuvomSettings {
   jobTimeoutSecs: number;
   timeoutPolicy: TimeoutPolicy;
   visibilityTimeoutSecs: number;
+  memoryLimitMb: number;
+  pluginTimeoutSecs: number;
   manifestPath: string;
   sqlitePath: string;
   sqliteQueuePath: string;
@@ -101,6 +103,8 @@ export const CONFIG_KEYS: { [K in ConfigKey]: KeySpec<NuvomSettings[K]> } = {
   jobTimeoutSecs: { env: 'NUVOM_JOB_TIMEOUT_SECS', doc: 'default task timeout in seconds', default: () => 30, parse: num(0.001, false) },
   timeoutPolicy: { env: 'NUVOM_TIMEOUT_POLICY', doc: 'default timeout policy: retry, fail or ignore', default: () => 'retry', parse: oneOf(POLICIES) },
   visibilityTimeoutSecs: { env: 'NUVOM_VISIBILITY_TIMEOUT_SECS', doc: 'lease length: a claimed job not renewed for this long is delivered again', default: () => 30, parse: num(0.05, false) },
+  memoryLimitMb: { env: 'NUVOM_MEMORY_LIMIT_MB', doc: "heap limit per worker thread in MB (0: Node's default); a task that exceeds it fails and its thread is replaced", default: () => 0, parse: num(0, true) },
+  pluginTimeoutSecs: { env: 'NUVOM_PLUGIN_TIMEOUT_SECS', doc: "time limit for each plugin's start() and stop()", default: () => 10, parse: num(0.001, false) },
   manifestPath: { env: 'NUVOM_MANIFEST_PATH', doc: 'task manifest written by discovery', default: () => '.nuvom/manifest.json', parse: str },
   sqlitePath: { env: 'NUVOM_SQLITE_PATH', doc: 'SQLite file for queue, results and schedules', default: () => '.nuvom/nuvom.db', parse: str },
   sqliteQueuePath: { env: 'NUVOM_SQLITE_QUEUE_PATH', doc: 'SQLite file for the queue (defaults to NUVOM_SQLITE_PATH)', default: (s) => s.sqlitePath ?? '.nuvom/nuvom.db', parse: str },

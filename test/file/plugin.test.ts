@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import filePlugin from '../../builtin-plugins/file/index.ts';
+import memoryPlugin from '../../builtin-plugins/memory/index.ts';
 import serializers from '../../builtin-plugins/serializers/index.ts';
 import { bootKernel, createLogger, loadConfig, type Kernel } from '../../sdk/plugin.ts';
 import { makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
@@ -20,7 +21,7 @@ describe('file plugin', () => {
 
   async function boot(cwd: string, overrides: Record<string, unknown>): Promise<Kernel> {
     const config = await loadConfig({ cwd, env: {}, noConfigFile: true, overrides });
-    kernel = await bootKernel({ config, builtins: [serializers, filePlugin], logger: createLogger({ level: 'silent' }) });
+    kernel = await bootKernel({ config, builtins: [serializers, memoryPlugin, filePlugin], logger: createLogger({ level: 'silent' }) });
     return kernel;
   }
 
