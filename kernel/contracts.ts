@@ -141,6 +141,19 @@ export interface Queue {
    * when another process wrote; lets workers wake without tight polling. Returns an unsubscribe.
    */
   subscribe?(onChange: () => void): () => void;
+  /**
+   * Optional fast path: `store.putMany(records)` and `enqueueMany(jobs)` as one atomic write (all or
+   * none), for a result store this queue can write in the same transaction (the SQLite queue and
+   * result store on one connection). Resolves false, having written nothing, when it cannot with that
+   * store; the caller then makes the two calls itself, records first. Errors are those of the two
+   * calls (NUVOM_E_DUPLICATE_JOB, ...), and leave both stores unchanged.
+   */
+  enqueueWithRecords?(jobs: QueuedJob[], records: JobRecord[], store: ResultStore): Promise<boolean>;
+  /**
+   * Optional fast path: `store.putMany(records)` and `ackMany(ids, workerId)` as one atomic write, on
+   * the same terms as `enqueueWithRecords` (false: nothing written, the caller makes the two calls).
+   */
+  ackWithRecords?(ids: string[], workerId: string, records: JobRecord[], store: ResultStore): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -94,7 +94,18 @@ export class Jobs implements JobsService {
       }
     }
     const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
-    // Records first: a worker that claims the job at once writes RUNNING after this PENDING, never before.
+    // One transaction for records and queue rows where the backends allow it (SQLite on one
+    // connection): all or none, so a failure leaves nothing behind and there is nothing to undo.
+    const together = this.d.queue.enqueueWithRecords ? await this.d.queue.enqueueWithRecords(jobs, records, this.d.resultStore) : false;
+    if (!together) await this.putThenEnqueue(jobs, records, now);
+    if (bus.hooks.jobEnqueued.isUsed()) {
+      for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
+    }
+    return jobs.map((j) => this.handle(j.id, j.taskName));
+  }
+
+  /** The two-step fallback: records first, so a worker that claims the job at once writes RUNNING after this PENDING, never before. */
+  private async putThenEnqueue(jobs: QueuedJob[], records: JobRecord[], now: number): Promise<void> {
     await this.d.resultStore.putMany(records);
     try {
       if (jobs.length === 1) await this.d.queue.enqueue(jobs[0]);
@@ -105,10 +116,6 @@ export class Jobs implements JobsService {
         .catch(() => undefined);
       throw err;
     }
-    if (bus.hooks.jobEnqueued.isUsed()) {
-      for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
-    }
-    return jobs.map((j) => this.handle(j.id, j.taskName));
   }
 
   handle(id: string, taskName: string): JobHandle {

@@ -15,10 +15,11 @@
  */
 import {
   NuvomError, messageOf, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
-  type Queue, type QueueCounts, type QueuedJob, type RenewResult,
+  type JobRecord, type Queue, type QueueCounts, type QueuedJob, type RenewResult, type ResultStore,
 } from '../../sdk/plugin.ts';
 import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
+import { SqliteResultStore, type RecordRows } from './results.ts';
 
 export interface SqliteQueueOptions {
   /** Absolute path of the database file. */
@@ -95,6 +96,8 @@ export class SqliteQueue implements Queue {
   private closed = false;
 
   private readonly insertTx: Transaction<(jobs: QueuedJob[], now: number) => void>;
+  private readonly insertWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, jobs: QueuedJob[], now: number) => void>;
+  private readonly removeWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, ids: string[], workerId: string) => void>;
   private readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => QueueRow[]>;
   private readonly renewTx: Transaction<(ids: string[], workerId: string, leaseExpiresAt: number) => RenewResult>;
   private readonly removeTx: Transaction<(ids: string[], workerId: string) => void>;
@@ -115,7 +118,7 @@ export class SqliteQueue implements Queue {
     this.stmt.nextRunAt.pluck();
     this.stmt.renew.pluck();
 
-    this.insertTx = this.db.transaction((jobs: QueuedJob[], now: number) => {
+    const insert = (jobs: QueuedJob[], now: number) => {
       for (const job of jobs) {
         try {
           this.stmt.insert.run(toParams(job, now));
@@ -126,6 +129,19 @@ export class SqliteQueue implements Queue {
           throw err;
         }
       }
+    };
+    const remove = (ids: string[], workerId: string) => {
+      for (const id of ids) this.stmt.remove.run({ id, workerId });
+    };
+    this.insertTx = this.db.transaction(insert);
+    // Records first, inside the same transaction: nobody sees the queue row without its record.
+    this.insertWithRecordsTx = this.db.transaction((store: SqliteResultStore, rows: RecordRows, jobs: QueuedJob[], now: number) => {
+      store.writeRows(rows);
+      insert(jobs, now);
+    });
+    this.removeWithRecordsTx = this.db.transaction((store: SqliteResultStore, rows: RecordRows, ids: string[], workerId: string) => {
+      store.writeRows(rows);
+      remove(ids, workerId);
     });
     this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
       this.stmt.promoteDue.run({ now });
@@ -142,9 +158,7 @@ export class SqliteQueue implements Queue {
       }
       return result;
     });
-    this.removeTx = this.db.transaction((ids: string[], workerId: string) => {
-      for (const id of ids) this.stmt.remove.run({ id, workerId });
-    });
+    this.removeTx = this.db.transaction(remove);
     this.cancelTx = this.db.transaction((id: string, now: number): CancelOutcome => {
       const row = this.stmt.cancelLookup.get({ id }) as Pick<QueueRow, 'state' | 'lease_expires_at'> | undefined;
       if (!row) return 'absent';
@@ -166,6 +180,25 @@ export class SqliteQueue implements Queue {
     if (jobs.length === 0) return;
     await withBusyRetry('enqueue', () => this.insertTx.immediate(jobs, this.clock.now()));
     this.lease.shared.notifier.notifyLocal();
+  }
+
+  /** One transaction for both when `store` is a SQLite result store on this queue's connection. */
+  async enqueueWithRecords(jobs: QueuedJob[], records: JobRecord[], store: ResultStore): Promise<boolean> {
+    this.live();
+    if (!(store instanceof SqliteResultStore) || !store.sharesConnection(this.db)) return false;
+    const rows = store.rowsOf(records);
+    await withBusyRetry('enqueue', () => this.insertWithRecordsTx.immediate(store, rows, jobs, this.clock.now()));
+    if (jobs.length) this.lease.shared.notifier.notifyLocal();
+    return true;
+  }
+
+  /** One transaction for both when `store` is a SQLite result store on this queue's connection. */
+  async ackWithRecords(ids: string[], workerId: string, records: JobRecord[], store: ResultStore): Promise<boolean> {
+    this.live();
+    if (!(store instanceof SqliteResultStore) || !store.sharesConnection(this.db)) return false;
+    const rows = store.rowsOf(records);
+    await withBusyRetry('ack', () => this.removeWithRecordsTx.immediate(store, rows, ids, workerId));
+    return true;
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {

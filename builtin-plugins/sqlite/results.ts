@@ -40,6 +40,9 @@ interface ResultRow {
   worker_id: string | null;
 }
 
+/** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). */
+export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
+
 const COLUMNS = [
   'id', 'task_name', 'args', 'status', 'attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
   'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id',
@@ -73,7 +76,7 @@ export class SqliteResultStore implements ResultStore {
   private readonly serializer: Serializer;
   /** listJobs statements, one per filter shape, each prepared once. */
   private readonly listStatements = new Map<string, Statement>();
-  private readonly putTx: Transaction<(rows: Array<{ row: ResultRow; record: JobRecord }>) => void>;
+  private readonly putTx: Transaction<(rows: RecordRows) => void>;
   private closed = false;
 
   constructor(opts: SqliteResultStoreOptions) {
@@ -88,13 +91,30 @@ export class SqliteResultStore implements ResultStore {
     }
     this.stmt.oldestPending.pluck();
     this.stmt.completedSince.pluck();
-    this.putTx = this.db.transaction((rows: Array<{ row: ResultRow; record: JobRecord }>) => {
-      for (const { row, record } of rows) {
-        if (this.stmt.update.run(row).changes > 0) continue;
-        row.args = toBlob(this.serializer.encode(record.args));
-        this.stmt.upsert.run(row);
-      }
-    });
+    this.putTx = this.db.transaction((rows: RecordRows) => this.writeRows(rows));
+  }
+
+  /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. */
+  sharesConnection(db: Db): boolean {
+    return !this.closed && this.db === db;
+  }
+
+  /**
+   * For SqliteQueue's one-transaction writes: the records as rows, encoded before any write (a value
+   * the serializer refuses throws here, with nothing written).
+   */
+  rowsOf(records: JobRecord[]): RecordRows {
+    this.live();
+    return records.map((record) => ({ row: this.toRow(record), record }));
+  }
+
+  /** Writes rows inside the caller's transaction (putTx, or one of SqliteQueue's). */
+  writeRows(rows: RecordRows): void {
+    for (const { row, record } of rows) {
+      if (this.stmt.update.run(row).changes > 0) continue;
+      row.args = toBlob(this.serializer.encode(record.args));
+      this.stmt.upsert.run(row);
+    }
   }
 
   async put(record: JobRecord): Promise<void> {
@@ -105,7 +125,7 @@ export class SqliteResultStore implements ResultStore {
     this.live();
     if (records.length === 0) return;
     // Encode everything first: a value the serializer refuses leaves the store unchanged.
-    const rows = records.map((record) => ({ row: this.toRow(record), record }));
+    const rows = this.rowsOf(records);
     await withBusyRetry('saving job records', () => this.putTx.immediate(rows));
   }
 

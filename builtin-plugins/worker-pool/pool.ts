@@ -470,8 +470,12 @@ export class WorkerPool implements RunningWorker {
       const records = this.pendingRecords; const acks = this.pendingAcks;
       this.pendingRecords = []; this.pendingAcks = [];
       try {
-        await this.d.resultStore.putMany(records);
-        await this.d.queue.ackMany(acks, this.id);
+        // SUCCESS records and acks in one transaction where the backends allow it, else records first.
+        const { queue, resultStore } = this.d;
+        if (!(queue.ackWithRecords && await queue.ackWithRecords(acks, this.id, records, resultStore))) {
+          await resultStore.putMany(records);
+          await queue.ackMany(acks, this.id);
+        }
       } catch (err) {
         this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire`);
       }

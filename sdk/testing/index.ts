@@ -16,10 +16,12 @@ import type { ConformanceCase } from './fixtures.ts';
 import { queueCases, type QueueCaseContext } from './queue-suite.ts';
 import { resultStoreCases, type ResultStoreCaseContext } from './result-store-suite.ts';
 import { scheduleStoreCases, type ScheduleStoreCaseContext } from './schedule-store-suite.ts';
+import { storagePairCases, type StoragePairCaseContext } from './pair-suite.ts';
 
 export { queueCases, type QueueCaseContext } from './queue-suite.ts';
 export { resultStoreCases, type ResultStoreCaseContext } from './result-store-suite.ts';
 export { scheduleStoreCases, type ScheduleStoreCaseContext } from './schedule-store-suite.ts';
+export { storagePairCases, type StoragePairCaseContext } from './pair-suite.ts';
 export {
   bytesOf, makeJobOptions, makeJobRecord, makeQueuedJob, makeScheduleEntry, uniqueId, waitFor,
   type ConformanceCase,
@@ -29,6 +31,12 @@ export {
 export type QueueFactory = () => Promise<{ queue: Queue; cleanup?: () => Promise<void> }>;
 /** Builds a fresh, empty result store for one case. The store encodes values itself. */
 export type ResultStoreFactory = () => Promise<{ store: ResultStore; cleanup?: () => Promise<void> }>;
+/**
+ * Builds a fresh, empty queue and result store for one case, as a deployment would pair them (the
+ * same file, where that matters): for the optional one-step writes `enqueueWithRecords` and
+ * `ackWithRecords`. `close()` is called on both.
+ */
+export type StoragePairFactory = () => Promise<{ queue: Queue; store: ResultStore; cleanup?: () => Promise<void> }>;
 /** Builds a fresh, empty schedule store for one case. */
 export type ScheduleStoreFactory = () => Promise<{ store: ScheduleStore; cleanup?: () => Promise<void> }>;
 
@@ -66,6 +74,13 @@ function resultStoreOpener(factory: ResultStoreFactory): Opener<ResultStoreCaseC
   return async () => {
     const { store, cleanup } = await factory();
     return { ctx: { store }, dispose: disposer(() => store.close(), cleanup) };
+  };
+}
+
+function storagePairOpener(factory: StoragePairFactory): Opener<StoragePairCaseContext> {
+  return async () => {
+    const { queue, store, cleanup } = await factory();
+    return { ctx: { queue, store }, dispose: disposer(async () => { try { await queue.close(); } finally { await store.close(); } }, cleanup) };
   };
 }
 
@@ -160,6 +175,11 @@ export function scheduleStoreConformance(label: string, factory: ScheduleStoreFa
   defineSuite(label, scheduleStoreCases, scheduleStoreOpener(factory));
 }
 
+/** Defines `describe(label)` with one mocha `it` per case of a queue and result store used together. */
+export function storagePairConformance(label: string, factory: StoragePairFactory): void {
+  defineSuite(label, storagePairCases, storagePairOpener(factory));
+}
+
 /** Runs every queue case without mocha, one after another; never rejects for a failing case. */
 export function runQueueConformance(factory: QueueFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
   return runSuite(queueCases, queueOpener(factory), opts);
@@ -167,6 +187,10 @@ export function runQueueConformance(factory: QueueFactory, opts: RunOptions = {}
 
 export function runResultStoreConformance(factory: ResultStoreFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
   return runSuite(resultStoreCases, resultStoreOpener(factory), opts);
+}
+
+export function runStoragePairConformance(factory: StoragePairFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
+  return runSuite(storagePairCases, storagePairOpener(factory), opts);
 }
 
 export function runScheduleStoreConformance(factory: ScheduleStoreFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {

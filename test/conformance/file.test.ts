@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { queueConformance, resultStoreConformance } from '../../sdk/testing/index.ts';
+import { queueConformance, resultStoreConformance, storagePairConformance } from '../../sdk/testing/index.ts';
 import { FileQueue, FileResultStore } from '../../builtin-plugins/file/index.ts';
 import { createLogger, type Serializer } from '../../sdk/plugin.ts';
 
@@ -28,5 +28,9 @@ describe('conformance: file backends', () => {
   resultStoreConformance('resultStore "file"', async () => {
     const { dir, cleanup } = freshDir();
     return { store: new FileResultStore(dir, json, logger), cleanup };
+  });
+  storagePairConformance('queue "file" + resultStore "file"', async () => {
+    const { dir, cleanup } = freshDir();
+    return { queue: new FileQueue(dir, logger), store: new FileResultStore(dir, json, logger), cleanup };
   });
 });

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { ClaimOptions, JobRecord, Queue, QueuedJob, ResultStore, ScheduleStore } from '../../sdk/plugin.ts';
 import {
-  runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, queueCases,
+  runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runStoragePairConformance, queueCases,
   type ConformanceResult,
 } from '../../sdk/testing/index.ts';
 import { MemoryQueue, MemoryResultStore, MemoryScheduleStore } from '../../builtin-plugins/memory/index.ts';
@@ -169,5 +169,24 @@ describe('conformance kit: the programmatic runner', () => {
       return { queue: spoil<Queue>(inner, { claim: () => new Promise(() => {}) }) };
     }, { timeoutMs: 50, filter: (name) => name === PRIORITY_CASE });
     expect(results).to.deep.equal([{ name: PRIORITY_CASE, ok: false, error: 'timed out after 50 ms' }]);
+  });
+
+  it('reports one-step writes that are not atomic, or that ignore a foreign store, as not ok', async () => {
+    const results = await runStoragePairConformance(async () => {
+      const inner = new MemoryQueue();
+      const queue = spoil<Queue>(inner, {
+        // records first, then the jobs, with no rollback: a duplicate leaves the records behind
+        enqueueWithRecords: async (jobs: QueuedJob[], records: JobRecord[], store: ResultStore) => {
+          await store.putMany(records);
+          await inner.enqueueMany(jobs);
+          return true;
+        },
+      });
+      return { queue, store: new MemoryResultStore() };
+    });
+    expect(failed(results)).to.deep.equal([
+      'enqueueWithRecords is all or none: a duplicate job id leaves the other jobs and every record unwritten',
+      'enqueueWithRecords resolves false for a store it cannot write with, and writes nothing',
+    ]);
   });
 });
