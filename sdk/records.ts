@@ -5,7 +5,24 @@
 import type { JobError, JobOptions, JobRecord, NuvomConfig, QueuedJob } from '../kernel/index.ts';
 import type { TaskOptionsSnapshot } from './service-types.ts';
 
-export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+/*
+ * The last few conversions, remembered: jobs of one map() share createdAt, and a worker stamps a
+ * whole batch with one startedAt/completedAt, so most records repeat a recent millisecond, and
+ * toISOString was the pool's biggest single cost per job (docs/benchmarks.md).
+ */
+const isoMs = [NaN, NaN, NaN, NaN];
+const isoText = ['', '', '', ''];
+let isoNext = 0;
+
+export const iso = (ms: number | null | undefined): string | null => {
+  if (ms == null) return null;
+  for (let i = 0; i < 4; i++) if (isoMs[i] === ms) return isoText[i];
+  const text = new Date(ms).toISOString();
+  isoMs[isoNext] = ms;
+  isoText[isoNext] = text;
+  isoNext = (isoNext + 1) & 3;
+  return text;
+};
 
 /** Task options + per-call overrides + configuration defaults -> the options fixed on the job. */
 export function jobOptions(task: TaskOptionsSnapshot, call: Partial<TaskOptionsSnapshot>, config: NuvomConfig): JobOptions {

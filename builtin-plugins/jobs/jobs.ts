@@ -4,7 +4,7 @@
  * getJob / listJobs / retry / cancel / waitForResult over the configured services.
  * Must never: write a job to the queue whose arguments failed to encode (nothing is enqueued then).
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import {
   FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
@@ -22,6 +22,47 @@ export interface JobsDeps {
   bus: HookBus;
   clock: Clock;
   registry: RegistryService;
+}
+
+const uuidBytes = new Uint8Array(16);
+/** Random bytes drawn 4 KiB at a time: one randomFillSync per id cost ten times randomUUID(). */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+let lastMs = -1;
+let seq = 0;
+
+/**
+ * A new job id: a UUID version 7 (RFC 9562), 48 bits of epoch milliseconds, a 12-bit counter within
+ * the millisecond (method 1), then random bits. Ids made one after another sort in making order, so
+ * a batch of jobs lands on neighbouring B-tree pages of the SQLite tables (one page write per dozen
+ * records instead of one per record, docs/benchmarks.md); random v4 ids spread every write over the
+ * whole table. 74 random bits keep ids of processes starting in the same millisecond apart.
+ */
+export function newJobId(now = Date.now()): string {
+  if (poolAt + 16 > pool.length) { randomFillSync(pool); poolAt = 0; }
+  uuidBytes.set(pool.subarray(poolAt, poolAt + 16));
+  poolAt += 16;
+  let ms = Math.max(now, lastMs);
+  if (ms === lastMs) {
+    seq += 1;
+    if (seq > 0xfff) { ms += 1; seq = uuidBytes[7] & 0x3ff; }
+  } else {
+    seq = ((uuidBytes[6] & 0x03) << 8) | uuidBytes[7]; // start low in the range, leaving room to count up
+  }
+  lastMs = ms;
+  const b = uuidBytes;
+  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  b[2] = (ms >>> 24) & 0xff;
+  b[3] = (ms >>> 16) & 0xff;
+  b[4] = (ms >>> 8) & 0xff;
+  b[5] = ms & 0xff;
+  b[6] = 0x70 | (seq >>> 8);
+  b[7] = seq & 0xff;
+  b[8] = 0x80 | (b[8] & 0x3f);
+  const h = (i: number) => HEX[b[i]];
+  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
 }
 
 function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
@@ -64,7 +105,7 @@ export class Jobs implements JobsService {
         throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was enqueued`, { cause: err });
       }
       return {
-        id: call.id ?? randomUUID(),
+        id: call.id ?? newJobId(),
         taskName,
         args,
         priority: call.priority ?? taskOptions.priority ?? 0,

@@ -1,6 +1,6 @@
 /**
- * The in-process result store: a Map of records by id. Records are deep-copied (structuredClone) in
- * and out, so callers can neither mutate stored state nor see later changes through old references.
+ * The in-process result store: a Map of records by id. Records are deep-copied (field by field, user
+ * values by structuredClone) in and out, so callers can neither mutate stored state nor see later changes through old references.
  * Must never: keep a caller's object, or accept a value a durable store could not hold without saying so.
  */
 import {
@@ -8,9 +8,47 @@ import {
   type ListJobsFilter, type PurgeFilter, type ResultStore,
 } from '../../sdk/plugin.ts';
 
+/** A value as a durable store would give it back: primitives as they are, lists of primitives sliced, anything else structuredClone'd. */
+function copyValue(value: unknown): unknown {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) return value;
+  if (Array.isArray(value) && value.every(isPlainPrimitive) && Object.getPrototypeOf(value) === Array.prototype) return value.slice();
+  return structuredClone(value);
+}
+
+function isPlainPrimitive(v: unknown): boolean {
+  return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol');
+}
+
+/**
+ * A deep copy of a record, field by field (structuredClone of the whole record was the pool's biggest
+ * cost per job on this backend): user values go through copyValue, the rest are strings and numbers.
+ */
+function copyRecord(r: JobRecord): JobRecord {
+  return {
+    id: r.id,
+    taskName: r.taskName,
+    args: copyValue(r.args) as unknown[],
+    status: r.status,
+    attempts: r.attempts,
+    maxRetries: r.maxRetries,
+    retriesLeft: r.retriesLeft,
+    priority: r.priority,
+    tags: copyValue(r.tags) as string[],
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    completedAt: r.completedAt,
+    nextRunAt: r.nextRunAt,
+    result: copyValue(r.result),
+    error: r.error ? { name: r.error.name, message: r.error.message, stack: r.error.stack } : r.error,
+    timeoutSecs: r.timeoutSecs,
+    timeoutPolicy: r.timeoutPolicy,
+    workerId: r.workerId,
+  };
+}
+
 function copyIn(record: JobRecord): JobRecord {
   try {
-    return structuredClone(record);
+    return copyRecord(record);
   } catch (err) {
     throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `job record "${record.id}" holds a value that cannot be stored (${(err as Error).message}); results and arguments must be plain data`, { cause: err });
   }
@@ -48,7 +86,7 @@ export class MemoryResultStore implements ResultStore {
 
   async getFull(id: string): Promise<JobRecord | null> {
     const r = this.records.get(id);
-    return r ? structuredClone(r) : null;
+    return r ? copyRecord(r) : null;
   }
 
   async getResult(id: string): Promise<unknown> {
@@ -78,7 +116,7 @@ export class MemoryResultStore implements ResultStore {
     }
     matches.sort(newestFirst);
     if (filter.order === 'asc') matches.reverse();
-    return matches.slice(offset, offset + limit).map((r) => structuredClone(r));
+    return matches.slice(offset, offset + limit).map(copyRecord);
   }
 
   async stats(since: number): Promise<JobStats> {

@@ -38,9 +38,22 @@ export function fromJson(text: string, what: string, owner: string): unknown {
   }
 }
 
+const parsedText: Array<string | undefined> = [undefined, undefined, undefined, undefined];
+const parsedMs = [0, 0, 0, 0];
+let parsedNext = 0;
+
 /** Epoch ms from an ISO-8601 string or a number; `what` names the field in the error. */
 export function toMs(value: string | number, what: string): number {
+  if (typeof value === 'string') {
+    // Records of one batch repeat a few timestamps (see sdk/records.ts): skip re-parsing them.
+    for (let i = 0; i < 4; i++) if (parsedText[i] === value) return parsedMs[i];
+  }
   const ms = typeof value === 'number' ? value : Date.parse(value);
+  if (typeof value === 'string' && Number.isFinite(ms)) {
+    parsedText[parsedNext] = value;
+    parsedMs[parsedNext] = ms;
+    parsedNext = (parsedNext + 1) & 3;
+  }
   if (!Number.isFinite(ms)) {
     throw new NuvomError('NUVOM_E_STORAGE', `${what} must be an ISO-8601 date string or epoch milliseconds, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
   }
