@@ -70,6 +70,12 @@ export interface QueuedJob {
 export interface ClaimedJob extends QueuedJob {
   workerId: string;
   leaseExpiresAt: number;
+  /**
+   * True when this claim is a redelivery: the job's previous lease expired without an ack, retry,
+   * release or fail (its worker died, hung or lost the lease). Optional for backends written before
+   * it; the worker pool emits `jobRedelivered` when it is set.
+   */
+  redelivered?: boolean;
 }
 
 export interface ClaimOptions {

@@ -329,7 +329,8 @@ export class FileQueue implements Queue {
       const job = this.readClaimed(to, next);
       if (!job) continue;
       this.listing.addLeased({ name, job: next });
-      out.push({ ...job, workerId, leaseExpiresAt: next.lease!.expiresAt });
+      // A file taken from leased/ had a lease that ran out: a redelivery.
+      out.push({ ...job, workerId, leaseExpiresAt: next.lease!.expiresAt, redelivered: !fromReady });
     }
   }
 

@@ -24,6 +24,8 @@ interface Entry {
   workerId: string | null;
   leaseExpiresAt: number;
   cancelRequested: boolean;
+  /** Its lease expired and nobody has claimed it since: the next claim is a redelivery. */
+  redelivered: boolean;
   /** Bumped on every move; heap nodes with an older generation are stale. -1 once removed. */
   gen: number;
 }
@@ -161,7 +163,8 @@ export class MemoryQueue implements Queue {
       e.job.attempts += 1;
       e.gen += 1;
       this.leases.push(nodeOf(e));
-      out.push({ ...copyJob(e.job), workerId: opts.workerId, leaseExpiresAt: e.leaseExpiresAt });
+      out.push({ ...copyJob(e.job), workerId: opts.workerId, leaseExpiresAt: e.leaseExpiresAt, redelivered: e.redelivered });
+      e.redelivered = false;
     }
     for (const e of notYet) this.wait(e);
     return out;
@@ -288,7 +291,7 @@ export class MemoryQueue implements Queue {
   }
 
   private insertCopy(job: QueuedJob): void {
-    const e: Entry = { job, seq: this.seq++, state: 'waiting', workerId: null, leaseExpiresAt: 0, cancelRequested: false, gen: 0 };
+    const e: Entry = { job, seq: this.seq++, state: 'waiting', workerId: null, leaseExpiresAt: 0, cancelRequested: false, redelivered: false, gen: 0 };
     this.entries.set(job.id, e);
     this.wait(e);
   }
@@ -326,6 +329,7 @@ export class MemoryQueue implements Queue {
       const e = top.e;
       e.state = 'waiting';
       e.workerId = null;
+      e.redelivered = true;
       e.gen += 1;
       this.ready.push(nodeOf(e));
     }

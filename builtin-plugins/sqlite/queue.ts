@@ -57,6 +57,10 @@ export const SQL = {
   promoteDue: `UPDATE nuvom_queue SET state = 'ready' WHERE state = 'waiting' AND run_at <= @now`,
   // worker_id is kept so the previous holder may still ack until someone else claims the job.
   reclaimExpired: `UPDATE nuvom_queue INDEXED BY nuvom_queue_lease SET state = 'ready' WHERE state = 'leased' AND lease_expires_at <= @now`,
+  // The rows `claim` takes next (the same subquery, in the same transaction), and whether each was
+  // claimed before: reclaimExpired keeps worker_id, while retry and release clear it.
+  claimPreview: `SELECT seq, worker_id IS NOT NULL AS redelivered FROM nuvom_queue INDEXED BY nuvom_queue_claim
+                  WHERE state = 'ready' AND run_at <= @now ORDER BY priority DESC, seq LIMIT @max`,
   claim: `UPDATE nuvom_queue
              SET state = 'leased', worker_id = @workerId, lease_expires_at = @leaseExpiresAt, attempts = attempts + 1
            WHERE seq IN (SELECT seq FROM nuvom_queue INDEXED BY nuvom_queue_claim WHERE state = 'ready' AND run_at <= @now
@@ -98,7 +102,7 @@ export class SqliteQueue implements Queue {
   private readonly insertTx: Transaction<(jobs: QueuedJob[], now: number) => void>;
   private readonly insertWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, jobs: QueuedJob[], now: number) => void>;
   private readonly removeWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, ids: string[], workerId: string) => void>;
-  private readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => QueueRow[]>;
+  private readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => { rows: QueueRow[]; redelivered: Set<number> }>;
   private readonly renewTx: Transaction<(ids: string[], workerId: string, leaseExpiresAt: number) => RenewResult>;
   private readonly removeTx: Transaction<(ids: string[], workerId: string) => void>;
   private readonly cancelTx: Transaction<(id: string, now: number) => CancelOutcome>;
@@ -146,7 +150,12 @@ export class SqliteQueue implements Queue {
     this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
       this.stmt.promoteDue.run({ now });
       this.stmt.reclaimExpired.run({ now });
-      return this.stmt.claim.all({ now, workerId, leaseExpiresAt, max }) as QueueRow[];
+      // Any process's earlier claim may have reclaimed rows it did not take, so always look.
+      const redelivered = new Set<number>();
+      for (const p of this.stmt.claimPreview.all({ now, max }) as Array<{ seq: number; redelivered: number }>) {
+        if (p.redelivered) redelivered.add(p.seq);
+      }
+      return { rows: this.stmt.claim.all({ now, workerId, leaseExpiresAt, max }) as QueueRow[], redelivered };
     });
     this.renewTx = this.db.transaction((ids: string[], workerId: string, leaseExpiresAt: number) => {
       const result: RenewResult = { held: [], cancelled: [] };
@@ -209,13 +218,13 @@ export class SqliteQueue implements Queue {
     if (!(opts.leaseMs > 0)) {
       throw new NuvomError('NUVOM_E_STORAGE', `claim needs a positive leaseMs, got ${opts.leaseMs}; set visibilityTimeoutSecs`, { plugin: PLUGIN_NAME });
     }
-    const rows = await withBusyRetry('claim', () => {
-      if (!this.stmt.anyClaimable.get({ now })) return [];
+    const { rows, redelivered } = await withBusyRetry('claim', () => {
+      if (!this.stmt.anyClaimable.get({ now })) return { rows: [] as QueueRow[], redelivered: new Set<number>() };
       return this.claimTx.immediate(now, opts.workerId, now + opts.leaseMs, max);
     });
     // RETURNING does not promise an order.
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number }));
+    return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: redelivered.has(row.seq) }));
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {

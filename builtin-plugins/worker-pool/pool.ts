@@ -206,6 +206,10 @@ export class WorkerPool implements RunningWorker {
     const running: JobRecord[] = [];
     const ready: Buffered[] = [];
     for (const job of jobs) {
+      // The queue says this claim follows a lease that ran out (a worker died, hung or lost it).
+      if (job.redelivered && this.d.bus.hooks.jobRedelivered.isUsed()) {
+        this.d.bus.emit('jobRedelivered', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
+      }
       if (job.damaged) {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
         await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);

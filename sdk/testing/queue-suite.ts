@@ -144,6 +144,40 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
     },
   },
   {
+    name: 'claim flags a redelivery (the previous lease ran out) as redelivered, and a first, retried or released claim as not',
+    async run({ queue }) {
+      const t0 = Date.now();
+      const [a, b, c] = [readyJob(t0, 0), readyJob(t0, 1), readyJob(t0, 2)];
+      await queue.enqueueMany([a, b, c]);
+      const first = await queue.claim({ max: 3, workerId: 'w1', leaseMs: LEASE, now: t0 });
+      assert.equal(first.length, 3);
+      for (const j of first) assert.ok(!j.redelivered, `the first claim of ${j.id} is flagged redelivered`);
+      await queue.retry(b.id, 'w1', t0 - 1);
+      await queue.release(c.id, 'w1');
+      const later = t0 + LEASE + 1; // a's lease has run out
+      const second = new Map((await queue.claim({ max: 3, workerId: 'w2', leaseMs: LEASE, now: later })).map((j) => [j.id, j]));
+      assert.equal(second.size, 3);
+      assert.equal(second.get(a.id)?.redelivered, true, 'a job claimed after its lease ran out is not flagged redelivered');
+      assert.ok(!second.get(b.id)?.redelivered, 'a retried job is flagged redelivered');
+      assert.ok(!second.get(c.id)?.redelivered, 'a released job is flagged redelivered');
+      await queue.retry(a.id, 'w2', later);
+      await queue.ackMany([b.id, c.id], 'w2');
+      const third = await claimOne(queue, 'w3', later + 1);
+      assert.equal(third?.id, a.id);
+      assert.ok(!third?.redelivered, 'a job retried after a redelivery is still flagged redelivered');
+      // The claim that finds a lease run out need not be the one that takes the job.
+      const urgent = readyJob(t0, 3, { priority: 9 });
+      await queue.enqueue(urgent);
+      const expiry = later + 1 + LEASE + 1;
+      const next = await claimOne(queue, 'w4', expiry);
+      assert.equal(next?.id, urgent.id);
+      assert.ok(!next?.redelivered);
+      const after = await claimOne(queue, 'w4', expiry);
+      assert.equal(after?.id, a.id);
+      assert.equal(after?.redelivered, true, 'a redelivery taken by a later claim is not flagged');
+    },
+  },
+  {
     name: 'ack removes the job for good',
     async run({ queue }) {
       const t0 = Date.now();
