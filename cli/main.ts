@@ -4,9 +4,10 @@
  * Exit codes: 0 success, 1 failure or not found, 2 usage error. Data on stdout, logs on stderr.
  * Must never: implement a command itself (commands belong to plugins).
  */
+import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { builtinPlugins, catalogue } from '../builtin-plugins/index.ts';
-import { bootKernel, createLogger, isNuvomError, loadConfig, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
 
 function globalOption(argv: string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -20,7 +21,8 @@ function globalOption(argv: string[], name: string): string | undefined {
 function fail(err: unknown, debug: boolean): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   const usage = isNuvomError(err, 'NUVOM_E_USAGE');
-  const msg = err instanceof Error ? err.message : String(err);
+  // One line: a message that quotes a parser may carry a newline.
+  const msg = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
   process.stderr.write(`error: ${msg}${isNuvomError(err) ? ` (${err.code})` : ''}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return usage ? 2 : 1;
@@ -32,6 +34,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const debug = logLevel === 'debug' || process.env.NUVOM_LOG_LEVEL === 'debug';
   let kernel: Kernel | undefined;
   try {
+    // A mistyped --cwd must not quietly become a new, empty project.
+    if (cwd !== undefined && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new NuvomError('NUVOM_E_USAGE', `--cwd ${JSON.stringify(cwd)} is not a directory; pass the project's directory`);
+    }
     const flags: Partial<Record<ConfigKey, unknown>> = { logLevel };
     const config = await loadConfig({ cwd, flags });
     const logger = createLogger({ level: config.logLevel });

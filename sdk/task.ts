@@ -171,11 +171,34 @@ async function dispatcher(): Promise<TaskDispatch> {
 export interface RegisterOptions {
   /** Replace an existing task of the same name instead of refusing. */
   force?: boolean;
+  /** Keep the existing task of the same name, quietly, instead of refusing (the original's `silent`). */
+  silent?: boolean;
 }
 
 export function task<A extends unknown[], R>(fn: (...args: A) => R): Task<A, R>;
 export function task<A extends unknown[], R>(options: TaskOptions<A, R>, fn: (...args: A) => R): Task<A, R>;
-export function task<A extends unknown[], R>(a: TaskOptions<A, R> | ((...args: A) => R), b?: (...args: A) => R): Task<A, R> {
+/**
+ * `@task(options)` on a class method (TC39 decorators, as TypeScript 5 and tsx compile them): the
+ * method becomes a task named `options.name`, else the method's name, registered when the class is
+ * defined. It runs without an instance (`this` is undefined); enqueue it by name
+ * (`client.enqueue(name, args)`, `nuvom enqueue NAME`), or through `getTask(name)`.
+ */
+export function task(options?: TaskOptions<unknown[], unknown>): <This, A extends unknown[], R>(method: (this: This, ...args: A) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>) => void;
+export function task<A extends unknown[], R>(a?: TaskOptions<A, R> | ((...args: A) => R), b?: (...args: A) => R): Task<A, R> | ((method: (...args: A) => R, context: ClassMethodDecoratorContext) => void) {
+  if (b === undefined && typeof a !== 'function' && (a === undefined || (typeof a === 'object' && a !== null))) {
+    const opts = { ...(a ?? {}) } as TaskOptions<A, R>;
+    const decorate = (method: (...args: A) => R, context: ClassMethodDecoratorContext) => {
+      if (context?.kind !== 'method' || typeof method !== 'function') {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `@task() decorates class methods, not a ${context?.kind ?? typeof method}; for a function write task(options, fn)`);
+      }
+      task({ ...opts, name: opts.name ?? String(context.name) }, method);
+    };
+    // `const x = task({ name: 'x' })` forgot the function: say so where it is used, not "not a function".
+    const misuse = () => {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `task(${opts.name ? `{ name: "${opts.name}" }` : 'options'}) without a function is a method decorator (@task(...)); to make a task from a function write task(options, fn)`);
+    };
+    return Object.assign(decorate, { delay: misuse, map: misuse, enqueue: misuse, schedule: misuse, run: misuse });
+  }
   const fn = typeof a === 'function' ? a : b;
   const options: TaskOptions<A, R> = typeof a === 'function' ? {} : { ...(a ?? {}) };
   if (typeof fn !== 'function') {
@@ -226,6 +249,7 @@ export function registerTask(t: AnyTask, opts: RegisterOptions = {}): void {
   const { tasks } = taskTable();
   const prior = tasks.get(t.name);
   if (prior && prior !== t && !opts.force && prior.moduleUrl !== t.moduleUrl) {
+    if (opts.silent) return;
     throw new NuvomError('NUVOM_E_TASK_DUPLICATE', `a task named "${t.name}" is already registered${prior.moduleUrl ? ` (from ${prior.moduleUrl})` : ''}; rename one or register with { force: true }`);
   }
   tasks.set(t.name, t);

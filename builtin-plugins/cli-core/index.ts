@@ -2,8 +2,9 @@
  * Core CLI commands: version, config, plugin status, enqueue, status. Contributed through the `cli`
  * hook like any plugin's commands.
  */
-import { readFileSync } from 'node:fs';
-import { definePlugin, NuvomError, type PluginContext } from '../../sdk/plugin.ts';
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { definePlugin, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 // dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
@@ -21,6 +22,29 @@ export function parseArgJson(raw: string, index: number): unknown {
   } catch (err) {
     throw new NuvomError('NUVOM_E_USAGE', `argument ${index + 1} is not valid JSON (${(err as Error).message}): ${raw}. Quote strings for the shell, e.g. '"hello"'`);
   }
+}
+
+/** A flag's number, or a usage error naming the flag (exit 2). */
+function numberFlag(flag: string, integer: boolean, min: number) {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
+      throw new NuvomError('NUVOM_E_USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+    }
+    return n;
+  };
+}
+
+/** Why the manifest may be older than the task's source, or null: two stats, no scan. */
+function staleFor(ctx: PluginContext, moduleUrl: string): string | null {
+  try {
+    const file = fileURLToPath(moduleUrl);
+    const manifest = resolvePath(ctx.config, ctx.config.manifestPath);
+    if (statSync(file).mtimeMs > statSync(manifest).mtimeMs) return `${file} changed after the manifest was written`;
+  } catch {
+    // A missing file is the worker's to report, with the job.
+  }
+  return null;
 }
 
 /** The known name closest to `name` by edit distance, if it is close enough to be a typo. */
@@ -77,8 +101,8 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .description('enqueue a job from the shell; prints its id')
     .argument('<task>', 'task name')
     .argument('[argJson...]', 'arguments, one JSON value each')
-    .option('--priority <n>', 'higher runs first', (v) => Number(v))
-    .option('--delay-secs <n>', 'run after this many seconds', (v) => Number(v))
+    .option('--priority <n>', 'higher runs first (a whole number)', numberFlag('--priority', true, -Infinity))
+    .option('--delay-secs <n>', 'run after this many seconds', numberFlag('--delay-secs', false, 0))
     .addHelpText('after', `\nExample:\n  $ nuvom enqueue add 2 3\n  $ nuvom enqueue send_email '"a@example.com"' '{"subject":"hi"}'`)
     .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number }) => {
       const args = raw.map(parseArgJson);
@@ -89,6 +113,9 @@ function addCommands(program: Command, ctx: PluginContext): void {
         const near = nearest(taskName, known);
         throw new NuvomError('NUVOM_E_TASK_UNKNOWN', `unknown task "${taskName}"${near ? ` (did you mean "${near}"?)` : ''}; ${known.length ? `known tasks: ${known.join(', ')}` : 'no tasks are known: run `nuvom discover tasks` first'}`);
       }
+      // The job takes its options from the manifest: say so when the source may have moved on.
+      const stale = ref.source === 'manifest' && ref.moduleUrl ? staleFor(ctx, ref.moduleUrl) : null;
+      if (stale) ctx.logger.warn(`the task manifest may be stale (${stale}); the job uses the options it lists for "${taskName}": run \`nuvom discover tasks\` to refresh them`);
       const [h] = await ctx.resolve('jobs').enqueue([{ taskName, taskOptions: ref.options, call: { args, priority: o.priority, delaySecs: o.delaySecs } }]);
       out(h.id);
     });

@@ -17,6 +17,8 @@ export interface CliIo {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+/** Errors print as one line, as every other command prints them (a JSON.parse message may hold a newline). */
+const oneLine = (m: string) => m.replace(/\s*\n\s*/g, ' ');
 
 export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: CliIo = process): void {
   const manifestPath = () => resolve(config.cwd, config.manifestPath);
@@ -53,7 +55,7 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
       } catch (err) {
         progress.clear();
         if (isNuvomError(err, 'NUVOM_E_USAGE')) {
-          io.stderr.write(`error ${err.code}: ${err.message}\n`);
+          io.stderr.write(`error: ${oneLine(err.message)} (${err.code})\n`);
           process.exitCode = 2;
           return;
         }
@@ -61,11 +63,11 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
         printProblems((err.details.problems as Problem[] | undefined) ?? []);
         const dupes = (err.details.duplicates as Array<{ name: string; places: Array<{ file: string; line: number }> }> | undefined) ?? [];
         for (const d of dupes) {
-          io.stderr.write(`error NUVOM_E_DISCOVERY: task name "${d.name}" is defined in more than one place: ${d.places.map((p) => `${shown(root, p.file)}:${p.line}`).join(' and ')}\n`);
+          io.stderr.write(`error: task name "${d.name}" is defined in more than one place: ${d.places.map((p) => `${shown(root, p.file)}:${p.line}`).join(' and ')} (NUVOM_E_DISCOVERY)\n`);
         }
         io.stderr.write(dupes.length
           ? "task names must be unique: give one of them another name (task({ name: '...' }, fn)); the manifest was not written\n"
-          : `error ${err.code}: ${err.message}\n`);
+          : `error: ${oneLine(err.message)} (${err.code})\n`);
         process.exitCode = 1;
       }
     });
@@ -81,7 +83,7 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
         manifest = loadManifest(manifestPath());
       } catch (err) {
         if (!isNuvomError(err, 'NUVOM_E_MANIFEST')) throw err;
-        io.stderr.write(`error ${err.code}: ${err.message}\n`);
+        io.stderr.write(`error: ${oneLine(err.message)} (${err.code})\n`);
         process.exitCode = 1;
         return;
       }

@@ -1,7 +1,8 @@
 /**
  * `nuvom plugin test TARGET`: load and validate a plugin, start and stop it in an isolated kernel
  * (a temporary working directory, the built-ins plus the plugin), and run the conformance kit on every
- * queue, result store and schedule store it provides. Each check is reported by name.
+ * queue, result store and schedule store it provides, each case on a kernel and directory of its own
+ * (a durable backend would otherwise carry one case's jobs into the next). Each check is reported by name.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +14,28 @@ import { runQueueConformance, runResultStoreConformance, runScheduleStoreConform
 
 export interface CheckResult { name: string; ok: boolean; error?: string }
 
+/** A kernel of its own in a fresh directory, so that each check starts from empty storage. */
+type Fresh = () => Promise<{ kernel: Kernel; cleanup: () => Promise<void> }>;
+
 const SUITES = {
-  queue: (k: Kernel, name: string) => runQueueConformance(async () => ({ queue: k.container.construct('queue', name) })),
-  resultStore: (k: Kernel, name: string) => runResultStoreConformance(async () => ({ store: k.container.construct('resultStore', name) })),
-  scheduleStore: (k: Kernel, name: string) => runScheduleStoreConformance(async () => ({ store: k.container.construct('scheduleStore', name) })),
+  queue: (fresh: Fresh, name: string) => runQueueConformance(async () => {
+    const { kernel, cleanup } = await fresh();
+    return { queue: kernel.container.construct('queue', name), cleanup };
+  }),
+  resultStore: (fresh: Fresh, name: string) => runResultStoreConformance(async () => {
+    const { kernel, cleanup } = await fresh();
+    return { store: kernel.container.construct('resultStore', name), cleanup };
+  }),
+  scheduleStore: (fresh: Fresh, name: string) => runScheduleStoreConformance(async () => {
+    const { kernel, cleanup } = await fresh();
+    return { store: kernel.container.construct('scheduleStore', name), cleanup };
+  }),
 } as const;
+
+async function isolatedConfig(dir: string, project: NuvomConfig): Promise<NuvomConfig> {
+  const config = await loadConfig({ cwd: dir, env: {}, noConfigFile: true });
+  return Object.freeze({ ...config, pluginSettings: project.pluginSettings, plugins: {} });
+}
 
 export async function testPlugin(target: string, project: NuvomConfig, builtins: NuvomPlugin[], catalogue: Catalogue, onResult: (r: CheckResult) => void): Promise<boolean> {
   let ok = true;
@@ -33,8 +51,7 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
   const dir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-test-'));
   let kernel: Kernel | undefined;
   try {
-    const config = await loadConfig({ cwd: dir, env: {}, noConfigFile: true });
-    const isolated: NuvomConfig = Object.freeze({ ...config, pluginSettings: project.pluginSettings, plugins: {} });
+    const isolated = await isolatedConfig(dir, project);
     const others = builtins.filter((b) => b.name !== plugin.name);
     try {
       kernel = await bootKernel({ config: isolated, builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
@@ -46,10 +63,20 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     const provided = kernel.container.tokens().flatMap((token) => kernel!.container.implementations(token)
       .filter((p) => p.plugin === plugin.name).map((p) => ({ token, name: p.name })));
     report({ name: `provides: ${provided.map((p) => `${p.token}:${p.name}`).join(', ') || '(no services)'}`, ok: true });
+    const fresh: Fresh = async () => {
+      const caseDir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-case-'));
+      try {
+        const k = await bootKernel({ config: await isolatedConfig(caseDir, project), builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
+        return { kernel: k, cleanup: async () => { await k.stop(); rmSync(caseDir, { recursive: true, force: true }); } };
+      } catch (err) {
+        rmSync(caseDir, { recursive: true, force: true });
+        throw err;
+      }
+    };
     for (const { token, name } of provided) {
       const suite = SUITES[token as keyof typeof SUITES];
       if (!suite) continue;
-      const results: ConformanceResult[] = await suite(kernel, name);
+      const results: ConformanceResult[] = await suite(fresh, name);
       for (const r of results) report({ name: `${token} "${name}": ${r.name}`, ok: r.ok, error: r.error });
     }
     const stopping = kernel;

@@ -53,6 +53,13 @@ interface Buffered {
   exportName: string | null;
 }
 
+/**
+ * Deliveries allowed beyond a job's attempts for runs that never finished (a worker SIGKILLed, a
+ * thread that died with other jobs): enough to ride out crashes, few enough that a job that kills
+ * whatever runs it does not loop forever.
+ */
+const EXTRA_DELIVERIES = 3;
+
 type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export class WorkerPool implements RunningWorker {
@@ -75,6 +82,8 @@ export class WorkerPool implements RunningWorker {
   private pendingAcks: string[] = [];
   private flushing: Promise<void> | null = null;
   private readonly releasing = new Set<Promise<unknown>>();
+  /** Jobs given back after a thread they shared died: each runs alone until it settles here. */
+  private readonly suspects = new Set<string>();
   private counters = { done: 0, failed: 0 };
   private readonly leaseMs: number;
   private readonly nThreads: number;
@@ -210,6 +219,12 @@ export class WorkerPool implements RunningWorker {
       if (job.redelivered && this.d.bus.hooks.jobRedelivered.isUsed()) {
         this.d.bus.emit('jobRedelivered', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
       }
+      if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
+        const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
+        const message = `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`;
+        await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        continue;
+      }
       if (job.damaged) {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
         await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);
@@ -243,16 +258,19 @@ export class WorkerPool implements RunningWorker {
   private dispatch(): void {
     const batches = new Map<Thread, RunMessage[]>();
     while (this.buffer.length && !this.stopping) {
-      const thread = this.pickThread();
+      const suspect = this.suspects.has(this.buffer[0].job.id);
+      const thread = this.pickThread(suspect);
       if (!thread || thread.jobs.size >= this.concurrency) break;
       const { job, args, moduleUrl, exportName } = this.buffer.shift()!;
+      if (suspect) thread.solo = true;
       const entry: Inflight = { job, args, thread, startedAt: Date.now() };
       this.inflight.set(job.id, entry);
       thread.jobs.add(job.id);
       let batch = batches.get(thread);
       if (!batch) batches.set(thread, (batch = []));
       batch.push({ id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
-      entry.timer = setTimeout(() => this.abort(entry, 'timeout'), job.options.timeoutSecs * 1000);
+      // A fresh thread's start-up (loading the TS loader and the runner) is not the job's time.
+      if (thread.ready) this.startTimer(entry);
       if (this.d.bus.hooks.jobStarted.isUsed()) {
         this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
       }
@@ -260,9 +278,18 @@ export class WorkerPool implements RunningWorker {
     for (const [thread, runs] of batches) thread.send({ t: 'run', runs });
   }
 
-  private pickThread(): Thread | null {
+  private startTimer(entry: Inflight): void {
+    entry.startedAt = Date.now();
+    entry.timer = setTimeout(() => this.abort(entry, 'timeout'), entry.job.options.timeoutSecs * 1000);
+  }
+
+  /** The least busy open thread; a suspect runs alone, and nothing joins a thread running one. */
+  private pickThread(alone = false): Thread | null {
     let best: Thread | null = null;
-    for (const t of this.threads) if (t.open && (!best || t.jobs.size < best.jobs.size)) best = t;
+    for (const t of this.threads) {
+      if (!t.open || (t.solo && t.jobs.size > 0) || (alone && t.jobs.size > 0)) continue;
+      if (!best || t.jobs.size < best.jobs.size) best = t;
+    }
     return best;
   }
 
@@ -298,6 +325,12 @@ export class WorkerPool implements RunningWorker {
         const entry = this.inflight.get(o.id);
         if (entry) this.settle(entry, o.ok ? { ok: true, result: o.result } : { ok: false, kind: 'error', error: o.error });
       }
+    } else if (m.t === 'ready') {
+      thread.ready = true;
+      for (const id of thread.jobs) {
+        const entry = this.inflight.get(id);
+        if (entry && !entry.timer) this.startTimer(entry);
+      }
     } else if (m.t === 'log') {
       this.d.logger[m.level](`[thread ${thread.threadId}] ${m.message}`);
     }
@@ -308,11 +341,19 @@ export class WorkerPool implements RunningWorker {
     if (i >= 0) this.threads.splice(i, 1);
     const reason = thread.lastError ? `${thread.lastError.name}: ${thread.lastError.message}` : `exit code ${code}`;
     this.d.bus.emit('threadStopped', { workerId: this.id, threadId: thread.threadId, at: Date.now(), reason });
+    const shared = [...thread.jobs].filter((id) => !this.inflight.get(id)?.aborted).length > 1;
+    if (shared) this.d.logger.warn(`worker thread ${thread.threadId} died (${reason}) running ${thread.jobs.size} jobs; they go back to the queue`);
     for (const id of [...thread.jobs]) {
       const entry = this.inflight.get(id);
       if (!entry) continue;
       if (entry.aborted) {
         this.settle(entry, { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : entry.aborted === 'timeout' ? 'timeout' : 'crash', error: this.abortError(entry) });
+      } else if (shared) {
+        // Several jobs shared the thread and nothing tells which one ended it: all go back to the
+        // queue (the attempt counts) as suspects, which this pool then runs each alone in a thread,
+        // so the culprit fails by itself. Elsewhere, the delivery cap (see prepare) bounds it.
+        this.suspects.add(id);
+        this.release(entry);
       } else {
         this.settle(entry, { ok: false, kind: 'crash', error: { name: 'NuvomError', message: `the worker thread running this job died (${reason}); if the task calls process.exit or exhausts memory, fix the task`, stack: null } });
       }
@@ -392,6 +433,10 @@ export class WorkerPool implements RunningWorker {
   }
 
   private untrack(entry: Inflight): void {
+    if (entry.thread.solo) {
+      entry.thread.solo = false;
+      this.suspects.delete(entry.job.id);
+    }
     clearTimeout(entry.timer);
     clearTimeout(entry.grace);
     this.inflight.delete(entry.job.id);
@@ -424,7 +469,9 @@ export class WorkerPool implements RunningWorker {
     const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
     if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
       let result = outcome.ok && job.options.storeResult ? outcome.result : null;
-      if (result !== null && typeof result === 'object') {
+      // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
+      // result that cannot be stored must fail its own job, not the batch it would be written with.
+      if (result !== null && result !== undefined) {
         try { this.d.serializer.encode(result); } catch (err) {
           return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${messageOf(err)}`, stack: null } }, startedAt, before);
         }

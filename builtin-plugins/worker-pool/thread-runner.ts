@@ -40,7 +40,16 @@ function done(msg: DoneMessage): void {
 
 function errorOf(err: unknown): JobError {
   if (err instanceof Error) return { name: err.name || 'Error', message: err.message, stack: err.stack ?? null };
-  return { name: 'Error', message: typeof err === 'string' ? err : String(err), stack: null };
+  if (typeof err === 'string') return { name: 'Error', message: err, stack: null };
+  // A thrown plain object: keep what it says rather than "[object Object]".
+  const o = err !== null && typeof err === 'object' ? err as Record<string, unknown> : null;
+  let message: string;
+  try {
+    message = typeof o?.message === 'string' ? o.message : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: typeof o?.name === 'string' ? o.name : 'Error', message: `the task threw a non-Error value: ${message}`, stack: null };
 }
 
 async function findTask(msg: RunMessage): Promise<AnyTask> {

@@ -39,6 +39,10 @@ export class Thread {
   retiring = false;
   /** Being terminated (a runaway job): takes no new jobs; a fresh thread replaces it when it exits. */
   doomed = false;
+  /** Runs a suspect job (one that shared a thread that died): takes no other job until it ends. */
+  solo = false;
+  /** Has loaded its runner (posted 'ready'); until then, jobs sent to it wait and their timeouts do not run. */
+  ready = false;
   /** The error that ended the thread (out of memory, an uncaught throw), if any. */
   lastError: Error | null = null;
 

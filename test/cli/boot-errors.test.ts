@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { cleanupTempProjects, failedWith, killAll, nuvom, project } from './helpers.ts';
+import { spawnSync } from 'node:child_process';
+import { existsSync, utimesSync } from 'node:fs';
+import path from 'node:path';
+import { BIN, cleanupTempProjects, failedWith, killAll, nuvom, project } from './helpers.ts';
 
 const SLEEPY = `export default {
   name: 'sleepy',
@@ -34,5 +37,36 @@ describe('cli: plugins and settings that fail at boot', function () {
     const p = project({ 'odd.mjs': "export default { name: 'odd', apiVersion: 1, register: 5 };\n", '.nuvom_plugins.toml': '[plugins]\nmonitoring = ["./odd.mjs"]\n' });
     const r = await nuvom(p, ['version']);
     failedWith(r, 1, /odd.*register/);
+  });
+});
+
+describe('cli: flag values and the project directory', function () {
+  this.timeout(60_000);
+  after(() => { killAll(); cleanupTempProjects(); });
+
+  it('refuses a --cwd that is not a directory (exit 2) and creates nothing there', async () => {
+    const p = project();
+    const missing = `${p.dir}/no-such-project`;
+    const c = spawnSync(process.execPath, [BIN, '--cwd', missing, 'stats'], { cwd: p.dir, encoding: 'utf8' });
+    failedWith({ code: c.status, stdout: c.stdout, stderr: c.stderr }, 2, /--cwd ".*no-such-project" is not a directory/);
+    expect(existsSync(missing)).to.equal(false);
+  });
+
+  it('refuses non-numeric --priority and negative --delay-secs on enqueue as usage errors naming the flag', async () => {
+    const p = project();
+    expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--priority', 'x']), 2, /--priority must be a whole number, got "x"/);
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--delay-secs', 'abc']), 2, /--delay-secs must be a number >= 0, got "abc"/);
+  });
+
+  it('warns on enqueue when the task file changed after the manifest was written, and still enqueues', async () => {
+    const p = project();
+    expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
+    const later = new Date(Date.now() + 5000);
+    utimesSync(path.join(p.dir, 'tasks.mjs'), later, later);
+    const r = await nuvom(p, ['enqueue', 'add', '1', '2']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout.trim()).to.match(/^[\w-]+$/);
+    expect(r.stderr).to.match(/task manifest may be stale .*tasks\.mjs changed after the manifest was written.*nuvom discover tasks/);
   });
 });

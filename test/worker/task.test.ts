@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { task } from '../../sdk/index.ts';
+import { getTask, isNuvomError, registerTask, task } from '../../sdk/index.ts';
 import { retryDelayMs } from '../../builtin-plugins/worker-pool/backoff.ts';
 
 describe('task()', () => {
@@ -19,6 +19,21 @@ describe('task()', () => {
   it('runs the function inline with run()', async () => {
     const double = task({ name: 'x.double' }, async (n: number) => n * 2);
     expect(await double.run(21)).to.equal(42);
+  });
+});
+
+describe('the task table', () => {
+  it('refuses a second task of one name from another module; force replaces it, silent keeps the first', () => {
+    const first = task({ name: 'table.dup' }, async () => 1);
+    const other = { ...first, fn: async () => 2, moduleUrl: 'file:///elsewhere/tasks.ts' } as unknown as Parameters<typeof registerTask>[0];
+    let err: unknown;
+    try { registerTask(other); } catch (e) { err = e; }
+    expect(isNuvomError(err, 'NUVOM_E_TASK_DUPLICATE'), String(err)).to.equal(true);
+    expect(String(err)).to.include('table.dup').and.include('force: true');
+    registerTask(other, { silent: true });
+    expect(getTask('table.dup')).to.equal(first);
+    registerTask(other, { force: true });
+    expect(getTask('table.dup')).to.equal(other);
   });
 });
 

@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import type { Client, JobRecord } from '../../sdk/index.ts';
+import { makeJobOptions, makeQueuedJob } from '../../sdk/testing/index.ts';
+import { testClient } from '../helpers/client.ts';
+import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
+import * as t from '../fixtures/worker-tasks.ts';
+
+async function settled(client: Client, id: string, timeoutMs = 20_000): Promise<JobRecord> {
+  let rec: JobRecord | null = null;
+  await waitFor(async () => {
+    rec = await client.getJob(id);
+    return rec !== null && ['SUCCESS', 'FAILED', 'CANCELLED'].includes(rec.status);
+  }, { timeoutMs, what: `job ${id} to settle` });
+  return rec!;
+}
+
+describe('worker pool: edges', function () {
+  this.timeout(60_000);
+  after(() => cleanupTempProjects());
+
+  it('fails only the job whose result the serializer refuses; the jobs finished with it are stored', async () => {
+    const client = await testClient({ config: { serializationBackend: 'json' } });
+    const worker = await client.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      const [nan] = await t.nanResult.map([[]]);
+      const adds = await t.add.map([[1, 1], [2, 2], [3, 3]]);
+      const rec = await settled(client, nan.id);
+      expect(rec.status).to.equal('FAILED');
+      expect(rec.error!.message).to.match(/result cannot be stored/);
+      for (const h of adds) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS', attempts: 1 });
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('fails a job delivered more often than its attempts and the crash allowance, saying why', async () => {
+    const client = await testClient();
+    const serializer = client.kernel.resolve('serializer');
+    const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([1, 2]), attempts: 4, options: makeJobOptions({ maxRetries: 0 }) });
+    await client.kernel.resolve('queue').enqueue(job);
+    const worker = await client.startWorker({ threads: 1 });
+    try {
+      const rec = await settled(client, job.id);
+      expect(rec).to.include({ status: 'FAILED', attempts: 5 });
+      expect(rec.error!.message).to.match(/delivered 5 times.*never finished/);
+      expect(await client.kernel.resolve('queue').qsize()).to.equal(0);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('gives back the innocent jobs of a thread that one job ended with process.exit; they succeed', async () => {
+    const client = await testClient();
+    const worker = await client.startWorker({ threads: 1, concurrency: 2 });
+    try {
+      const slow = await t.slow.delay(1500);
+      await waitFor(async () => (await client.getJob(slow.id))?.status === 'RUNNING', { what: 'the slow job to start' });
+      const exit = await t.exitProcess.delay();
+      expect(await settled(client, slow.id)).to.include({ status: 'SUCCESS', result: 1500 });
+      const rec = await settled(client, exit.id);
+      expect(rec.status).to.equal('FAILED');
+      expect(rec.error!.message).to.match(/worker thread running this job died \(exit code 3\)/);
+      await waitFor(() => worker.stats().threads === 1, { what: 'the pool back to one thread' });
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('keeps the message and name of a thrown plain object', async () => {
+    const client = await testClient();
+    const worker = await client.startWorker({ threads: 1 });
+    try {
+      const h = await t.throwsObject.delay();
+      const rec = await settled(client, h.id);
+      expect(rec.error).to.include({ name: 'Error' });
+      expect(rec.error!.message).to.equal('the task threw a non-Error value: a plain object was thrown');
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+});
