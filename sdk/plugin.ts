@@ -7,3 +7,4 @@ export { getTask, isTask, registerTask, taskTable, checkOptions, type AnyTask, t
 export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
 export { iso, jobOptions, recordOf, errorOf, toError, type RecordState } from './records.ts';
+export * as cliFormat from './cli-format.ts';

@@ -6,7 +6,9 @@
  */
 import type { Command } from 'commander';
 import type { PluginContext } from '../../sdk/plugin.ts';
-import { out } from './format.ts';
+import { cliFormat } from '../../sdk/plugin.ts';
+
+const { out } = cliFormat;
 import { example, parent } from './options.ts';
 
 const ID = '5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70';

@@ -7,7 +7,9 @@
 import type { Command } from 'commander';
 import { FINAL_STATUSES, JOB_STATUSES, type JobRecord, type JobStatus, type PluginContext } from '../../sdk/plugin.ts';
 import { formatAge, parseDuration } from './duration.ts';
-import { out, paint, plural, table, toJson } from './format.ts';
+import { cliFormat } from '../../sdk/plugin.ts';
+
+const { out, paint, plural, table, toJson } = cliFormat;
 import { example, needs, parent, positiveInt, statusList } from './options.ts';
 
 function summary(r: JobRecord): string {

@@ -7,7 +7,9 @@
 import type { Command } from 'commander';
 import { NuvomError, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
 import { formatDuration } from './duration.ts';
-import { keyValues, out, paint, termWidth, toJson } from './format.ts';
+import { cliFormat } from '../../sdk/plugin.ts';
+
+const { keyValues, out, paint, termWidth, toJson } = cliFormat;
 import { choice, example, parent } from './options.ts';
 
 const FORMATS = ['table', 'json', 'raw'] as const;

@@ -6,7 +6,9 @@
 import type { Command } from 'commander';
 import { JOB_STATUSES, NuvomError, type JobStats, type PluginContext } from '../../sdk/plugin.ts';
 import { formatDuration, parseDuration } from './duration.ts';
-import { out, paint, table, toJson } from './format.ts';
+import { cliFormat } from '../../sdk/plugin.ts';
+
+const { out, paint, table, toJson } = cliFormat;
 import { example, needs } from './options.ts';
 
 export interface StatsView {

@@ -46,6 +46,22 @@ export class ModuleBindings {
     return local === undefined ? undefined : this.localExport.get(local);
   }
 
+  /**
+   * Whether a function rebinds one of the `task` / namespace names: as a parameter, or declared at
+   * the top of its body (`const task = ...`, `function task() {}`). Calls inside then are not nuvom's.
+   */
+  shadowedIn(fn: FunctionLike): boolean {
+    const ours = (name: string) => this.taskIds.has(name) || this.namespaceIds.has(name);
+    for (const p of fn.params ?? []) if (boundNames(p).some(ours)) return true;
+    const body = fn.body as { type?: string; body?: unknown[] } | null | undefined;
+    if (body?.type !== 'BlockStatement' && body?.type !== 'FunctionBody') return false;
+    for (const stmt of (body.body ?? []) as Array<{ type: string; id?: { name?: string }; declarations?: Array<{ id: unknown }> }>) {
+      if (stmt.type === 'FunctionDeclaration' && stmt.id?.name && ours(stmt.id.name)) return true;
+      if (stmt.type === 'VariableDeclaration' && stmt.declarations?.some((d) => boundNames(d.id).some(ours))) return true;
+    }
+    return false;
+  }
+
   isTaskRef(expr: Expression): boolean {
     const e = unwrap(expr);
     if (e.type === 'Identifier') return this.taskIds.has(e.name);
@@ -168,4 +184,22 @@ function commonJsTarget(left: Expression): string | null {
   if (obj.type === 'MemberExpression' && !obj.computed && isModule(unwrap(obj.object))
     && obj.property.type === 'Identifier' && obj.property.name === 'exports') return prop;
   return null;
+}
+
+/** A function node as far as shadowing goes: its parameters and body. */
+export interface FunctionLike { params?: unknown[]; body?: unknown }
+
+/** The names a parameter or declaration pattern binds (identifiers, defaults, rest, destructuring). */
+function boundNames(p: unknown): string[] {
+  const n = p as { type?: string; name?: string; left?: unknown; argument?: unknown; properties?: Array<{ value?: unknown; argument?: unknown }>; elements?: unknown[]; pattern?: unknown; parameter?: unknown } | null;
+  if (!n || typeof n !== 'object') return [];
+  switch (n.type) {
+    case 'Identifier': return n.name ? [n.name] : [];
+    case 'AssignmentPattern': return boundNames(n.left);
+    case 'RestElement': return boundNames(n.argument);
+    case 'TSParameterProperty': return boundNames(n.parameter);
+    case 'ObjectPattern': return (n.properties ?? []).flatMap((q) => boundNames(q.value ?? q.argument));
+    case 'ArrayPattern': return (n.elements ?? []).flatMap(boundNames);
+    default: return [];
+  }
 }

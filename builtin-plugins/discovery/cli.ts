@@ -4,12 +4,12 @@
  * Must never: call process.exit (it sets process.exitCode), or print anything but JSON with --json.
  */
 import { join, relative, resolve, sep } from 'node:path';
-import { isNuvomError, type CliContext, type NuvomConfig } from '../../sdk/plugin.ts';
+import { cliFormat, isNuvomError, type CliContext, type NuvomConfig } from '../../sdk/plugin.ts';
 import { discoverTasks, loadManifest, staleReason } from './discover.ts';
 import type { DiscoverProgress, Problem, TaskEntry } from './types.ts';
 
 type Command = CliContext['program'];
-type Out = { write(chunk: string): unknown; isTTY?: boolean };
+type Out = { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
 
 export interface CliIo {
   stdout: Out;
@@ -98,19 +98,15 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
         return;
       }
       const rows = manifest.tasks.map((t) => [t.name, `${shown(manifest.root, t.file)}:${t.line}`, t.method ? `${t.export}.${t.method}` : t.export]);
-      io.stdout.write(table(['NAME', 'FILE:LINE', 'EXPORT'], rows));
+      io.stdout.write(`${cliFormat.table([
+        { header: 'NAME', shrink: 2, min: 12 }, { header: 'FILE:LINE', shrink: 1, min: 12 }, { header: 'EXPORT', shrink: 0 },
+      ], rows, { width: cliFormat.termWidth(process.env, io.stdout), paint: cliFormat.paint(cliFormat.useColor(process.env, io.stdout)) })}\n`);
     });
 }
 
 /** An existing parent command (another plugin may have added `list`), or a new one. */
 function subcommand(program: Command, name: string, description: string): Command {
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  return `${[head, ...rows].map(line).join('\n')}\n`;
 }
 
 /** A one-line counter on a TTY stderr, shown only once a scan has taken more than 300 ms. */

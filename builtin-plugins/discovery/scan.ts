@@ -15,6 +15,11 @@ import type { Problem, ScanResult, StaticValue, TaskEntry } from './types.ts';
 
 const FIX = "give it a literal name: task({ name: 'x' }, ...)";
 
+const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+function isFunction(n: Node): n is Node & { params: unknown[]; body: unknown } {
+  return FUNCTION_TYPES.has(n.type);
+}
+
 /** Cheap pre-check: a file that never mentions "nuvom" cannot import `task` from it. */
 export function mightDefineTasks(source: string): boolean {
   return source.includes(NUVOM);
@@ -98,6 +103,9 @@ class FileScan {
     visitCovering(this.program, this.b.mentions(this.source), (n) => {
       if (n.type === 'CallExpression' && this.b.isTaskRef(n.callee)) calls.push(n);
       else if (n.type === 'ClassDeclaration' || n.type === 'ClassExpression') onClass(n);
+      // Inside a function that binds `task` (or the namespace) itself, the name is not nuvom's.
+      else if (isFunction(n) && this.b.shadowedIn(n)) return false;
+      return true;
     });
 
     for (const call of calls) {

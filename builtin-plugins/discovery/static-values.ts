@@ -78,7 +78,8 @@ const SKIP_KEYS = new Set(['type', 'start', 'end', 'parent', 'range', 'loc']);
  * Calls `visit` on every node whose span holds one of `offsets`, outermost first, and descends
  * only into those: far cheaper than a full traversal, since most of a file never mentions `task`.
  */
-export function visitCovering(node: Node, offsets: readonly number[], visit: (n: Node) => void): void {
+/** `visit` returning false keeps the walk out of that node's children (a scope that shadows a name). */
+export function visitCovering(node: Node, offsets: readonly number[], visit: (n: Node) => boolean | void): void {
   const covers = (n: Node) => {
     let lo = 0;
     let hi = offsets.length;
@@ -91,8 +92,7 @@ export function visitCovering(node: Node, offsets: readonly number[], visit: (n:
   };
   const child = (v: unknown) => {
     if (v && typeof v === 'object' && typeof (v as Node).type === 'string' && covers(v as Node)) {
-      visit(v as Node);
-      visitCovering(v as Node, offsets, visit);
+      if (visit(v as Node) !== false) visitCovering(v as Node, offsets, visit);
     }
   };
   for (const key in node) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { formatAge, formatDuration, parseDuration } from '../../builtin-plugins/cli-ops/duration.ts';
-import { paint, table, termWidth, toJson, truncate, useColor } from '../../builtin-plugins/cli-ops/format.ts';
+import { paint, table, termWidth, toJson, truncate, useColor } from '../../sdk/cli-format.ts';
 import { statsView } from '../../builtin-plugins/cli-ops/stats.ts';
 import { isNuvomError } from '../../sdk/plugin.ts';
 

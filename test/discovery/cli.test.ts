@@ -86,6 +86,22 @@ describe('discovery: CLI commands', () => {
     expect(r.stdout).to.match(/math\.add\s+tasks\/math\.ts:2\s+add/);
   });
 
+  it('`list tasks` fits its table to $COLUMNS off a terminal', async () => {
+    p = tempProject({ 'src/jobs/notifications/email.ts': `${IMPORT}export const sendWelcomeEmail = task({ name: 'notifications.sendWelcomeEmail' }, async () => 1);\n` });
+    await cli(p, 'discover', 'tasks');
+    const before = process.env.COLUMNS;
+    process.env.COLUMNS = '30';
+    try {
+      const r = await cli(p, 'list', 'tasks');
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines.length).to.be.greaterThan(1);
+      for (const l of lines) expect(l.length, l).to.be.at.most(30);
+    } finally {
+      if (before === undefined) delete process.env.COLUMNS;
+      else process.env.COLUMNS = before;
+    }
+  });
+
   it('`list tasks --json` prints pure JSON on stdout', async () => {
     p = tempProject({ 'a.ts': `${IMPORT}export const a = task({ name: 'a', retries: 2 }, async () => 1);\n` });
     await cli(p, 'discover', 'tasks');

@@ -82,6 +82,18 @@ describe('discovery: scanFile detection forms', () => {
     expect(r).to.deep.equal({ tasks: [], problems: [] });
   });
 
+  it('ignores calls to a parameter or a local declaration that shadows nuvom\'s task', () => {
+    const r = scan([
+      "import { task } from 'nuvom';",
+      "export const add = task({ name: 'add' }, async (a: number, b: number) => a + b);",
+      'export function runAll(items: string[], task: (s: string) => void) { items.forEach((x) => task(x)); }',
+      'export const each = ({ task }: { task: (n: number) => void }) => task(1);',
+      'export function inner() { const task = (f: unknown) => f; return task(() => 1); }',
+    ].join('\n'), 'a.ts');
+    expect(r.problems).to.deep.equal([]);
+    expect(r.tasks.map((t) => t.name)).to.deep.equal(['add']);
+  });
+
   it('ignores `task` imported from another module', () => {
     const r = scan("import { task } from './nuvom-helpers';\nexport const a = task({ name: 'other' }, async () => 1);\n");
     expect(r).to.deep.equal({ tasks: [], problems: [] });

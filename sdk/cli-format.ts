@@ -1,10 +1,10 @@
 /**
- * Output for the operations commands: tables that fit the terminal, key/value blocks, colours, and
- * JSON that never throws on the values a serializer can hand back (BigInt, bytes, Map, Set).
+ * Output helpers for CLI commands, built-in or third-party (`cliFormat` in `nuvom/plugin`): tables
+ * that fit the terminal, key/value blocks, colours, and JSON that never throws on the values a serializer can hand back (BigInt, bytes, Map, Set).
  * Must never: write colour codes when NO_COLOR is set or stdout is not a terminal (FORCE_COLOR aside),
  * or write anything but data to stdout.
  */
-import type { JobStatus } from '../../sdk/plugin.ts';
+import type { JobStatus } from '../kernel/index.ts';
 
 export function out(s = ''): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
