@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Client, JobRecord } from '../../sdk/index.ts';
 import { makeJobOptions, makeQueuedJob } from '../../sdk/testing/index.ts';
 import { testClient } from '../helpers/client.ts';
-import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
+import { cleanupTempProjects, tempProject, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
 
 async function settled(client: Client, id: string, timeoutMs = 20_000): Promise<JobRecord> {
@@ -82,4 +84,21 @@ describe('worker pool: edges', function () {
       await client.close();
     }
   });
+
+  for (const backend of ['sqlite', 'file']) {
+    it(`fires beforeJob, afterJob and onError on the ${backend} backend too`, async () => {
+      const dir = tempProject();
+      const client = await testClient({ cwd: dir, config: { queueBackend: backend, resultBackend: backend } });
+      const worker = await client.startWorker({ threads: 1 });
+      try {
+        const file = path.join(dir, 'hooks.log');
+        await (await t.hooked.delay(file, false)).result({ timeoutSecs: 20 });
+        await (await t.hooked.delay(file, true)).result({ timeoutSecs: 20 }).catch(() => undefined);
+        expect(readFileSync(file, 'utf8').trim().split('\n')).to.deep.equal(['before 1', 'after ok', 'before 1', 'error hooked failure']);
+      } finally {
+        await worker.stop();
+        await client.close();
+      }
+    });
+  }
 });
