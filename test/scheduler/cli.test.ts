@@ -1,5 +1,5 @@
 /**
- * The commands, run as a user runs them (a `nuvom` process on a project with the default SQLite
+ * The commands, run as a user runs them (the built `nuvom` binary as a process on a project with the default SQLite
  * backends): `schedule list [--json]`, `schedule cancel ID`, `runscheduler [--poll SECS]`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { cleanupTempProjects, tempProject, waitFor } from '../helpers/tmp.ts';
 import { boot, runNode, TestClock } from './helpers.ts';
 import { ping, report } from './fixtures/tasks.ts';
 
-const nuvom = (cwd: string, ...args: string[]) => runNode('cli/main.ts', ['--cwd', cwd, ...args]);
+const nuvom = (cwd: string, ...args: string[]) => runNode('bin/nuvom.js', ['--cwd', cwd, ...args]);
 
 describe('scheduler: commands', function () {
   this.timeout(60_000);
