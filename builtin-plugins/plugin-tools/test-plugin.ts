@@ -10,7 +10,7 @@ import path from 'node:path';
 import {
   bootKernel, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
 } from '../../sdk/plugin.ts';
-import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
+import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runStoragePairConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
 
 export interface CheckResult { name: string; ok: boolean; error?: string }
 
@@ -78,6 +78,19 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
       if (!suite) continue;
       const results: ConformanceResult[] = await suite(fresh, name);
       for (const r of results) report({ name: `${token} "${name}": ${r.name}`, ok: r.ok, error: r.error });
+    }
+    // A queue and a result store from one plugin are used together: the one-step writes
+    // (enqueueWithRecords / ackWithRecords) must be all-or-nothing and agree with the two-call path.
+    const queues = provided.filter((p) => p.token === 'queue');
+    const stores = provided.filter((p) => p.token === 'resultStore');
+    for (const q of queues) {
+      for (const st of stores) {
+        const results = await runStoragePairConformance(async () => {
+          const { kernel: k, cleanup } = await fresh();
+          return { queue: k.container.construct('queue', q.name), store: k.container.construct('resultStore', st.name), cleanup };
+        });
+        for (const r of results) report({ name: `queue "${q.name}" + resultStore "${st.name}": ${r.name}`, ok: r.ok, error: r.error });
+      }
     }
     const stopping = kernel;
     kernel = undefined;

@@ -12,6 +12,8 @@ describe('cli: plugin test on the durable built-in backends', function () {
       expect(r.stdout).to.match(/queue "(sqlite|file)": claim returns an enqueued job/);
       expect(r.stdout).not.to.match(/^FAIL/m);
       expect(r.stdout).to.match(/all checks passed/);
+      // A queue and a result store from one plugin also run the storage pair cases together.
+      expect(r.stdout).to.match(/queue "(sqlite|file)" \+ resultStore "(sqlite|file)": enqueueWithRecords/);
     });
   }
 });
