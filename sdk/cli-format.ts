@@ -11,14 +11,14 @@ export function out(s = ''): void {
 }
 
 /** Colour when stdout is a terminal (or FORCE_COLOR asks for it), never when NO_COLOR is set (no-color.org). */
-export function useColor(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean } = process.stdout): boolean {
+export function useColor(env: Readonly<Record<string, string | undefined>> = process.env, stream: { isTTY?: boolean } = process.stdout): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
   return stream.isTTY === true;
 }
 
 /** The terminal's width; off a terminal, $COLUMNS when set, else unlimited (pipes get whole cells). */
-export function termWidth(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
+export function termWidth(env: Readonly<Record<string, string | undefined>> = process.env, stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
   if (stream.isTTY && stream.columns && stream.columns > 0) return stream.columns;
   const n = Number(env.COLUMNS);
   return Number.isInteger(n) && n > 0 ? n : Infinity;

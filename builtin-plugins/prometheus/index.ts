@@ -33,7 +33,7 @@ export interface MetricsService {
   text(): Promise<string>;
 }
 
-declare module '../../kernel/plugin.ts' {
+declare module '../../sdk/plugin.ts' {
   interface Services {
     metrics: MetricsService;
   }
