@@ -181,6 +181,10 @@ export class Jobs implements JobsService {
   }
 
   async waitForResult(id: string, opts: ResultOptions = {}): Promise<unknown> {
+    const t = opts.timeoutSecs;
+    if (t !== undefined && (typeof t !== 'number' || !(t >= 0))) {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `result({ timeoutSecs }) must be a number of seconds >= 0, got ${JSON.stringify(t) ?? String(t)}`);
+    }
     const deadline = opts.timeoutSecs === undefined ? Infinity : Date.now() + opts.timeoutSecs * 1000;
     let delay = 1;
     let wake: (() => void) | null = null;

@@ -41,9 +41,9 @@ interface CacheEntry extends SharedDb {
 const cache = new Map<string, CacheEntry>();
 
 function open(file: string, logger?: Logger): CacheEntry {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   let db: Db;
   try {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
     db = new Database(file);
   } catch (err) {
     throw new NuvomError('NUVOM_E_STORAGE', `could not open the SQLite file ${file}: ${messageOf(err)}; check the path (NUVOM_SQLITE_PATH) and its permissions`, { plugin: PLUGIN_NAME, cause: err });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bootKernel, createLogger, definePlugin, loadConfig, type ConfigKey } from '../../sdk/plugin.ts';
+import { bootKernel, createLogger, definePlugin, isNuvomError, loadConfig, type ConfigKey } from '../../sdk/plugin.ts';
 import sqlitePlugin from '../../builtin-plugins/sqlite/index.ts';
 import { openFiles } from '../../builtin-plugins/sqlite/db.ts';
 import { jobRecord, jsonSerializer, queuedJob, tempDir } from './helpers.ts';
@@ -24,6 +24,21 @@ describe('sqlite plugin in the kernel', () => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => { tmp = tempDir(); });
   afterEach(() => tmp.cleanup());
+
+  it('says once, naming the file, when the database folder cannot be created', async () => {
+    writeFileSync(path.join(tmp.dir, 'blocker'), 'a file where a folder should be');
+    const kernel = await boot(tmp.dir, { sqlitePath: 'blocker/nuvom.db' });
+    try {
+      let err: unknown;
+      try { kernel.resolve('queue'); } catch (e) { err = e; }
+      expect(isNuvomError(err, 'NUVOM_E_STORAGE'), String(err)).to.equal(true);
+      const msg = (err as Error).message;
+      expect(msg).to.include('blocker/nuvom.db').and.include('NUVOM_SQLITE_PATH');
+      expect(msg.match(/could not/g)?.length, msg).to.equal(1);
+    } finally {
+      await kernel.stop();
+    }
+  });
 
   it('opens no file until a service is resolved', async () => {
     const kernel = await boot(tmp.dir);

@@ -81,6 +81,13 @@ describe('dispatch (no worker running)', () => {
     expect(err.message).to.contain('is a worker running?');
   });
 
+  it('refuses a result() timeout that is not a number of seconds, instead of waiting forever', async () => {
+    const h = await t.add.delay(1, 1);
+    const err = await h.result({ timeoutSecs: 'x' as unknown as number }).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_TASK_INVALID');
+    expect(err.message).to.contain('timeoutSecs').and.contain('"x"');
+  });
+
   it('refuses bad per-call options with the option named', async () => {
     const err = await t.add.enqueue({ args: [1, 2], retries: -1 }).catch((e) => e);
     expect(err.message).to.contain('option "retries" must be a whole number >= 0');
