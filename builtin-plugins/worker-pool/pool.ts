@@ -60,6 +60,19 @@ interface Buffered {
  */
 const EXTRA_DELIVERIES = 3;
 
+/**
+ * Whether firing the hook can be observed: a tap, or an interceptor that sees calls. The bus's own
+ * interceptor (on every hook) only wraps taps as they register, so `isUsed()` is always true; this
+ * lets the per-job path skip building events and calling hooks that nothing listens to.
+ */
+function listened(hook: { taps: readonly unknown[]; interceptors: readonly object[] }): boolean {
+  if (hook.taps.length) return true;
+  for (const i of hook.interceptors as { call?: unknown; tap?: unknown; done?: unknown; result?: unknown; error?: unknown; loop?: unknown }[]) {
+    if (i.call || i.tap || i.done || i.result || i.error || i.loop) return true;
+  }
+  return false;
+}
+
 type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export class WorkerPool implements RunningWorker {
@@ -112,7 +125,7 @@ export class WorkerPool implements RunningWorker {
     this.unsubscribe = this.d.queue.subscribe?.(() => { this.newWork = true; this.wake(); });
     this.renewTimer = setInterval(() => void this.renew(), Math.max(20, this.leaseMs / 3));
     this.statsTimer = setInterval(() => {
-      if (this.d.bus.hooks.poolStats.isUsed()) this.d.bus.emit('poolStats', { workerId: this.id, at: Date.now(), ...this.stats() });
+      if (listened(this.d.bus.hooks.poolStats)) this.d.bus.emit('poolStats', { workerId: this.id, at: Date.now(), ...this.stats() });
     }, 1000);
     this.statsTimer.unref();
     this.d.bus.emit('workerStarted', { workerId: this.id, at: Date.now(), threads: this.nThreads, concurrency: this.concurrency });
@@ -216,7 +229,7 @@ export class WorkerPool implements RunningWorker {
     const ready: Buffered[] = [];
     for (const job of jobs) {
       // The queue says this claim follows a lease that ran out (a worker died, hung or lost it).
-      if (job.redelivered && this.d.bus.hooks.jobRedelivered.isUsed()) {
+      if (job.redelivered && listened(this.d.bus.hooks.jobRedelivered)) {
         this.d.bus.emit('jobRedelivered', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
       }
       if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
@@ -247,7 +260,7 @@ export class WorkerPool implements RunningWorker {
       }
       running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
       ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
-      if (this.d.bus.hooks.jobClaimed.isUsed()) this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
+      if (listened(this.d.bus.hooks.jobClaimed)) this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
     }
     if (running.length) await this.d.resultStore.putMany(running);
     this.buffer.push(...ready);
@@ -271,7 +284,7 @@ export class WorkerPool implements RunningWorker {
       batch.push({ id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
       // A fresh thread's start-up (loading the TS loader and the runner) is not the job's time.
       if (thread.ready) this.startTimer(entry);
-      if (this.d.bus.hooks.jobStarted.isUsed()) {
+      if (listened(this.d.bus.hooks.jobStarted)) {
         this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
       }
     }
@@ -453,13 +466,46 @@ export class WorkerPool implements RunningWorker {
     if (entry.aborted === 'shutdown') entry.aborted = undefined;
     if (entry.aborted) outcome = { ok: false, kind: entry.aborted === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
     if (entry.lost) return;
+    const leased = Date.now() < entry.job.leaseExpiresAt - this.leaseMarginMs;
+    // The common case, a success under a lease with time left, is recorded synchronously: no promise.
+    if (leased && outcome.ok) {
+      try {
+        if (this.succeed(entry.job, entry.args, outcome.result, entry.startedAt) === null) return;
+      } catch (err) {
+        this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
+        return;
+      }
+    }
     const record = () => this.finalize(entry.job, entry.args, outcome, entry.startedAt, false);
-    const write = Date.now() < entry.job.leaseExpiresAt - this.leaseMarginMs
+    const write = leased
       ? record()
       : this.holds(entry.job).then((held) => (held ? record() : undefined));
     this.track(write.catch((err) => {
       this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
     }));
+  }
+
+  /**
+   * A successful attempt: its SUCCESS record and ack join the next batched flush, and jobSucceeded
+   * fires. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
+   */
+  private succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false): string | null {
+    let result = job.options.storeResult ? value : null;
+    // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
+    // result that cannot be stored must fail its own job, not the batch it would be written with.
+    if (result !== null && result !== undefined) {
+      try { this.d.serializer.encode(result); } catch (err) { return messageOf(err); }
+    }
+    if (result === undefined) result = null;
+    const now = Date.now();
+    this.counters.done++;
+    this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result }));
+    this.pendingAcks.push(job.id);
+    this.scheduleFlush();
+    if (listened(this.d.bus.hooks.jobSucceeded)) {
+      this.d.bus.emit('jobSucceeded', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt });
+    }
+    return null;
   }
 
   /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
@@ -468,21 +514,9 @@ export class WorkerPool implements RunningWorker {
     const ev = { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt };
     const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
     if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
-      let result = outcome.ok && job.options.storeResult ? outcome.result : null;
-      // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
-      // result that cannot be stored must fail its own job, not the batch it would be written with.
-      if (result !== null && result !== undefined) {
-        try { this.d.serializer.encode(result); } catch (err) {
-          return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${messageOf(err)}`, stack: null } }, startedAt, before);
-        }
-      }
-      if (result === undefined) result = null;
-      this.counters.done++;
-      this.pendingRecords.push(recordOf(job, args, { ...base, status: 'SUCCESS', completedAt: now, result }));
-      this.pendingAcks.push(job.id);
-      this.scheduleFlush();
-      this.d.bus.emit('jobSucceeded', ev);
-      return;
+      const refused = this.succeed(job, args, outcome.ok ? outcome.result : null, startedAt, before);
+      if (refused === null) return;
+      return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${refused}`, stack: null } }, startedAt, before);
     }
     const error = outcome.error;
     if (outcome.kind === 'cancel') {

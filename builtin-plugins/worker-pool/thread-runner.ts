@@ -9,7 +9,24 @@ import type { DoneMessage, FromThread, RunMessage, ToThread } from './protocol.t
 
 const port = parentPort!;
 const modules = new Map<string, Promise<Record<string, unknown>>>();
-const controllers = new Map<string, AbortController>();
+/**
+ * A running job's abort signal, made when first asked for (by the task, through `currentJob()`, or
+ * by an abort): most jobs never look at it, and an AbortController is among the dearest things a
+ * no-op job costs here.
+ */
+class Abort {
+  private c: AbortController | null = null;
+  get signal(): AbortSignal {
+    return (this.c ??= new AbortController()).signal;
+  }
+  get aborted(): boolean {
+    return this.c !== null && this.c.signal.aborted;
+  }
+  abort(reason: Error): void {
+    (this.c ??= new AbortController()).abort(reason);
+  }
+}
+const controllers = new Map<string, Abort>();
 
 function post(msg: FromThread): void {
   port.postMessage(msg);
@@ -83,23 +100,24 @@ async function runHook(name: string, fn: (() => unknown) | undefined, jobId: str
 }
 
 async function run(msg: RunMessage): Promise<void> {
-  const controller = new AbortController();
+  const controller = new Abort();
   controllers.set(msg.id, controller);
   try {
     const t = await findTask(msg);
-    const info = { id: msg.id, taskName: msg.taskName, attempt: msg.attempt, signal: controller.signal };
-    const hookJob = { ...info, args: msg.args };
-    const result = await runInJob(info, async () => {
-      await runHook('beforeJob', t.options.beforeJob && (() => t.options.beforeJob!(hookJob)), msg.id);
+    const info = { id: msg.id, taskName: msg.taskName, attempt: msg.attempt, get signal() { return controller.signal; } };
+    const o = t.options;
+    const result = await runInJob(info, o.beforeJob || o.afterJob || o.onError ? async () => {
+      const hookJob = { id: msg.id, taskName: msg.taskName, attempt: msg.attempt, signal: controller.signal, args: msg.args };
+      await runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), msg.id);
       try {
         const r = await t.fn(...msg.args);
-        await runHook('afterJob', t.options.afterJob && (() => t.options.afterJob!(hookJob, r)), msg.id);
+        await runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), msg.id);
         return r;
       } catch (err) {
-        await runHook('onError', t.options.onError && (() => t.options.onError!(hookJob, err as Error)), msg.id);
+        await runHook('onError', o.onError && (() => o.onError!(hookJob, err as Error)), msg.id);
         throw err;
       }
-    });
+    } : () => t.fn(...msg.args));
     done({ t: 'done', id: msg.id, ok: true, result });
   } catch (err) {
     done({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
@@ -112,7 +130,7 @@ port.on('message', (msg: ToThread) => {
   if (msg.t === 'run') for (const r of msg.runs) void run(r);
   else if (msg.t === 'abort') {
     const c = controllers.get(msg.id);
-    if (c && !c.signal.aborted) {
+    if (c && !c.aborted) {
       const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
       reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
       c.abort(reason);
