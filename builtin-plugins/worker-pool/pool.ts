@@ -36,7 +36,13 @@ export interface PoolOptions extends WorkerOptions {
 interface Inflight {
   job: ClaimedJob;
   args: unknown[];
+  moduleUrl: string;
+  exportName: string | null;
   thread: Thread;
+  /** Sent ahead: waits in the thread's backlog (not started, no timer) until a slot frees. */
+  queued?: boolean;
+  /** Its outcome is already written (cancelled while queued): whatever the thread reports is ignored. */
+  finalized?: boolean;
   startedAt: number;
   timer?: NodeJS.Timeout;
   grace?: NodeJS.Timeout;
@@ -139,7 +145,7 @@ export class WorkerPool implements RunningWorker {
   stats() {
     const live = this.threads.filter((t) => !t.retiring && !t.doomed);
     const busyThreads = live.filter((t) => t.jobs.size > 0).length;
-    return { threads: live.length, busyThreads, running: this.inflight.size, ...this.counters };
+    return { threads: live.length, busyThreads, running: this.inflight.size - this.queuedCount(), ...this.counters };
   }
 
   private spawn(): Thread {
@@ -157,6 +163,13 @@ export class WorkerPool implements RunningWorker {
     const w = this.wakeLoop;
     this.wakeLoop = null;
     w?.();
+  }
+
+  /** Jobs sent ahead into threads' backlogs. */
+  private queuedCount(): number {
+    let n = 0;
+    for (const t of this.threads) n += t.queued.length;
+    return n;
   }
 
   private capacity(): number {
@@ -192,8 +205,10 @@ export class WorkerPool implements RunningWorker {
     {
       this.dispatch();
       const free = this.capacity();
-      const deficit = free + this.batchSize - this.buffer.length;
-      const worthIt = deficit >= lowWater || (this.buffer.length === 0 && free > 0);
+      // Jobs in a thread's backlog are claimed ahead too: together with the buffer, at most batchSize.
+      const ahead = this.buffer.length + this.queuedCount();
+      const deficit = free + this.batchSize - ahead;
+      const worthIt = deficit >= lowWater || (ahead === 0 && free > 0);
       if (worthIt && (!this.dry || this.newWork)) {
         this.newWork = false;
         const jobs = await this.d.queue.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
@@ -267,28 +282,92 @@ export class WorkerPool implements RunningWorker {
     this.dispatch();
   }
 
-  /** Hands buffered jobs to threads with free slots: one message per thread per call. */
+  /**
+   * Hands buffered jobs to threads with free slots: one message per thread per call. Where a single
+   * thread is open (so no other could start a job sooner), it also gets jobs beyond its free slots,
+   * into its backlog: refilled when it runs low, so that a message carries tens of jobs rather than
+   * the few that just finished. They start there as slots free, which the pool follows (promote).
+   */
   private dispatch(): void {
     const batches = new Map<Thread, RunMessage[]>();
+    let open = 0;
+    for (const t of this.threads) if (t.open) open++;
+    let topping: Thread | null = null;
     while (this.buffer.length && !this.stopping) {
       const suspect = this.suspects.has(this.buffer[0].job.id);
       const thread = this.pickThread(suspect);
-      if (!thread || thread.jobs.size >= this.concurrency) break;
+      if (!thread) break;
+      const queue = thread.jobs.size >= this.concurrency || thread.queued.length > 0;
+      if (queue) {
+        if (suspect || open !== 1 || !thread.ready || thread.solo || thread.recalling || thread.queued.length >= this.batchSize) break;
+        if (topping !== thread) {
+          if (thread.queued.length > this.concurrency) break;
+          topping = thread;
+        }
+      }
       const { job, args, moduleUrl, exportName } = this.buffer.shift()!;
       if (suspect) thread.solo = true;
-      const entry: Inflight = { job, args, thread, startedAt: Date.now() };
+      const entry: Inflight = { job, args, moduleUrl, exportName, thread, startedAt: Date.now() };
       this.inflight.set(job.id, entry);
-      thread.jobs.add(job.id);
       let batch = batches.get(thread);
       if (!batch) batches.set(thread, (batch = []));
       batch.push({ id: job.id, taskName: job.taskName, moduleUrl, exportName, args, attempt: job.attempts });
-      // A fresh thread's start-up (loading the TS loader and the runner) is not the job's time.
-      if (thread.ready) this.startTimer(entry);
-      if (listened(this.d.bus.hooks.jobStarted)) {
-        this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
+      if (queue) {
+        entry.queued = true;
+        thread.queued.push(job.id);
+      } else {
+        thread.jobs.add(job.id);
+        this.started(entry);
       }
     }
-    for (const [thread, runs] of batches) thread.send({ t: 'run', runs });
+    for (const [thread, runs] of batches) thread.send({ t: 'run', runs, limit: this.concurrency });
+  }
+
+  /** A job took a slot of its thread: its timer starts (once the thread is ready) and jobStarted fires. */
+  private started(entry: Inflight): void {
+    const { job, thread } = entry;
+    // A fresh thread's start-up (loading the TS loader and the runner) is not the job's time.
+    if (thread.ready) this.startTimer(entry);
+    if (listened(this.d.bus.hooks.jobStarted)) {
+      this.d.bus.emit('jobStarted', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: entry.startedAt, workerId: this.id, threadId: thread.threadId, waitMs: Math.max(0, entry.startedAt - job.runAt) });
+    }
+  }
+
+  /**
+   * The thread started backlog jobs in the slots its last outcomes freed (it does so right after
+   * posting them, in order): the pool moves as many from `queued` to `jobs`.
+   */
+  private promote(thread: Thread): void {
+    while (thread.queued.length && thread.jobs.size < this.concurrency) {
+      const entry = this.inflight.get(thread.queued.shift()!)!;
+      entry.queued = false;
+      entry.startedAt = Date.now();
+      thread.jobs.add(entry.job.id);
+      this.started(entry);
+      if (entry.aborted) this.armGrace(entry);
+    }
+  }
+
+  /** Asks a thread for its backlog back (a reload, a stop): see the 'recalled' message. */
+  private recall(thread: Thread): void {
+    if (!thread.queued.length || thread.recalling || thread.exited) return;
+    thread.recalling = true;
+    thread.send({ t: 'recall' });
+  }
+
+  /** Jobs a thread gave back unstarted (recalled, or its thread ended): to the buffer, or the queue when stopping. */
+  private unqueue(entries: Inflight[]): void {
+    const back: Buffered[] = [];
+    for (const e of entries) {
+      this.untrack(e);
+      if (e.finalized || e.lost) continue;
+      if (this.stopping) this.releaseJob(e.job, e.args, false);
+      else back.push({ job: e.job, args: e.args, moduleUrl: e.moduleUrl, exportName: e.exportName });
+    }
+    if (back.length) {
+      this.buffer.unshift(...back);
+      this.wake();
+    }
   }
 
   private startTimer(entry: Inflight): void {
@@ -300,8 +379,8 @@ export class WorkerPool implements RunningWorker {
   private pickThread(alone = false): Thread | null {
     let best: Thread | null = null;
     for (const t of this.threads) {
-      if (!t.open || (t.solo && t.jobs.size > 0) || (alone && t.jobs.size > 0)) continue;
-      if (!best || t.jobs.size < best.jobs.size) best = t;
+      if (!t.open || (t.solo && t.jobs.size > 0) || (alone && (t.jobs.size > 0 || t.queued.length > 0))) continue;
+      if (!best || t.jobs.size + t.queued.length < best.jobs.size + best.queued.length) best = t;
     }
     return best;
   }
@@ -315,7 +394,10 @@ export class WorkerPool implements RunningWorker {
     const old = this.threads.filter((t) => !t.retiring && !t.exited);
     for (const t of old) t.retiring = true;
     for (let i = 0; i < this.nThreads; i++) this.spawn();
-    for (const t of old) if (t.jobs.size === 0) void t.terminate();
+    for (const t of old) {
+      if (t.jobs.size === 0 && t.queued.length === 0) void t.terminate();
+      else this.recall(t);
+    }
     this.wake();
   }
 
@@ -326,6 +408,21 @@ export class WorkerPool implements RunningWorker {
       this.d.bus.emit('jobTimedOut', { jobId: entry.job.id, taskName: entry.job.taskName, attempt: entry.job.attempts, at: Date.now(), workerId: this.id, runMs: Date.now() - entry.startedAt });
     }
     entry.thread.send({ t: 'abort', id: entry.job.id, reason });
+    if (entry.queued) {
+      // Not started: cancelled at once, as from the buffer; the thread drops it from its backlog
+      // (or, had it just started it, aborts it) and its report is then ignored.
+      if (reason === 'cancel') {
+        entry.finalized = true;
+        void this.finalize(entry.job, entry.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
+      }
+      return;
+    }
+    this.armGrace(entry);
+  }
+
+  private armGrace(entry: Inflight): void {
+    const reason = entry.aborted;
+    if (!reason || entry.grace) return;
     // The signal is a request; a task that ignores it (a CPU loop) is stopped by ending its thread.
     entry.grace = setTimeout(() => {
       if (this.inflight.get(entry.job.id) === entry) void this.replaceThread(entry.thread, `job ${entry.job.id} did not stop within ${this.graceMs} ms of its ${reason}`);
@@ -336,8 +433,28 @@ export class WorkerPool implements RunningWorker {
     if (m.t === 'done') {
       for (const o of m.outcomes) {
         const entry = this.inflight.get(o.id);
-        if (entry) this.settle(entry, o.ok ? { ok: true, result: o.result } : { ok: false, kind: 'error', error: o.error });
+        if (!entry || entry.thread !== thread) continue;
+        if (entry.queued) {
+          // Dropped from the backlog, or it ran in a slot that freed before the pool knew of it.
+          if (!o.ok && o.dropped) { this.unqueue([entry]); continue; }
+          thread.queued.splice(thread.queued.indexOf(o.id), 1);
+          entry.queued = false;
+          entry.startedAt = Date.now();
+          thread.jobs.add(o.id);
+          this.started(entry);
+        }
+        if (entry.finalized) { this.untrack(entry); continue; }
+        this.settle(entry, o.ok ? { ok: true, result: o.result } : { ok: false, kind: 'error', error: o.error });
       }
+      this.promote(thread);
+    } else if (m.t === 'recalled') {
+      thread.recalling = false;
+      const back: Inflight[] = [];
+      for (const id of m.ids) {
+        const entry = this.inflight.get(id);
+        if (entry && entry.thread === thread && entry.queued) back.push(entry);
+      }
+      this.unqueue(back);
     } else if (m.t === 'ready') {
       thread.ready = true;
       for (const id of thread.jobs) {
@@ -354,6 +471,8 @@ export class WorkerPool implements RunningWorker {
     if (i >= 0) this.threads.splice(i, 1);
     const reason = thread.lastError ? `${thread.lastError.name}: ${thread.lastError.message}` : `exit code ${code}`;
     this.d.bus.emit('threadStopped', { workerId: this.id, threadId: thread.threadId, at: Date.now(), reason });
+    // Its backlog never started: back to the buffer (or the queue, when stopping), not suspects.
+    this.unqueue(thread.queued.map((id) => this.inflight.get(id)!).filter((e) => e && e.thread === thread));
     const shared = [...thread.jobs].filter((id) => !this.inflight.get(id)?.aborted).length > 1;
     if (shared) this.d.logger.warn(`worker thread ${thread.threadId} died (${reason}) running ${thread.jobs.size} jobs; they go back to the queue`);
     for (const id of [...thread.jobs]) {
@@ -453,8 +572,15 @@ export class WorkerPool implements RunningWorker {
     clearTimeout(entry.timer);
     clearTimeout(entry.grace);
     this.inflight.delete(entry.job.id);
-    entry.thread.jobs.delete(entry.job.id);
-    if (entry.thread.retiring && entry.thread.jobs.size === 0) void entry.thread.terminate();
+    const t = entry.thread;
+    if (entry.queued) {
+      const i = t.queued.indexOf(entry.job.id);
+      if (i >= 0) t.queued.splice(i, 1);
+      entry.queued = false;
+    } else {
+      t.jobs.delete(entry.job.id);
+    }
+    if (t.retiring && t.jobs.size === 0 && t.queued.length === 0) void t.terminate();
     this.wake();
   }
 
@@ -613,19 +739,24 @@ export class WorkerPool implements RunningWorker {
   /** Stops claiming, lets running jobs finish within the drain period, returns the rest to the queue. */
   async stop(opts: { force?: boolean } = {}): Promise<void> {
     if (this.stopping) {
-      if (opts.force) for (const e of this.inflight.values()) this.abort(e, 'shutdown');
+      if (opts.force) for (const e of this.inflight.values()) if (!e.queued) this.abort(e, 'shutdown');
       return this.done;
     }
     this.stopping = true;
     this.wake();
     this.unsubscribe?.();
+    // Jobs waiting in a thread's backlog have not started: they go back like the buffer's.
+    for (const t of this.threads) this.recall(t);
     const drainMs = opts.force ? 0 : this.opts.drainMs ?? 10_000;
     const deadline = Date.now() + drainMs;
     while (this.inflight.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, deadline - Date.now())));
-    for (const e of [...this.inflight.values()]) this.abort(e, 'shutdown');
+    for (const e of [...this.inflight.values()]) if (!e.queued) this.abort(e, 'shutdown');
     const graceEnd = Date.now() + this.graceMs;
     while (this.inflight.size && Date.now() < graceEnd) await new Promise((r) => setTimeout(r, 10));
-    for (const e of [...this.inflight.values()]) this.release(e);
+    const left = [...this.inflight.values()];
+    const running = left.filter((e) => !e.queued);
+    this.unqueue(left.filter((e) => e.queued));
+    for (const e of running) this.release(e);
     for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args, false);
     clearInterval(this.renewTimer);
     clearInterval(this.statsTimer);

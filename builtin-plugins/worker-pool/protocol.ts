@@ -10,16 +10,24 @@ export interface RunMessage {
   attempt: number;
 }
 
+/** `dropped`: the job never started: it waited in the thread's backlog and was aborted there. */
 export type DoneMessage =
   | { t: 'done'; id: string; ok: true; result: unknown }
-  | { t: 'done'; id: string; ok: false; error: JobError };
+  | { t: 'done'; id: string; ok: false; error: JobError; dropped?: true };
 
-/** Jobs and outcomes travel in batches: one postMessage per batch, not per job. */
+/**
+ * Jobs and outcomes travel in batches: one postMessage per batch, not per job. A thread runs at most
+ * `limit` jobs at once; jobs sent beyond that wait in its backlog, in order, and start as slots free
+ * (right after the thread posts the outcomes that freed them, so the pool can tell which started).
+ * `recall` hands the backlog back (`recalled`), after any outcomes not yet posted.
+ */
 export type ToThread =
-  | { t: 'run'; runs: RunMessage[] }
-  | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown' };
+  | { t: 'run'; runs: RunMessage[]; limit: number }
+  | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown' }
+  | { t: 'recall' };
 
 export type FromThread =
   | { t: 'ready'; threadId: number }
   | { t: 'done'; outcomes: DoneMessage[] }
+  | { t: 'recalled'; ids: string[] }
   | { t: 'log'; level: 'warn' | 'error'; message: string };

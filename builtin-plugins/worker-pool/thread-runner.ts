@@ -32,27 +32,46 @@ function post(msg: FromThread): void {
   port.postMessage(msg);
 }
 
+/** Jobs sent beyond the free slots, in order; `active` jobs run, at most `limit`. */
+const backlog: RunMessage[] = [];
+let active = 0;
+let limit = Infinity;
+
+/** Starts backlog jobs in the free slots (only after their freeing was posted: see protocol.ts). */
+function fill(): void {
+  while (active < limit && backlog.length) {
+    active++;
+    void run(backlog.shift()!);
+  }
+}
+
 let outcomes: DoneMessage[] = [];
 /** Outcomes finished in one turn of the event loop go back in one message. */
 function done(msg: DoneMessage): void {
   outcomes.push(msg);
   if (outcomes.length > 1) return;
   setImmediate(() => {
-    const batch = outcomes;
-    outcomes = [];
-    try {
-      post({ t: 'done', outcomes: batch });
-    } catch {
-      // One result could not be cloned: send them one by one so only that job fails.
-      for (const o of batch) {
-        try {
-          post({ t: 'done', outcomes: [o] });
-        } catch (err) {
-          post({ t: 'done', outcomes: [{ t: 'done', id: o.id, ok: false, error: { name: 'NuvomError', message: `the task returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null } }] });
-        }
+    flush();
+    fill();
+  });
+}
+
+function flush(): void {
+  if (!outcomes.length) return;
+  const batch = outcomes;
+  outcomes = [];
+  try {
+    post({ t: 'done', outcomes: batch });
+  } catch {
+    // One result could not be cloned: send them one by one so only that job fails.
+    for (const o of batch) {
+      try {
+        post({ t: 'done', outcomes: [o] });
+      } catch (err) {
+        post({ t: 'done', outcomes: [{ t: 'done', id: o.id, ok: false, error: { name: 'NuvomError', message: `the task returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null } }] });
       }
     }
-  });
+  }
 }
 
 function errorOf(err: unknown): JobError {
@@ -123,18 +142,33 @@ async function run(msg: RunMessage): Promise<void> {
     done({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
   } finally {
     controllers.delete(msg.id);
+    active--;
   }
 }
 
 port.on('message', (msg: ToThread) => {
-  if (msg.t === 'run') for (const r of msg.runs) void run(r);
-  else if (msg.t === 'abort') {
+  if (msg.t === 'run') {
+    limit = msg.limit;
+    for (const r of msg.runs) backlog.push(r);
+    fill();
+  } else if (msg.t === 'abort') {
     const c = controllers.get(msg.id);
-    if (c && !c.aborted) {
-      const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
-      reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
-      c.abort(reason);
+    const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
+    reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
+    if (c) {
+      if (!c.aborted) c.abort(reason);
+      return;
     }
+    const i = backlog.findIndex((r) => r.id === msg.id);
+    if (i >= 0) {
+      backlog.splice(i, 1);
+      done({ t: 'done', id: msg.id, ok: false, error: errorOf(reason), dropped: true });
+    }
+  } else if (msg.t === 'recall') {
+    // Outcomes first, and the slots they free filled, as always: the pool counts on that order.
+    flush();
+    fill();
+    post({ t: 'recalled', ids: backlog.splice(0).map((r) => r.id) });
   }
 });
 

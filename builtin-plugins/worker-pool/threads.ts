@@ -32,8 +32,12 @@ let nextIndex = 0;
 export class Thread {
   readonly index = nextIndex++;
   readonly worker: Worker;
-  /** Job ids running here. */
+  /** Job ids running here (as far as the pool knows: at most `concurrency`). */
   readonly jobs = new Set<string>();
+  /** Job ids sent ahead, waiting in the thread's backlog, in the order sent (see protocol.ts). */
+  readonly queued: string[] = [];
+  /** A recall of the backlog is on its way. */
+  recalling = false;
   exited = false;
   /** Takes no new jobs and ends once its jobs finish (dev reload). */
   retiring = false;
