@@ -1,7 +1,7 @@
 /**
  * The worker pool's main thread: claims batches under a lease, hands jobs to threads (up to
  * `concurrency` per thread), renews leases, enforces timeouts (abort, then terminate the thread after
- * a grace period and start a fresh one), applies retries, writes records and acks, and drains on stop.
+ * a grace period and start a fresh one), hands outcomes to the recorder (outcomes.ts), and drains on stop.
  * Must never: run user code on the main thread; renew leases from a job's thread.
  */
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,7 @@ import {
   type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type NuvomConfig, type Queue,
   type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
 } from '../../sdk/plugin.ts';
-import { retryDelayMs } from './backoff.ts';
+import { listened, OutcomeRecorder, type Outcome } from './outcomes.ts';
 import type { FromThread, RunMessage } from './protocol.ts';
 import { Thread } from './threads.ts';
 
@@ -66,20 +66,6 @@ interface Buffered {
  */
 const EXTRA_DELIVERIES = 3;
 
-/**
- * Whether firing the hook can be observed: a tap, or an interceptor that sees calls. The bus's own
- * interceptor (on every hook) only wraps taps as they register, so `isUsed()` is always true; this
- * lets the per-job path skip building events and calling hooks that nothing listens to.
- */
-function listened(hook: { taps: readonly unknown[]; interceptors: readonly object[] }): boolean {
-  if (hook.taps.length) return true;
-  for (const i of hook.interceptors as { call?: unknown; tap?: unknown; done?: unknown; result?: unknown; error?: unknown; loop?: unknown }[]) {
-    if (i.call || i.tap || i.done || i.result || i.error || i.loop) return true;
-  }
-  return false;
-}
-
-type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export class WorkerPool implements RunningWorker {
   readonly id: string;
@@ -97,13 +83,11 @@ export class WorkerPool implements RunningWorker {
   private renewTimer?: NodeJS.Timeout;
   private statsTimer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
-  private pendingRecords: JobRecord[] = [];
-  private pendingAcks: string[] = [];
-  private flushing: Promise<void> | null = null;
   private readonly releasing = new Set<Promise<unknown>>();
   /** Jobs given back after a thread they shared died: each runs alone until it settles here. */
   private readonly suspects = new Set<string>();
-  private counters = { done: 0, failed: 0 };
+  private readonly counters = { done: 0, failed: 0 };
+  private readonly outcomes: OutcomeRecorder;
   private readonly leaseMs: number;
   private readonly nThreads: number;
   private readonly concurrency: number;
@@ -114,6 +98,7 @@ export class WorkerPool implements RunningWorker {
 
   constructor(private readonly d: PoolDeps, private readonly opts: PoolOptions = {}) {
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.outcomes = new OutcomeRecorder(d, this.id, this.counters, () => this.wake());
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.nThreads = opts.threads ?? d.config.maxWorkers;
     this.concurrency = opts.concurrency ?? d.config.concurrency;
@@ -216,7 +201,7 @@ export class WorkerPool implements RunningWorker {
         if (jobs.length) { await this.prepare(jobs); return false; }
       }
       if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0) {
-        await this.flush();
+        await this.outcomes.flush();
         if ((await this.d.queue.qsize()) === 0) return true;
       }
       let wait = poll;
@@ -250,12 +235,12 @@ export class WorkerPool implements RunningWorker {
       if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
         const message = `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`;
-        await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        await this.outcomes.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
         continue;
       }
       if (job.damaged) {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
-        await this.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);
+        await this.outcomes.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);
         continue;
       }
       let args: unknown[];
@@ -264,13 +249,13 @@ export class WorkerPool implements RunningWorker {
         if (!Array.isArray(decoded)) throw new Error('stored arguments are not a list');
         args = decoded;
       } catch (err) {
-        await this.finalize(job, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `could not decode the job's arguments: ${messageOf(err)}`, stack: null } }, now, true);
+        await this.outcomes.finalize(job, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `could not decode the job's arguments: ${messageOf(err)}`, stack: null } }, now, true);
         continue;
       }
       const ref = this.d.registry.get(job.taskName);
       if (!ref || !ref.moduleUrl) {
         const message = `task "${job.taskName}" is unknown to this worker${ref ? ' (its module is not known)' : ''}; define it in an imported module or run \`nuvom discover tasks\` and restart the worker`;
-        await this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        await this.outcomes.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
         continue;
       }
       running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
@@ -413,7 +398,7 @@ export class WorkerPool implements RunningWorker {
       // (or, had it just started it, aborts it) and its report is then ignored.
       if (reason === 'cancel') {
         entry.finalized = true;
-        void this.finalize(entry.job, entry.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
+        void this.outcomes.finalize(entry.job, entry.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
       }
       return;
     }
@@ -596,13 +581,13 @@ export class WorkerPool implements RunningWorker {
     // The common case, a success under a lease with time left, is recorded synchronously: no promise.
     if (leased && outcome.ok) {
       try {
-        if (this.succeed(entry.job, entry.args, outcome.result, entry.startedAt) === null) return;
+        if (this.outcomes.succeed(entry.job, entry.args, outcome.result, entry.startedAt) === null) return;
       } catch (err) {
         this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
         return;
       }
     }
-    const record = () => this.finalize(entry.job, entry.args, outcome, entry.startedAt, false);
+    const record = () => this.outcomes.finalize(entry.job, entry.args, outcome, entry.startedAt, false);
     const write = leased
       ? record()
       : this.holds(entry.job).then((held) => (held ? record() : undefined));
@@ -611,94 +596,9 @@ export class WorkerPool implements RunningWorker {
     }));
   }
 
-  /**
-   * A successful attempt: its SUCCESS record and ack join the next batched flush, and jobSucceeded
-   * fires. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
-   */
-  private succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false): string | null {
-    let result = job.options.storeResult ? value : null;
-    // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
-    // result that cannot be stored must fail its own job, not the batch it would be written with.
-    if (result !== null && result !== undefined) {
-      try { this.d.serializer.encode(result); } catch (err) { return messageOf(err); }
-    }
-    if (result === undefined) result = null;
-    const now = Date.now();
-    this.counters.done++;
-    this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result }));
-    this.pendingAcks.push(job.id);
-    this.scheduleFlush();
-    if (listened(this.d.bus.hooks.jobSucceeded)) {
-      this.d.bus.emit('jobSucceeded', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt });
-    }
-    return null;
-  }
-
-  /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
-  private async finalize(job: ClaimedJob, args: unknown[], outcome: Outcome, startedAt: number, before: boolean): Promise<void> {
-    const now = Date.now();
-    const ev = { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt };
-    const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
-    if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
-      const refused = this.succeed(job, args, outcome.ok ? outcome.result : null, startedAt, before);
-      if (refused === null) return;
-      return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${refused}`, stack: null } }, startedAt, before);
-    }
-    const error = outcome.error;
-    if (outcome.kind === 'cancel') {
-      await this.flush();
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error }));
-      await this.d.queue.fail(job.id, this.id);
-      this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
-      return;
-    }
-    // attempt n failed: n - 1 retries are used, so another is allowed while n <= maxRetries
-    const mayRetry = job.attempts <= job.options.maxRetries && !(outcome.kind === 'timeout' && job.options.timeoutPolicy === 'fail');
-    let decision = { retry: mayRetry, delayMs: retryDelayMs(job.options, job.attempts) };
-    if (this.d.bus.hooks.retryDecision.isUsed()) decision = await this.d.bus.hooks.retryDecision.promise(decision, job, error);
-    await this.flush();
-    if (decision.retry) {
-      const runAt = now + decision.delayMs;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error }));
-      await this.d.queue.retry(job.id, this.id, runAt);
-      this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
-      this.wake();
-    } else {
-      this.counters.failed++;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error }));
-      await this.d.queue.fail(job.id, this.id);
-      this.d.bus.emit('jobFailed', { ...ev, error });
-    }
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushNow()).finally(() => { this.flushing = null; });
-  }
-
-  private async flushNow(): Promise<void> {
-    while (this.pendingRecords.length) {
-      const records = this.pendingRecords; const acks = this.pendingAcks;
-      this.pendingRecords = []; this.pendingAcks = [];
-      try {
-        // SUCCESS records and acks in one transaction where the backends allow it, else records first.
-        const { queue, resultStore } = this.d;
-        if (!(queue.ackWithRecords && await queue.ackWithRecords(acks, this.id, records, resultStore))) {
-          await resultStore.putMany(records);
-          await queue.ackMany(acks, this.id);
-        }
-      } catch (err) {
-        this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire`);
-      }
-    }
-  }
-
   /** Waits until every finished job is recorded and acked. */
-  async flush(): Promise<void> {
-    while (this.flushing || this.pendingRecords.length) {
-      if (this.flushing) await this.flushing;
-      else await this.flushNow();
-    }
+  flush(): Promise<void> {
+    return this.outcomes.flush();
   }
 
   private async renew(): Promise<void> {
@@ -728,7 +628,7 @@ export class WorkerPool implements RunningWorker {
         const i = this.buffer.findIndex((b) => b.job.id === id);
         if (i >= 0) {
           const [b] = this.buffer.splice(i, 1);
-          void this.finalize(b.job, b.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
+          void this.outcomes.finalize(b.job, b.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
         }
       }
     } catch (err) {
@@ -760,7 +660,7 @@ export class WorkerPool implements RunningWorker {
     for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args, false);
     clearInterval(this.renewTimer);
     clearInterval(this.statsTimer);
-    await this.flush();
+    await this.outcomes.flush();
     await Promise.all(this.releasing);
     await Promise.all(this.threads.map((t) => t.terminate()));
     this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: this.nThreads, concurrency: this.concurrency });

@@ -1,0 +1,142 @@
+/**
+ * How the pool records an attempt's outcome: SUCCESS records and acks batched into one flush per turn
+ * of the event loop (one transaction where the backends allow it), and the other outcomes (retry with
+ * back-off, FAILED, CANCELLED) written one by one after the batch before them. Observer hooks fire
+ * here, only when something listens.
+ * Must never: write an outcome for a job whose lease the caller has not checked (pool.ts `holds()`),
+ * or let one unstorable result fail the batch it would be written with.
+ */
+import {
+  messageOf, recordOf,
+  type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Queue, type ResultStore, type Serializer,
+} from '../../sdk/plugin.ts';
+import { retryDelayMs } from './backoff.ts';
+
+export type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
+
+export interface RecorderDeps {
+  queue: Queue;
+  resultStore: ResultStore;
+  serializer: Serializer;
+  bus: HookBus;
+  logger: Logger;
+}
+
+/**
+ * Whether firing the hook can be observed: a tap, or an interceptor that sees calls. The bus's own
+ * interceptor (on every hook) only wraps taps as they register, so `isUsed()` is always true; this
+ * lets the per-job path skip building events and calling hooks that nothing listens to.
+ */
+export function listened(hook: { taps: readonly unknown[]; interceptors: readonly object[] }): boolean {
+  if (hook.taps.length) return true;
+  for (const i of hook.interceptors as { call?: unknown; tap?: unknown; done?: unknown; result?: unknown; error?: unknown; loop?: unknown }[]) {
+    if (i.call || i.tap || i.done || i.result || i.error || i.loop) return true;
+  }
+  return false;
+}
+
+export class OutcomeRecorder {
+  private pendingRecords: JobRecord[] = [];
+  private pendingAcks: string[] = [];
+  private flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly d: RecorderDeps,
+    /** The worker's id, written on records and used for acks. */
+    private readonly id: string,
+    /** The pool's counters (done, failed), which stats() reports. */
+    private readonly counters: { done: number; failed: number },
+    /** Wakes the pool's loop (a retry may be due soon). */
+    private readonly wake: () => void,
+  ) {}
+
+  /**
+   * A successful attempt: its SUCCESS record and ack join the next batched flush, and jobSucceeded
+   * fires. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
+   */
+  succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false): string | null {
+    let result = job.options.storeResult ? value : null;
+    // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
+    // result that cannot be stored must fail its own job, not the batch it would be written with.
+    if (result !== null && result !== undefined) {
+      try { this.d.serializer.encode(result); } catch (err) { return messageOf(err); }
+    }
+    if (result === undefined) result = null;
+    const now = Date.now();
+    this.counters.done++;
+    this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result }));
+    this.pendingAcks.push(job.id);
+    this.scheduleFlush();
+    if (listened(this.d.bus.hooks.jobSucceeded)) {
+      this.d.bus.emit('jobSucceeded', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt });
+    }
+    return null;
+  }
+
+  /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
+  async finalize(job: ClaimedJob, args: unknown[], outcome: Outcome, startedAt: number, before: boolean): Promise<void> {
+    const now = Date.now();
+    const ev = { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt };
+    const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
+    if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
+      const refused = this.succeed(job, args, outcome.ok ? outcome.result : null, startedAt, before);
+      if (refused === null) return;
+      return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${refused}`, stack: null } }, startedAt, before);
+    }
+    const error = outcome.error;
+    if (outcome.kind === 'cancel') {
+      await this.flush();
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error }));
+      await this.d.queue.fail(job.id, this.id);
+      this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
+      return;
+    }
+    // attempt n failed: n - 1 retries are used, so another is allowed while n <= maxRetries
+    const mayRetry = job.attempts <= job.options.maxRetries && !(outcome.kind === 'timeout' && job.options.timeoutPolicy === 'fail');
+    let decision = { retry: mayRetry, delayMs: retryDelayMs(job.options, job.attempts) };
+    if (this.d.bus.hooks.retryDecision.isUsed()) decision = await this.d.bus.hooks.retryDecision.promise(decision, job, error);
+    await this.flush();
+    if (decision.retry) {
+      const runAt = now + decision.delayMs;
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error }));
+      await this.d.queue.retry(job.id, this.id, runAt);
+      this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
+      this.wake();
+    } else {
+      this.counters.failed++;
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error }));
+      await this.d.queue.fail(job.id, this.id);
+      this.d.bus.emit('jobFailed', { ...ev, error });
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushNow()).finally(() => { this.flushing = null; });
+  }
+
+  private async flushNow(): Promise<void> {
+    while (this.pendingRecords.length) {
+      const records = this.pendingRecords; const acks = this.pendingAcks;
+      this.pendingRecords = []; this.pendingAcks = [];
+      try {
+        // SUCCESS records and acks in one transaction where the backends allow it, else records first.
+        const { queue, resultStore } = this.d;
+        if (!(queue.ackWithRecords && await queue.ackWithRecords(acks, this.id, records, resultStore))) {
+          await resultStore.putMany(records);
+          await queue.ackMany(acks, this.id);
+        }
+      } catch (err) {
+        this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire`);
+      }
+    }
+  }
+
+  /** Waits until every finished job is recorded and acked. */
+  async flush(): Promise<void> {
+    while (this.flushing || this.pendingRecords.length) {
+      if (this.flushing) await this.flushing;
+      else await this.flushNow();
+    }
+  }
+}
