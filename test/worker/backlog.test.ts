@@ -4,19 +4,9 @@
  * job, timeouts per job, cancel of a waiting job, and jobs given back on stop without an attempt.
  */
 import { expect } from 'chai';
-import type { Client, JobRecord } from '../../sdk/index.ts';
-import { testClient } from '../helpers/client.ts';
+import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
-
-async function settled(client: Client, id: string, timeoutMs = 30_000): Promise<JobRecord> {
-  let rec: JobRecord | null = null;
-  await waitFor(async () => {
-    rec = await client.getJob(id);
-    return rec !== null && ['SUCCESS', 'FAILED', 'CANCELLED'].includes(rec.status);
-  }, { timeoutMs, what: `job ${id} to settle` });
-  return rec!;
-}
 
 describe('worker pool: one thread with a backlog', function () {
   this.timeout(60_000);

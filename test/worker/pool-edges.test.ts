@@ -1,20 +1,10 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Client, JobRecord } from '../../sdk/index.ts';
 import { makeJobOptions, makeQueuedJob } from '../../sdk/testing/index.ts';
-import { testClient } from '../helpers/client.ts';
+import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, tempProject, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
-
-async function settled(client: Client, id: string, timeoutMs = 20_000): Promise<JobRecord> {
-  let rec: JobRecord | null = null;
-  await waitFor(async () => {
-    rec = await client.getJob(id);
-    return rec !== null && ['SUCCESS', 'FAILED', 'CANCELLED'].includes(rec.status);
-  }, { timeoutMs, what: `job ${id} to settle` });
-  return rec!;
-}
 
 describe('worker pool: edges', function () {
   this.timeout(60_000);
