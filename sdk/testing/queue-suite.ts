@@ -42,6 +42,19 @@ function readyJob(t0: number, n: number, overrides: Partial<QueuedJob> = {}): Qu
   return makeQueuedJob({ runAt: t0 - 10_000 + n, createdAt: t0 - 10_000 + n, ...overrides });
 }
 
+/**
+ * A job that worker w1 claimed and whose lease then ran out, so that w2 took it over: the setup of
+ * every "a worker that lost the lease" case. Returns the job, w2's claim and the time it was made.
+ */
+async function takenOver(queue: Queue): Promise<{ job: QueuedJob; taken: ClaimedJob | undefined; t1: number }> {
+  const t0 = Date.now();
+  const job = readyJob(t0, 0);
+  await queue.enqueue(job);
+  await claimOne(queue, 'w1', t0);
+  const t1 = t0 + LEASE + 1;
+  return { job, taken: await claimOne(queue, 'w2', t1), t1 };
+}
+
 export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.freeze([
   {
     name: 'claim returns an enqueued job with attempts 1, its lease, and every field (args bytes) intact',
@@ -207,12 +220,8 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
   {
     name: 'ack by a worker that lost the lease does not remove the new holder\'s job',
     async run({ queue }) {
-      const t0 = Date.now();
-      const job = readyJob(t0, 0);
-      await queue.enqueue(job);
-      await claimOne(queue, 'w1', t0);
-      const t1 = t0 + LEASE + 1;
-      assert.equal((await claimOne(queue, 'w2', t1))?.id, job.id);
+      const { job, taken, t1 } = await takenOver(queue);
+      assert.equal(taken?.id, job.id);
       await queue.ack(job.id, 'w1');
       assert.notEqual(await queue.get(job.id), null, 'the stale ack removed the job');
       assert.deepEqual((await queue.renew([job.id], 'w2', LEASE, t1 + 1)).held, [job.id]);
@@ -223,13 +232,8 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
   {
     name: 'retry and fail by a worker that lost the lease leave the new holder\'s job alone',
     async run({ queue }) {
-      const t0 = Date.now();
-      const job = readyJob(t0, 0);
-      await queue.enqueue(job);
-      await claimOne(queue, 'w1', t0);
-      const t1 = t0 + LEASE + 1;
-      await claimOne(queue, 'w2', t1);
-      await queue.retry(job.id, 'w1', t0);
+      const { job, t1 } = await takenOver(queue);
+      await queue.retry(job.id, 'w1', t1 - LEASE - 1);
       assert.equal(await claimOne(queue, 'w3', t1 + 1), undefined, 'a stale retry released the new holder\'s lease');
       await queue.fail(job.id, 'w1');
       assert.notEqual(await queue.get(job.id), null, 'a stale fail removed the job');
@@ -277,12 +281,7 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
   {
     name: 'release by a worker that lost the lease leaves the new holder\'s job alone',
     async run({ queue }) {
-      const t0 = Date.now();
-      const job = readyJob(t0, 0);
-      await queue.enqueue(job);
-      await claimOne(queue, 'w1', t0);
-      const t1 = t0 + LEASE + 1;
-      const taken = await claimOne(queue, 'w2', t1);
+      const { job, taken, t1 } = await takenOver(queue);
       assert.equal(taken?.attempts, 2);
       await queue.release(job.id, 'w1');
       assert.equal(await claimOne(queue, 'w3', t1 + 1), undefined, 'a stale release freed the new holder\'s lease');
