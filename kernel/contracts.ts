@@ -8,6 +8,8 @@
  * - lease:   a worker's claim on a job until `leaseExpiresAt`; renewed by the worker's main thread.
  *            A job whose lease expires is delivered again (redelivery), with `attempts` counting up.
  * - attempt: one run of a job. `attempts` counts the runs started (claims), including redeliveries.
+ * - history: the record's bounded list of its attempts (AttemptRecord), oldest first; a retried
+ *            (re-run) job keeps the attempts of its earlier runs there.
  * - record:  the job's user-visible state (api.md "Job record"), kept by the result store.
  *
  * Every storage method returns a Promise, even where SQLite is synchronous underneath, so that a
@@ -163,6 +165,37 @@ export interface Queue {
   close(): Promise<void>;
 }
 
+/**
+ * How one attempt ended. RETRIED: it threw and the job will run again; FAILED: it threw and the job
+ * failed for good; TIMED_OUT: it ran past timeoutSecs (the record's status says whether a retry
+ * follows); CRASHED: its thread died under it; CANCELLED: cancelled while running; INTERRUPTED: the
+ * worker stopped mid-run and gave the job back; LOST: it never reported an end (its worker was
+ * killed, hung or lost the lease) and the job was delivered again. The attempt running now is not in
+ * the history: it is the record itself (status RUNNING, attempts, startedAt, workerId).
+ */
+export type AttemptOutcome =
+  | 'SUCCESS' | 'RETRIED' | 'FAILED' | 'TIMED_OUT' | 'CRASHED' | 'CANCELLED' | 'INTERRUPTED' | 'LOST';
+export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = Object.freeze([
+  'SUCCESS', 'RETRIED', 'FAILED', 'TIMED_OUT', 'CRASHED', 'CANCELLED', 'INTERRUPTED', 'LOST',
+]);
+
+/** One attempt of a job, as `JobRecord.history` keeps it. Timestamps are ISO-8601 UTC strings. */
+export interface AttemptRecord {
+  /** The record's `attempts` while it ran (1 for a run's first attempt; a re-run counts from 1 again). */
+  attempt: number;
+  /** When it started (null when it was claimed but never started). */
+  startedAt: string | null;
+  /** When it ended; for a LOST attempt, when the next one started (null when not known). */
+  endedAt: string | null;
+  outcome: AttemptOutcome;
+  /** The attempt's error; its stack cut to the first HISTORY_STACK_LINES lines (the record's own error keeps all). */
+  error: JobError | null;
+  /** The worker that ran it. */
+  workerId: string | null;
+  /** The worker thread that ran it, when known. */
+  threadId: number | null;
+}
+
 /** The user-visible record of a job (api.md). Timestamps are ISO-8601 UTC strings. */
 export interface JobRecord {
   id: string;
@@ -183,6 +216,12 @@ export interface JobRecord {
   timeoutSecs: number;
   timeoutPolicy: TimeoutPolicy;
   workerId: string | null;
+  /**
+   * The job's last HISTORY_LIMIT (25) attempts, oldest first. Optional for records built before it;
+   * the built-in stores always return it. `put` merges it into the stored history instead of
+   * replacing it (see ResultStore.put), so a writer sends only the attempts it ended.
+   */
+  history?: AttemptRecord[];
 }
 
 export interface ListJobsFilter {
@@ -216,7 +255,12 @@ export interface JobStats {
 }
 
 export interface ResultStore {
-  /** Inserts or replaces the whole record (upsert by id). */
+  /**
+   * Inserts or replaces the whole record (upsert by id), except `history`, which is merged into the
+   * stored one by the rules of `mergeHistory` (nuvom/plugin): an entry replaces the stored entry of
+   * its attempt, a new one is appended, a stored RUNNING attempt that a later one overtakes without
+   * an end becomes LOST, the last HISTORY_LIMIT are kept. An absent or empty `history` adds nothing.
+   */
   put(record: JobRecord): Promise<void>;
   /** All or none, one transaction where the backend allows. */
   putMany(records: JobRecord[]): Promise<void>;

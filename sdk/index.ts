@@ -8,5 +8,6 @@ export { createClient, getDefaultClient, type Client, type ClientOptions } from 
 export type { RunningWorker, WorkerOptions } from './services.ts';
 export {
   NuvomError, isNuvomError, type ErrorCode, type JobRecord, type JobStatus, type JobError, type ListJobsFilter,
+  type AttemptRecord, type AttemptOutcome,
   type TimeoutPolicy, type Backoff, type Trigger, type ScheduleEntry,
 } from '../kernel/index.ts';

@@ -2,7 +2,7 @@
  * Building job records and queued jobs: one place that turns options + arguments into the shapes the
  * queue and the result store keep, shared by the dispatcher and the worker pool (through the SDK).
  */
-import type { JobError, JobOptions, JobRecord, NuvomConfig, QueuedJob } from '../kernel/index.ts';
+import { ATTEMPT_OUTCOMES, NuvomError, type AttemptOutcome, type AttemptRecord, type JobError, type JobOptions, type JobRecord, type NuvomConfig, type QueuedJob } from '../kernel/index.ts';
 import type { TaskOptionsSnapshot } from './service-types.ts';
 
 /*
@@ -47,6 +47,8 @@ export interface RecordState {
   result?: unknown;
   error?: JobError | null;
   workerId?: string | null;
+  /** The attempts this write knows of (usually the one just run); the store merges them (mergeHistory). */
+  history?: AttemptRecord[];
 }
 
 /** The user-visible record of a queued job in a given state. */
@@ -71,7 +73,104 @@ export function recordOf(job: QueuedJob, args: unknown[], s: RecordState): JobRe
     timeoutSecs: job.options.timeoutSecs,
     timeoutPolicy: job.options.timeoutPolicy,
     workerId: s.workerId ?? null,
+    history: s.history ?? [],
   };
+}
+
+/** How many attempts a record keeps: the last 25 (docs/decisions.md). */
+export const HISTORY_LIMIT = 25;
+/** Lines of an error's stack an attempt keeps (the record's own `error` keeps the whole stack). */
+export const HISTORY_STACK_LINES = 10;
+
+/** One attempt as the history keeps it: timestamps as ISO strings, the stack cut to its first lines. */
+export function attemptOf(
+  attempt: number, outcome: AttemptOutcome, startedAt: number | null, endedAt: number | null,
+  workerId: string | null, threadId: number | null = null, error: JobError | null = null,
+): AttemptRecord {
+  return { attempt, startedAt: iso(startedAt), endedAt: iso(endedAt), outcome, error: error && shortError(error), workerId, threadId };
+}
+
+function shortError(e: JobError): JobError {
+  if (!e.stack) return { name: e.name, message: e.message, stack: null };
+  let cut = -1;
+  for (let i = 0, n = 0; i < HISTORY_STACK_LINES; i++) {
+    cut = e.stack.indexOf('\n', cut + 1);
+    if (cut < 0) break;
+    n++;
+  }
+  return { name: e.name, message: e.message, stack: cut < 0 ? e.stack : e.stack.slice(0, cut) };
+}
+
+/** What a store holds of a record before a write: its history and the attempt it may be running. */
+export interface StoredAttempts {
+  history?: readonly AttemptRecord[] | null;
+  status: JobRecord['status'];
+  attempts: number;
+  startedAt: string | null;
+  workerId: string | null;
+}
+
+/**
+ * The history a store keeps after a write of `record` carrying `incoming` (the attempts the writer
+ * ended), given what it held before (`prev`, null for a new record), so no writer reads first:
+ * - a stored RUNNING attempt that the write overtakes (more attempts) without sending its end never
+ *   ended: it is appended as LOST (its start and worker from `prev`, ended when the new one started);
+ *   one whose claim was taken back (fewer attempts) leaves no entry;
+ * - an entry replaces the stored entry with the same attempt and startedAt, else it is appended; an
+ *   INTERRUPTED entry without a start for the attempt that was running takes its start;
+ * - the last HISTORY_LIMIT entries are kept.
+ * Must never: drop an ended attempt other than by the limit.
+ */
+export function mergeHistory(
+  prev: StoredAttempts | null | undefined, incoming: readonly AttemptRecord[] | null | undefined,
+  record: { attempts: number; startedAt: string | null },
+): AttemptRecord[] {
+  const out = prev?.history ? prev.history.slice() : [];
+  const open = prev?.status === 'RUNNING' ? prev : null;
+  if (open && record.attempts > open.attempts && !incoming?.some((e) => e.attempt === open.attempts)) {
+    out.push({ attempt: open.attempts, startedAt: open.startedAt, endedAt: record.startedAt, outcome: 'LOST', error: null, workerId: open.workerId, threadId: null });
+  }
+  if (incoming) {
+    for (let e of incoming) {
+      // A worker giving a job back mid-run knows the attempt, not when its thread started it.
+      if (open && e.outcome === 'INTERRUPTED' && e.startedAt === null && e.attempt === open.attempts) e = { ...e, startedAt: open.startedAt };
+      let same = -1;
+      for (let i = out.length - 1; i >= 0; i--) if (out[i].attempt === e.attempt && out[i].startedAt === e.startedAt) { same = i; break; }
+      if (same >= 0) out[same] = e;
+      else out.push(e);
+    }
+  }
+  return out.length > HISTORY_LIMIT ? out.slice(-HISTORY_LIMIT) : out;
+}
+
+const isoOrNull = (v: unknown): v is string | null => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v)));
+
+/**
+ * A history given to a store (or read back from one) checked and copied: a list of AttemptRecord.
+ * `code` is NUVOM_E_USAGE for a caller's record, NUVOM_E_DESERIALIZE for stored bytes.
+ */
+export function historyOf(value: unknown, jobId: string, code: 'NUVOM_E_USAGE' | 'NUVOM_E_DESERIALIZE', plugin?: string): AttemptRecord[] {
+  if (value === undefined || value === null) return [];
+  const bad = (why: string) => new NuvomError(code, `the ${code === 'NUVOM_E_USAGE' ? '' : 'stored '}history of job ${jobId} ${why}; each attempt is { attempt, startedAt, endedAt, outcome, error, workerId, threadId } (docs/tasks.md "Attempt history")`, { plugin, details: { jobId } });
+  if (!Array.isArray(value)) return ((): never => { throw bad(`is ${typeof value}, not a list`); })();
+  return value.map((v: unknown, i): AttemptRecord => {
+    const a = v as Partial<AttemptRecord> | null;
+    if (!a || typeof a !== 'object') throw bad(`has entry ${i} that is not an object`);
+    if (!Number.isInteger(a.attempt) || (a.attempt as number) < 0) throw bad(`has entry ${i} whose attempt is not a whole number`);
+    if (!ATTEMPT_OUTCOMES.includes(a.outcome as AttemptOutcome)) throw bad(`has entry ${i} whose outcome ${JSON.stringify(a.outcome)} is not one of ${ATTEMPT_OUTCOMES.join(', ')}`);
+    if (!isoOrNull(a.startedAt) || !isoOrNull(a.endedAt)) throw bad(`has entry ${i} whose startedAt or endedAt is not an ISO-8601 string or null`);
+    const e = a.error as Partial<JobError> | null | undefined;
+    if (e != null && (typeof e !== 'object' || typeof e.name !== 'string' || typeof e.message !== 'string')) throw bad(`has entry ${i} whose error is not { name, message, stack }`);
+    return {
+      attempt: a.attempt as number,
+      startedAt: a.startedAt,
+      endedAt: a.endedAt,
+      outcome: a.outcome as AttemptOutcome,
+      error: e == null ? null : { name: e.name!, message: e.message!, stack: typeof e.stack === 'string' ? e.stack : null },
+      workerId: typeof a.workerId === 'string' ? a.workerId : null,
+      threadId: typeof a.threadId === 'number' ? a.threadId : null,
+    };
+  });
 }
 
 /** An Error (or anything thrown) as the record keeps it. */

@@ -1,15 +1,16 @@
 /**
  * `nuvom inspect job JOB_ID [--format table|json|raw]`: one job's full record. The table shows the
- * decoded arguments and result and the error's stack in full; json is the record pretty-printed; raw
- * is the record exactly as the result store returned it, on one line.
+ * decoded arguments and result, the error's stack in full, and every attempt kept in the record's
+ * history (start, duration, outcome, worker, the error's first line); json is the record
+ * pretty-printed, history included; raw is the record exactly as the result store returned it, on one line.
  * Must never: cut the stack or the result short (that is what inspecting is for).
  */
 import type { Command } from 'commander';
-import { NuvomError, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
+import { NuvomError, type AttemptRecord, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
 import { formatDuration } from './duration.ts';
 import { cliFormat } from '../../sdk/plugin.ts';
 
-const { keyValues, out, paint, termWidth, toJson } = cliFormat;
+const { keyValues, out, paint, table, termWidth, toJson } = cliFormat;
 import { choice, example, parent } from './options.ts';
 
 const FORMATS = ['table', 'json', 'raw'] as const;
@@ -45,7 +46,31 @@ export function inspectTable(r: JobRecord, width = termWidth()): string {
     ['worker', r.workerId ?? '-'],
   ];
   const stack = r.error?.stack ? `\n\n${p.bold('stack')}\n${r.error.stack}` : '';
-  return keyValues(pairs, p) + stack;
+  // The attempt running now is the record itself, not yet in the history.
+  const now: ShownAttempt[] = r.status === 'RUNNING'
+    ? [{ attempt: r.attempts, startedAt: r.startedAt, endedAt: null, outcome: 'RUNNING', error: null, workerId: r.workerId, threadId: null }]
+    : [];
+  const attempts = [...(r.history ?? []), ...now];
+  const history = attempts.length ? `\n\n${p.bold('attempts')}\n${attemptsTable(attempts, Math.min(width, 160), p)}` : '';
+  return keyValues(pairs, p) + history + stack;
+}
+
+/** An ended attempt, or the one running now (shown from the record). */
+type ShownAttempt = Omit<AttemptRecord, 'outcome'> & { outcome: AttemptRecord['outcome'] | 'RUNNING' };
+
+const firstLine = (e: AttemptRecord['error']) => (e ? `${e.name}: ${e.message}`.split('\n')[0] : '-');
+
+/** One row per attempt, oldest first: a job that failed twice then succeeded shows both errors. */
+export function attemptsTable(history: readonly ShownAttempt[], width: number, p = paint()): string {
+  const rows = history.map((a) => [
+    String(a.attempt), a.startedAt ?? '-', span(a.startedAt, a.endedAt), a.outcome,
+    a.workerId ? `${a.workerId}${a.threadId === null ? '' : `/t${a.threadId}`}` : '-', firstLine(a.error),
+  ]);
+  return table([
+    { header: '#', align: 'right' }, { header: 'started' }, { header: 'took', align: 'right' },
+    { header: 'outcome', color: (cell, v) => (v === 'SUCCESS' || v === 'RUNNING' ? p.status(cell, v) : p.status(cell, 'FAILED')) },
+    { header: 'worker', shrink: 1, min: 8 }, { header: 'error', shrink: 2, min: 12 },
+  ], rows, { width, paint: p });
 }
 
 export function addInspectCommands(program: Command, ctx: PluginContext): void {

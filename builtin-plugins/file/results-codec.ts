@@ -4,11 +4,13 @@
  *
  *   {"v":1,"op":"put","s":"msgpack","rec":{...JobRecord, "args":"<b64>", "result":"<b64>"}}
  *
+ * `rec.history` (the attempts, plain JSON) came later within line version 1: a line without it has none.
+ *
  * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming
  * the job. A line that is not even JSON is the log's business (skipped with a warning).
  */
 import {
-  JOB_STATUSES, NuvomError, messageOf, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
+  JOB_STATUSES, NuvomError, historyOf, messageOf, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
 } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME } from './fsutil.ts';
 
@@ -66,6 +68,7 @@ export function encodeLine(record: JobRecord, serializer: Serializer): string {
     timeoutSecs: record.timeoutSecs,
     timeoutPolicy: record.timeoutPolicy,
     workerId: record.workerId,
+    history: record.history ?? [],
   };
   return `${JSON.stringify({ v: LINE_VERSION, op: 'put', s: serializer.name, rec })}\n`;
 }
@@ -147,6 +150,7 @@ export function decodeRecord(line: Record<string, unknown>, serializer: Serializ
     timeoutSecs: num(rec.timeoutSecs),
     timeoutPolicy: POLICIES.includes(policy) ? policy : 'retry',
     workerId: strOrNull(rec.workerId),
+    history: historyOf(rec.history, id, 'NUVOM_E_DESERIALIZE', PLUGIN_NAME),
   };
 }
 

@@ -6,7 +6,7 @@
  * Must never: return a record in another shape than contracts.ts JobRecord, or a half-decoded one.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, type JobError, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type JobError, type StoredAttempts, type JobRecord, type JobStats, type JobStatus,
   type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer,
 } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, storageError } from './fsutil.ts';
@@ -32,8 +32,18 @@ export class FileResultStore implements ResultStore {
   async putMany(records: JobRecord[]): Promise<void> {
     this.live();
     if (records.length === 0) return;
-    // Encode everything first: a value the serializer refuses leaves the store unchanged.
-    const text = records.map((r) => encodeLine(r, this.serializer)).join('');
+    // Encode everything first: a value the serializer refuses leaves the store unchanged. Each line
+    // holds the whole record, so the stored history is read back to merge the new attempts into it.
+    const text = await this.io('appending job records', () => {
+      this.log.sync();
+      const written = new Map<string, StoredAttempts>();
+      return records.map((r) => {
+        const incoming = historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME);
+        const history = mergeHistory(written.get(r.id) ?? this.stored(r.id), incoming, r);
+        written.set(r.id, { ...r, history });
+        return encodeLine({ ...r, history }, this.serializer);
+      }).join('');
+    });
     await this.io('appending job records', () => this.log.append(text));
   }
 
@@ -129,6 +139,22 @@ export class FileResultStore implements ResultStore {
     } catch (err) {
       if (err instanceof NuvomError) throw err;
       throw storageError(`${what} in ${this.log.file}`, err);
+    }
+  }
+
+  /** What the log holds of a record's attempts, or null; an unreadable old line has none to keep. */
+  private stored(id: string): StoredAttempts | null {
+    const entry = this.log.entries.get(id);
+    if (!entry) return null;
+    try {
+      const rec = this.log.read(entry).rec as Record<string, unknown>;
+      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      return {
+        history: historyOf(rec.history, id, 'NUVOM_E_DESERIALIZE', PLUGIN_NAME), status: entry.status,
+        attempts: typeof rec.attempts === 'number' ? rec.attempts : 0, startedAt: str(rec.startedAt), workerId: str(rec.workerId),
+      };
+    } catch {
+      return null;
     }
   }
 

@@ -4,7 +4,7 @@
  * Must never: keep a caller's object, or accept a value a durable store could not hold without saying so.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, type JobError, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
   type ListJobsFilter, type PurgeFilter, type ResultStore,
 } from '../../sdk/plugin.ts';
 
@@ -43,8 +43,11 @@ function copyRecord(r: JobRecord): JobRecord {
     timeoutSecs: r.timeoutSecs,
     timeoutPolicy: r.timeoutPolicy,
     workerId: r.workerId,
+    history: r.history ? copyHistory(r.history) : [],
   };
 }
+
+const copyHistory = (h: readonly AttemptRecord[]): AttemptRecord[] => h.map((a) => ({ ...a, error: a.error && { ...a.error } }));
 
 function copyIn(record: JobRecord): JobRecord {
   try {
@@ -76,12 +79,16 @@ export class MemoryResultStore implements ResultStore {
   private readonly records = new Map<string, JobRecord>();
 
   async put(record: JobRecord): Promise<void> {
-    this.records.set(record.id, copyIn(record));
+    await this.putMany([record]);
   }
 
   async putMany(records: JobRecord[]): Promise<void> {
-    const copies = records.map(copyIn); // all copied before any is stored: all or none
-    for (const r of copies) this.records.set(r.id, r);
+    // All copied and checked before any is stored: all or none.
+    const copies = records.map((r) => ({ history: historyOf(r.history, r.id, 'NUVOM_E_USAGE'), copy: copyIn(r) }));
+    for (const { copy, history } of copies) {
+      copy.history = mergeHistory(this.records.get(copy.id), history, copy);
+      this.records.set(copy.id, copy);
+    }
   }
 
   async getFull(id: string): Promise<JobRecord | null> {

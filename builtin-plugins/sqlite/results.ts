@@ -6,7 +6,7 @@
  * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming the job.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, messageOf, type JobError, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
   type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy,
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
@@ -38,25 +38,53 @@ interface ResultRow {
   timeout_secs: number;
   timeout_policy: TimeoutPolicy;
   worker_id: string | null;
+  /** Written: the attempts this write ended (JSON), merged into the stored ones (HISTORY_SET); read back: all of them. */
+  history: string | null;
 }
 
 /** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). */
 export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
 
+/*
+ * The history is merged in SQL, so the store needs no read before its write. The CASE settles the
+ * pool's writes without leaving SQLite (a claim's RUNNING write adds nothing; the end of a job's
+ * first attempt is the whole history); the rest call this function, registered on the connection
+ * (a PENDING write of a running job is a worker giving it back: its INTERRUPTED entry needs the start).
+ * In an UPDATE (and an upsert's DO UPDATE) the bare column names are the row's values before it.
+ */
+const MERGE = 'nuvom_merge_history';
+const HISTORY_SET = `CASE
+    WHEN @history IS NULL AND (status <> 'RUNNING' OR @attempts <= attempts) THEN history
+    WHEN history IS NULL AND (status <> 'RUNNING' OR (@attempts <= attempts AND @status <> 'PENDING')) THEN @history
+    ELSE ${MERGE}(history, status, attempts, started_at, worker_id, @history, @attempts, @started_at) END`;
+
+/** nuvom_merge_history(...): mergeHistory over the stored row and the write, as JSON (NULL for none). */
+function mergeHistoryText(
+  stored: string | null, status: JobStatus, attempts: number, startedAt: number | null, workerId: string | null,
+  incoming: string | null, newAttempts: number, newStartedAt: number | null,
+): string | null {
+  let old: unknown = null;
+  try { old = stored === null ? null : JSON.parse(stored); } catch { old = null; } // unreadable: the new attempts replace it
+  const prev = { history: Array.isArray(old) ? (old as AttemptRecord[]) : null, status, attempts, startedAt: toIsoOrNull(startedAt), workerId };
+  const merged = mergeHistory(prev, incoming === null ? null : (JSON.parse(incoming) as AttemptRecord[]), { attempts: newAttempts, startedAt: toIsoOrNull(newStartedAt) });
+  return merged.length ? JSON.stringify(merged) : null;
+}
+
 const COLUMNS = [
   'id', 'task_name', 'args', 'status', 'attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
-  'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id',
+  'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id', 'history',
 ] as const;
 
 const SQL = {
   upsert: `INSERT INTO nuvom_results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
-           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'history').map((c) => `${c} = excluded.${c}`).join(', ')},
+             history = ${HISTORY_SET}`,
   // The hot path: a job moving PENDING -> RUNNING -> SUCCESS changes only these columns. Touching
   // only them keeps SQLite from rewriting the task and created_at indexes (and the args blob) on
   // every transition. A record whose identity changed (a reused id) falls back to the full upsert.
   update: `UPDATE nuvom_results SET status = @status, attempts = @attempts, retries_left = @retries_left,
              started_at = @started_at, completed_at = @completed_at, next_run_at = @next_run_at, result = @result,
-             error = @error, worker_id = @worker_id
+             error = @error, worker_id = @worker_id, history = ${HISTORY_SET}
            WHERE id = @id AND task_name = @task_name AND created_at = @created_at AND priority = @priority
              AND max_retries = @max_retries AND tags = @tags AND timeout_secs = @timeout_secs AND timeout_policy = @timeout_policy`,
   get: `SELECT * FROM nuvom_results WHERE id = @id`,
@@ -84,6 +112,7 @@ export class SqliteResultStore implements ResultStore {
     this.lease = acquireDb(opts.path, 'results', opts.logger);
     this.db = this.lease.db;
     try {
+      this.db.function(MERGE, { deterministic: true }, mergeHistoryText as (...args: unknown[]) => unknown);
       this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
     } catch (err) {
       this.lease.release();
@@ -252,6 +281,8 @@ export class SqliteResultStore implements ResultStore {
       timeout_secs: r.timeoutSecs,
       timeout_policy: r.timeoutPolicy,
       worker_id: r.workerId ?? null,
+      // Merged with nothing: duplicates folded and the limit applied, so the SQL may store it as it is.
+      history: historyText(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
     };
   }
 
@@ -279,6 +310,7 @@ export class SqliteResultStore implements ResultStore {
       timeoutSecs: row.timeout_secs,
       timeoutPolicy: row.timeout_policy,
       workerId: row.worker_id,
+      history: row.history === null ? [] : historyOf(fromJson(row.history, 'history', `job ${row.id}`), row.id, 'NUVOM_E_DESERIALIZE', PLUGIN_NAME),
     };
   }
 
@@ -290,6 +322,8 @@ export class SqliteResultStore implements ResultStore {
     }
   }
 }
+
+const historyText = (h: unknown[]): string | null => (h.length ? JSON.stringify(h) : null);
 
 function toJobError(value: unknown, id: string): JobError {
   const e = value as Partial<JobError> | null;

@@ -8,7 +8,12 @@
 import { NuvomError } from '../../sdk/plugin.ts';
 import type Database from 'better-sqlite3';
 
-export const SCHEMA_VERSION = 1;
+/*
+ * 1: the first release. 2: nuvom_results.history (the attempts, JSON), and nullable columns that the
+ * one-row-per-job rework (issue 17) needs, added now so that it needs no second migration for them:
+ * queue_name, dedupe_key, parent_id (flow) on both tables, progress (JSON) on nuvom_results.
+ */
+export const SCHEMA_VERSION = 2;
 
 export type SchemaPart = 'queue' | 'results' | 'schedules';
 
@@ -91,7 +96,38 @@ CREATE INDEX IF NOT EXISTS nuvom_schedules_due ON nuvom_schedules (status, next_
 
 const PARTS: Record<SchemaPart, string> = { queue: QUEUE, results: RESULTS, schedules: SCHEDULES };
 
-/** Creates `part`'s tables if missing and stamps the schema version; refuses a file from a newer nuvom. */
+/*
+ * Columns added after v1, as ALTER TABLE ... ADD COLUMN (nullable, no default to fill: SQLite
+ * changes only the table's definition, never rewrites its rows). Applied by what the table lacks,
+ * not by user_version alone: queue and results may share a file that one part already stamped 2
+ * while the other's table is still v1.
+ */
+const ADDED: Record<SchemaPart, Array<[table: string, column: string, type: string]>> = {
+  queue: [['nuvom_queue', 'queue_name', 'TEXT'], ['nuvom_queue', 'dedupe_key', 'TEXT'], ['nuvom_queue', 'parent_id', 'TEXT']],
+  results: [
+    ['nuvom_results', 'history', 'TEXT'], ['nuvom_results', 'queue_name', 'TEXT'], ['nuvom_results', 'dedupe_key', 'TEXT'],
+    ['nuvom_results', 'parent_id', 'TEXT'], ['nuvom_results', 'progress', 'TEXT'],
+  ],
+  schedules: [],
+};
+
+function addColumns(db: Database.Database, part: SchemaPart): void {
+  const known = new Map<string, Set<string>>();
+  for (const [table, column, type] of ADDED[part]) {
+    let cols = known.get(table);
+    if (!cols) {
+      cols = new Set((db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));
+      known.set(table, cols);
+    }
+    if (!cols.has(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
+}
+
+/**
+ * Creates `part`'s tables if missing, migrates them to SCHEMA_VERSION and stamps it, all in one
+ * IMMEDIATE transaction (two processes opening a v1 file at once migrate it once); refuses a file
+ * from a newer nuvom.
+ */
 export function ensureSchema(db: Database.Database, part: SchemaPart): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
@@ -99,6 +135,7 @@ export function ensureSchema(db: Database.Database, part: SchemaPart): void {
       throw new NuvomError('NUVOM_E_STORAGE', `SQLite file ${db.name} has schema version ${version}, newer than this nuvom understands (${SCHEMA_VERSION}); upgrade nuvom or point NUVOM_SQLITE_PATH at another file`, { plugin: 'nuvom-sqlite' });
     }
     db.exec(PARTS[part]);
+    addColumns(db, part);
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -7,8 +7,8 @@
  * or let one unstorable result fail the batch it would be written with.
  */
 import {
-  messageOf, recordOf,
-  type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Queue, type ResultStore, type Serializer,
+  attemptOf, messageOf, recordOf,
+  type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Queue, type ResultStore, type Serializer,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
 
@@ -54,7 +54,7 @@ export class OutcomeRecorder {
    * A successful attempt: its SUCCESS record and ack join the next batched flush, and jobSucceeded
    * fires. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
    */
-  succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false): string | null {
+  succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false, threadId: number | null = null): string | null {
     let result = job.options.storeResult ? value : null;
     // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
     // result that cannot be stored must fail its own job, not the batch it would be written with.
@@ -64,7 +64,8 @@ export class OutcomeRecorder {
     if (result === undefined) result = null;
     const now = Date.now();
     this.counters.done++;
-    this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result }));
+    const history = [attemptOf(job.attempts, 'SUCCESS', before ? null : startedAt, now, this.id, threadId)];
+    this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result, history }));
     this.pendingAcks.push(job.id);
     this.scheduleFlush();
     if (listened(this.d.bus.hooks.jobSucceeded)) {
@@ -74,19 +75,21 @@ export class OutcomeRecorder {
   }
 
   /** Records an attempt's outcome and tells the queue (ack, retry or fail). */
-  async finalize(job: ClaimedJob, args: unknown[], outcome: Outcome, startedAt: number, before: boolean): Promise<void> {
+  async finalize(job: ClaimedJob, args: unknown[], outcome: Outcome, startedAt: number, before: boolean, threadId: number | null = null): Promise<void> {
     const now = Date.now();
     const ev = { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt };
     const base = { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id };
     if (outcome.ok || (outcome.kind === 'timeout' && job.options.timeoutPolicy === 'ignore')) {
-      const refused = this.succeed(job, args, outcome.ok ? outcome.result : null, startedAt, before);
+      const refused = this.succeed(job, args, outcome.ok ? outcome.result : null, startedAt, before, threadId);
       if (refused === null) return;
-      return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${refused}`, stack: null } }, startedAt, before);
+      return this.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the task's result cannot be stored: ${refused}`, stack: null } }, startedAt, before, threadId);
     }
     const error = outcome.error;
+    const attempt = (ended: AttemptOutcome) => [attemptOf(job.attempts, ended, base.startedAt, now, this.id, threadId, error)];
+    const ending: AttemptOutcome = outcome.kind === 'timeout' ? 'TIMED_OUT' : outcome.kind === 'crash' ? 'CRASHED' : 'FAILED';
     if (outcome.kind === 'cancel') {
       await this.flush();
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error }));
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }));
       await this.d.queue.fail(job.id, this.id);
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
@@ -98,13 +101,13 @@ export class OutcomeRecorder {
     await this.flush();
     if (decision.retry) {
       const runAt = now + decision.delayMs;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error }));
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }));
       await this.d.queue.retry(job.id, this.id, runAt);
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
       this.wake();
     } else {
       this.counters.failed++;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error }));
+      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
       await this.d.queue.fail(job.id, this.id);
       this.d.bus.emit('jobFailed', { ...ev, error });
     }

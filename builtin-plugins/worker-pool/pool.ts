@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
-  NuvomError, errorOf, messageOf, recordOf,
+  NuvomError, attemptOf, errorOf, messageOf, recordOf,
   type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type NuvomConfig, type Queue,
   type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
 } from '../../sdk/plugin.ts';
@@ -511,7 +511,9 @@ export class WorkerPool implements RunningWorker {
     const done = this.holds(job)
       .then(async (held) => {
         if (!held) return;
-        await this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts }));
+        // A started attempt ends INTERRUPTED; one never started leaves no entry (its claim is taken back).
+        const history = started ? [attemptOf(job.attempts, 'INTERRUPTED', null, Date.now(), this.id)] : [];
+        await this.d.resultStore.put(recordOf(job, args, { status: 'PENDING', attempts, history }));
         if (started) await this.d.queue.retry(job.id, this.id, Date.now());
         else await this.d.queue.release(job.id, this.id);
       })
@@ -581,13 +583,13 @@ export class WorkerPool implements RunningWorker {
     // The common case, a success under a lease with time left, is recorded synchronously: no promise.
     if (leased && outcome.ok) {
       try {
-        if (this.outcomes.succeed(entry.job, entry.args, outcome.result, entry.startedAt) === null) return;
+        if (this.outcomes.succeed(entry.job, entry.args, outcome.result, entry.startedAt, false, entry.thread.threadId) === null) return;
       } catch (err) {
         this.d.logger.error(`could not record the outcome of job ${entry.job.id}: ${messageOf(err)}; it will be delivered again when its lease expires`);
         return;
       }
     }
-    const record = () => this.outcomes.finalize(entry.job, entry.args, outcome, entry.startedAt, false);
+    const record = () => this.outcomes.finalize(entry.job, entry.args, outcome, entry.startedAt, false, entry.thread.threadId);
     const write = leased
       ? record()
       : this.holds(entry.job).then((held) => (held ? record() : undefined));

@@ -64,6 +64,7 @@ export function makeJobRecord(overrides: Partial<JobRecord> = {}): JobRecord {
     timeoutSecs: 30,
     timeoutPolicy: 'retry',
     workerId: null,
+    history: [],
     ...overrides,
   };
 }

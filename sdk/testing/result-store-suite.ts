@@ -6,7 +6,7 @@
  * records hold JSON-safe values.
  */
 import assert from 'node:assert/strict';
-import type { JobRecord, JobStatus, ResultStore } from '../plugin.ts';
+import type { AttemptRecord, JobRecord, JobStatus, ResultStore } from '../plugin.ts';
 import { makeJobRecord, type ConformanceCase } from './fixtures.ts';
 
 export interface ResultStoreCaseContext {
@@ -83,6 +83,17 @@ function newestFirst(records: JobRecord[]): string[] {
 }
 
 const ids = (records: JobRecord[]): string[] => records.map((r) => r.id);
+
+function attempt(n: number, outcome: AttemptRecord['outcome'], startMs: number | null, endMs: number | null, more: Partial<AttemptRecord> = {}): AttemptRecord {
+  return { attempt: n, startedAt: startMs === null ? null : iso(startMs), endedAt: endMs === null ? null : iso(endMs), outcome, error: null, workerId: 'w1', threadId: 1, ...more };
+}
+
+const BOOM = { name: 'Error', message: 'boom 1', stack: 'Error: boom 1\n    at run (task.ts:3:9)' };
+
+/** What a worker writes as a job runs: the record in a state, carrying only the attempt it knows of. */
+function step(base: JobRecord, status: JobStatus, attempts: number, history: AttemptRecord[], more: Partial<JobRecord> = {}): JobRecord {
+  return { ...base, status, attempts, history, ...more };
+}
 
 export const resultStoreCases: readonly ConformanceCase<ResultStoreCaseContext>[] = Object.freeze([
   {
@@ -301,6 +312,106 @@ export const resultStoreCases: readonly ConformanceCase<ResultStoreCaseContext>[
       got.tags.push('again');
       (got.result as { items: unknown[] }).items.push('again');
       assert.deepStrictEqual(await store.getFull(record.id), expected);
+    },
+  },
+  {
+    name: 'history: put then getFull round-trips a record with its attempts exactly (errors with and without stack)',
+    async run({ store }) {
+      const history = [
+        attempt(1, 'RETRIED', T - 50_000, T - 49_000, { error: BOOM }),
+        attempt(2, 'TIMED_OUT', T - 40_000, T - 39_000, { error: { name: 'TimeoutError', message: 'ran past 1s', stack: null }, threadId: null }),
+        attempt(3, 'SUCCESS', T - 30_000, T - 1_000, { workerId: 'host-1:123:w0' }),
+      ];
+      const record = successRecord({ attempts: 3, history });
+      await store.put(structuredClone(record));
+      assert.deepStrictEqual(await store.getFull(record.id), record);
+      assert.deepStrictEqual((await store.listJobs({ task: record.taskName }))[0].history, history);
+    },
+  },
+  {
+    name: 'history: each put merges its attempts into the stored ones (failed twice, then succeeded: both errors kept)',
+    async run({ store }) {
+      const base = makeJobRecord({ createdAt: iso(T), maxRetries: 2 });
+      const err2 = { name: 'TypeError', message: 'boom 2', stack: null };
+      await store.put(step(base, 'PENDING', 0, []));
+      await store.put(step(base, 'RUNNING', 1, [], { startedAt: iso(T + 1_000), workerId: 'w1' }));
+      await store.put(step(base, 'RETRYING', 1, [attempt(1, 'RETRIED', T + 1_010, T + 2_000, { error: BOOM })], { error: BOOM }));
+      await store.put(step(base, 'RUNNING', 2, [], { startedAt: iso(T + 3_000), workerId: 'w1' }));
+      await store.putMany([step(base, 'RETRYING', 2, [attempt(2, 'RETRIED', T + 3_010, T + 4_000, { error: err2 })], { error: err2 })]);
+      await store.put(step(base, 'RUNNING', 3, [], { startedAt: iso(T + 5_000), workerId: 'w1' }));
+      await store.put(step(base, 'SUCCESS', 3, [attempt(3, 'SUCCESS', T + 5_010, T + 6_000)], { result: 42 }));
+      const got = await store.getFull(base.id);
+      assert.ok(got);
+      assert.deepStrictEqual(got.history, [
+        attempt(1, 'RETRIED', T + 1_010, T + 2_000, { error: BOOM }),
+        attempt(2, 'RETRIED', T + 3_010, T + 4_000, { error: err2 }),
+        attempt(3, 'SUCCESS', T + 5_010, T + 6_000),
+      ]);
+    },
+  },
+  {
+    name: 'history: a put without attempts keeps the stored ones, so a re-run (retry of a FAILED job) adds to them',
+    async run({ store }) {
+      const base = makeJobRecord({ createdAt: iso(T) });
+      const failed = attempt(1, 'FAILED', T + 1_000, T + 2_000, { error: BOOM });
+      await store.put(step(base, 'FAILED', 1, [failed], { error: BOOM }));
+      const { history: _omitted, ...noHistory } = step(base, 'PENDING', 0, []);
+      await store.put(noHistory as JobRecord); // a writer that predates the field
+      await store.put(step(base, 'PENDING', 0, []));
+      assert.deepStrictEqual((await store.getFull(base.id))?.history, [failed]);
+      await store.put(step(base, 'RUNNING', 1, [], { startedAt: iso(T + 9_000), workerId: 'w1' }));
+      await store.put(step(base, 'SUCCESS', 1, [attempt(1, 'SUCCESS', T + 9_010, T + 9_500)]));
+      assert.deepStrictEqual((await store.getFull(base.id))?.history, [failed, attempt(1, 'SUCCESS', T + 9_010, T + 9_500)]);
+    },
+  },
+  {
+    name: 'history: a RUNNING attempt overtaken by a later one without its end becomes LOST (its start and worker kept)',
+    async run({ store }) {
+      const lost = makeJobRecord({ createdAt: iso(T) });
+      await store.put(step(lost, 'RUNNING', 1, [], { startedAt: iso(T + 1_000), workerId: 'dead' }));
+      await store.put(step(lost, 'RUNNING', 2, [], { startedAt: iso(T + 9_000), workerId: 'w2' }));
+      const lostEntry = attempt(1, 'LOST', T + 1_000, T + 9_000, { workerId: 'dead', threadId: null });
+      assert.deepStrictEqual((await store.getFull(lost.id))?.history, [lostEntry]);
+      await store.put(step(lost, 'SUCCESS', 2, [attempt(2, 'SUCCESS', T + 9_010, T + 9_500, { workerId: 'w2' })], { startedAt: iso(T + 9_010), workerId: 'w2' }));
+      assert.deepStrictEqual((await store.getFull(lost.id))?.history, [lostEntry, attempt(2, 'SUCCESS', T + 9_010, T + 9_500, { workerId: 'w2' })]);
+    },
+  },
+  {
+    name: 'history: a claim given back unstarted leaves no entry; one given back mid-run is INTERRUPTED with its start',
+    async run({ store }) {
+      const unstarted = makeJobRecord({ createdAt: iso(T) });
+      await store.put(step(unstarted, 'RUNNING', 1, [], { startedAt: iso(T + 1_000), workerId: 'w1' }));
+      await store.put(step(unstarted, 'PENDING', 0, [], { startedAt: null, workerId: null }));
+      assert.deepStrictEqual((await store.getFull(unstarted.id))?.history, []);
+      const midRun = makeJobRecord({ createdAt: iso(T) });
+      await store.put(step(midRun, 'RUNNING', 1, [], { startedAt: iso(T + 1_000), workerId: 'w1' }));
+      await store.put(step(midRun, 'PENDING', 1, [attempt(1, 'INTERRUPTED', null, T + 2_000, { threadId: null })], { startedAt: null, workerId: null }));
+      assert.deepStrictEqual((await store.getFull(midRun.id))?.history, [attempt(1, 'INTERRUPTED', T + 1_000, T + 2_000, { threadId: null })]);
+    },
+  },
+  {
+    name: 'history: only the last 25 attempts are kept',
+    async run({ store }) {
+      const base = makeJobRecord({ createdAt: iso(T), maxRetries: 40 });
+      for (let n = 1; n <= 30; n++) {
+        await store.put(step(base, 'RETRYING', n, [attempt(n, 'RETRIED', T + n * 1_000, T + n * 1_000 + 500, { error: { name: 'Error', message: `boom ${n}`, stack: null } })]));
+      }
+      const got = (await store.getFull(base.id))?.history ?? [];
+      assert.deepEqual(got.map((a) => a.attempt), Array.from({ length: 25 }, (_, i) => i + 6));
+    },
+  },
+  {
+    name: 'history: a malformed attempt is refused with NUVOM_E_USAGE naming the job, and nothing is written',
+    async run({ store }) {
+      const good = makeJobRecord({ createdAt: iso(T) });
+      const bad = { ...makeJobRecord({ createdAt: iso(T) }), history: [{ attempt: 1, outcome: 'EXPLODED' }] } as unknown as JobRecord;
+      await assert.rejects(store.putMany([good, bad]), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'NUVOM_E_USAGE');
+        assert.match(err.message, new RegExp(`job ${bad.id}.*EXPLODED`));
+        return true;
+      });
+      assert.equal(await store.getFull(good.id), null);
+      assert.equal(await store.getFull(bad.id), null);
     },
   },
 ]);

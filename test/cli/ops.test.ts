@@ -4,7 +4,7 @@ import { memoryLogger } from '../helpers/tmp.ts';
 import { cleanupTempProjects, failedWith, json, killAll, nuvom, project, start, waitFor, type Project } from './helpers.ts';
 
 const RECORD_KEYS = ['id', 'taskName', 'args', 'status', 'attempts', 'maxRetries', 'retriesLeft', 'priority', 'tags', 'createdAt',
-  'startedAt', 'completedAt', 'nextRunAt', 'result', 'error', 'timeoutSecs', 'timeoutPolicy', 'workerId'];
+  'startedAt', 'completedAt', 'nextRunAt', 'result', 'error', 'timeoutSecs', 'timeoutPolicy', 'workerId', 'history'];
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const ANSI = /\x1b\[/;
 

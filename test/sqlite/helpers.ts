@@ -47,7 +47,7 @@ export function jobRecord(overrides: Partial<JobRecord> = {}): JobRecord {
   return {
     id: newId('rec'), taskName: 'test.task', args: [1, 'two'], status: 'PENDING', attempts: 0, maxRetries: 0,
     retriesLeft: 0, priority: 0, tags: [], createdAt: new Date().toISOString(), startedAt: null, completedAt: null,
-    nextRunAt: null, result: undefined, error: null, timeoutSecs: 30, timeoutPolicy: 'retry', workerId: null, ...overrides,
+    nextRunAt: null, result: undefined, error: null, timeoutSecs: 30, timeoutPolicy: 'retry', workerId: null, history: [], ...overrides,
   };
 }
 
