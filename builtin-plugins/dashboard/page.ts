@@ -39,7 +39,7 @@ async function api(path, opts) {
   return body;
 }
 function table(head, rows) { return el('table', {}, el('tr', {}, ...head.map((h) => el('th', {}, h))), ...rows.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))); }
-const link = (r) => { const a = el('a', { href: BASE + '/jobs/' + encodeURIComponent(r.id), 'data-job': r.id }, r.id.slice(0, 8)); a.addEventListener('click', (e) => { e.preventDefault(); go(a.href); }); return a; };
+const link = (r) => { const a = el('a', { href: BASE + '/jobs/' + encodeURIComponent(r.id), 'data-job': r.id }, r.id.slice(0, 8) + '…' + r.id.slice(-6)); a.addEventListener('click', (e) => { e.preventDefault(); go(a.href); }); return a; };
 const status = (s) => el('span', { class: s, 'data-status': s }, s);
 
 async function overview() {
