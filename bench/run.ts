@@ -16,8 +16,9 @@ import { runEnqueue } from './enqueue.ts';
 import { runProcess } from './process.ts';
 import { runLatency } from './latency.ts';
 import { runResources } from './resources.ts';
+import { runDashboard } from './dashboard.ts';
 
-const SECTIONS = ['ceiling', 'enqueue', 'process', 'latency', 'resources'] as const;
+const SECTIONS = ['ceiling', 'enqueue', 'process', 'latency', 'resources', 'dashboard'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const USAGE = `usage: npm run bench -- [--quick] [--n <jobs>] [--rss-jobs <jobs>] [--only ${SECTIONS.join(',')}] [--out <file>]
@@ -138,6 +139,7 @@ async function main(): Promise<void> {
   if (only.has('process') && c) await section('process', () => runProcess(scale, c));
   if (only.has('latency')) await section('latency', () => runLatency(scale));
   if (only.has('resources')) await section('resources', () => runResources(scale));
+  if (only.has('dashboard')) await section('dashboard', () => runDashboard(scale.quick ? 100_000 : 1_000_000, log));
 
   const secs = (performance.now() - started) / 1000;
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';

@@ -17,9 +17,10 @@ import doctor from './doctor/index.ts';
 import scheduler from './scheduler/index.ts';
 import { pluginTools } from './plugin-tools/index.ts';
 import cliOps from './cli-ops/index.ts';
+import dashboard from './dashboard/plugin.ts';
 
 export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery, scheduler, cliOps];
-builtinPlugins.push(doctor);
+builtinPlugins.push(doctor, dashboard);
 
 export const catalogue: Catalogue = {
   // Factories, not shared objects: each kernel gets its own registry, server or file handle.

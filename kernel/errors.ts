@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   NUVOM_E_DUPLICATE_JOB: 'a job id is already in the queue',
   NUVOM_E_JOB_NOT_FOUND: 'no job has that id',
   NUVOM_E_JOB_STATE: 'the job is in a state that does not allow the operation',
+  NUVOM_E_DASHBOARD_FORBIDDEN: 'the dashboard refused a request (credentials, CSRF token, origin or read-only mode)',
   NUVOM_E_JOB_FAILED: 'the awaited job failed (the task threw)',
   NUVOM_E_JOB_CANCELLED: 'the awaited job was cancelled',
   NUVOM_E_TIMEOUT: 'a job ran past its timeout',

@@ -1,0 +1,79 @@
+/**
+ * Dashboard render time with many job records in the default SQLite store: the overview (the page
+ * plus GET /api/stats, which it renders from) and the first jobs page (the page plus GET /api/jobs),
+ * each the median of several requests over node:http. Rows go through `npm run bench -- --only
+ * dashboard`; alone: `node --import tsx bench/dashboard.ts [--records 1000000]`.
+ * Must never: be used as a test assertion.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createClient } from '../sdk/index.ts';
+import { dashboardHandler } from '../builtin-plugins/dashboard/index.ts';
+import type { JobRecord, JobStatus } from '../sdk/plugin.ts';
+import type { TableRow } from './common.ts';
+
+const STATUSES: JobStatus[] = ['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS', 'FAILED', 'PENDING', 'CANCELLED'];
+
+export async function runDashboard(records: number, log: (m: string) => void = () => {}): Promise<TableRow[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nuvom-bench-dash-'));
+  const quiet = { debug() {}, info() {}, warn() {}, error() {}, child() { return quiet; } };
+  const client = await createClient({ cwd: dir, env: {}, logger: quiet, config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+  try {
+    const store = client.kernel.resolve('resultStore');
+    const t0 = Date.now() - records * 10;
+    const batch = 20_000;
+    for (let i = 0; i < records; i += batch) {
+      const rows: JobRecord[] = [];
+      for (let j = i; j < Math.min(records, i + batch); j++) {
+        const status = STATUSES[j % STATUSES.length]!;
+        const at = new Date(t0 + j * 10).toISOString();
+        const done = status === 'SUCCESS' || status === 'FAILED' || status === 'CANCELLED';
+        rows.push({
+          id: `bench-${String(j).padStart(8, '0')}`, taskName: `task.${j % 20}`, args: [j], status, attempts: 1, maxRetries: 0, retriesLeft: 0, priority: 0, tags: [],
+          createdAt: at, startedAt: at, completedAt: done ? at : null, nextRunAt: null, result: status === 'SUCCESS' ? j : null,
+          error: status === 'FAILED' ? { name: 'Error', message: `failure ${j % 7}`, stack: null } : null, timeoutSecs: 0, timeoutPolicy: 'retry', workerId: null,
+        });
+      }
+      await store.putMany(rows);
+      if ((i / batch) % 10 === 0) log(`dashboard: ${(i + rows.length).toLocaleString('en-US')} records written`);
+    }
+    const handler = dashboardHandler(client);
+    const server = createServer(handler);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const median = async (paths: string[]) => {
+      const times: number[] = [];
+      for (let k = 0; k < 7; k++) {
+        const s = performance.now();
+        for (const p of paths) {
+          const r = await fetch(url + p);
+          await r.arrayBuffer();
+          if (!r.ok) throw new Error(`${p}: HTTP ${r.status}`);
+        }
+        times.push(performance.now() - s);
+      }
+      return times.sort((a, b) => a - b)[3]!;
+    };
+    const overview = await median(['/', '/api/stats']);
+    const jobs = await median(['/jobs', '/api/jobs']);
+    const failed = await median(['/jobs?status=FAILED', '/api/jobs?status=FAILED']);
+    handler.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    const row = (name: string, value: number): TableRow => ({ name, backend: 'sqlite', unit: 'ms', value, ceiling: null, ratio: null, n: records, target: { text: '< 200 ms', met: value < 200 } });
+    return [row('dashboard overview render', overview), row('dashboard first jobs page', jobs), row('dashboard first FAILED jobs page', failed)];
+  } finally {
+    await client.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--records');
+  const n = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
+  const rows = await runDashboard(n, (m) => process.stderr.write(`${m}\n`));
+  for (const r of rows) process.stdout.write(`${r.name}: ${r.value.toFixed(1)} ms (${n.toLocaleString('en-US')} records)\n`);
+}

@@ -1,0 +1,146 @@
+/**
+ * `dashboardHandler(source, { basePath })`: a node:http request handler serving the dashboard's
+ * pages and JSON API (docs/dashboard.md). Mount it in an application's own server (Express, Fastify
+ * and Koa accept a node:http handler) or let `nuvom dashboard` serve it.
+ * Must never: render a user value unescaped (the page sets text, never HTML, from data), or change
+ * anything on a GET.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isNuvomError, messageOf, type JobRecord } from '../../sdk/plugin.ts';
+import { listPage, parseJobsQuery } from './listing.ts';
+import { PAGE_HTML } from './page.ts';
+import { authorized, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
+import type { DashboardSource } from './source.ts';
+
+export interface DashboardOptions {
+  /** Where the dashboard is mounted, e.g. "/admin/jobs" (default ""). */
+  basePath?: string;
+  auth?: DashboardAuth;
+  /** Refuse every action (retry, cancel) with 403. */
+  readOnly?: boolean;
+  /** Interval of the change stream's polling of stats, in ms (default 2000). */
+  streamIntervalMs?: number;
+}
+
+export type DashboardHandler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => void) & { close(): void };
+
+const STATUS_OF: Record<string, number> = { NUVOM_E_USAGE: 400, NUVOM_E_JOB_NOT_FOUND: 404, NUVOM_E_JOB_STATE: 409 };
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}
+const fail = (res: ServerResponse, status: number, code: string, message: string) => send(res, status, { error: { code, message } });
+
+/** A job record as `inspect --format json` prints it (the record itself; `history` when the store has it). */
+const shape = (r: JobRecord) => r;
+
+export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = {}): DashboardHandler {
+  const base = (opts.basePath ?? '').replace(/\/+$/, '');
+  const auth = opts.auth ?? {};
+  const csrf = newCsrfToken();
+  const streams = new Set<ServerResponse>();
+  const interval = opts.streamIntervalMs ?? 2000;
+  let timer: NodeJS.Timeout | null = null;
+  let last = '';
+
+  // One poll for all open streams, only while one is open: an idle dashboard costs nothing.
+  const tick = async () => {
+    try {
+      const s = JSON.stringify((await src.stats(Date.now() - 3_600_000)).byStatus);
+      if (s !== last) {
+        last = s;
+        for (const r of streams) r.write(`event: stats\ndata: ${s}\n\n`);
+      }
+    } catch { /* the next tick tries again; the page keeps its last figures */ }
+  };
+  const openStream = (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': nuvom dashboard\n\n');
+    streams.add(res);
+    res.on('close', () => {
+      streams.delete(res);
+      if (streams.size === 0 && timer) { clearInterval(timer); timer = null; last = ''; }
+    });
+    last = '';
+    void tick();
+    timer ??= setInterval(() => void tick(), interval);
+    timer.unref();
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> => {
+    const m = req.method ?? 'GET';
+    if (m === 'POST') {
+      const action = /^\/api\/jobs\/([^/]+)\/(retry|cancel)$/.exec(path);
+      if (!action) return fail(res, 404, 'NUVOM_E_USAGE', `no action at POST ${path}`);
+      if (opts.readOnly) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', 'this dashboard is read-only (readonly = true); actions are disabled');
+      const why = postRefusal(req, csrf);
+      if (why) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', why);
+      const id = decodeURIComponent(action[1]!);
+      if (action[2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });
+      return send(res, 200, { outcome: await src.cancelJob(id) });
+    }
+    if (m !== 'GET' && m !== 'HEAD') return fail(res, 405, 'NUVOM_E_USAGE', `${m} is not supported; use GET, or POST for actions`);
+    if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules') {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+        ...(auth.token && url.searchParams.get('token') ? { 'set-cookie': `nuvom_dashboard_token=${encodeURIComponent(auth.token)}; HttpOnly; SameSite=Strict; Path=${base || '/'}` } : {}),
+      });
+      res.end(PAGE_HTML.replace('__BASE__', JSON.stringify(base)).replace('__CSRF__', JSON.stringify(csrf)).replace('__RO__', String(!!opts.readOnly)));
+      return;
+    }
+    if (path === '/api/csrf') return send(res, 200, { csrf });
+    if (path === '/api/stats') {
+      const now = Date.now();
+      const [hour, day] = await Promise.all([src.stats(now - 3_600_000), src.stats(now - 86_400_000)]);
+      const failures = await src.listJobs({ status: 'FAILED', limit: 10 });
+      return send(res, 200, {
+        byStatus: day.byStatus, byTask: day.byTask, oldestPendingAt: day.oldestPendingAt,
+        completedLastHour: hour.completedSince, completedLastDay: day.completedSince,
+        latestFailures: failures.map((r) => ({ id: r.id, taskName: r.taskName, message: (r.error?.message ?? '').split('\n')[0], at: r.completedAt })),
+      });
+    }
+    if (path === '/api/jobs') return send(res, 200, await listPage(src, parseJobsQuery(url.searchParams)));
+    const one = /^\/api\/jobs\/([^/]+)$/.exec(path);
+    if (one) {
+      const id = decodeURIComponent(one[1]!);
+      const r = await src.getJob(id);
+      return r ? send(res, 200, shape(r)) : fail(res, 404, 'NUVOM_E_JOB_NOT_FOUND', `no job has id "${id}"; GET /api/jobs lists them`);
+    }
+    if (path === '/api/schedules') {
+      const entries = await src.listSchedules({ includeFinished: true });
+      const iso = (n: number | null) => (n === null ? null : new Date(n).toISOString());
+      return send(res, 200, { schedules: entries.map((e) => ({ id: e.id, taskName: e.taskName, kind: e.kind, everySecs: e.everySecs, cron: e.cron, timezone: e.timezone, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt) })) });
+    }
+    if (path === '/api/workers') return send(res, 200, { workers: [] });
+    if (path === '/api/stream') return openStream(res);
+    return fail(res, 404, 'NUVOM_E_USAGE', `nothing at ${path}; see docs/dashboard.md for the API`);
+  };
+
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
+      if (next) return next();
+      return fail(res, 404, 'NUVOM_E_USAGE', `the dashboard is mounted at ${base}/`);
+    }
+    if (!authorized(req, auth, url)) {
+      res.setHeader('www-authenticate', auth.basic ? 'Basic realm="nuvom dashboard"' : 'Bearer');
+      return fail(res, 401, 'NUVOM_E_DASHBOARD_FORBIDDEN', 'credentials required: send the dashboard token (Authorization: Bearer ...) or the basic-auth user and password');
+    }
+    route(req, res, url.pathname.slice(base.length), url).catch((err: unknown) => {
+      if (res.headersSent) return void res.end();
+      const code = isNuvomError(err) ? err.code : 'NUVOM_E_STORAGE';
+      fail(res, STATUS_OF[code] ?? 500, code, messageOf(err));
+    });
+  };
+  return Object.assign(handler, {
+    close() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      for (const r of streams) r.end();
+      streams.clear();
+    },
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The jobs listing behind GET /api/jobs: filters, search and keyset pagination over the result
+ * store's `listJobs` (newest first by createdAt, then id). The cursor is the last row's (createdAt,
+ * id); the next page asks for records created at or before it and drops those not strictly after it
+ * in that order, so pages neither skip nor repeat rows when new jobs arrive.
+ * Search: an exact id first (getJob), else an id prefix over a bounded scan. When listJobs gains an
+ * `idPrefix` filter, only `searchJobs` changes.
+ * Must never: scan more than SCAN_LIMIT records for one request.
+ */
+import { NuvomError, JOB_STATUSES, type JobRecord, type JobStatus } from '../../sdk/plugin.ts';
+import type { DashboardSource } from './source.ts';
+
+export const SCAN_LIMIT = 5000;
+const MAX_LIMIT = 200;
+
+export interface JobsQuery {
+  status?: JobStatus;
+  task?: string;
+  tag?: string;
+  q?: string;
+  limit: number;
+  cursor?: { createdAt: string; id: string };
+}
+
+const bad = (what: string) => new NuvomError('NUVOM_E_USAGE', what);
+
+export function parseJobsQuery(params: URLSearchParams): JobsQuery {
+  const q: JobsQuery = { limit: 50 };
+  const status = params.get('status');
+  if (status) {
+    if (!JOB_STATUSES.includes(status as JobStatus)) throw bad(`status="${status}" is not a job status; use one of ${JOB_STATUSES.join(', ')}`);
+    q.status = status as JobStatus;
+  }
+  const limit = params.get('limit');
+  if (limit !== null) {
+    const n = Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) throw bad(`limit="${limit}" must be a whole number from 1 to ${MAX_LIMIT}`);
+    q.limit = n;
+  }
+  for (const k of ['task', 'tag', 'q'] as const) {
+    const v = params.get(k);
+    if (v) q[k] = v;
+  }
+  const cursor = params.get('cursor');
+  if (cursor) q.cursor = decodeCursor(cursor);
+  return q;
+}
+
+export function encodeCursor(r: JobRecord): string {
+  return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString('base64url');
+}
+
+function decodeCursor(s: string): { createdAt: string; id: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' && !Number.isNaN(Date.parse(v[0]))) return { createdAt: v[0], id: v[1] };
+  } catch { /* reported below */ }
+  throw bad(`cursor="${s}" is not a cursor this dashboard issued; pass the nextCursor of the previous page, or none for the first page`);
+}
+
+/** Strictly after the cursor in newest-first order (createdAt desc, then id desc). */
+const after = (r: JobRecord, c: { createdAt: string; id: string }) => r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
+
+/** Exact id, else id prefix within a bounded scan of the newest records. */
+export async function searchJobs(src: DashboardSource, q: string, limit: number): Promise<JobRecord[]> {
+  const exact = await src.getJob(q);
+  if (exact) return [exact];
+  const scan = await src.listJobs({ limit: SCAN_LIMIT });
+  return scan.filter((r) => r.id.startsWith(q)).slice(0, limit);
+}
+
+export async function listPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+  const matches = (r: JobRecord) => (!q.status || r.status === q.status) && (!q.task || r.taskName === q.task) && (!q.tag || r.tags.includes(q.tag));
+  if (q.q) return { jobs: (await searchJobs(src, q.q, q.limit)).filter(matches), nextCursor: null };
+  const out: JobRecord[] = [];
+  let cursor = q.cursor;
+  let scanned = 0;
+  // The store filters status and task; a tag filter is applied here, so several batches may be read.
+  while (out.length < q.limit + 1 && scanned < SCAN_LIMIT) {
+    const batch = Math.min(SCAN_LIMIT - scanned, q.tag ? 500 : q.limit + 20);
+    const rows = await src.listJobs({
+      status: q.status, task: q.task, limit: batch,
+      // createdBefore is exclusive: +1 ms keeps rows that share the cursor's millisecond.
+      createdBefore: cursor ? Date.parse(cursor.createdAt) + 1 : undefined,
+    });
+    scanned += rows.length;
+    for (const r of rows) if ((!cursor || after(r, cursor)) && matches(r) && out.length < q.limit + 1) out.push(r);
+    if (rows.length < batch) break;
+    const last = rows[rows.length - 1]!;
+    if (cursor && last.createdAt === cursor.createdAt && rows.every((r) => r.createdAt === last.createdAt)) break; // one millisecond holds more than a batch
+    cursor = { createdAt: last.createdAt, id: last.id };
+  }
+  const jobs = out.slice(0, q.limit);
+  return { jobs, nextCursor: out.length > q.limit ? encodeCursor(jobs[jobs.length - 1]!) : null };
+}

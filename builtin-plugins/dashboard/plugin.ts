@@ -1,0 +1,58 @@
+/**
+ * The nuvom-dashboard plugin object (in the default preset): it only adds the `nuvom dashboard`
+ * command; the server code is imported when the command runs.
+ * Must never: bind a port outside `nuvom dashboard`, or load the server code at boot.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import type { Command } from 'commander';
+import { definePlugin, type PluginContext } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME, readSettings, type DashboardSettings } from './settings.ts';
+
+function environment(cwd: string): Record<string, string | undefined> {
+  const file = path.join(cwd, '.env');
+  try {
+    if (existsSync(file)) return { ...(parseEnv(readFileSync(file, 'utf8')) as Record<string, string>), ...process.env };
+  } catch { /* the config loader already reported an unreadable .env */ }
+  return { ...process.env };
+}
+
+function addCommand(program: Command, ctx: PluginContext, settings: () => DashboardSettings): void {
+  program.command('dashboard')
+    .description('serve the web dashboard (overview, jobs, failures, schedules) until Ctrl-C')
+    .option('--host <host>', 'address to listen on (a non-loopback one needs a token or user/password)')
+    .option('--port <port>', 'port (0 takes any free port)')
+    .option('--read-only', 'disable retry and cancel')
+    .action(async (o: { host?: string; port?: string; readOnly?: boolean }) => {
+      const { serveDashboard } = await import('./serve.ts');
+      const base = settings();
+      const s = readSettings({ host: o.host ?? base.host, port: o.port === undefined ? base.port : Number(o.port), readonly: o.readOnly ?? base.readOnly }, {});
+      const { sourceOf } = await import('./source.ts');
+      const server = await serveDashboard(sourceOf(ctx), { ...s, auth: base.auth });
+      process.stdout.write(`nuvom dashboard at ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        const end = () => { void server.close().then(resolve); };
+        process.once('SIGINT', end);
+        process.once('SIGTERM', end);
+      });
+    });
+}
+
+export function createDashboardPlugin() {
+  let settings: DashboardSettings | null = null;
+  return definePlugin({
+    name: PLUGIN_NAME,
+    apiVersion: 1,
+    description: 'the web dashboard: `nuvom dashboard`, and dashboardHandler() from nuvom/plugins/dashboard',
+    provides: ['cli', 'dashboard'],
+    register(ctx) {
+      ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addCommand(program, ctx, () => settings ?? readSettings({}, environment(ctx.config.cwd))));
+    },
+    async start(raw, ctx) {
+      settings = readSettings(raw, environment(ctx.config.cwd));
+    },
+  });
+}
+
+export default createDashboardPlugin();

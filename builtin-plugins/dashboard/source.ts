@@ -1,0 +1,29 @@
+/**
+ * What the dashboard reads and does, as a narrow interface that a `Client` satisfies and that the CLI
+ * builds from the kernel's services. Everything goes through the services (jobs, scheduler), never
+ * backend-specific SQL, so the dashboard works on every backend.
+ * Must never: reach a backend directly.
+ */
+import type { JobRecord, JobStats, ListJobsFilter, PluginContext, ScheduleEntry } from '../../sdk/plugin.ts';
+
+export interface DashboardSource {
+  getJob(id: string): Promise<JobRecord | null>;
+  listJobs(filter?: ListJobsFilter): Promise<JobRecord[]>;
+  retryJob(id: string): Promise<JobRecord>;
+  cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
+  stats(sinceMs?: number): Promise<JobStats>;
+  listSchedules(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+}
+
+/** The source over a plugin context's services (used by `nuvom dashboard`). */
+export function sourceOf(ctx: PluginContext): DashboardSource {
+  const jobs = () => ctx.resolve('jobs');
+  return {
+    getJob: (id) => jobs().getJob(id),
+    listJobs: (f) => jobs().listJobs(f),
+    retryJob: (id) => jobs().retryJob(id),
+    cancelJob: (id) => jobs().cancelJob(id),
+    stats: (since) => jobs().stats(since),
+    listSchedules: (o) => ctx.resolve('scheduler').list(o),
+  };
+}

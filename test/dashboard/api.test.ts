@@ -1,0 +1,174 @@
+import { expect } from 'chai';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient, type Client } from '../../sdk/index.ts';
+import { dashboardHandler, serveDashboard, type DashboardHandler } from '../../builtin-plugins/dashboard/index.ts';
+import { isNuvomError } from '../../sdk/plugin.ts';
+import { memoryLogger } from '../helpers/tmp.ts';
+import { cleanupTempProjects, monitoringProject, waitFor } from '../monitoring/helpers.ts';
+import { settledJob } from '../helpers/client.ts';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-side JSON
+
+async function mount(client: Client, opts: Parameters<typeof dashboardHandler>[1] = {}): Promise<{ url: string; close(): Promise<void>; handler: DashboardHandler }> {
+  const handler = dashboardHandler(client, opts);
+  const server: Server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, handler, close: () => new Promise((r) => { handler.close(); server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+async function get(url: string, init?: RequestInit): Promise<{ status: number; body: Json }> {
+  const r = await fetch(url, init);
+  return { status: r.status, body: (await r.json()) as Json };
+}
+
+describe('dashboard: JSON API over a SQLite store', function () {
+  this.timeout(60_000);
+  let client: Client;
+  let d: Awaited<ReturnType<typeof mount>>;
+  let failedId: string;
+  const okIds: string[] = [];
+
+  before(async () => {
+    const dir = await monitoringProject('dash', '');
+    client = await createClient({ cwd: dir, env: {}, logger: memoryLogger().logger, config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+    await client.startWorker({ threads: 1 });
+    const boom = await client.enqueue('dash.boom', []);
+    failedId = boom.id;
+    await settledJob(client, boom.id);
+    for (let i = 0; i < 7; i++) {
+      const h = await client.enqueue('dash.ok', [i]);
+      okIds.push(h.id);
+      await settledJob(client, h.id);
+    }
+    d = await mount(client);
+  });
+  after(async () => {
+    await d?.close();
+    await client?.close();
+    cleanupTempProjects();
+  });
+
+  it('GET /api/stats gives counts by status and the latest failure with its first line', async () => {
+    const { status, body } = await get(`${d.url}/api/stats`);
+    expect(status).to.equal(200);
+    expect(body.byStatus.SUCCESS).to.equal(7);
+    expect(body.byStatus.FAILED).to.equal(1);
+    expect(body.latestFailures[0]).to.include({ id: failedId, taskName: 'dash.boom', message: 'boom' });
+  });
+
+  it('GET /api/jobs pages with a keyset cursor, neither skipping nor repeating a job', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const { body }: { body: Json } = await get(`${d.url}/api/jobs?task=dash.ok&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(body.jobs.length).to.be.at.most(3);
+      seen.push(...body.jobs.map((j: Json) => j.id as string));
+      cursor = body.nextCursor as string | null;
+    } while (cursor);
+    expect([...seen].sort()).to.deep.equal([...okIds].sort());
+  });
+
+  it('GET /api/jobs filters by status and finds a job by id prefix', async () => {
+    const failed = await get(`${d.url}/api/jobs?status=FAILED`);
+    expect(failed.body.jobs.map((j: Json) => j.id)).to.deep.equal([failedId]);
+    const found = await get(`${d.url}/api/jobs?q=${okIds[2]!.slice(0, 30)}`);
+    expect(found.body.jobs.map((j: Json) => j.id)).to.deep.equal([okIds[2]]);
+  });
+
+  it('refuses a bad filter with 400 naming the parameter', async () => {
+    const r = await get(`${d.url}/api/jobs?status=DONE`);
+    expect(r.status).to.equal(400);
+    expect(r.body.error.code).to.equal('NUVOM_E_USAGE');
+    expect(r.body.error.message).to.contain('status="DONE"');
+    const c = await get(`${d.url}/api/jobs?cursor=garbage`);
+    expect(c.status).to.equal(400);
+    expect(c.body.error.message).to.contain('nextCursor');
+  });
+
+  it('GET /api/jobs/:id gives the record as inspect --format json prints it; 404 for an unknown id', async () => {
+    const r = await get(`${d.url}/api/jobs/${failedId}`);
+    expect(r.body).to.deep.equal(JSON.parse(JSON.stringify(await client.getJob(failedId))));
+    expect(r.body.error.stack).to.contain('TypeError: boom');
+    const none = await get(`${d.url}/api/jobs/no-such-job`);
+    expect(none.status).to.equal(404);
+    expect(none.body.error.code).to.equal('NUVOM_E_JOB_NOT_FOUND');
+  });
+
+  it('refuses a POST without the CSRF token, and one from another origin', async () => {
+    const csrf = (await get(`${d.url}/api/csrf`)).body.csrf as string;
+    const none = await get(`${d.url}/api/jobs/${failedId}/retry`, { method: 'POST' });
+    expect(none.status).to.equal(403);
+    expect(none.body.error.code).to.equal('NUVOM_E_DASHBOARD_FORBIDDEN');
+    const cross = await get(`${d.url}/api/jobs/${failedId}/retry`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf, origin: 'http://evil.example' } });
+    expect(cross.status).to.equal(403);
+    expect(cross.body.error.message).to.contain('evil.example');
+    expect((await client.getJob(failedId))!.status).to.equal('FAILED');
+  });
+
+  it('POST /api/jobs/:id/retry with the token runs the failed job again to its outcome', async () => {
+    const before = (await client.getJob(failedId))!.completedAt;
+    const csrf = (await get(`${d.url}/api/csrf`)).body.csrf as string;
+    const r = await get(`${d.url}/api/jobs/${failedId}/retry`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf, origin: d.url } });
+    expect(r.status).to.equal(200);
+    await waitFor(async () => { const j = await client.getJob(failedId); return j!.status === 'FAILED' && j!.completedAt !== before; }, { timeoutMs: 20_000, what: 'the retried job to fail again' });
+  });
+
+  it('POST /api/jobs/:id/cancel of a finished job is a 409 naming the allowed states', async () => {
+    const csrf = (await get(`${d.url}/api/csrf`)).body.csrf as string;
+    const r = await get(`${d.url}/api/jobs/${okIds[0]}/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } });
+    expect(r.status).to.equal(409);
+    expect(r.body.error.code).to.equal('NUVOM_E_JOB_STATE');
+  });
+
+  it('GET /api/schedules and /api/workers answer with lists', async () => {
+    expect((await get(`${d.url}/api/schedules`)).body.schedules).to.be.an('array');
+    expect((await get(`${d.url}/api/workers`)).body.workers).to.be.an('array');
+  });
+
+  it('streams a stats event on /api/stream', async () => {
+    const ac = new AbortController();
+    const r = await fetch(`${d.url}/api/stream`, { signal: ac.signal });
+    expect(r.headers.get('content-type')).to.equal('text/event-stream');
+    const reader = r.body!.getReader();
+    let text = '';
+    while (!text.includes('event: stats')) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    expect(text).to.contain('"SUCCESS":7');
+  });
+
+  it('read-only mode refuses actions with 403', async () => {
+    const ro = await mount(client, { readOnly: true });
+    try {
+      const csrf = (await get(`${ro.url}/api/csrf`)).body.csrf as string;
+      const r = await get(`${ro.url}/api/jobs/${failedId}/retry`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } });
+      expect(r.status).to.equal(403);
+      expect(r.body.error.message).to.contain('read-only');
+    } finally { await ro.close(); }
+  });
+
+  it('with a token, refuses requests without it (401) and serves those with it; basePath mounts under a prefix', async () => {
+    const t = await mount(client, { auth: { token: 's3cret' }, basePath: '/admin/jobs' });
+    try {
+      expect((await fetch(`${t.url}/admin/jobs/api/stats`)).status).to.equal(401);
+      const ok = await get(`${t.url}/admin/jobs/api/stats`, { headers: { authorization: 'Bearer s3cret' } });
+      expect(ok.status).to.equal(200);
+      expect((await fetch(`${t.url}/api/stats`, { headers: { authorization: 'Bearer s3cret' } })).status).to.equal(404);
+      const page = await fetch(`${t.url}/admin/jobs/`, { headers: { authorization: 'Bearer s3cret' } });
+      expect(await page.text()).to.contain('const BASE = "/admin/jobs"');
+    } finally { await t.close(); }
+  });
+
+  it('refuses to listen on a non-loopback address without credentials, naming the fix', async () => {
+    try {
+      await serveDashboard(client, { host: '0.0.0.0', port: 0, readOnly: false, auth: {} });
+      expect.fail('it listened');
+    } catch (err) {
+      expect(isNuvomError(err, 'NUVOM_E_CONFIG')).to.equal(true);
+      expect((err as Error).message).to.contain('token');
+    }
+    const s = await serveDashboard(client, { host: '0.0.0.0', port: 0, readOnly: false, auth: { token: 't' } });
+    await s.close();
+  });
+});
