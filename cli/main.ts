@@ -8,6 +8,9 @@ import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { builtinPlugins, catalogue } from '../builtin-plugins/index.ts';
 import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+import { checkReadOnly } from './read-only.ts';
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
 function globalOption(argv: string[], name: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
@@ -38,13 +41,19 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     if (cwd !== undefined && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
       throw new NuvomError('NUVOM_E_USAGE', `--cwd ${JSON.stringify(cwd)} is not a directory; pass the project's directory`);
     }
+    // A bad flag value is a usage error (exit 2), like every other option's.
+    if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel.trim().toLowerCase())) {
+      throw new NuvomError('NUVOM_E_USAGE', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    }
     const flags: Partial<Record<ConfigKey, unknown>> = { logLevel };
     const config = await loadConfig({ cwd, flags });
     const logger = createLogger({ level: config.logLevel });
     kernel = await bootKernel({ config, builtins: builtinPlugins, catalogue, logger });
+    // After boot (which checks the backends' names, and opens no store: services build lazily).
+    checkReadOnly(argv, config);
     const program = new Command('nuvom')
       .description('nuvom: background jobs for Node.js and TypeScript, embedded SQLite by default')
-      .option('--cwd <dir>', 'project directory whose configuration is used (default: the current directory)')
+      .option('--cwd <dir>', 'project directory whose configuration is used (default: the nearest folder with a package.json or .nuvom/, from the current directory up)')
       .option('--log-level <level>', 'debug, info, warn, error or silent (NUVOM_LOG_LEVEL)')
       .showSuggestionAfterError(true)
       .showHelpAfterError('(run with --help for usage)')

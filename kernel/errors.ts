@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   NUVOM_E_MANIFEST: 'the task manifest is missing, stale or unreadable',
   NUVOM_E_USAGE: 'a command was used wrongly',
   NUVOM_E_PORT_IN_USE: 'a network port is already taken',
+  NUVOM_E_NO_DATABASE: 'a read-only command found no database to read',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

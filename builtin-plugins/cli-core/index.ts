@@ -66,7 +66,11 @@ export function nearest(name: string, known: string[]): string | undefined {
   return best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? best.k : undefined;
 }
 
+/** How `nuvom config` names a source: the words docs/configuration.md uses. */
+const SOURCE_LABEL: Record<string, string> = { file: 'config file', env: 'env', '.env': '.env', flag: 'flag', default: 'default', derived: 'derived' };
+
 function addCommands(program: Command, ctx: PluginContext): void {
+  program.version(pkg.version, '-V, --version', 'print the version');
   program.command('version').description('print the version')
     .addHelpText('after', '\nExample:\n  $ nuvom version')
     .action(() => out(pkg.version));
@@ -78,10 +82,12 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .action((o: { json?: boolean }) => {
       const c = ctx.config;
       if (o.json) {
-        out(JSON.stringify({ cwd: c.cwd, settings: c.sources, plugins: c.plugins, pluginSettings: c.pluginSettings, pluginsFile: c.pluginsFilePath }, null, 2));
+        out(JSON.stringify({ cwd: c.cwd, root: { dir: c.cwd, reason: c.rootReason }, settings: c.sources, plugins: c.plugins, pluginSettings: c.pluginSettings, pluginsFile: c.pluginsFilePath }, null, 2));
         return;
       }
-      const rows = Object.entries(c.sources).map(([k, v]) => [k, String(v.value), v.source + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
+      const rows = Object.entries(c.sources).map(([k, v]) => [k, String(v.value), (SOURCE_LABEL[v.source] ?? v.source) + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
+      // The root first: every relative path below is resolved against it.
+      rows.unshift(['projectRoot', c.cwd, c.rootReason]);
       const w0 = Math.max(...rows.map((r) => r[0].length)); const w1 = Math.max(...rows.map((r) => r[1].length));
       for (const [k, v, s] of rows) out(`${k.padEnd(w0)}  ${v.padEnd(w1)}  ${s}`);
     });
@@ -94,7 +100,10 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .action((o: { json?: boolean }) => {
       const rows = ctx.resolve('kernelInfo').plugins();
       if (o.json) { out(JSON.stringify(rows, null, 2)); return; }
-      for (const r of rows) out(`${r.name.padEnd(24)} ${r.state.padEnd(8)} ${r.source.padEnd(12)} ${r.provides.join(', ')}`);
+      // Columns as wide as their longest cell: a local path as the source must not run into the next.
+      const cells = rows.map((r) => [r.name, r.state, r.source, r.provides.join(', ')]);
+      const w = [0, 1, 2].map((i) => Math.max(...cells.map((c) => c[i].length)));
+      for (const c of cells) out(`${c[0].padEnd(w[0])}  ${c[1].padEnd(w[1])}  ${c[2].padEnd(w[2])}  ${c[3]}`.trimEnd());
     });
 
   program.command('enqueue')
@@ -103,8 +112,9 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .argument('[argJson...]', 'arguments, one JSON value each')
     .option('--priority <n>', 'higher runs first (a whole number)', numberFlag('--priority', true, -Infinity))
     .option('--delay-secs <n>', 'run after this many seconds', numberFlag('--delay-secs', false, 0))
+    .option('--json', 'print {"id", "taskName", "status"} as JSON')
     .addHelpText('after', `\nExample:\n  $ nuvom enqueue add 2 3\n  $ nuvom enqueue send_email '"a@example.com"' '{"subject":"hi"}'`)
-    .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number }) => {
+    .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number; json?: boolean }) => {
       const args = raw.map(parseArgJson);
       const registry = ctx.resolve('registry');
       const ref = registry.get(taskName);
@@ -117,19 +127,25 @@ function addCommands(program: Command, ctx: PluginContext): void {
       const stale = ref.source === 'manifest' && ref.moduleUrl ? staleFor(ctx, ref.moduleUrl) : null;
       if (stale) ctx.logger.warn(`the task manifest may be stale (${stale}); the job uses the options it lists for "${taskName}": run \`nuvom discover tasks\` to refresh them`);
       const [h] = await ctx.resolve('jobs').enqueue([{ taskName, taskOptions: ref.options, call: { args, priority: o.priority, delaySecs: o.delaySecs } }]);
-      out(h.id);
+      out(o.json ? JSON.stringify({ id: h.id, taskName, status: 'PENDING' }) : h.id);
     });
 
   program.command('status')
     .description("one line: the job's status (and result or error)")
     .argument('<jobId>')
-    .addHelpText('after', '\nExample:\n  $ nuvom status 6f1c2a9e-0d7b-4c43-9a55-2f0b8f3c1d10')
-    .action(async (id: string) => {
+    .option('--json', 'print {id, taskName, status, attempts, result, error} as JSON')
+    .addHelpText('after', '\nExample:\n  $ nuvom status 6f1c2a9e-0d7b-4c43-9a55-2f0b8f3c1d10\n\nExit code: 0 when the job is found (whatever its status), 1 when it is FAILED, or when no job has the id.')
+    .action(async (id: string, o: { json?: boolean }) => {
       const rec = await ctx.resolve('jobs').getJob(id);
       if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
+      // FAILED exits 1 with or without --json: a script's `nuvom status $id && ...` must not go on.
+      if (rec.status === 'FAILED') process.exitCode = 1;
+      if (o.json) {
+        out(JSON.stringify({ id: rec.id, taskName: rec.taskName, status: rec.status, attempts: rec.attempts, result: rec.status === 'SUCCESS' ? rec.result : null, error: rec.error ?? null }));
+        return;
+      }
       const tail = rec.status === 'SUCCESS' ? ` result=${JSON.stringify(rec.result)}` : rec.error ? ` error=${rec.error.name}: ${rec.error.message}` : '';
       out(`${rec.id} ${rec.taskName} ${rec.status} attempts=${rec.attempts}${tail}`);
-      if (rec.status === 'FAILED') process.exitCode = 1;
     });
 }
 

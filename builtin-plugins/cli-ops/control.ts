@@ -1,38 +1,79 @@
 /**
- * `nuvom retry job JOB_ID` and `nuvom cancel job JOB_ID`: job control from the shell, over the jobs
- * service (builtin-plugins/jobs). A refusal (a SUCCESS job retried, a finished job cancelled, an
- * unknown id) is a NuvomError that cli/main.ts prints as one line, exit 1.
+ * `nuvom retry JOB_ID` (or `retry job JOB_ID`), `nuvom retry jobs --status FAILED [--task T]
+ * [--since D]` and `nuvom cancel JOB_ID` (or `cancel job JOB_ID`): job control from the shell, over
+ * the jobs service (builtin-plugins/jobs). A refusal (a SUCCESS job retried, a finished job
+ * cancelled, an unknown id) is a NuvomError that cli/main.ts prints as one line, exit 1.
  * Must never: decide itself what may be retried or cancelled; the jobs service holds those rules.
  */
 import type { Command } from 'commander';
-import type { PluginContext } from '../../sdk/plugin.ts';
+import { NuvomError, type JobRecord, type JobStatus, type PluginContext } from '../../sdk/plugin.ts';
 import { cliFormat } from '../../sdk/plugin.ts';
+import { parseDuration } from './duration.ts';
 
-const { out } = cliFormat;
-import { example, parent } from './options.ts';
+const { out, plural, toJson } = cliFormat;
+import { example, needs, parent, statusList } from './options.ts';
 
 const ID = '5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70';
+const ID_HELP = 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)';
+const RETRYABLE: readonly JobStatus[] = ['FAILED', 'CANCELLED'];
 
 export function addControlCommands(program: Command, ctx: PluginContext): void {
-  parent(program, 'retry', 'run a failed or cancelled job again', `nuvom retry job ${ID}`)
-    .command('job')
+  const retryOne = async (id: string | undefined, o: { json?: boolean } = {}) => {
+    if (id === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom retry needs a job id (`nuvom retry <jobId>`) or `nuvom retry jobs --status FAILED`');
+    const rec = await ctx.resolve('jobs').retryJob(id);
+    out(o.json ? toJson({ id: rec.id, taskName: rec.taskName, status: rec.status }) : `retried ${rec.id} (task ${rec.taskName}): ${rec.status}`);
+  };
+  const cancelOne = async (id: string | undefined) => {
+    if (id === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom cancel needs a job id: `nuvom cancel <jobId>`');
+    const outcome = await ctx.resolve('jobs').cancelJob(id);
+    out(outcome === 'cancelled'
+      ? `cancelled ${id}`
+      : `signalled ${id}: it is running; its worker aborts the task's signal and records it CANCELLED`);
+  };
+
+  // `retry <id>` and `retry job <id>` are one command: the id alone is what people type first.
+  const retry = parent(program, 'retry', 'run a failed or cancelled job again', `nuvom retry ${ID}`)
+    .argument('[jobId]', ID_HELP)
+    // No options here: a parent's option would swallow its subcommands' (`retry jobs --json`).
+    .action((id: string | undefined) => retryOne(id));
+  retry.command('job')
     .description("run a FAILED or CANCELLED job again, same id and arguments, with its task's options; a SUCCESS job is refused")
-    .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)')
+    .argument('<jobId>', ID_HELP)
+    .option('--json', 'print {id, taskName, status} as JSON')
     .addHelpText('after', example(`$ nuvom retry job ${ID}`, `retried ${ID} (task add): PENDING`))
-    .action(async (id: string) => {
-      const rec = await ctx.resolve('jobs').retryJob(id);
-      out(`retried ${rec.id} (task ${rec.taskName}): ${rec.status}`);
+    .action((id: string, o: { json?: boolean }) => retryOne(id, o));
+  retry.command('jobs')
+    .description('retry every job that matches: --status (FAILED or CANCELLED, required), --task, --since; prints each id')
+    .requiredOption('--status <status>', 'FAILED, CANCELLED or both comma-separated', statusList('--status', RETRYABLE, '; only failed or cancelled jobs can run again'))
+    .option('--task <name>', 'only jobs of this task')
+    .option('--since <duration>', 'only jobs created within this span, e.g. 1h, 2d')
+    .option('--json', 'print the retried ids as a JSON array')
+    .addHelpText('after', example('$ nuvom retry jobs --status FAILED --task add --since 1h', 'retried 2 jobs'))
+    .action(async (o: { status: JobStatus[]; task?: string; since?: string; json?: boolean }) => {
+      const createdAfter = o.since === undefined ? undefined : ctx.resolve('clock').now() - parseDuration(o.since, '--since');
+      const jobs = ctx.resolve('jobs');
+      // Collect first, then retry: a retried job leaves the filter and would shift the pages.
+      const found: JobRecord[] = [];
+      for (let offset = 0; ; offset += 500) {
+        const page = await needs(ctx, 'listJobs', 'retry jobs', 'list jobs', () => jobs.listJobs({
+          status: o.status, task: o.task, createdAfter, order: 'asc', limit: 500, offset,
+        }));
+        found.push(...page);
+        if (page.length < 500) break;
+      }
+      const ids: string[] = [];
+      for (const r of found) { await jobs.retryJob(r.id); ids.push(r.id); }
+      if (o.json) { out(toJson(ids, 2)); return; }
+      for (const id of ids) out(`retried ${id}`);
+      out(`retried ${plural(ids.length, 'job')}`);
     });
 
-  parent(program, 'cancel', 'cancel a job', `nuvom cancel job ${ID}`)
-    .command('job')
+  const cancel = parent(program, 'cancel', 'cancel a job', `nuvom cancel ${ID}`)
+    .argument('[jobId]', ID_HELP)
+    .action((id: string | undefined) => cancelOne(id));
+  cancel.command('job')
     .description("cancel a PENDING or RETRYING job; a RUNNING job's signal is aborted (prints cancelled or signalled)")
-    .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)')
+    .argument('<jobId>', ID_HELP)
     .addHelpText('after', example(`$ nuvom cancel job ${ID}`, `cancelled ${ID}`))
-    .action(async (id: string) => {
-      const outcome = await ctx.resolve('jobs').cancelJob(id);
-      out(outcome === 'cancelled'
-        ? `cancelled ${id}`
-        : `signalled ${id}: it is running; its worker aborts the task's signal and records it CANCELLED`);
-    });
+    .action((id: string) => cancelOne(id));
 }

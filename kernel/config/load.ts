@@ -1,5 +1,5 @@
 /**
- * Loads the configuration. Precedence, highest first: CLI flag > real environment variable > `.env`
+ * Loads the configuration of the project root (root.ts). Precedence, highest first: CLI flag > real environment variable > `.env`
  * in the working directory > config file (cosmiconfig "nuvom") > defaults. The plugin listing comes
  * from .nuvom_plugins.toml. The result is validated, frozen, and every value knows its source.
  */
@@ -13,8 +13,10 @@ import { NuvomError, messageOf } from '../errors.ts';
 import {
   CONFIG_KEYS, DERIVED_KEYS, type ConfigKey, type ConfigValue, type NuvomConfig, type NuvomSettings, type PluginSpecs,
 } from './schema.ts';
+import { findProjectRoot } from './root.ts';
 
 export interface LoadConfigOptions {
+  /** The project directory, taken as is; without it the root is found upward from process.cwd() (root.ts). */
   cwd?: string;
   /** CLI flags (highest precedence). Undefined values are ignored. */
   flags?: Partial<Record<ConfigKey, unknown>>;
@@ -114,7 +116,8 @@ function nearest(key: string, keys: readonly string[]): string | undefined {
 }
 
 export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomConfig> {
-  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const root = findProjectRoot(process.cwd(), opts.cwd);
+  const cwd = root.dir;
   const env = opts.env ?? process.env;
   const keys = Object.keys(CONFIG_KEYS) as ConfigKey[];
   const layers: Array<{ source: ConfigValue['source']; origin: (k: ConfigKey) => string | undefined; get: (k: ConfigKey) => unknown }> = [];
@@ -173,6 +176,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomCon
   const config: NuvomConfig = {
     ...(settings as unknown as NuvomSettings),
     cwd,
+    rootReason: root.reason,
     sources: Object.freeze(sources),
     plugins: Object.freeze(plugins),
     pluginSettings: Object.freeze(Object.fromEntries(Object.entries(pluginSettings).map(([k, v]) => [k, Object.freeze(v)]))),

@@ -44,7 +44,10 @@ export interface ConfigValue<T = unknown> {
 export type PluginSpecs = Record<string, string[]>;
 
 export interface NuvomConfig extends Readonly<NuvomSettings> {
+  /** The project root: settings, `.env` and relative paths are read from here. */
   readonly cwd: string;
+  /** Why `cwd` is the root ("nearest package.json above ...", "given (--cwd ...)"). */
+  readonly rootReason: string;
   /** Where each setting came from. */
   readonly sources: Readonly<Record<ConfigKey, ConfigValue>>;
   readonly plugins: Readonly<PluginSpecs>;

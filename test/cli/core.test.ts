@@ -43,11 +43,15 @@ describe('cli: the other commands keep the same output discipline', function () 
   });
 
   it('config --json, plugin status --json, list tasks --json and schedule list --json print JSON only', async () => {
+    // schedule list only reads: give it a database to read (a missing one is NUVOM_E_NO_DATABASE).
+    const q = project();
+    const burst = await nuvom(q, ['runworker', '--burst']);
+    expect(burst.code, burst.stderr).to.equal(0);
     const [config, plugins, tasks, schedules] = await Promise.all([
       json<{ cwd: string; settings: Record<string, { value: unknown; source: string }> }>(p, ['config', '--json']),
       json<Array<{ name: string; state: string }>>(p, ['plugin', 'status', '--json']),
       json<Array<{ name: string }>>(p, ['list', 'tasks', '--json']),
-      json<unknown[]>(p, ['schedule', 'list', '--json']),
+      json<unknown[]>(q, ['schedule', 'list', '--json']),
     ]);
     expect(config.settings.sqlitePath).to.include({ value: p.env.NUVOM_SQLITE_PATH, source: 'env' });
     expect(plugins.find((x) => x.name === 'nuvom-cli-ops')).to.include({ state: 'started' });
