@@ -64,7 +64,10 @@ export interface JobHandle<R = unknown> {
 }
 
 export interface ScheduleHandle {
+  /** A UUID, or `key:<key>` for a keyed schedule. */
   id: string;
+  /** Set for a keyed schedule (`schedule({ ..., key })`), which replaces the one stored with that key. */
+  key?: string;
   nextRunAt: string | null;
 }
 

@@ -25,15 +25,15 @@ export function scheduleView(e: ScheduleEntry, decode: (b: Uint8Array) => unknow
   let args: unknown = null;
   try { args = decode(e.args); } catch { /* shown as null: the table and the ids stay usable */ }
   return {
-    id: e.id, taskName: e.taskName, args, priority: e.priority, kind: e.kind, everySecs: e.everySecs, cron: e.cron,
+    id: e.id, key: e.key ?? null, taskName: e.taskName, args, priority: e.priority, kind: e.kind, everySecs: e.everySecs, cron: e.cron,
     timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt),
     createdAt: iso(e.createdAt), options: e.options,
   };
 }
 
 export function scheduleTable(entries: ScheduleEntry[]): string {
-  const rows = [['ID', 'TASK', 'TRIGGER', 'NEXT RUN', 'STATUS'],
-    ...entries.map((e) => [e.id, e.taskName, describeTrigger(e), iso(e.nextRunAt) ?? '-', e.status])];
+  const rows = [['ID', 'KEY', 'TASK', 'TRIGGER', 'NEXT RUN', 'STATUS'],
+    ...entries.map((e) => [e.id, e.key ?? '-', e.taskName, describeTrigger(e), iso(e.nextRunAt) ?? '-', e.status])];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
@@ -87,15 +87,16 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
     });
   schedule.command('cancel')
     .description('cancel a schedule: it makes no more jobs (jobs already made are not touched)')
-    .argument('<id>', 'the schedule id, from `nuvom schedule list`')
+    .argument('<id>', 'the schedule id or key, from `nuvom schedule list`')
     .addHelpText('after', '\nExample:\n  $ nuvom schedule cancel 3b9e1c52-6a0e-4b8f-9f7d-0c2d1e4a5b6c')
     .action(async (id: string) => {
       if (await ctx.resolve('scheduler').cancel(id)) {
         out(`${id} CANCELLED`);
         return;
       }
-      const entry = await ctx.resolve('scheduleStore').get(id);
-      if (!entry) throw new NuvomError('NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule with id "${id}"; \`nuvom schedule list --all\` shows the ids`);
+      const scheduler = ctx.resolve('scheduler') as { find?: (idOrKey: string) => Promise<ScheduleEntry | null> };
+      const entry = scheduler.find ? await scheduler.find(id) : await ctx.resolve('scheduleStore').get(id);
+      if (!entry) throw new NuvomError('NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule with id or key "${id}"; \`nuvom schedule list --all\` shows the ids and keys`);
       throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `schedule "${id}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
     });
 }

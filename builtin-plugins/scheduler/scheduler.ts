@@ -3,13 +3,17 @@
  * due fire times into jobs. A fire time is won through the schedule store's claimDue, which moves the
  * entry to its next fire time in the same compare-and-set, so several schedulers on one store make
  * one job per fire time. The job carries the options fixed from the task when it was scheduled.
+ * Exactly once per fire time across crashes: the claim also writes a hold (two-phase claim, stores
+ * with settle/reclaimHeld), settled only once the job is enqueued; a hold whose scheduler died is
+ * reclaimed after holdSecs, and the job is made unless its (deterministic) id already exists.
  * Must never: let one bad entry (unknown task, undecodable arguments, a refused enqueue) stop a pass
- * or the loop, or compute a recurring entry's next fire time from `now` (that drifts).
+ * or the loop, settle a hold whose job was not enqueued, or compute a recurring entry's next fire time
+ * from `now` (that drifts).
  */
 import { randomUUID } from 'node:crypto';
 import {
   NuvomError, iso, isNuvomError, jobOptions, messageOf,
-  type Clock, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
+  type Clock, type DueFire, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
   type ScheduleHandle, type SchedulerService, type ScheduleStore, type Serializer, type TaskOptionsSnapshot, type Trigger,
 } from '../../sdk/plugin.ts';
 import { parseTrigger, timeline, type Timeline } from './trigger.ts';
@@ -34,7 +38,16 @@ export interface SchedulerTuning {
   missingRetrySecs?: number;
   /** Fire times claimed per store round trip (default 100); a pass claims until fewer come back. */
   batch?: number;
+  /**
+   * A claimed fire whose job is not enqueued (the scheduler died, or the enqueue failed) is handed
+   * out again after this long (default 30 s).
+   */
+  holdSecs?: number;
 }
+
+/** A test hook: SIGKILL this process at that point of a pass (test/reliability/scheduler-crash.test.ts). */
+const KILL_AT = process.env.NUVOM_TEST_SCHEDULER_KILL;
+const KEY_RE = /^[\w.:-]{1,100}$/;
 
 /** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
 interface Plan {
@@ -58,6 +71,33 @@ const REPEAT_LOG_MS = 60_000;
 
 const at = (ms: number | null): string => iso(ms) ?? 'never';
 
+/** One id per fire time: a second enqueue of the same fire time is refused, and recovery finds it. */
+const jobIdOf = (scheduleId: string, fireFor: number): string => `${scheduleId}:${new Date(fireFor).toISOString()}`;
+
+/** The trigger's key, checked, or null. */
+function keyOf(trigger: unknown, label: string): string | null {
+  if (trigger === null || typeof trigger !== 'object' || !('key' in trigger) || trigger.key === undefined) return null;
+  const key = trigger.key;
+  if (typeof key !== 'string' || !KEY_RE.test(key)) {
+    throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key must be 1-100 letters, digits, "_", "-", ".", ":", e.g. "hourly-add"; got ${JSON.stringify(key) ?? String(key)}`);
+  }
+  return key;
+}
+
+/**
+ * Upserting an unchanged trigger (a deploy calling schedule() at boot again) keeps the stored timeline,
+ * so an hourly schedule redeployed every 20 minutes still fires; a changed trigger starts afresh.
+ * `inSecs` is relative to the call, so it always starts afresh.
+ */
+function keepTimeline(prior: ScheduleEntry | null, entry: ScheduleEntry, trigger: Trigger): Pick<ScheduleEntry, 'nextRunAt' | 'lastRunAt' | 'status' | 'createdAt'> | null {
+  if (!prior || prior.status === 'CANCELLED' || 'inSecs' in trigger) return null;
+  const same = prior.kind === entry.kind && prior.everySecs === entry.everySecs && prior.cron === entry.cron
+    && prior.timezone === entry.timezone && prior.misfire === entry.misfire
+    && (entry.kind !== 'once' || (prior.nextRunAt ?? prior.lastRunAt) === entry.nextRunAt);
+  if (!same) return null;
+  return { nextRunAt: prior.nextRunAt, lastRunAt: prior.lastRunAt, status: prior.status, createdAt: prior.createdAt };
+}
+
 /** The entry's timeline, or why it cannot be computed (a corrupt stored cron, say). */
 function timelineOf(entry: ScheduleEntry, fireAt: number, now: number): Timeline | string {
   try {
@@ -72,6 +112,7 @@ export class Scheduler implements SchedulerService {
   private graceMs: number;
   private readonly missingRetryMs: number;
   private readonly batch: number;
+  private readonly holdMs: number;
   /** Entry ids whose unknown task was reported (once each). */
   private readonly missing = new Set<string>();
   private lastRefresh = -Infinity;
@@ -83,6 +124,7 @@ export class Scheduler implements SchedulerService {
     this.graceMs = (tuning.graceSecs ?? 60) * 1000;
     this.missingRetryMs = (tuning.missingRetrySecs ?? 60) * 1000;
     this.batch = tuning.batch ?? 100;
+    this.holdMs = (tuning.holdSecs ?? 30) * 1000;
   }
 
   async schedule(task: { name: string; options: TaskOptionsSnapshot }, trigger: Trigger, args: unknown[]): Promise<ScheduleHandle> {
@@ -92,9 +134,12 @@ export class Scheduler implements SchedulerService {
     }
     const label = `task "${name}".schedule()`;
     if (!Array.isArray(args)) throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: the arguments must be a list`);
-    const id = randomUUID();
+    const key = keyOf(trigger, label);
+    // A keyed schedule's id is derived from its key: one row per key, and no new column.
+    const id = key === null ? randomUUID() : `key:${key}`;
     const now = this.d.clock.now();
-    const spec = parseTrigger(trigger, now, id, label);
+    const { key: _key, ...shape } = (trigger ?? {}) as Trigger & { key?: unknown };
+    const spec = parseTrigger(key === null ? trigger : shape, now, id, label);
     let encoded: Uint8Array;
     try {
       encoded = this.d.serializer.encode(args);
@@ -119,38 +164,91 @@ export class Scheduler implements SchedulerService {
       status: 'ACTIVE',
       createdAt: now,
     };
-    await this.d.scheduleStore.add(entry);
-    this.log.debug(`schedule ${id} (task "${name}") added; first fire time ${at(spec.firstRunAt)}`, { schedule: id });
-    return { id, nextRunAt: iso(spec.firstRunAt) };
+    if (key === null) {
+      await this.d.scheduleStore.add(entry);
+      this.log.debug(`schedule ${id} (task "${name}") added; first fire time ${at(spec.firstRunAt)}`, { schedule: id });
+      return { id, nextRunAt: iso(spec.firstRunAt) };
+    }
+    entry.key = key;
+    const store = this.d.scheduleStore;
+    if (!store.upsert) {
+      throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: the schedule store in use cannot replace a schedule, so a key cannot be honoured; drop "key" or use a store with upsert() (sqlite, memory)`);
+    }
+    const prior = await store.get(id);
+    const kept = keepTimeline(prior, entry, trigger);
+    if (kept) Object.assign(entry, kept);
+    await store.upsert(entry);
+    this.log.debug(`schedule ${id} (task "${name}") ${prior ? 'replaced' : 'added'}; next fire time ${at(entry.nextRunAt)}`, { schedule: id });
+    return { id, key, nextRunAt: iso(entry.nextRunAt) };
   }
 
   list(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]> {
     return this.d.scheduleStore.list(opts);
   }
 
-  cancel(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || id === '') return Promise.resolve(false);
-    return this.d.scheduleStore.cancel(id);
+  /** Cancels by id or by key (an id is tried first: a key never looks like a UUID). */
+  async cancel(idOrKey: string): Promise<boolean> {
+    if (typeof idOrKey !== 'string' || idOrKey === '') return false;
+    if (await this.d.scheduleStore.cancel(idOrKey)) return true;
+    return !idOrKey.startsWith('key:') && KEY_RE.test(idOrKey) && this.d.scheduleStore.cancel(`key:${idOrKey}`);
+  }
+
+  /** The stored schedule with this id or key, or null. */
+  async find(idOrKey: string): Promise<ScheduleEntry | null> {
+    if (typeof idOrKey !== 'string' || idOrKey === '') return null;
+    return (await this.d.scheduleStore.get(idOrKey))
+      ?? (!idOrKey.startsWith('key:') && KEY_RE.test(idOrKey) ? this.d.scheduleStore.get(`key:${idOrKey}`) : null);
   }
 
   /** One pass at `now`: claims every due fire time (in batches) and makes the jobs; returns how many. */
   async tick(now: number = this.d.clock.now()): Promise<number> {
     if (!this.registryReadable(now)) return 0;
+    const store = this.d.scheduleStore;
+    const twoPhase = typeof store.settle === 'function' && typeof store.reclaimHeld === 'function';
     let made = 0;
+    // First the fires a dead (or failed) pass claimed but did not enqueue: they are owed.
+    for (let round = 0; twoPhase && round < MAX_ROUNDS; round++) {
+      const owed = await store.reclaimHeld!(now, this.holdMs, this.batch);
+      const settled: string[] = [];
+      for (const fire of owed) made += await this.recover(fire, settled);
+      await store.settle!(settled);
+      if (owed.length < this.batch) break;
+    }
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const plans = new Map<string, Plan>();
-      const fires = await this.d.scheduleStore.claimDue(now, (entry) => {
+      const fires = await store.claimDue(now, (entry) => {
         const plan = this.plan(entry, now);
         plans.set(entry.id, plan);
-        return plan.next;
-      }, this.batch);
+        return { next: plan.next, fire: plan.fireFor };
+      }, this.batch, twoPhase ? { holdMs: this.holdMs } : undefined);
+      if (KILL_AT === 'after-claim' && fires.length > 0) process.kill(process.pid, 'SIGKILL');
+      const settled: string[] = [];
       for (const fire of fires) {
-        const plan = plans.get(fire.entry.id) ?? { next: fire.entry.nextRunAt, fireFor: fire.fireAt, missing: false, note: null };
-        made += await this.dispatch(fire.entry, plan);
+        const plan = plans.get(fire.entry.id) ?? { next: fire.entry.nextRunAt, fireFor: fire.fireFor ?? fire.fireAt, missing: false, note: null };
+        const outcome = await this.dispatch(fire.entry, plan);
+        if (outcome === 'made') made += 1;
+        if (fire.hold !== undefined && outcome !== 'retry') settled.push(fire.hold);
+        if (KILL_AT === 'after-enqueue' && outcome === 'made') process.kill(process.pid, 'SIGKILL');
       }
+      if (twoPhase) await store.settle!(settled);
       if (fires.length < this.batch) break;
     }
     return made;
+  }
+
+  /** A reclaimed hold: its job is made unless the job with its id already exists (the pass died after the enqueue). */
+  private async recover(fire: DueFire, settled: string[]): Promise<number> {
+    const fireFor = fire.fireFor ?? fire.fireAt;
+    const jobId = jobIdOf(fire.entry.id, fireFor);
+    const who = `schedule ${fire.entry.id} (task "${fire.entry.taskName}")`;
+    if (await this.d.jobs.getJob(jobId)) {
+      settled.push(fire.hold!);
+      return 0;
+    }
+    this.log.warn(`${who}: the fire time ${new Date(fireFor).toISOString()} was claimed but its job not enqueued (a scheduler stopped in between, or the enqueue failed); enqueueing it now`, { schedule: fire.entry.id });
+    const outcome = await this.dispatch(fire.entry, { next: fire.entry.nextRunAt, fireFor, missing: false, note: null });
+    if (outcome !== 'retry') settled.push(fire.hold!);
+    return outcome === 'made' ? 1 : 0;
   }
 
   /** Passes every pollSecs (default 1) until stop(); a failing pass is logged and the loop goes on. */
@@ -232,8 +330,11 @@ export class Scheduler implements SchedulerService {
     return plan;
   }
 
-  /** Acts on a won fire time: reports, and makes the job when the plan says so. Returns jobs made. */
-  private async dispatch(entry: ScheduleEntry, plan: Plan): Promise<number> {
+  /**
+   * Acts on a won fire time: reports, and makes the job when the plan says so. 'retry': the enqueue
+   * failed and may work later (the hold stays, so the fire is reclaimed); 'none': nothing is owed.
+   */
+  private async dispatch(entry: ScheduleEntry, plan: Plan): Promise<'made' | 'none' | 'retry'> {
     const who = `schedule ${entry.id} (task "${entry.taskName}")`;
     if (plan.missing) {
       if (!this.missing.has(entry.id)) {
@@ -241,11 +342,11 @@ export class Scheduler implements SchedulerService {
         const then = entry.kind === 'once' ? `it stays due and is looked at again every ${this.missingRetryMs / 1000}s` : 'its fire times are skipped until the task is back';
         this.log.warn(`${who}: the task is not in the registry (not defined in this process, not in the manifest); ${then}. Run \`nuvom discover tasks\`, or cancel it with \`nuvom schedule cancel ${entry.id}\``, { schedule: entry.id });
       }
-      return 0;
+      return 'none';
     }
     if (this.missing.delete(entry.id)) this.log.info(`${who}: the task is known again; fire times resume`, { schedule: entry.id });
     if (plan.note) this.log[plan.note.level](`${who}: ${plan.note.text}`, { schedule: entry.id });
-    if (plan.fireFor === null) return 0;
+    if (plan.fireFor === null) return 'none';
     const fireIso = new Date(plan.fireFor).toISOString();
     let args: unknown;
     try {
@@ -253,11 +354,11 @@ export class Scheduler implements SchedulerService {
       if (!Array.isArray(args)) throw new Error('they are not a list');
     } catch (err) {
       this.log.error(`${who}: its stored arguments could not be decoded (${messageOf(err)}); the fire time ${fireIso} was not run`, { schedule: entry.id });
-      return 0;
+      return 'none';
     }
     const o = entry.options;
     // One id per fire time: a second enqueue of the same fire time is refused while the first is queued.
-    const id = `${entry.id}:${fireIso}`;
+    const id = jobIdOf(entry.id, plan.fireFor);
     try {
       await this.d.jobs.enqueue([{
         taskName: entry.taskName,
@@ -270,13 +371,13 @@ export class Scheduler implements SchedulerService {
     } catch (err) {
       if (isNuvomError(err, 'NUVOM_E_DUPLICATE_JOB')) {
         this.log.warn(`${who}: the job for ${fireIso} was already dispatched (${id})`, { schedule: entry.id });
-      } else {
-        this.log.error(`${who}: enqueueing the job for ${fireIso} failed, so that fire time did not run: ${messageOf(err)}`, { schedule: entry.id });
+        return 'none';
       }
-      return 0;
+      this.log.error(`${who}: enqueueing the job for ${fireIso} failed; it is tried again in ${this.holdMs / 1000}s: ${messageOf(err)}`, { schedule: entry.id });
+      return 'retry';
     }
     this.log.debug(`${who}: fire time ${fireIso} -> job ${id}`, { schedule: entry.id, job: id });
-    return 1;
+    return 'made';
   }
 
   private known(taskName: string): boolean {

@@ -4,9 +4,13 @@
  * the entries whose update changed a row: several schedulers on one file (processes or connections)
  * each win a given fire time at most once, and claiming plus rescheduling is one step, so a crash
  * cannot leave an entry half-dispatched (both were broken in the original).
+ * Two-phase claims need no new column: a hold (a fire claimed, its job not yet enqueued) is a row of
+ * the same table with status 'HELD', id `<entry id>#<fire time ms>`, next_run_at = when the hold runs
+ * out and last_run_at = the fire time its job stands for; it is written in the claim's transaction
+ * and deleted by settle(). list() and get() never show holds.
  * Must never: return a fire time it did not win, or commit a claim it does not return.
  */
-import { NuvomError, messageOf, type DueFire, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
+import { NuvomError, messageOf, type DueFire, type FirePlan, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
 import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
 
@@ -29,9 +33,11 @@ interface ScheduleRow {
   misfire: ScheduleEntry['misfire'];
   next_run_at: number | null;
   last_run_at: number | null;
-  status: ScheduleEntry['status'];
+  status: ScheduleEntry['status'] | 'HELD';
   created_at: number;
 }
+
+type ClaimArgs = [now: number, advance: (entry: ScheduleEntry) => number | null | FirePlan, limit: number, holdMs: number | undefined];
 
 const DEFAULT_LIMIT = 100;
 
@@ -43,9 +49,24 @@ const SQL = {
   due: `SELECT * FROM nuvom_schedules WHERE status = 'ACTIVE' AND next_run_at <= @now ORDER BY next_run_at, id LIMIT @limit`,
   advance: `UPDATE nuvom_schedules SET next_run_at = @next, last_run_at = @lastRunAt, status = @status
              WHERE id = @id AND status = 'ACTIVE' AND next_run_at = @fireAt`,
-  get: `SELECT * FROM nuvom_schedules WHERE id = @id`,
+  upsert: `INSERT INTO nuvom_schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire,
+                                        next_run_at, last_run_at, status, created_at)
+           VALUES (@id, @task_name, @args, @priority, @options, @kind, @every_secs, @cron, @timezone, @misfire,
+                   @next_run_at, @last_run_at, @status, @created_at)
+           ON CONFLICT (id) DO UPDATE SET task_name = excluded.task_name, args = excluded.args, priority = excluded.priority,
+             options = excluded.options, kind = excluded.kind, every_secs = excluded.every_secs, cron = excluded.cron,
+             timezone = excluded.timezone, misfire = excluded.misfire, next_run_at = excluded.next_run_at,
+             last_run_at = excluded.last_run_at, status = excluded.status, created_at = excluded.created_at`,
+  hold: `INSERT OR IGNORE INTO nuvom_schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire,
+                                        next_run_at, last_run_at, status, created_at)
+           VALUES (@id, @task_name, @args, @priority, @options, @kind, @every_secs, @cron, @timezone, @misfire,
+                   @next_run_at, @last_run_at, @status, @created_at)`,
+  expiredHolds: `SELECT * FROM nuvom_schedules WHERE status = 'HELD' AND next_run_at <= @now ORDER BY next_run_at, id LIMIT @limit`,
+  takeHold: `UPDATE nuvom_schedules SET next_run_at = @until WHERE id = @id AND status = 'HELD' AND next_run_at = @was`,
+  settle: `DELETE FROM nuvom_schedules WHERE id = @id AND status = 'HELD'`,
+  get: `SELECT * FROM nuvom_schedules WHERE id = @id AND status != 'HELD'`,
   listActive: `SELECT * FROM nuvom_schedules WHERE status = 'ACTIVE' ORDER BY next_run_at IS NULL, next_run_at, created_at, id`,
-  listAll: `SELECT * FROM nuvom_schedules ORDER BY next_run_at IS NULL, next_run_at, created_at, id`,
+  listAll: `SELECT * FROM nuvom_schedules WHERE status != 'HELD' ORDER BY next_run_at IS NULL, next_run_at, created_at, id`,
   cancel: `UPDATE nuvom_schedules SET status = 'CANCELLED', next_run_at = NULL WHERE id = @id AND status = 'ACTIVE'`,
 } as const;
 
@@ -56,7 +77,9 @@ export class SqliteScheduleStore implements ScheduleStore {
   private readonly db: Db;
   private readonly stmt: Statements;
   private readonly logger: Logger | undefined;
-  private readonly claimTx: Transaction<(now: number, advance: (entry: ScheduleEntry) => number | null, limit: number) => DueFire[]>;
+  private readonly claimTx: Transaction<(...a: ClaimArgs) => DueFire[]>;
+  private readonly reclaimTx: Transaction<(now: number, holdMs: number, limit: number) => DueFire[]>;
+  private readonly settleTx: Transaction<(holds: string[]) => void>;
   private closed = false;
 
   constructor(opts: SqliteScheduleStoreOptions) {
@@ -69,14 +92,17 @@ export class SqliteScheduleStore implements ScheduleStore {
       this.lease.release();
       throw storageError('preparing the schedule store statements', err);
     }
-    this.claimTx = this.db.transaction((now: number, advance: (entry: ScheduleEntry) => number | null, limit: number) => {
+    this.claimTx = this.db.transaction((...[now, advance, limit, holdMs]: ClaimArgs) => {
       const won: DueFire[] = [];
       for (const row of this.stmt.due.all({ now, limit }) as ScheduleRow[]) {
         const entry = toEntry(row);
         const fireAt = row.next_run_at as number;
         let next: number | null;
+        let fire: number | null;
         try {
-          next = advance(entry);
+          const out = advance(entry);
+          // A bare number is the old contract: a job for the claimed fire time.
+          ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
         } catch (err) {
           // Leave this entry as it is (due again next poll) rather than lose the fires already won.
           this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
@@ -88,9 +114,30 @@ export class SqliteScheduleStore implements ScheduleStore {
         }
         const status = next === null ? 'DONE' : 'ACTIVE';
         const { changes } = this.stmt.advance.run({ id: entry.id, fireAt, next, lastRunAt: fireAt, status });
-        if (changes === 1) won.push({ entry: { ...entry, nextRunAt: next, lastRunAt: fireAt, status }, fireAt });
+        if (changes !== 1) continue;
+        const moved: ScheduleEntry = { ...entry, nextRunAt: next, lastRunAt: fireAt, status };
+        const fired: DueFire = { entry: moved, fireAt, fireFor: fire };
+        if (holdMs !== undefined && fire !== null) {
+          // The hold commits with the claim: a crash after this transaction leaves it to be reclaimed.
+          fired.hold = `${entry.id}#${fireAt}`;
+          this.stmt.hold.run({ ...toRow(moved), id: fired.hold, next_run_at: now + holdMs, last_run_at: fire, status: 'HELD' });
+        }
+        won.push(fired);
       }
       return won;
+    });
+    this.reclaimTx = this.db.transaction((now: number, holdMs: number, limit: number) => {
+      const out: DueFire[] = [];
+      for (const row of this.stmt.expiredHolds.all({ now, limit }) as ScheduleRow[]) {
+        if (this.stmt.takeHold.run({ id: row.id, was: row.next_run_at, until: now + holdMs }).changes !== 1) continue;
+        const cut = row.id.lastIndexOf('#');
+        const entry = toEntry({ ...row, id: row.id.slice(0, cut), status: 'ACTIVE' });
+        out.push({ entry, fireAt: Number(row.id.slice(cut + 1)), fireFor: row.last_run_at, hold: row.id });
+      }
+      return out;
+    });
+    this.settleTx = this.db.transaction((holds: string[]) => {
+      for (const id of holds) this.stmt.settle.run({ id });
     });
   }
 
@@ -109,11 +156,30 @@ export class SqliteScheduleStore implements ScheduleStore {
     });
   }
 
-  async claimDue(now: number, advance: (entry: ScheduleEntry) => number | null, limit = DEFAULT_LIMIT): Promise<DueFire[]> {
+  async claimDue(now: number, advance: (entry: ScheduleEntry) => number | null | FirePlan, limit = DEFAULT_LIMIT, opts: { holdMs?: number } = {}): Promise<DueFire[]> {
     this.live();
     const max = Math.floor(limit);
     if (!(max >= 1)) return [];
-    return withBusyRetry('claiming due schedules', () => this.claimTx.immediate(now, advance, max));
+    return withBusyRetry('claiming due schedules', () => this.claimTx.immediate(now, advance, max, opts.holdMs));
+  }
+
+  async upsert(entry: ScheduleEntry): Promise<void> {
+    this.live();
+    const row = toRow(entry);
+    await withBusyRetry('storing a schedule', () => this.stmt.upsert.run(row));
+  }
+
+  async settle(holds: string[]): Promise<void> {
+    this.live();
+    if (holds.length === 0) return;
+    await withBusyRetry('settling schedule holds', () => this.settleTx.immediate(holds));
+  }
+
+  async reclaimHeld(now: number, holdMs: number, limit = DEFAULT_LIMIT): Promise<DueFire[]> {
+    this.live();
+    const max = Math.floor(limit);
+    if (!(max >= 1)) return [];
+    return withBusyRetry('reclaiming schedule holds', () => this.reclaimTx.immediate(now, holdMs, max));
   }
 
   async get(id: string): Promise<ScheduleEntry | null> {
@@ -167,6 +233,7 @@ function toRow(e: ScheduleEntry): ScheduleRow {
 function toEntry(row: ScheduleRow): ScheduleEntry {
   return {
     id: row.id,
+    ...(row.id.startsWith('key:') ? { key: row.id.slice(4) } : {}),
     taskName: row.task_name,
     args: fromBlob(row.args),
     priority: row.priority,
@@ -178,7 +245,7 @@ function toEntry(row: ScheduleRow): ScheduleEntry {
     misfire: row.misfire,
     nextRunAt: row.next_run_at,
     lastRunAt: row.last_run_at,
-    status: row.status,
+    status: row.status as ScheduleEntry['status'],
     createdAt: row.created_at,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The schedule store conformance cases (kernel/contracts.ts `ScheduleStore`): add/get/list/cancel,
- * and claimDue, which must hand each fire time to exactly one caller. `now` is always passed.
+ * and claimDue, which must hand each fire time to exactly one caller. `now` is always passed. The
+ * optional parts (holds: settle/reclaimHeld; keyed schedules: upsert) are checked where a store has them.
  * Must never: assert the order of list() or of one claimDue's result, which the contract leaves open.
  */
 import assert from 'node:assert/strict';
@@ -171,6 +172,52 @@ export const scheduleStoreCases: readonly ConformanceCase<ScheduleStoreCaseConte
       const { advance, seen } = everyMinute();
       assert.deepEqual(await store.claimDue(t0 + MINUTE, advance), []);
       assert.deepEqual(seen, []);
+    },
+  },
+  {
+    name: 'with holdMs, a fire claimed for a job is held until settled, and reclaimHeld hands an expired hold out once',
+    async run({ store }) {
+      if (!store.settle || !store.reclaimHeld) return;
+      const t0 = Date.now();
+      const kept = makeScheduleEntry({ nextRunAt: t0 - 1000 });
+      const done = makeScheduleEntry({ nextRunAt: t0 - 2000 });
+      const none = makeScheduleEntry({ nextRunAt: t0 - 3000 });
+      for (const e of [kept, done, none]) await store.add(e);
+      const fires = await store.claimDue(t0, (e) => ({ next: e.nextRunAt! + MINUTE, fire: e.id === none.id ? null : e.nextRunAt }), 100, { holdMs: 5000 });
+      assert.equal(fires.length, 3);
+      const byId = new Map(fires.map((f) => [f.entry.id, f]));
+      assert.equal(byId.get(none.id)?.hold, undefined, 'a fire with no job must not be held');
+      assert.equal(byId.get(kept.id)?.fireFor, kept.nextRunAt);
+      assert.ok(byId.get(kept.id)?.hold && byId.get(done.id)?.hold, 'fires with a job are held');
+      await store.settle([byId.get(done.id)!.hold!]);
+      assert.deepEqual(await store.reclaimHeld(t0 + 4999, 5000), [], 'a hold was handed out before it ran out');
+      const owed = await store.reclaimHeld(t0 + 5000, 5000);
+      assert.deepEqual(owed.map((f) => [f.entry.id, f.fireAt, f.fireFor, f.hold]), [[kept.id, kept.nextRunAt, kept.nextRunAt, byId.get(kept.id)!.hold]]);
+      assert.equal(owed[0].entry.taskName, kept.taskName);
+      assert.deepEqual(bytesOf(owed[0].entry.args), bytesOf(kept.args));
+      assert.deepEqual(await store.reclaimHeld(t0 + 5000, 5000), [], 'one expired hold was handed out twice');
+      await store.settle([owed[0].hold!]);
+      assert.deepEqual(await store.reclaimHeld(t0 + 60_000, 5000), [], 'a settled hold came back');
+      assert.deepEqual(idSet(await store.list({ includeFinished: true })), idSet([kept, done, none]), 'list shows holds');
+    },
+  },
+  {
+    name: 'upsert adds an entry, then replaces the entry with the same id (one entry, the new trigger and arguments)',
+    async run({ store }) {
+      if (!store.upsert) return;
+      const t0 = Date.now();
+      const first = makeScheduleEntry({ id: `key:conformance-${Math.random().toString(36).slice(2)}`, nextRunAt: t0 + MINUTE, args: new Uint8Array([1]) });
+      first.key = first.id.slice(4);
+      await store.upsert(first);
+      const second: ScheduleEntry = { ...first, kind: 'cron', everySecs: null, cron: '0 * * * *', timezone: 'UTC', nextRunAt: t0 + 2 * MINUTE, args: new Uint8Array([2, 3]) };
+      await store.upsert(second);
+      const got = await store.get(first.id);
+      assert.ok(got);
+      assert.deepEqual(comparable(got), comparable(second));
+      assert.equal((await store.list()).filter((e) => e.id === first.id).length, 1, 'the key has two entries');
+      assert.equal(await store.cancel(first.id), true);
+      await store.upsert(second);
+      assert.equal((await store.get(first.id))?.status, 'ACTIVE', 'an upsert brings a cancelled entry back');
     },
   },
 ]);

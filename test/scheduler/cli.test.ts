@@ -37,7 +37,7 @@ describe('scheduler: commands', function () {
     const { code, stdout } = await nuvom(cwd, 'schedule', 'list').done;
     expect(code).to.equal(0);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).to.match(/^ID +TASK +TRIGGER +NEXT RUN +STATUS$/);
+    expect(lines[0]).to.match(/^ID +KEY +TASK +TRIGGER +NEXT RUN +STATUS$/);
     expect(lines.slice(1).join('\n')).to.contain(ids.interval).and.contain('every 300s')
       .and.contain('cron 0 9 * * MON (Europe/Berlin)').and.contain('2030-01-07T08:00:00.000Z').and.contain('once');
     expect(lines).to.have.length(4);
@@ -62,7 +62,7 @@ describe('scheduler: commands', function () {
     const unknown = await nuvom(cwd, 'schedule', 'cancel', 'no-such-id').done;
     expect(unknown.code).to.equal(1);
     expect(unknown.stdout).to.equal('');
-    expect(unknown.stderr).to.equal('error: no schedule with id "no-such-id"; `nuvom schedule list --all` shows the ids (NUVOM_E_SCHEDULE_NOT_FOUND)\n');
+    expect(unknown.stderr).to.equal('error: no schedule with id or key "no-such-id"; `nuvom schedule list --all` shows the ids and keys (NUVOM_E_SCHEDULE_NOT_FOUND)\n');
     const list = await nuvom(cwd, 'schedule', 'list', '--all', '--json').done;
     expect((JSON.parse(list.stdout) as Array<{ id: string; status: string }>).find((r) => r.id === ids.once)!.status).to.equal('CANCELLED');
   });
