@@ -136,6 +136,14 @@ export interface Queue {
   fail(id: string, workerId: string): Promise<void>;
   /** Removes a waiting job, or flags a claimed one so its worker aborts it (seen through renew). */
   cancel(id: string): Promise<CancelOutcome>;
+  /**
+   * Optional, read-only: which of these ids (jobs the caller holds) have a cancel request pending,
+   * as `renew` reports them but without extending anything. Workers call it on change notifications
+   * and every half second while they run jobs, so a cancel reaches a running job within about a
+   * second; without it they learn of cancels from lease renewals. `cancel` returning 'signalled'
+   * should also fire `subscribe`'s onChange.
+   */
+  cancelRequested?(ids: string[]): Promise<string[]>;
   /** The job as queued, or null when it is not in the queue. */
   get(id: string): Promise<QueuedJob | null>;
   counts(now?: number): Promise<QueueCounts>;

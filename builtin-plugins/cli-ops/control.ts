@@ -11,7 +11,7 @@ import { cliFormat } from '../../sdk/plugin.ts';
 import { parseDuration } from './duration.ts';
 
 const { out, plural, toJson } = cliFormat;
-import { example, needs, parent, statusList } from './options.ts';
+import { example, needs, parent, positiveInt, statusList } from './options.ts';
 
 const ID = '5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70';
 const ID_HELP = 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)';
@@ -23,12 +23,24 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
     const rec = await ctx.resolve('jobs').retryJob(id);
     out(o.json ? toJson({ id: rec.id, taskName: rec.taskName, status: rec.status }) : `retried ${rec.id} (task ${rec.taskName}): ${rec.status}`);
   };
-  const cancelOne = async (id: string | undefined) => {
+  const cancelOne = async (id: string | undefined, o: { wait?: boolean; waitSecs: number }) => {
     if (id === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom cancel needs a job id: `nuvom cancel <jobId>`');
-    const outcome = await ctx.resolve('jobs').cancelJob(id);
-    out(outcome === 'cancelled'
-      ? `cancelled ${id}`
-      : `signalled ${id}: it is running; its worker aborts the task's signal and records it CANCELLED`);
+    const jobs = ctx.resolve('jobs');
+    const outcome = await jobs.cancelJob(id);
+    if (outcome === 'cancelled') { out(`cancelled ${id}`); return; }
+    if (!o.wait) {
+      out(`requested ${id}: it is running; its worker aborts the task's signal within about a second and records it CANCELLED (cancel job --wait waits for that)`);
+      return;
+    }
+    // waitForResult polls the record until it is final; its own errors say FAILED or CANCELLED.
+    await jobs.waitForResult(id, { timeoutSecs: o.waitSecs }).catch((err: { code?: string }) => {
+      if (err.code === 'NUVOM_E_RESULT_TIMEOUT') {
+        throw new NuvomError('NUVOM_E_RESULT_TIMEOUT', `requested ${id}, but it is still running after ${o.waitSecs}s; is its worker alive? (nuvom inspect job ${id})`);
+      }
+    });
+    const rec = await jobs.getJob(id);
+    if (rec?.status === 'CANCELLED') out(`cancelled ${id}`);
+    else out(`${rec?.status.toLowerCase() ?? 'gone'} ${id}: it finished before its worker saw the cancel`);
   };
 
   // `retry <id>` and `retry job <id>` are one command: the id alone is what people type first.
@@ -70,10 +82,13 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
 
   const cancel = parent(program, 'cancel', 'cancel a job', `nuvom cancel ${ID}`)
     .argument('[jobId]', ID_HELP)
-    .action((id: string | undefined) => cancelOne(id));
+    // No options here, as for retry: `cancel job <id> --wait` waits.
+    .action((id: string | undefined) => cancelOne(id, { waitSecs: 60 }));
   cancel.command('job')
-    .description("cancel a PENDING or RETRYING job; a RUNNING job's signal is aborted (prints cancelled or signalled)")
+    .description("cancel a PENDING or RETRYING job (prints cancelled); a RUNNING job's signal is aborted by its worker within about a second (prints requested; --wait waits for the outcome)")
     .argument('<jobId>', ID_HELP)
-    .addHelpText('after', example(`$ nuvom cancel job ${ID}`, `cancelled ${ID}`))
-    .action((id: string) => cancelOne(id));
+    .option('--wait', 'for a running job, wait until its worker has recorded the outcome and print it')
+    .option('--wait-secs <n>', 'how long --wait waits (default 60)', positiveInt('--wait-secs'), 60)
+    .addHelpText('after', example(`$ nuvom cancel job ${ID} --wait`, `cancelled ${ID}`))
+    .action((id: string, o: { wait?: boolean; waitSecs: number }) => cancelOne(id, o));
 }

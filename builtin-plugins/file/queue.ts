@@ -217,12 +217,20 @@ export class FileQueue implements Queue {
           return 'removed';
         }
         fs.writeFileSync(path.join(this.d.flags, key), `${new Date().toISOString()}\n`);
-        if (this.d.find(key)) return 'signalled';
+        if (this.d.find(key)) {
+          this.notifier.notifyLocal(); // a worker of this process holding it looks now (Queue.cancelRequested)
+          return 'signalled';
+        }
         tryUnlink(path.join(this.d.flags, key)); // it finished meanwhile
         return 'absent';
       }
       return 'absent';
     });
+  }
+
+  /** A flag file per requested cancel: one stat per id, no lock. */
+  async cancelRequested(ids: string[]): Promise<string[]> {
+    return this.io('looking for cancel requests', () => ids.filter((id) => fs.existsSync(path.join(this.d.flags, keyOfId(id)))));
   }
 
   async get(id: string): Promise<QueuedJob | null> {

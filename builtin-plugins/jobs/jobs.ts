@@ -241,9 +241,18 @@ export class Jobs implements JobsService {
     }
     const outcome = await this.d.queue.cancel(id);
     if (outcome === 'signalled') return 'signalled';
+    // The queue's cancel is the compare-and-set: 'removed' means no worker holds the job, so nothing
+    // else writes its record; 'absent' means it left the queue, and every outcome is stored before a
+    // job leaves it (ack, fail). Either way the record is read again, after the queue's answer, so a
+    // job that finished meanwhile keeps its final status, and a CANCELLED record keeps what the
+    // attempts before wrote (attempts, last error).
     const now = this.d.clock.now();
-    await this.d.resultStore.put({ ...rec, status: 'CANCELLED', completedAt: new Date(now).toISOString(), nextRunAt: null });
-    this.d.bus.emit('jobCancelled', { jobId: id, taskName: rec.taskName, attempt: rec.attempts, at: now, phase: 'queued' });
+    const fresh = (await this.d.resultStore.getFull(id)) ?? rec;
+    if (FINAL_STATUSES.includes(fresh.status)) {
+      throw new NuvomError('NUVOM_E_JOB_STATE', `job "${id}" is already ${fresh.status} (it finished while the cancel was on its way); only PENDING, RETRYING or RUNNING jobs can be cancelled`);
+    }
+    await this.d.resultStore.put({ ...fresh, status: 'CANCELLED', completedAt: new Date(now).toISOString(), nextRunAt: null });
+    this.d.bus.emit('jobCancelled', { jobId: id, taskName: fresh.taskName, attempt: fresh.attempts, at: now, phase: 'queued' });
     return 'cancelled';
   }
 }

@@ -220,10 +220,15 @@ export class MemoryQueue implements Queue {
     if (!e) return 'absent';
     if (e.state === 'leased') {
       e.cancelRequested = true;
+      this.notify(); // wakes the worker holding it (Queue.cancelRequested)
       return 'signalled';
     }
     this.remove(e);
     return 'removed';
+  }
+
+  async cancelRequested(ids: string[]): Promise<string[]> {
+    return ids.filter((id) => this.entries.get(id)?.cancelRequested === true);
   }
 
   async get(id: string): Promise<QueuedJob | null> {

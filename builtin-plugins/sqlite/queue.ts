@@ -76,6 +76,7 @@ export const SQL = {
            WHERE id = @id AND worker_id = @workerId AND state IN ('leased', 'ready')`,
   cancelLookup: `SELECT state, lease_expires_at FROM nuvom_queue WHERE id = @id`,
   requestCancel: `UPDATE nuvom_queue SET cancel_requested = 1 WHERE id = @id`,
+  cancelFlag: `SELECT cancel_requested FROM nuvom_queue WHERE id = @id`,
   deleteById: `DELETE FROM nuvom_queue WHERE id = @id`,
   get: `SELECT * FROM nuvom_queue WHERE id = @id`,
   counts: `SELECT
@@ -120,6 +121,7 @@ export class SqliteQueue implements Queue {
     this.stmt.anyClaimable.pluck();
     this.stmt.qsize.pluck();
     this.stmt.nextRunAt.pluck();
+    this.stmt.cancelFlag.pluck();
     this.stmt.renew.pluck();
 
     const insert = (jobs: QueuedJob[], now: number) => {
@@ -264,7 +266,16 @@ export class SqliteQueue implements Queue {
 
   async cancel(id: string): Promise<CancelOutcome> {
     this.live();
-    return withBusyRetry('cancel', () => this.cancelTx.immediate(id, this.clock.now()));
+    const outcome = await withBusyRetry('cancel', () => this.cancelTx.immediate(id, this.clock.now()));
+    // Wakes a worker of this process holding the job (others see the commit through the notifier).
+    if (outcome === 'signalled') this.lease.shared.notifier.notifyLocal();
+    return outcome;
+  }
+
+  /** Read-only: no transaction, so it never waits for a writer in WAL mode. */
+  async cancelRequested(ids: string[]): Promise<string[]> {
+    this.live();
+    return ids.filter((id) => this.stmt.cancelFlag.get({ id }) === 1);
   }
 
   async get(id: string): Promise<QueuedJob | null> {

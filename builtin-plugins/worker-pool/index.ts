@@ -3,6 +3,7 @@ import { definePlugin, NuvomError, type PluginContext, type RunningWorker } from
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { runTestJob } from './test-worker.ts';
 import { ensureManifest, watchSources } from './dev.ts';
+import { StatusLog, statusLine } from './status-line.ts';
 
 export { WorkerPool };
 
@@ -14,10 +15,8 @@ function positiveInt(flag: string) {
   };
 }
 
-function statusLine(w: RunningWorker, started: number): string {
-  const s = w.stats();
-  const secs = Math.max(1, (Date.now() - started) / 1000);
-  return `threads ${s.busyThreads}/${s.threads} busy | running ${s.running} | done ${s.done} | failed ${s.failed} | ${(s.done / secs).toFixed(1)} jobs/s`;
+function statusOf(w: RunningWorker, started: number): string {
+  return statusLine(w.stats(), started);
 }
 
 /** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
@@ -31,10 +30,11 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   log.info(`worker ${worker.id} started: ${worker.stats().threads} thread(s), queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
+  const quiet = new StatusLog();
   const ticker = setInterval(() => {
-    if (tty) process.stderr.write(`\r\x1b[2K${statusLine(worker, started)}`);
-    else log.info(statusLine(worker, started));
-  }, tty ? 500 : 10_000);
+    if (tty) process.stderr.write(`\r\x1b[2K${statusOf(worker, started)}`);
+    else if (quiet.shouldLog(worker.stats())) log.info(statusOf(worker, started));
+  }, tty ? 500 : quiet.checkMs);
   ticker.unref();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -58,7 +58,7 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   if (tty) process.stderr.write('\n');
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  log.info(`worker stopped: ${statusLine(worker, started)}`);
+  log.info(`worker stopped: ${statusOf(worker, started)}`);
 }
 
 export default definePlugin({
@@ -79,7 +79,7 @@ export default definePlugin({
         .option('--threads <n>', 'worker threads (default NUVOM_MAX_WORKERS)', positiveInt('--threads'))
         .option('--concurrency <n>', 'jobs at once per thread, for async tasks (default 1)', positiveInt('--concurrency'))
         .option('--batch-size <n>', 'jobs claimed per round trip (default NUVOM_BATCH_SIZE)', positiveInt('--batch-size'))
-        .option('--burst', 'exit once the queue is empty and nothing runs')
+        .option('--burst', 'exit once no job is ready to run now and nothing runs here (delayed jobs do not count; its own retries do)')
         .option('--drain-secs <n>', 'how long running jobs get to finish on SIGINT/SIGTERM (default 10)', positiveInt('--drain-secs'))
         .option('--with-scheduler', 'also run the scheduler loop in this process')
         .option('--memory-limit-mb <n>', 'heap limit per worker thread (default NUVOM_MEMORY_LIMIT_MB); a task that exceeds it fails and its thread is replaced', positiveInt('--memory-limit-mb'))

@@ -2,15 +2,18 @@
  * How the pool records an attempt's outcome: SUCCESS records and acks batched into one flush per turn
  * of the event loop (one transaction where the backends allow it), and the other outcomes (retry with
  * back-off, FAILED, CANCELLED) written one by one after the batch before them. Observer hooks fire
- * here, only when something listens.
+ * here, only when something listens, and only once the outcome is stored: a tap that reads the record
+ * sees the final status, and a batch whose write fails fires nothing (it is logged).
  * Must never: write an outcome for a job whose lease the caller has not checked (pool.ts `holds()`),
- * or let one unstorable result fail the batch it would be written with.
+ * let one unstorable result fail the batch it would be written with, or fire an outcome event
+ * before its write has committed.
  */
 import {
   attemptOf, messageOf, recordOf,
   type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Queue, type ResultStore, type Serializer,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
+import { FailureLog } from './failure-log.ts';
 
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
@@ -35,9 +38,14 @@ export function listened(hook: { taps: readonly unknown[]; interceptors: readonl
   return false;
 }
 
+type SucceededEvent = { jobId: string; taskName: string; attempt: number; at: number; workerId: string; runMs: number };
+
 export class OutcomeRecorder {
   private pendingRecords: JobRecord[] = [];
   private pendingAcks: string[] = [];
+  /** jobSucceeded events of the pending batch, fired once it is committed. */
+  private pendingEvents: SucceededEvent[] = [];
+  private readonly failures: FailureLog;
   private flushing: Promise<void> | null = null;
 
   constructor(
@@ -46,13 +54,15 @@ export class OutcomeRecorder {
     private readonly id: string,
     /** The pool's counters (done, failed), which stats() reports. */
     private readonly counters: { done: number; failed: number },
-    /** Wakes the pool's loop (a retry may be due soon). */
-    private readonly wake: () => void,
-  ) {}
+    /** Wakes the pool's loop (a retry may be due soon, at `runAt`). */
+    private readonly wake: (retryAt?: number) => void,
+  ) {
+    this.failures = new FailureLog(d.logger);
+  }
 
   /**
    * A successful attempt: its SUCCESS record and ack join the next batched flush, and jobSucceeded
-   * fires. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
+   * fires once that flush has committed. Returns null, or, writing nothing, why the result cannot be stored (finalize fails the job).
    */
   succeed(job: ClaimedJob, args: unknown[], value: unknown, startedAt: number, before = false, threadId: number | null = null): string | null {
     let result = job.options.storeResult ? value : null;
@@ -67,10 +77,10 @@ export class OutcomeRecorder {
     const history = [attemptOf(job.attempts, 'SUCCESS', before ? null : startedAt, now, this.id, threadId)];
     this.pendingRecords.push(recordOf(job, args, { attempts: job.attempts, startedAt: before ? null : startedAt, workerId: this.id, status: 'SUCCESS', completedAt: now, result, history }));
     this.pendingAcks.push(job.id);
-    this.scheduleFlush();
     if (listened(this.d.bus.hooks.jobSucceeded)) {
-      this.d.bus.emit('jobSucceeded', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt });
+      this.pendingEvents.push({ jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id, runMs: before ? 0 : now - startedAt });
     }
+    this.scheduleFlush();
     return null;
   }
 
@@ -103,12 +113,14 @@ export class OutcomeRecorder {
       const runAt = now + decision.delayMs;
       await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }));
       await this.d.queue.retry(job.id, this.id, runAt);
+      this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: true, delayMs: decision.delayMs } });
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
-      this.wake();
+      this.wake(runAt);
     } else {
       this.counters.failed++;
       await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
       await this.d.queue.fail(job.id, this.id);
+      this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: false } });
       this.d.bus.emit('jobFailed', { ...ev, error });
     }
   }
@@ -120,8 +132,8 @@ export class OutcomeRecorder {
 
   private async flushNow(): Promise<void> {
     while (this.pendingRecords.length) {
-      const records = this.pendingRecords; const acks = this.pendingAcks;
-      this.pendingRecords = []; this.pendingAcks = [];
+      const records = this.pendingRecords; const acks = this.pendingAcks; const events = this.pendingEvents;
+      this.pendingRecords = []; this.pendingAcks = []; this.pendingEvents = [];
       try {
         // SUCCESS records and acks in one transaction where the backends allow it, else records first.
         const { queue, resultStore } = this.d;
@@ -130,8 +142,11 @@ export class OutcomeRecorder {
           await queue.ackMany(acks, this.id);
         }
       } catch (err) {
-        this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire`);
+        const silent = events.length ? `; jobSucceeded was not fired for them` : '';
+        this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire${silent}`);
+        continue;
       }
+      for (const e of events) this.d.bus.emit('jobSucceeded', e);
     }
   }
 

@@ -66,6 +66,16 @@ interface Buffered {
  */
 const EXTRA_DELIVERIES = 3;
 
+/**
+ * How often a worker with jobs in hand looks for cancel requests with the queue's cheap read
+ * (`cancelRequested`), besides each change notification: a cancel reaches a running job within about
+ * this long even where notifications are lost (fs.watch on network filesystems), without waiting for
+ * a lease renewal (a third of the visibility timeout).
+ */
+const CANCEL_POLL_MS = 500;
+/** Change notifications come with every commit under load: cancel checks are at most this frequent. */
+const CANCEL_CHECK_MIN_MS = 100;
+
 
 export class WorkerPool implements RunningWorker {
   readonly id: string;
@@ -87,6 +97,12 @@ export class WorkerPool implements RunningWorker {
   /** Jobs given back after a thread they shared died: each runs alone until it settles here. */
   private readonly suspects = new Set<string>();
   private readonly counters = { done: 0, failed: 0 };
+  /** The latest runAt of a retry this worker scheduled: a burst run waits for its own retries. */
+  private retriesUntil = 0;
+  private cancelTimer?: NodeJS.Timeout;
+  /** A cancel check is running, or one is due (coalesced: at most one per CANCEL_CHECK_MIN_MS). */
+  private cancelCheck: 'idle' | 'running' | 'due' = 'idle';
+  private lastCancelCheck = 0;
   private readonly outcomes: OutcomeRecorder;
   private readonly leaseMs: number;
   private readonly nThreads: number;
@@ -98,7 +114,10 @@ export class WorkerPool implements RunningWorker {
 
   constructor(private readonly d: PoolDeps, private readonly opts: PoolOptions = {}) {
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.outcomes = new OutcomeRecorder(d, this.id, this.counters, () => this.wake());
+    this.outcomes = new OutcomeRecorder(d, this.id, this.counters, (retryAt) => {
+      if (retryAt !== undefined) this.retriesUntil = Math.max(this.retriesUntil, retryAt);
+      this.wake();
+    });
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.nThreads = opts.threads ?? d.config.maxWorkers;
     this.concurrency = opts.concurrency ?? d.config.concurrency;
@@ -113,8 +132,17 @@ export class WorkerPool implements RunningWorker {
 
   async start(): Promise<this> {
     for (let i = 0; i < this.nThreads; i++) this.spawn();
-    this.unsubscribe = this.d.queue.subscribe?.(() => { this.newWork = true; this.wake(); });
+    this.unsubscribe = this.d.queue.subscribe?.(() => {
+      this.newWork = true;
+      this.wake();
+      // A change may be a cancel request for a job this worker holds: look now, not at the next renewal.
+      if (this.inflight.size || this.buffer.length) this.checkCancels();
+    });
     this.renewTimer = setInterval(() => void this.renew(), Math.max(20, this.leaseMs / 3));
+    if (this.d.queue.cancelRequested) {
+      this.cancelTimer = setInterval(() => { if (this.inflight.size || this.buffer.length) this.checkCancels(); }, CANCEL_POLL_MS);
+      this.cancelTimer.unref();
+    }
     this.statsTimer = setInterval(() => {
       if (listened(this.d.bus.hooks.poolStats)) this.d.bus.emit('poolStats', { workerId: this.id, at: Date.now(), ...this.stats() });
     }, 1000);
@@ -198,16 +226,21 @@ export class WorkerPool implements RunningWorker {
         this.newWork = false;
         const jobs = await this.d.queue.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
         this.dry = jobs.length < deficit;
-        if (jobs.length) { await this.prepare(jobs); return false; }
+        if (jobs.length) { await this.prepareOrGiveBack(jobs); return false; }
       }
-      if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0) {
+      if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0 && Date.now() >= this.retriesUntil) {
         await this.outcomes.flush();
-        if ((await this.d.queue.qsize()) === 0) return true;
+        // An outcome still being written may be a retry this run must wait for: look again after it.
+        if (this.releasing.size) { await Promise.all(this.releasing); return false; }
+        // Nothing claimable now ends a burst run: jobs delayed into the future (runAt ahead, a retry
+        // of another worker's) are not this run's work; retries this worker scheduled are (above).
+        if ((await this.d.queue.counts()).ready === 0) return true;
       }
       let wait = poll;
       if (this.dry) {
         const next = await this.d.queue.nextRunAt();
         if (next !== null) wait = Math.max(1, Math.min(poll, next - Date.now()));
+        if (this.opts.burst && this.retriesUntil > Date.now()) wait = Math.max(1, Math.min(wait, this.retriesUntil - Date.now()));
       }
       if (await this.sleep(wait)) this.dry = false;
       return false;
@@ -222,8 +255,31 @@ export class WorkerPool implements RunningWorker {
     });
   }
 
-  /** Decodes claimed jobs, fails those that cannot run here, records the rest RUNNING and buffers them. */
-  private async prepare(jobs: ClaimedJob[]): Promise<void> {
+  /**
+   * The claim is committed (attempts counted, leases taken): any error from here on gives back every
+   * job of it not yet settled or buffered, its attempt taken back (`queue.release`), so that a failed
+   * RUNNING write does not leave them to expire, come back, and hit the delivery cap without running.
+   */
+  private async prepareOrGiveBack(jobs: ClaimedJob[]): Promise<void> {
+    const handled = new Set<string>();
+    try {
+      await this.prepare(jobs, handled);
+    } catch (err) {
+      const back = jobs.filter((j) => !handled.has(j.id));
+      const done = Promise.all(back.map((j) => this.d.queue.release(j.id, this.id).catch((e) => {
+        this.d.logger.error(`could not give job ${j.id} back to the queue: ${messageOf(e)}; it comes back when its lease expires`);
+      })));
+      this.track(done);
+      await done;
+      throw new NuvomError('NUVOM_E_STORAGE', `${messageOf(err)} (after claiming ${jobs.length} job(s): ${back.length} given back to the queue, no attempt spent)`, { cause: err });
+    }
+  }
+
+  /**
+   * Decodes claimed jobs, fails those that cannot run here, records the rest RUNNING and buffers them.
+   * `handled` collects the ids whose outcome is written or that reached the buffer.
+   */
+  private async prepare(jobs: ClaimedJob[], handled: Set<string>): Promise<void> {
     const now = Date.now();
     const running: JobRecord[] = [];
     const ready: Buffered[] = [];
@@ -236,11 +292,13 @@ export class WorkerPool implements RunningWorker {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
         const message = `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`;
         await this.outcomes.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        handled.add(job.id);
         continue;
       }
       if (job.damaged) {
         const failed = { ...job, options: { ...job.options, maxRetries: 0 } };
         await this.outcomes.finalize(failed, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `the stored job is damaged and cannot run: ${job.damaged}`, stack: null } }, now, true);
+        handled.add(job.id);
         continue;
       }
       let args: unknown[];
@@ -250,12 +308,14 @@ export class WorkerPool implements RunningWorker {
         args = decoded;
       } catch (err) {
         await this.outcomes.finalize(job, [], { ok: false, kind: 'error', error: { name: 'NuvomError', message: `could not decode the job's arguments: ${messageOf(err)}`, stack: null } }, now, true);
+        handled.add(job.id);
         continue;
       }
       const ref = this.d.registry.get(job.taskName);
       if (!ref || !ref.moduleUrl) {
         const message = `task "${job.taskName}" is unknown to this worker${ref ? ' (its module is not known)' : ''}; define it in an imported module or run \`nuvom discover tasks\` and restart the worker`;
         await this.outcomes.finalize(job, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+        handled.add(job.id);
         continue;
       }
       running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
@@ -263,6 +323,7 @@ export class WorkerPool implements RunningWorker {
       if (listened(this.d.bus.hooks.jobClaimed)) this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
     }
     if (running.length) await this.d.resultStore.putMany(running);
+    for (const b of ready) handled.add(b.job.id);
     this.buffer.push(...ready);
     this.dispatch();
   }
@@ -392,7 +453,10 @@ export class WorkerPool implements RunningWorker {
     if (reason === 'timeout') {
       this.d.bus.emit('jobTimedOut', { jobId: entry.job.id, taskName: entry.job.taskName, attempt: entry.job.attempts, at: Date.now(), workerId: this.id, runMs: Date.now() - entry.startedAt });
     }
-    entry.thread.send({ t: 'abort', id: entry.job.id, reason });
+    // A timeout that fails or retries the job is an error the task's onError hook hears of, fired in
+    // the thread now, within the grace period before the thread may be ended (docs/workers.md).
+    const onError = reason === 'timeout' && entry.job.options.timeoutPolicy !== 'ignore' ? { onError: true as const } : {};
+    entry.thread.send({ t: 'abort', id: entry.job.id, reason, ...onError });
     if (entry.queued) {
       // Not started: cancelled at once, as from the buffer; the thread drops it from its backlog
       // (or, had it just started it, aborts it) and its report is then ignored.
@@ -624,18 +688,55 @@ export class WorkerPool implements RunningWorker {
           this.buffer.splice(i, 1);
         }
       }
-      for (const id of cancelled) {
-        const e = this.inflight.get(id);
-        if (e) { this.abort(e, 'cancel'); continue; }
-        const i = this.buffer.findIndex((b) => b.job.id === id);
-        if (i >= 0) {
-          const [b] = this.buffer.splice(i, 1);
-          void this.outcomes.finalize(b.job, b.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
-        }
-      }
+      this.cancelled(cancelled);
     } catch (err) {
       this.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
     }
+  }
+
+  /** Aborts running jobs whose cancel was requested; cancels buffered ones at once. */
+  private cancelled(ids: readonly string[]): void {
+    for (const id of ids) {
+      const e = this.inflight.get(id);
+      if (e) { this.abort(e, 'cancel'); continue; }
+      const i = this.buffer.findIndex((b) => b.job.id === id);
+      if (i >= 0) {
+        const [b] = this.buffer.splice(i, 1);
+        const write = this.outcomes.finalize(b.job, b.args, { ok: false, kind: 'cancel', error: { name: 'AbortError', message: 'the job was cancelled before it started', stack: null } }, Date.now(), true);
+        this.track(write.catch((err) => this.d.logger.error(`could not record the cancel of job ${id}: ${messageOf(err)}`)));
+      }
+    }
+  }
+
+  /**
+   * Looks for cancel requests among the jobs this worker holds, coalesced (one at a time, at most one
+   * per CANCEL_CHECK_MIN_MS). With the queue's read-only `cancelRequested`; a queue without it is
+   * asked through a lease renewal, which reports cancels too.
+   */
+  private checkCancels(): void {
+    if (this.stopping) return;
+    if (this.cancelCheck !== 'idle') { this.cancelCheck = 'due'; return; }
+    // A renewal is a write: a queue without the read is asked at most once a second.
+    const wait = this.lastCancelCheck + (this.d.queue.cancelRequested ? CANCEL_CHECK_MIN_MS : 1000) - Date.now();
+    this.cancelCheck = 'running';
+    const run = async () => {
+      this.lastCancelCheck = Date.now();
+      try {
+        const q = this.d.queue;
+        const ids = [...this.inflight.values()].filter((e) => !e.aborted && !e.finalized).map((e) => e.job.id).concat(this.buffer.map((b) => b.job.id));
+        if (ids.length) {
+          if (q.cancelRequested) this.cancelled(await q.cancelRequested(ids));
+          else await this.renew();
+        }
+      } catch (err) {
+        this.d.logger.debug(`looking for cancel requests failed: ${messageOf(err)}; the lease renewal will see them`);
+      }
+      const again = this.cancelCheck === 'due';
+      this.cancelCheck = 'idle';
+      if (again) this.checkCancels();
+    };
+    if (wait > 0) setTimeout(() => void run(), wait).unref();
+    else void run();
   }
 
   /** Stops claiming, lets running jobs finish within the drain period, returns the rest to the queue. */
@@ -662,6 +763,7 @@ export class WorkerPool implements RunningWorker {
     for (const b of this.buffer.splice(0)) this.releaseJob(b.job, b.args, false);
     clearInterval(this.renewTimer);
     clearInterval(this.statsTimer);
+    clearInterval(this.cancelTimer);
     await this.outcomes.flush();
     await Promise.all(this.releasing);
     await Promise.all(this.threads.map((t) => t.terminate()));

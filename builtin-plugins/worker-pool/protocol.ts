@@ -23,7 +23,11 @@ export type DoneMessage =
  */
 export type ToThread =
   | { t: 'run'; runs: RunMessage[]; limit: number }
-  | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown' }
+  /**
+   * `onError`: run the task's onError hook now, with the abort's error (a timeout that fails or
+   * retries the job), since the thread may be ended before the task itself throws.
+   */
+  | { t: 'abort'; id: string; reason: 'timeout' | 'cancel' | 'shutdown'; onError?: true }
   | { t: 'recall' };
 
 export type FromThread =

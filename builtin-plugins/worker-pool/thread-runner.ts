@@ -27,6 +27,12 @@ class Abort {
   }
 }
 const controllers = new Map<string, Abort>();
+/**
+ * The onError hook of each running job that has one, until it has fired: a timeout fires it from the
+ * abort message (the pool may end the thread before the task throws), and the task's own error then
+ * does not fire it a second time.
+ */
+const errorHooks = new Map<string, (err: Error) => Promise<void>>();
 
 function post(msg: FromThread): void {
   port.postMessage(msg);
@@ -127,13 +133,16 @@ async function run(msg: RunMessage): Promise<void> {
     const o = t.options;
     const result = await runInJob(info, o.beforeJob || o.afterJob || o.onError ? async () => {
       const hookJob = { id: msg.id, taskName: msg.taskName, attempt: msg.attempt, signal: controller.signal, args: msg.args };
+      if (o.onError) errorHooks.set(msg.id, (err) => runHook('onError', () => o.onError!(hookJob, err), msg.id));
       await runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), msg.id);
       try {
         const r = await t.fn(...msg.args);
         await runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), msg.id);
         return r;
       } catch (err) {
-        await runHook('onError', o.onError && (() => o.onError!(hookJob, err as Error)), msg.id);
+        const onError = errorHooks.get(msg.id);
+        errorHooks.delete(msg.id);
+        if (onError) await onError(err as Error);
         throw err;
       }
     } : () => t.fn(...msg.args));
@@ -142,6 +151,7 @@ async function run(msg: RunMessage): Promise<void> {
     done({ t: 'done', id: msg.id, ok: false, error: errorOf(err) });
   } finally {
     controllers.delete(msg.id);
+    errorHooks.delete(msg.id);
     active--;
   }
 }
@@ -157,6 +167,11 @@ port.on('message', (msg: ToThread) => {
     reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
     if (c) {
       if (!c.aborted) c.abort(reason);
+      const onError = msg.onError ? errorHooks.get(msg.id) : undefined;
+      if (onError) {
+        errorHooks.delete(msg.id);
+        void onError(reason);
+      }
       return;
     }
     const i = backlog.findIndex((r) => r.id === msg.id);

@@ -382,6 +382,22 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
     },
   },
   {
+    name: 'cancelRequested (where a queue has it) reports signalled jobs only, extending no lease',
+    async run({ queue }) {
+      if (!queue.cancelRequested) return;
+      const t0 = Date.now();
+      const job = readyJob(t0, 0);
+      const other = readyJob(t0, 1);
+      await queue.enqueueMany([job, other]);
+      await queue.claim({ max: 2, workerId: 'w1', leaseMs: LEASE, now: t0 });
+      assert.deepEqual(await queue.cancelRequested([job.id, other.id]), []);
+      assert.equal(await queue.cancel(job.id), 'signalled');
+      assert.deepEqual(await queue.cancelRequested([job.id, other.id, 'no-such-job']), [job.id]);
+      await queue.fail(job.id, 'w1');
+      assert.deepEqual(await queue.cancelRequested([job.id]), []);
+    },
+  },
+  {
     name: 'cancel of an unknown (or finished) job is absent',
     async run({ queue }) {
       const t0 = Date.now();

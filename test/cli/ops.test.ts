@@ -292,7 +292,7 @@ describe('cli: cancel job on a running job', function () {
   this.timeout(60_000);
   after(() => { killAll(); cleanupTempProjects(); });
 
-  it('signals the running job; its worker records it CANCELLED', async () => {
+  it('requests the cancel of the running job; its worker records it CANCELLED', async () => {
     const p = project();
     expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
     const id = (await nuvom(p, ['enqueue', 'slow', '60000'])).stdout.trim();
@@ -305,7 +305,7 @@ describe('cli: cancel job on a running job', function () {
     }
     const r = await nuvom(p, ['cancel', 'job', id]);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(new RegExp(`^signalled ${id}: `));
+    expect(r.stdout).to.match(new RegExp(`^requested ${id}: `));
     const done = await worker.done;
     expect(done.code, done.stderr).to.equal(0);
     const rec = await json<JobRecord>(p, ['inspect', 'job', id, '--format', 'json']);
