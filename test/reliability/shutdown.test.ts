@@ -3,6 +3,7 @@
  * queue when they outlive it (or on a second signal); the process exits 0; after a restart every job
  * ends SUCCESS and nothing is left RUNNING.
  */
+import path from 'node:path';
 import { expect } from 'chai';
 import type { Client } from '../../sdk/index.ts';
 import {
@@ -114,6 +115,9 @@ describe('reliability: SIGTERM on a busy worker', function () {
     w.child.kill('SIGKILL');
     await exited(w, 10_000, 'the worker');
     expect((await allRecords(client)).map((x) => x.status)).to.deep.equal(['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING']);
+    // A burst run takes only what is claimable now: the dead worker's jobs once their leases expired.
+    const leasedUntil = await leaseExpiry(dir);
+    await waitFor(() => Date.now() > leasedUntil, { timeoutMs: 10_000, what: 'the dead worker\'s leases to expire' });
     const records = await (async () => {
       const r = await runNuvom(dir, ['runworker', '--threads', '2', '--burst'], env, 60_000);
       expect(r.code, r.err).to.equal(0);
@@ -123,3 +127,14 @@ describe('reliability: SIGTERM on a busy worker', function () {
     expect(records.map((x) => x.id).sort()).to.deep.equal([...ids].sort());
   });
 });
+
+/** The latest lease expiry (ms) in the project's SQLite queue. */
+async function leaseExpiry(dir: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path.join(dir, '.nuvom/nuvom.db'), { readonly: true });
+  try {
+    return (db.prepare("SELECT MAX(lease_expires_at) FROM nuvom_queue WHERE state = 'leased'").pluck().get() as number | null) ?? 0;
+  } finally {
+    db.close();
+  }
+}
