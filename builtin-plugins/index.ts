@@ -18,9 +18,10 @@ import scheduler from './scheduler/index.ts';
 import { pluginTools } from './plugin-tools/index.ts';
 import cliOps from './cli-ops/index.ts';
 import dashboard from './dashboard/plugin.ts';
+import workers from './workers/index.ts';
 
 export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery, scheduler, cliOps];
-builtinPlugins.push(doctor, dashboard);
+builtinPlugins.push(doctor, dashboard, workers);
 
 export const catalogue: Catalogue = {
   // Factories, not shared objects: each kernel gets its own registry, server or file handle.

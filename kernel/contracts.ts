@@ -389,3 +389,32 @@ export interface ScheduleStore {
   cancel(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/** One worker's last heartbeat (`nuvom workers`, the dashboard's workers page). Times are epoch ms. */
+export interface WorkerHeartbeat {
+  /** The pool's id: `<host>:<pid>:<random>`. */
+  workerId: string;
+  host: string;
+  pid: number;
+  threads: number;
+  /** Threads running a job at the last beat. */
+  busyThreads: number;
+  /** Jobs ended (succeeded or failed) per second since the previous beat. */
+  jobsPerSec: number;
+  startedAt: number;
+  lastBeatAt: number;
+  /** How often this worker beats, in ms: a reader counts it stale after 3 periods without a beat. */
+  periodMs: number;
+}
+
+/**
+ * Optional, beside a ResultStore (the built-in memory, SQLite and file stores implement it): where
+ * workers write their heartbeats so that other processes can list them. A backend without it simply
+ * has no workers to show. `putHeartbeat` replaces the worker's row; `removeHeartbeat` of an absent
+ * worker is a no-op; `listHeartbeats` returns every row, stale ones included (the reader decides).
+ */
+export interface HeartbeatStore {
+  putHeartbeat(beat: WorkerHeartbeat): Promise<void>;
+  removeHeartbeat(workerId: string): Promise<void>;
+  listHeartbeats(): Promise<WorkerHeartbeat[]>;
+}

@@ -10,7 +10,7 @@ import { isNuvomError, messageOf, type JobRecord } from '../../sdk/plugin.ts';
 import { listPage, parseJobsQuery } from './listing.ts';
 import { PAGE_HTML } from './page.ts';
 import { authorized, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
-import type { DashboardSource } from './source.ts';
+import { workersOf, type DashboardSource } from './source.ts';
 
 export interface DashboardOptions {
   /** Where the dashboard is mounted, e.g. "/admin/jobs" (default ""). */
@@ -40,6 +40,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
   const base = (opts.basePath ?? '').replace(/\/+$/, '');
   const auth = opts.auth ?? {};
   const csrf = newCsrfToken();
+  const listWorkers = workersOf(src);
   const streams = new Set<ServerResponse>();
   const interval = opts.streamIntervalMs ?? 2000;
   let timer: NodeJS.Timeout | null = null;
@@ -82,7 +83,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       return send(res, 200, { outcome: await src.cancelJob(id) });
     }
     if (m !== 'GET' && m !== 'HEAD') return fail(res, 405, 'NUVOM_E_USAGE', `${m} is not supported; use GET, or POST for actions`);
-    if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules') {
+    if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules' || path === '/workers') {
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
         'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
@@ -114,7 +115,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       const iso = (n: number | null) => (n === null ? null : new Date(n).toISOString());
       return send(res, 200, { schedules: entries.map((e) => ({ id: e.id, taskName: e.taskName, kind: e.kind, everySecs: e.everySecs, cron: e.cron, timezone: e.timezone, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt) })) });
     }
-    if (path === '/api/workers') return send(res, 200, { workers: [] });
+    if (path === '/api/workers') return send(res, 200, { workers: await listWorkers() });
     if (path === '/api/stream') return openStream(res);
     return fail(res, 404, 'NUVOM_E_USAGE', `nothing at ${path}; see docs/dashboard.md for the API`);
   };

@@ -1,5 +1,5 @@
 /**
- * The dashboard's one HTML page: overview, jobs, job detail, failures and schedules, routed on the
+ * The dashboard's one HTML page: overview, jobs, job detail, failures, schedules and workers, routed on the
  * client by location.hash-free paths and kept live by the change stream (/api/stream), which the
  * page closes while the tab is hidden. No CDN, no build step: plain DOM code in the package.
  * Must never: put data into innerHTML. Every value goes in with textContent, so HTML in a task name,
@@ -16,11 +16,11 @@ header { display:flex; flex-wrap:wrap; gap:1rem; align-items:center; padding:.6r
 header b { font-size:1.1rem; } nav a { margin-right:.8rem; color:var(--acc); text-decoration:none; }
 main { padding:1rem; max-width:1100px; } table { border-collapse:collapse; width:100%; } td, th { text-align:left; padding:.3rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; word-break:break-word; }
 .cards { display:flex; flex-wrap:wrap; gap:.6rem; } .card { border:1px solid var(--line); border-radius:6px; padding:.5rem .8rem; min-width:7rem; }
-.card span { display:block; font-size:1.4rem; } .FAILED { color:var(--bad); } .SUCCESS { color:var(--ok); } .mute { color:var(--mute); }
+.card span { display:block; font-size:1.4rem; } .FAILED, .stale { color:var(--bad); } .SUCCESS { color:var(--ok); } .mute { color:var(--mute); }
 pre { white-space:pre-wrap; background:color-mix(in srgb, var(--fg) 6%, transparent); padding:.5rem; border-radius:4px; }
 button { font:inherit; padding:.3rem .8rem; margin-right:.5rem; } input, select { font:inherit; padding:.2rem; }
 </style></head>
-<body><header><b>nuvom</b><nav><a href="./">overview</a><a href="jobs">jobs</a><a href="failures">failures</a><a href="schedules">schedules</a></nav><span id="live" class="mute"></span></header>
+<body><header><b>nuvom</b><nav><a href="./">overview</a><a href="jobs">jobs</a><a href="failures">failures</a><a href="schedules">schedules</a><a href="workers">workers</a></nav><span id="live" class="mute"></span></header>
 <main id="main"></main>
 <script>
 const BASE = __BASE__, CSRF = __CSRF__, READONLY = __RO__;
@@ -87,11 +87,17 @@ async function schedules() {
   const s = await api('/api/schedules');
   return [el('h2', {}, 'Schedules'), table(['id', 'task', 'trigger', 'status', 'next', 'last'], s.schedules.map((e) => [e.id.slice(0, 8), e.taskName, e.cron || (e.everySecs ? 'every ' + e.everySecs + 's' : 'once'), e.status, e.nextRunAt || '-', e.lastRunAt || '-']))];
 }
+async function workers() {
+  const w = await api('/api/workers');
+  if (!w.workers.length) return [el('h2', {}, 'Workers'), el('p', { class: 'mute' }, 'no workers: none has written a heartbeat to this result store')];
+  return [el('h2', {}, 'Workers'), table(['worker', 'host', 'pid', 'threads busy', 'jobs/s', 'started', 'last heartbeat', 'state'], w.workers.map((x) => [x.workerId, x.host, x.pid, x.busyThreads + '/' + x.threads, x.jobsPerSec, x.startedAt, x.lastBeatAt, el('span', { class: x.state }, x.state)])),
+    el('p', { class: 'mute' }, 'stale: no heartbeat for 3 periods (killed, hung or cut off from the store); a worker that stops normally disappears')];
+}
 async function render() {
   const p = location.pathname.slice(BASE.length) || '/';
   try {
     const parts = p.startsWith('/jobs/') ? await job(decodeURIComponent(p.slice(6))) : p.startsWith('/jobs') ? await jobs(location.search.slice(1))
-      : p === '/failures' ? await failures() : p === '/schedules' ? await schedules() : await overview();
+      : p === '/failures' ? await failures() : p === '/schedules' ? await schedules() : p === '/workers' ? await workers() : await overview();
     main.replaceChildren(...parts);
   } catch (e) { main.replaceChildren(el('p', { class: 'FAILED' }, e.message)); }
 }
@@ -105,6 +111,8 @@ function live() {
   es.addEventListener('stats', () => { document.getElementById('live').textContent = 'live'; render(); });
 }
 document.addEventListener('visibilitychange', live);
+// Heartbeats do not move the stats the stream watches: the workers page polls, only while visible.
+setInterval(() => { if (!document.hidden && location.pathname.slice(BASE.length) === '/workers') render(); }, 5000);
 render(); live();
 </script></body></html>
 `;

@@ -13,6 +13,19 @@ export interface DashboardSource {
   cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
   stats(sinceMs?: number): Promise<JobStats>;
   listSchedules(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+  /** The workers from their heartbeats (the `workers` service of nuvom-workers); absent: none shown. */
+  listWorkers?(): Promise<readonly object[]>;
+}
+
+/**
+ * The workers list of a source: its own `listWorkers`, else, for a `Client` (which has a kernel but
+ * no such method), the kernel's `workers` service; an empty list when neither exists.
+ */
+export function workersOf(src: DashboardSource): () => Promise<readonly object[]> {
+  if (src.listWorkers) return () => src.listWorkers!();
+  const kernel = (src as { kernel?: { resolve?: (token: 'workers') => { list(): Promise<readonly object[]> } } }).kernel;
+  if (typeof kernel?.resolve === 'function') return () => kernel.resolve!('workers').list();
+  return async () => [];
 }
 
 /** The source over a plugin context's services (used by `nuvom dashboard`). */
@@ -25,5 +38,6 @@ export function sourceOf(ctx: PluginContext): DashboardSource {
     cancelJob: (id) => jobs().cancelJob(id),
     stats: (since) => jobs().stats(since),
     listSchedules: (o) => ctx.resolve('scheduler').list(o),
+    listWorkers: () => ctx.resolve('workers').list(),
   };
 }

@@ -7,18 +7,37 @@
  */
 import {
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type JobError, type StoredAttempts, type JobRecord, type JobStats, type JobStatus,
-  type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer,
+  type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
+import path from 'node:path';
 import { PLUGIN_NAME, storageError } from './fsutil.ts';
+import { FileHeartbeats } from './heartbeats.ts';
 import { decodeRecord, encodeLine } from './results-codec.ts';
 import { ResultLog, type LogEntry } from './results-log.ts';
 
-export class FileResultStore implements ResultStore {
+export class FileResultStore implements ResultStore, HeartbeatStore {
   private readonly log: ResultLog;
+  private readonly beats: FileHeartbeats;
   private closed = false;
 
   constructor(dir: string, private readonly serializer: Serializer, logger: Logger) {
     this.log = new ResultLog(dir, logger);
+    this.beats = new FileHeartbeats(path.join(dir, 'workers'), logger);
+  }
+
+  async putHeartbeat(beat: WorkerHeartbeat): Promise<void> {
+    this.live();
+    await this.beats.put(beat);
+  }
+
+  async removeHeartbeat(workerId: string): Promise<void> {
+    this.live();
+    await this.beats.remove(workerId);
+  }
+
+  async listHeartbeats(): Promise<WorkerHeartbeat[]> {
+    this.live();
+    return this.beats.list();
   }
 
   get file(): string {

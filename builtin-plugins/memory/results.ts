@@ -5,7 +5,7 @@
  */
 import {
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
-  type ListJobsFilter, type PurgeFilter, type ResultStore,
+  type HeartbeatStore, type ListJobsFilter, type PurgeFilter, type ResultStore, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 
 /** A value as a durable store would give it back: primitives as they are, lists of primitives sliced, anything else structuredClone'd. */
@@ -75,8 +75,22 @@ function newestFirst(a: JobRecord, b: JobRecord): number {
   return Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
-export class MemoryResultStore implements ResultStore {
+export class MemoryResultStore implements ResultStore, HeartbeatStore {
   private readonly records = new Map<string, JobRecord>();
+  /** Worker heartbeats (HeartbeatStore): only this process's workers, as every memory backend. */
+  private readonly beats = new Map<string, WorkerHeartbeat>();
+
+  async putHeartbeat(beat: WorkerHeartbeat): Promise<void> {
+    this.beats.set(beat.workerId, { ...beat });
+  }
+
+  async removeHeartbeat(workerId: string): Promise<void> {
+    this.beats.delete(workerId);
+  }
+
+  async listHeartbeats(): Promise<WorkerHeartbeat[]> {
+    return [...this.beats.values()].map((b) => ({ ...b }));
+  }
 
   async put(record: JobRecord): Promise<void> {
     await this.putMany([record]);

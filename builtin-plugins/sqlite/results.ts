@@ -7,9 +7,10 @@
  */
 import {
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
-  type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy,
+  type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
+import { SqliteHeartbeats } from './heartbeats.ts';
 import { fromBlob, fromJson, toBlob, toIso, toIsoOrNull, toJson, toMs, toMsOrNull } from './codec.ts';
 
 export interface SqliteResultStoreOptions {
@@ -97,7 +98,7 @@ const SQL = {
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
-export class SqliteResultStore implements ResultStore {
+export class SqliteResultStore implements ResultStore, HeartbeatStore {
   private readonly lease: DbLease;
   private readonly db: Db;
   private readonly stmt: Statements;
@@ -106,6 +107,7 @@ export class SqliteResultStore implements ResultStore {
   private readonly listStatements = new Map<string, Statement>();
   private readonly putTx: Transaction<(rows: RecordRows) => void>;
   private closed = false;
+  private readonly beats: SqliteHeartbeats;
 
   constructor(opts: SqliteResultStoreOptions) {
     this.serializer = opts.serializer;
@@ -121,6 +123,7 @@ export class SqliteResultStore implements ResultStore {
     this.stmt.oldestPending.pluck();
     this.stmt.completedSince.pluck();
     this.putTx = this.db.transaction((rows: RecordRows) => this.writeRows(rows));
+    this.beats = new SqliteHeartbeats(this.db);
   }
 
   /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. */
@@ -245,6 +248,21 @@ export class SqliteResultStore implements ResultStore {
     const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
     if (statuses.length === 0) return 0;
     return withBusyRetry('purging job records', () => this.stmt.purge.run({ statuses: JSON.stringify(statuses), olderThan }).changes);
+  }
+
+  async putHeartbeat(beat: WorkerHeartbeat): Promise<void> {
+    this.live();
+    await this.beats.put(beat);
+  }
+
+  async removeHeartbeat(workerId: string): Promise<void> {
+    this.live();
+    await this.beats.remove(workerId);
+  }
+
+  async listHeartbeats(): Promise<WorkerHeartbeat[]> {
+    this.live();
+    return this.beats.list();
   }
 
   async close(): Promise<void> {
