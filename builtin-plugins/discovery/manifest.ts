@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { manifestRootProblem, NuvomError } from '../../sdk/plugin.ts';
+import { manifestRootProblem, NuvomError, taskNameProblem } from '../../sdk/plugin.ts';
 import type { Manifest, ManifestDiff, TaskChange, TaskEntry } from './types.ts';
 
 export const MANIFEST_VERSION = 1 as const;
@@ -77,6 +77,8 @@ export function shapeProblem(data: unknown): string | null {
     for (const key of ['name', 'file', 'export'] as const) {
       if (typeof t[key] !== 'string' || t[key] === '') return `tasks[${i}].${key} is not a non-empty string`;
     }
+    const badName = taskNameProblem(t.name as string);
+    if (badName) return `tasks[${i}]: ${badName}`;
     if (!Number.isInteger(t.line) || (t.line as number) < 1) return `tasks[${i}].line is not a line number`;
     if (!isObj(t.options)) return `tasks[${i}].options is not an object`;
     if (t.method !== undefined && typeof t.method !== 'string') return `tasks[${i}].method is not a string`;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem,
+  definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem, taskNameProblem,
   type NuvomConfig, type RegistryService, type TaskRef, type TaskOptionsSnapshot, type Logger,
 } from '../../sdk/plugin.ts';
 
@@ -77,6 +77,8 @@ export class Registry implements RegistryService {
         this.logger.warn(`${file}: skipping a malformed task entry; run \`nuvom discover tasks\``);
         continue;
       }
+      const badName = taskNameProblem(t.name);
+      if (badName) throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${file} is refused: ${badName}; fix the name in the source and run \`nuvom discover tasks\``, { details: { path: file, name: t.name } });
       this.manifest.set(t.name, {
         name: t.name, options: snapshotOptions((t.options ?? {}) as Record<string, unknown>), moduleUrl: pathToFileURL(path.resolve(root, t.file)).href,
         exportName: t.export ?? null, source: 'manifest',
