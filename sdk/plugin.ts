@@ -8,3 +8,5 @@ export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
 export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, HISTORY_LIMIT, HISTORY_STACK_LINES, type RecordState, type StoredAttempts } from './records.ts';
 export * as cliFormat from './cli-format.ts';
+export { manifestRootProblem } from './project-paths.ts';
+export { taskNameProblem } from './task-names.ts';

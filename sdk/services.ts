@@ -94,7 +94,8 @@ export interface DiscoveryService {
     problems: Array<{ file: string; line: number; column: number; message: string }>;
     written: boolean;
   }>;
-  loadManifest(path: string): DiscoveredManifest;
+  /** With `projectRoot`, a manifest whose root is not that folder (or inside it) is refused too. */
+  loadManifest(path: string, projectRoot?: string): DiscoveredManifest;
   isManifestStale(manifest: DiscoveredManifest, root?: string): boolean;
 }
 

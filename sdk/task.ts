@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { NuvomError, type Backoff, type JobRecord, type TimeoutPolicy, type Trigger } from '../kernel/index.ts';
+import { taskNameProblem } from './task-names.ts';
 
 export interface JobInfo {
   id: string;
@@ -211,6 +212,8 @@ export function task<A extends unknown[], R>(a?: TaskOptions<A, R> | ((...args: 
   if (!name) {
     throw new NuvomError('NUVOM_E_TASK_INVALID', 'task() could not find a name: the function is anonymous; pass one with task({ name: "my.task" }, fn) or use a named function');
   }
+  const badName = taskNameProblem(name);
+  if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `task(): ${badName}`, { details: { name } });
   checkOptions(options as Record<string, unknown>, `task "${name}"`);
   const moduleUrl = callerModuleUrl();
   const self: Task<A, R> = {

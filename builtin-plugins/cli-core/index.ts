@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { definePlugin, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
+import { definePlugin, NuvomError, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 // dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
@@ -116,6 +116,9 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .addHelpText('after', `\nExample:\n  $ nuvom enqueue add 2 3\n  $ nuvom enqueue send_email '"a@example.com"' '{"subject":"hi"}'`)
     .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number; json?: boolean }) => {
       const args = raw.map(parseArgJson);
+      // Before the unknown-task message, which would print the name raw.
+      const badName = taskNameProblem(taskName);
+      if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`);
       const registry = ctx.resolve('registry');
       const ref = registry.get(taskName);
       if (!ref) {

@@ -80,7 +80,7 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
     .action((opts: { json?: boolean }) => {
       let manifest;
       try {
-        manifest = loadManifest(manifestPath());
+        manifest = loadManifest(manifestPath(), config.cwd);
       } catch (err) {
         if (!isNuvomError(err, 'NUVOM_E_MANIFEST')) throw err;
         io.stderr.write(`error: ${oneLine(err.message)} (${err.code})\n`);

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { NuvomError } from '../../sdk/plugin.ts';
+import { manifestRootProblem, NuvomError, taskNameProblem } from '../../sdk/plugin.ts';
 import type { Manifest, ManifestDiff, TaskChange, TaskEntry } from './types.ts';
 
 export const MANIFEST_VERSION = 1 as const;
@@ -16,8 +16,12 @@ export function sha1(content: string | Buffer): string {
   return createHash('sha1').update(content).digest('hex');
 }
 
-/** Reads and checks a manifest; a missing or malformed one is a NUVOM_E_MANIFEST error saying what to run. */
-export function loadManifest(path: string): Manifest {
+/**
+ * Reads and checks a manifest; a missing or malformed one is a NUVOM_E_MANIFEST error saying what to run.
+ * With `projectRoot`, a root outside that folder is refused too (details.reason 'root'): discovery
+ * itself reads without it, so `nuvom discover tasks` can rebuild over such a manifest.
+ */
+export function loadManifest(path: string, projectRoot?: string): Manifest {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -35,7 +39,12 @@ export function loadManifest(path: string): Manifest {
   }
   const problem = shapeProblem(data);
   if (problem) throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${path} is malformed: ${problem}; ${REBUILD}`, { details: { path } });
-  return data as Manifest;
+  const manifest = data as Manifest;
+  const outside = projectRoot === undefined ? null : manifestRootProblem(manifest.root, projectRoot);
+  if (outside) {
+    throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${path} is refused: ${outside}`, { details: { path, reason: 'root', root: manifest.root, projectRoot } });
+  }
+  return manifest;
 }
 
 /** The manifest at `path`, or null when it is missing or unusable (discovery then rebuilds it). */
@@ -68,6 +77,8 @@ export function shapeProblem(data: unknown): string | null {
     for (const key of ['name', 'file', 'export'] as const) {
       if (typeof t[key] !== 'string' || t[key] === '') return `tasks[${i}].${key} is not a non-empty string`;
     }
+    const badName = taskNameProblem(t.name as string);
+    if (badName) return `tasks[${i}]: ${badName}`;
     if (!Number.isInteger(t.line) || (t.line as number) < 1) return `tasks[${i}].line is not a line number`;
     if (!isObj(t.options)) return `tasks[${i}].options is not an object`;
     if (t.method !== undefined && typeof t.method !== 'string') return `tasks[${i}].method is not a string`;

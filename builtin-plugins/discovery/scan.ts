@@ -12,6 +12,7 @@ import type {
 import { ModuleBindings, NUVOM } from './bindings.ts';
 import { LineIndex, NOT_STATIC, propertyName, staticValue, unwrap, visitCovering } from './static-values.ts';
 import type { Problem, ScanResult, StaticValue, TaskEntry } from './types.ts';
+import { taskNameProblem } from '../../sdk/plugin.ts';
 
 const FIX = "give it a literal name: task({ name: 'x' }, ...)";
 
@@ -129,6 +130,9 @@ class FileScan {
   private accept(site: Site, exported: string | undefined, at: number, method: string | undefined | null, cls: Class | null): void {
     if (site.problem) return this.problem(site.problem.at, site.problem.message);
     const name = site.name as string;
+    // Refused at the scan too, so the manifest never holds a name its readers would refuse.
+    const badName = taskNameProblem(name);
+    if (badName) return this.problem(at, badName);
     if (exported === undefined) {
       const local = this.b.atLocal.get(cls ? cls.start : at);
       const how = cls

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { messageOf, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
+import { manifestRootProblem, messageOf, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
 import { finding, type Finding } from './report.ts';
 
 const REBUILD = 'run `nuvom discover tasks` (runworker also rebuilds a missing or stale manifest when it starts)';
@@ -38,14 +38,19 @@ export function checkManifest(ctx: PluginContext): Finding {
   const hasDiscovery = ctx.implementations('discovery').length > 0;
   let manifest: Record<string, unknown>;
   try {
-    if (hasDiscovery) manifest = ctx.resolve('discovery').loadManifest(file) as unknown as Record<string, unknown>;
+    if (hasDiscovery) manifest = ctx.resolve('discovery').loadManifest(file, ctx.config.cwd) as unknown as Record<string, unknown>;
     else {
       const doc: unknown = JSON.parse(readFileSync(file, 'utf8'));
       if (!doc || typeof doc !== 'object' || !Array.isArray((doc as { tasks?: unknown }).tasks)) throw new Error('it has no "tasks" list');
       manifest = doc as Record<string, unknown>;
+      const outside = typeof manifest.root === 'string' ? manifestRootProblem(manifest.root, ctx.config.cwd) : null;
+      if (outside) throw new Error(outside);
     }
   } catch (err) {
-    return finding('manifest', 'FAIL', `${file} cannot be used: ${messageOf(err)}`, REBUILD, { path: file });
+    // A root outside the project is a FAIL, not "stale": workers would import modules from there.
+    const outside = /is not the project's folder/.test(messageOf(err));
+    return finding('manifest', 'FAIL', `${file} cannot be used: ${messageOf(err)}`,
+      outside ? `run \`nuvom discover tasks\` in ${ctx.config.cwd} to rebuild it (runworker refuses it)` : REBUILD, { path: file, projectRoot: ctx.config.cwd });
   }
   const tasks = (manifest.tasks as unknown[]).length;
   let stale: string | null;

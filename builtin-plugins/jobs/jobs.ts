@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, toError,
+  FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
   type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -92,6 +92,9 @@ export class Jobs implements JobsService {
     const { config, serializer, bus } = this.d;
     const now = this.d.clock.now();
     let jobs: QueuedJob[] = calls.map(({ taskName, taskOptions, call }, i) => {
+      // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or stored.
+      const badName = typeof taskName === 'string' ? taskNameProblem(taskName) : 'the task name is not a string';
+      if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
       const label = `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
       checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
       if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {

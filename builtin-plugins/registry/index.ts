@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  definePlugin, NuvomError, resolvePath, taskTable, messageOf,
+  definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem, taskNameProblem,
   type NuvomConfig, type RegistryService, type TaskRef, type TaskOptionsSnapshot, type Logger,
 } from '../../sdk/plugin.ts';
 
@@ -67,6 +67,9 @@ export class Registry implements RegistryService {
       throw new NuvomError('NUVOM_E_MANIFEST', `${file}: "root" must be a folder path, got ${JSON.stringify(doc.root)}; run \`nuvom discover tasks\` to rebuild it`);
     }
     const root = path.resolve(this.config.cwd, doc.root ?? '.');
+    // Before any entry is used: a root elsewhere would point every moduleUrl outside the project.
+    const outside = manifestRootProblem(root, this.config.cwd);
+    if (outside) throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${file} is refused: ${outside}`, { details: { path: file, reason: 'root', root, projectRoot: this.config.cwd } });
     for (const t of doc.tasks) {
       const okExport = t?.export === undefined || t.export === null || typeof t.export === 'string';
       const okOptions = t?.options === undefined || (typeof t.options === 'object' && t.options !== null && !Array.isArray(t.options));
@@ -74,6 +77,8 @@ export class Registry implements RegistryService {
         this.logger.warn(`${file}: skipping a malformed task entry; run \`nuvom discover tasks\``);
         continue;
       }
+      const badName = taskNameProblem(t.name);
+      if (badName) throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${file} is refused: ${badName}; fix the name in the source and run \`nuvom discover tasks\``, { details: { path: file, name: t.name } });
       this.manifest.set(t.name, {
         name: t.name, options: snapshotOptions((t.options ?? {}) as Record<string, unknown>), moduleUrl: pathToFileURL(path.resolve(root, t.file)).href,
         exportName: t.export ?? null, source: 'manifest',

@@ -32,8 +32,10 @@ export async function ensureManifest(ctx: PluginContext): Promise<void> {
   const discovery = ctx.resolve('discovery');
   let stale: boolean;
   try {
-    stale = discovery.isManifestStale(discovery.loadManifest(file));
+    stale = discovery.isManifestStale(discovery.loadManifest(file, ctx.config.cwd));
   } catch (err) {
+    // A root outside the project is refused, not silently rebuilt: someone edited or copied it.
+    if ((err as { details?: { reason?: unknown } }).details?.reason === 'root') throw err;
     ctx.logger.warn(`${messageOf(err)}; rebuilding it`);
     stale = true;
   }

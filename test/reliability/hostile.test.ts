@@ -125,8 +125,11 @@ describe('reliability: hostile input', function () {
     it('takes quotes and SQL in task names, ids and filters as data', async () => {
       const dir = project(TASKS, TASK_LIST);
       const c = await client(dir);
-      const evil = ["x'); DROP TABLE nuvom_queue; --", 'a" OR "1"="1', "' OR 1=1 --", 'ro\u0000bert', '%', '_'];
+      const evil = ["x'); DROP TABLE nuvom_queue; --", 'a" OR "1"="1', "' OR 1=1 --", '%', '_'];
       for (const name of evil) await c.enqueue(name, [1]);
+      // A NUL (any control character) in a task name is refused before it is stored (14.9).
+      const nul = await c.enqueue('ro\u0000bert', [1]).catch((e: unknown) => e);
+      expect(isNuvomError(nul, 'NUVOM_E_TASK_INVALID'), 'a NUL in a task name is refused').to.equal(true);
       const ok = await c.enqueue('slow', [1]);
       const quoted = await c.kernel.resolve('jobs').enqueue([{ taskName: 'slow', taskOptions: {}, call: { args: [1], id: "it's" } }]).catch((e: unknown) => e);
       expect(isNuvomError(quoted, 'NUVOM_E_TASK_INVALID'), 'an id with a quote is refused').to.equal(true);
