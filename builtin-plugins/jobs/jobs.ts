@@ -91,10 +91,15 @@ export class Jobs implements JobsService {
     if (calls.length === 0) return [];
     const { config, serializer, bus } = this.d;
     const now = this.d.clock.now();
+    // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or
+    // stored; once per run of one name, since a map() repeats it for every call.
+    let checkedName: string | undefined;
     let jobs: QueuedJob[] = calls.map(({ taskName, taskOptions, call }, i) => {
-      // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or stored.
-      const badName = typeof taskName === 'string' ? taskNameProblem(taskName) : 'the task name is not a string';
-      if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
+      if (taskName !== checkedName) {
+        const badName = typeof taskName === 'string' ? taskNameProblem(taskName) : 'the task name is not a string';
+        if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
+        checkedName = taskName;
+      }
       const label = `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
       checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
       if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
