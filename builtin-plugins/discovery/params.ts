@@ -52,11 +52,11 @@ export function readSignature(fn: { params: unknown[] }, source: string): TaskSi
 }
 
 /** A destructuring pattern's span without its `: Type`, so `{ a, b }: Opts` names itself `{ a, b }`. */
-function withoutType(n: Param, _source: string): Node {
+function withoutType(n: Param, source: string): Node {
   const ann = n.typeAnnotation;
   if (!ann) return n;
   // The annotation follows the pattern: the pattern's own text ends where `:` begins.
-  return { ...n, end: lastNonSpaceBefore(_source, ann.typeAnnotation.start, n.start) } as Node;
+  return { ...n, end: lastNonSpaceBefore(source, ann.typeAnnotation.start, n.start) } as Node;
 }
 
 function lastNonSpaceBefore(source: string, at: number, floor: number): number {
