@@ -11,7 +11,7 @@ import {
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { SqliteHeartbeats } from './heartbeats.ts';
-import { COUNTS_SQL, MINUTE_MS } from './counts.ts';
+import { COUNTS_SQL, MINUTE_MS, RUN_TIME_SCAN } from './counts.ts';
 import { fromBlob, fromJson, toBlob, toIso, toIsoOrNull, toJson, toMs, toMsOrNull } from './codec.ts';
 
 export interface SqliteResultStoreOptions {
@@ -265,7 +265,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     return withBusyRetry('reading run times', () => {
       const out: Record<string, number[]> = {};
       for (const { task_name: task } of this.stmt.tasks.all({ limit: maxTasks }) as Array<{ task_name: string }>) {
-        const ms = this.stmt.runTimes.all({ task, limit: perTask }) as number[];
+        const ms = this.stmt.runTimes.all({ task, limit: perTask, scan: perTask * RUN_TIME_SCAN }) as number[];
         if (ms.length) out[task] = ms;
       }
       return out;

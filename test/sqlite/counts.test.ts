@@ -77,7 +77,8 @@ describe('sqlite result store: counters kept by triggers (stats without a full s
     await store.putMany([jobRecord({ taskName: 'x', status: 'SUCCESS', createdAt: iso(T), completedAt: iso(T) }), jobRecord({ taskName: 'x' }), jobRecord({ taskName: 'y', status: 'FAILED', createdAt: iso(T), completedAt: iso(T) })]);
     await store.close();
     const db = new Database(tmp.file());
-    db.exec('DROP TRIGGER nuvom_results_counts_insert; DROP TRIGGER nuvom_results_counts_update; DROP TRIGGER nuvom_results_counts_delete; DROP TABLE nuvom_results_counts; DROP TABLE nuvom_results_done;');
+    for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'nuvom_results'`).all() as Array<{ name: string }>) db.exec(`DROP TRIGGER ${name}`);
+    db.exec('DROP TABLE nuvom_results_counts; DROP TABLE nuvom_results_done;');
     db.close();
     store = new SqliteResultStore({ path: tmp.file(), serializer: jsonSerializer });
     const s = await store.stats(0);
