@@ -432,7 +432,8 @@ export interface CompletionBucket {
  * through `listJobs` over a bounded number of its newest records instead (docs/dashboard.md).
  * `completions` returns one bucket per `bucketMs` (a multiple of 60,000) from `since` (rounded down
  * to a bucket) to now, empty buckets included; `runTimes` gives, per task, completedAt - startedAt in
- * ms of at most `perTask` of its newest SUCCESS or FAILED records, for at most `maxTasks` tasks.
+ * ms of at most `perTask` SUCCESS or FAILED records among its newest ones (the SQLite store looks
+ * at the newest 3 x perTask, so the work stays bounded), for at most `maxTasks` tasks.
  */
 export interface ResultStoreInsights {
   completions(since: number, bucketMs: number): Promise<CompletionBucket[]>;

@@ -76,7 +76,7 @@ async function overview() {
   return [el('h2', {}, 'Overview'), cards,
     el('p', { class: 'mute' }, 'completed last hour: ' + s.completedLastHour + ' · last day: ' + s.completedLastDay + ' · oldest pending: ' + (s.oldestPendingAt || '-')),
     el('h3', {}, 'Throughput and failure rate'), await chart('last hour, per minute', s.throughputLastHour), await chart('last day, per 15 minutes', s.throughputLastDay),
-    el('h3', {}, 'Run time by task'), s.runTimes.length ? table(['task', 'p50', 'p95', 'over'], s.runTimes.map((r) => [r.task, ms(r.p50), ms(r.p95), r.n + ' newest'])) : el('p', { class: 'mute' }, 'no completed jobs yet'),
+    el('h3', {}, 'Run time by task'), el('div', { 'data-runtimes': '' }, s.runTimes.length ? table(['task', 'p50', 'p95', 'over'], s.runTimes.map((r) => [r.task, ms(r.p50), ms(r.p95), r.n + ' newest completed'])) : el('p', { class: 'mute' }, 'no completed jobs yet')),
     el('h3', {}, 'Backlog by task'), table(['task', 'waiting', 'running', 'failed'], backlog),
     el('h3', {}, 'Latest failures'), table(['job', 'task', 'error', 'when'], s.latestFailures.map((f) => [link(f), f.taskName, f.message, f.at]))];
 }

@@ -82,4 +82,4 @@ export const COUNTS_SQL = {
 
 export const MINUTE_MS = 60_000;
 /** runTimes reads at most this many times `perTask` of a task's newest records. */
-export const RUN_TIME_SCAN = 5;
+export const RUN_TIME_SCAN = 3;
