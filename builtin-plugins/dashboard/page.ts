@@ -64,7 +64,7 @@ async function chart(title, buckets) {
   const axis = { stroke: v('--mute'), grid: { stroke: v('--line') }, ticks: { stroke: v('--line') } };
   const opts = { width: Math.max(280, Math.min(1060, main.clientWidth - 20)), height: 170, scales: { rate: { range: [0, 100] } },
     series: [{}, { label: 'completed', stroke: v('--acc'), width: 1.5, points: { show: false } }, { label: 'failed', stroke: v('--bad'), width: 1.5, points: { show: false } },
-      { label: 'failure %', scale: 'rate', stroke: v('--mute'), dash: [4, 4], points: { show: false }, spanGaps: true }],
+      { label: 'failure %', scale: 'rate', stroke: v('--mute'), dash: [4, 4], spanGaps: true }],
     axes: [axis, { ...axis, size: 50 }, { ...axis, scale: 'rate', side: 1, size: 50, grid: { show: false }, values: (u, t) => t.map((x) => x + '%') }] };
   charts.push(new uPlot(opts, data, box));
   return box;
