@@ -1,7 +1,9 @@
 /**
- * The dashboard's one HTML page: overview, jobs, job detail, failures, schedules and workers, routed on the
- * client by location.hash-free paths and kept live by the change stream (/api/stream), which the
- * page closes while the tab is hidden. No CDN, no build step: plain DOM code in the package.
+ * The dashboard's one HTML page: overview, jobs, job detail, failures, schedules, workers, plugins,
+ * routed on the client by location.hash-free paths and kept live by the change stream (/api/stream),
+ * which the page closes while the tab is hidden. No CDN, no build step: plain DOM code in the
+ * package; the overview's chart is uPlot, loaded on first use from the dashboard's /assets/uplot.js
+ * (the installed package's file).
  * Must never: put data into innerHTML. Every value goes in with textContent, so HTML in a task name,
  * argument or error renders as text.
  */
