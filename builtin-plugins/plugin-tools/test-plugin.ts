@@ -84,7 +84,7 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     for (const { name } of provided.filter((p) => p.token === 'jobStore')) {
       const results = await runJobStoreConformance(async () => {
         const { kernel: k, cleanup } = await fresh({ queueBackend: name, resultBackend: name });
-        return { store: k.resolve('jobStore'), cleanup };
+        return { store: k.resolve('jobStore'), serializer: k.resolve('serializer'), cleanup };
       });
       for (const r of results) report({ name: `jobStore "${name}": ${r.name}`, ok: r.ok, error: r.error });
     }

@@ -11,7 +11,7 @@
  * `close()` and then the factory's `cleanup()` (if given), so `cleanup` is the place to delete files.
  * Must never: depend on a particular backend, or need mocha to be loaded (only the mocha wrappers do).
  */
-import type { JobStore, Queue, ResultStore, ScheduleStore } from '../plugin.ts';
+import type { JobStore, Queue, ResultStore, ScheduleStore, Serializer } from '../plugin.ts';
 import type { ConformanceCase } from './fixtures.ts';
 import { queueCases, type QueueCaseContext } from './queue-suite.ts';
 import { resultStoreCases, type ResultStoreCaseContext } from './result-store-suite.ts';
@@ -36,7 +36,7 @@ export type ResultStoreFactory = () => Promise<{ store: ResultStore; cleanup?: (
  * deployment would use them, the same file where that matters). `close()` is called on the store,
  * then on its queue and its result store.
  */
-export type JobStoreFactory = () => Promise<{ store: JobStore; cleanup?: () => Promise<void> }>;
+export type JobStoreFactory = () => Promise<{ store: JobStore; serializer?: Pick<Serializer, 'encode'>; cleanup?: () => Promise<void> }>;
 /** Builds a fresh, empty schedule store for one case. */
 export type ScheduleStoreFactory = () => Promise<{ store: ScheduleStore; cleanup?: () => Promise<void> }>;
 
@@ -79,13 +79,13 @@ function resultStoreOpener(factory: ResultStoreFactory): Opener<ResultStoreCaseC
 
 function jobStoreOpener(factory: JobStoreFactory): Opener<JobStoreCaseContext> {
   return async () => {
-    const { store, cleanup } = await factory();
+    const { store, serializer, cleanup } = await factory();
     const close = async () => {
       try { await store.close(); } finally {
         try { await store.queue.close(); } finally { await store.results.close(); }
       }
     };
-    return { ctx: { store }, dispose: disposer(close, cleanup) };
+    return { ctx: { store, serializer }, dispose: disposer(close, cleanup) };
   };
 }
 

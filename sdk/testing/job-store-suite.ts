@@ -5,22 +5,35 @@
  * Must never: assume a backend; read anything but through the store's queue and results.
  */
 import assert from 'node:assert/strict';
-import { isNuvomError, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../plugin.ts';
+import { isNuvomError, type JobRecord, type JobSettlement, type JobStore, type QueuedJob, type Serializer } from '../plugin.ts';
 import { makeJobRecord, makeQueuedJob, type ConformanceCase } from './fixtures.ts';
 
 export interface JobStoreCaseContext {
   store: JobStore;
+  /**
+   * How the store's arguments are encoded: a job's `args` bytes are this encoding of its record's
+   * `args` (a store may keep them once). Default: JSON as UTF-8.
+   */
+  serializer?: Pick<Serializer, 'encode'>;
 }
+
+const JSON_BYTES: Pick<Serializer, 'encode'> = { encode: (v) => new TextEncoder().encode(JSON.stringify(v)) };
+/** The serializer of the case running now (cases run one at a time). */
+let codec: Pick<Serializer, 'encode'> = JSON_BYTES;
 
 const LEASE = 30_000;
 
 /** A job and its PENDING record, as the dispatcher builds them. */
 function jobWithRecord(overrides: Partial<QueuedJob> = {}): { job: QueuedJob; record: JobRecord } {
   const t = Date.now() - 10_000;
-  const job = makeQueuedJob({ runAt: t, createdAt: t, ...overrides });
-  const record = makeJobRecord({ id: job.id, taskName: job.taskName, createdAt: new Date(job.createdAt).toISOString(), priority: job.priority, maxRetries: job.options.maxRetries, retriesLeft: job.options.maxRetries, tags: [...job.options.tags], timeoutSecs: job.options.timeoutSecs, timeoutPolicy: job.options.timeoutPolicy });
+  const args = [uniqueArg(), 2];
+  const job = makeQueuedJob({ runAt: t, createdAt: t, args: codec.encode(args), ...overrides });
+  const record = makeJobRecord({ args, id: job.id, taskName: job.taskName, createdAt: new Date(job.createdAt).toISOString(), priority: job.priority, maxRetries: job.options.maxRetries, retriesLeft: job.options.maxRetries, tags: [...job.options.tags], timeoutSecs: job.options.timeoutSecs, timeoutPolicy: job.options.timeoutPolicy });
   return { job, record };
 }
+
+let argCounter = 0;
+const uniqueArg = () => `arg-${++argCounter}`;
 
 async function enqueued(store: JobStore, n: number): Promise<Array<{ job: QueuedJob; record: JobRecord }>> {
   const pairs = Array.from({ length: n }, () => jobWithRecord());
@@ -41,7 +54,7 @@ async function assertNothingWritten(store: JobStore, ids: string[], why: string)
   }
 }
 
-export const jobStoreCases: readonly ConformanceCase<JobStoreCaseContext>[] = Object.freeze([
+const cases: ConformanceCase<JobStoreCaseContext>[] = [
   {
     name: 'enqueue writes every record and every job, and the jobs are claimable',
     async run({ store }) {
@@ -185,4 +198,12 @@ export const jobStoreCases: readonly ConformanceCase<JobStoreCaseContext>[] = Ob
       assert.equal((await store.results.getFull(other.job.id))?.status, 'SUCCESS');
     },
   },
-]);
+];
+
+export const jobStoreCases: readonly ConformanceCase<JobStoreCaseContext>[] = Object.freeze(cases.map((c) => ({
+  name: c.name,
+  async run(ctx: JobStoreCaseContext) {
+    codec = ctx.serializer ?? JSON_BYTES;
+    try { await c.run(ctx); } finally { codec = JSON_BYTES; }
+  },
+})));

@@ -34,6 +34,6 @@ describe('conformance: sqlite backends', () => {
   });
   jobStoreConformance('jobStore "sqlite" (queue and results on one file)', async () => {
     const { file, cleanup } = freshFile();
-    return { store: new SqliteJobStore(new SqliteQueue({ path: file }), new SqliteResultStore({ path: file, serializer: json })), cleanup };
+    return { store: new SqliteJobStore(new SqliteQueue({ path: file }), new SqliteResultStore({ path: file, serializer: json })), serializer: json, cleanup };
   });
 });
