@@ -12,3 +12,4 @@ export { manifestRootProblem } from './project-paths.ts';
 export { taskNameProblem } from './task-names.ts';
 export { jobStoreOf, pairJobStore } from './job-store.ts';
 export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, renewArgs, type ListQuery } from './storage-kit.ts';
+export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';
