@@ -163,8 +163,11 @@ export interface Queue {
    * result store on one connection). Resolves false, having written nothing, when it cannot with that
    * store; the caller then makes the two calls itself, records first. Errors are those of the two
    * calls (NUVOM_E_DUPLICATE_JOB, ...), and leave both stores unchanged.
+   * `opts.tx`: the application's own database client inside its open transaction (`enqueue({ tx })`):
+   * write through it, so the jobs exist iff that transaction commits; a queue that cannot use it
+   * throws NUVOM_E_UNSUPPORTED (never resolves false with a tx).
    */
-  enqueueWithRecords?(jobs: QueuedJob[], records: JobRecord[], store: ResultStore): Promise<boolean>;
+  enqueueWithRecords?(jobs: QueuedJob[], records: JobRecord[], store: ResultStore, opts?: { tx?: unknown }): Promise<boolean>;
   /**
    * Optional fast path: `store.putMany(records)` and `ackMany(ids, workerId)` as one atomic write, on
    * the same terms as `enqueueWithRecords` (false: nothing written, the caller makes the two calls).
@@ -282,6 +285,12 @@ export interface ResultStore {
   stats(since: number): Promise<JobStats>;
   /** Deletes matching records; returns how many. */
   purge(filter: PurgeFilter): Promise<number>;
+  /**
+   * Optional: calls `onDone(id)` when a record reaches a final status, written by any process, and
+   * `onDone(null)` when such news may have been missed (look again). Lets `result()` wake at once
+   * instead of on its next poll. Returns an unsubscribe.
+   */
+  subscribeFinal?(onDone: (id: string | null) => void): () => void;
   close(): Promise<void>;
 }
 

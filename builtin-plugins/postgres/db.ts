@@ -129,7 +129,7 @@ export class PgDb {
   }
 
   connectionConfig(): { connectionString?: string; application_name: string } {
-    return { ...(this.settings.postgresUrl ? { connectionString: this.settings.postgresUrl } : {}), application_name: 'nuvom' };
+    return { ...(this.settings.postgresUrl ? { connectionString: this.settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
   }
 
   /**
