@@ -62,6 +62,8 @@ export class Kernel {
       }])),
     });
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) this.container.select(token, String(config[key]));
+    // A combined job store is chosen by choosing one implementation for both queue and results.
+    this.container.select('jobStore', config.queueBackend === config.resultBackend ? String(config.queueBackend) : '-');
   }
 
   get hooks() {

@@ -281,6 +281,16 @@ export class MemoryQueue implements Queue {
     this.listeners.clear();
   }
 
+  /** For the memory job store: whether `workerId` holds the job (ack, retry, release, fail would act). */
+  holds(id: string, workerId: string): boolean {
+    return this.heldBy(id, workerId) !== undefined;
+  }
+
+  /** For the memory job store: refuses a batch holding an id already queued, before anything is written. */
+  checkNew(jobs: QueuedJob[]): void {
+    this.refuseDuplicates(jobs);
+  }
+
   private refuseDuplicates(jobs: QueuedJob[]): void {
     const seen = new Set<string>();
     for (const job of jobs) {

@@ -105,6 +105,16 @@ export class MemoryResultStore implements ResultStore, HeartbeatStore {
     }
   }
 
+  /** For the memory job store: throws as putMany would, writing nothing. */
+  checkRecords(records: JobRecord[]): void {
+    for (const r of records) { historyOf(r.history, r.id, 'NUVOM_E_USAGE'); copyIn(r); }
+  }
+
+  /** For the memory job store: the stored record itself (not a copy; never hand it out). */
+  stored(id: string): JobRecord | undefined {
+    return this.records.get(id);
+  }
+
   async getFull(id: string): Promise<JobRecord | null> {
     const r = this.records.get(id);
     return r ? copyRecord(r) : null;

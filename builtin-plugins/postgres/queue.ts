@@ -4,20 +4,19 @@
  * Claim is one statement: the best waiting rows whose run_at has come (priority DESC, then insertion
  * order) and the rows whose lease ran out (a redelivery) are picked FOR UPDATE SKIP LOCKED and
  * leased in one statement, so claimers on many hosts never wait for each other nor share a row. "Holds" (ack, retry, release, renew) require worker_id to still name the worker, so a
- * worker that lost its lease to another writes nothing (fencing), and ackWithRecords stores outcomes
- * only for jobs the worker holds.
+ * worker that lost its lease to another writes nothing (fencing); the job store (job-store.ts) stores
+ * outcomes only for jobs the worker holds.
  * Wake-ups: an INSERT trigger NOTIFYs `<schema>_jobs` at commit (also for jobs enqueued in the app's
  * own transaction); retry/release/cancel NOTIFY too. subscribe() LISTENs, and is also called after the
  * LISTEN connection comes back, so a missed notification costs at most the worker's poll.
  * Must never: hand one job to two claimers while its lease holds; drop a job on a failed write.
  */
 import {
-  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type JobRecord, type Logger,
-  type Queue, type QueueCounts, type QueuedJob, type RenewResult, type ResultStore,
+  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
+  type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
 import { acquireDb, isConnectionLost, pgError, type PgDb, type PgLease, type Queryable } from './db.ts';
-import { ackRecords, removeQueued, toBuf, toBytes, writeRecords, type RecordRow } from './rows.ts';
-import { PgResultStore } from './results.ts';
+import { removeQueued, toBuf, toBytes, writeRecords, type RecordRow } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
 
 export interface PgQueueOptions {
@@ -76,19 +75,14 @@ export class PgQueue implements Queue {
   }
 
   /**
-   * Records and jobs as one write: a single INSERT of whole rows when the records carry no attempts
-   * (what the dispatcher writes), else one transaction. With `opts.tx` it runs on the application's
-   * client, inside its transaction: the jobs exist if and only if that transaction commits.
+   * Records and jobs as one write (JobStore.enqueue): a single INSERT of whole rows when the records
+   * carry no attempts (what the dispatcher writes), else one transaction. With `tx` it runs on the
+   * application's client, inside its transaction: the jobs exist if and only if that transaction commits.
    */
-  async enqueueWithRecords(jobs: QueuedJob[], records: JobRecord[], store: ResultStore, opts: PgEnqueueOptions = {}): Promise<boolean> {
+  async enqueueRows(jobs: QueuedJob[], rows: RecordRow[], tx?: unknown): Promise<void> {
     this.live();
-    if (!(store instanceof PgResultStore) || !store.sharesDb(this.db)) {
-      if (opts.tx !== undefined) throw this.txUnsupported('the result store is not the PostgreSQL store on the same database');
-      return false;
-    }
-    if (jobs.length === 0 && records.length === 0) return true;
+    if (jobs.length === 0 && rows.length === 0) return;
     checkRepeats(jobs);
-    const rows = store.rowsOf(records);
     const aligned = rows.length === jobs.length && rows.every((r, i) => r.id === jobs[i].id && r.incoming === '[]');
     const s = this.db.s;
     let write: (c: Queryable) => Promise<unknown>;
@@ -104,29 +98,19 @@ export class PgQueue implements Queue {
         if (jobs.length) await c.query(sql, params);
       };
     }
-    if (opts.tx !== undefined) {
-      await this.onAppTx(opts.tx, 'enqueue', write, jobs);
-      return true;
-    }
-    if (aligned) await this.idempotent('enqueue', jobs, write);
-    else await this.idempotent('enqueue', jobs, write, true);
-    return true;
-  }
-
-  async ackWithRecords(ids: string[], workerId: string, records: JobRecord[], store: ResultStore): Promise<boolean> {
-    this.live();
-    if (!(store instanceof PgResultStore) || !store.sharesDb(this.db)) return false;
-    if (ids.length === 0 && records.length === 0) return true;
-    const rows = store.rowsOf(records);
-    await this.db.tx('ack', async (c) => {
-      const extra = rows.filter((r) => !ids.includes(r.id));
-      if (extra.length) await writeRecords(c, this.db.s, extra);
-      await ackRecords(c, this.db.s, ids, workerId, rows.filter((r) => ids.includes(r.id)));
-    });
-    return true;
+    if (tx !== undefined) return this.onAppTx(tx, 'enqueue', write, jobs);
+    await this.idempotent('enqueue', jobs, write, !aligned);
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
+    return this.claimWith(opts, false);
+  }
+
+  /**
+   * The claim statement; with `running`, the claimed rows' records become RUNNING in the same UPDATE
+   * (JobStore.claim): an overtaken RUNNING attempt is appended to the history as LOST, in SQL.
+   */
+  async claimWith(opts: ClaimOptions, running: boolean): Promise<ClaimedJob[]> {
     this.live();
     const now = opts.now ?? this.clock.now();
     const max = Math.floor(opts.max);
@@ -145,7 +129,7 @@ export class PgQueue implements Queue {
          SELECT id, true AS redelivered, priority, seq FROM ${s}.jobs WHERE q_state = 'leased' AND lease_expires_at <= $1
           ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
        picked AS (SELECT * FROM w UNION ALL SELECT * FROM x ORDER BY priority DESC, seq LIMIT $2)
-       UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1
+       UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
          FROM picked WHERE j.id = picked.id
        RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered`,
       [now, max, opts.workerId, now + opts.leaseMs]);
@@ -344,10 +328,6 @@ export class PgQueue implements Queue {
     }
   }
 
-  private txUnsupported(why: string): NuvomError {
-    return new NuvomError('NUVOM_E_UNSUPPORTED', `enqueue with { tx } needs the PostgreSQL queue and result store on one database (${why}); set NUVOM_QUEUE_BACKEND=postgres and NUVOM_RESULT_BACKEND=postgres`, { plugin: PLUGIN_NAME });
-  }
-
   private async allQueued(jobs: QueuedJob[]): Promise<boolean> {
     const { rows } = await this.db.query<{ n: number }>('enqueue', `SELECT count(*) AS n FROM ${this.db.s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NOT NULL`, [jobs.map((j) => j.id)]);
     return Number(rows[0].n) === jobs.length;
@@ -367,6 +347,22 @@ export class PgQueue implements Queue {
     if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL queue is closed; resolve the queue service again from a running kernel', { plugin: PLUGIN_NAME });
   }
 }
+
+const ISO = (ms: string) => `to_char(to_timestamp((${ms})::float8 / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/* The RUNNING record of a claim ($1 = now, $3 = worker), for rows that have a record (status NOT NULL). */
+const RUNNING_SET = `,
+  history = CASE WHEN j.status = 'RUNNING' AND j.q_attempts + 1 > j.attempts THEN (
+      SELECT jsonb_agg(e ORDER BY i)::text FROM jsonb_array_elements(COALESCE(j.history, '[]')::jsonb || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempts, 'startedAt', CASE WHEN j.started_at IS NULL THEN NULL ELSE ${ISO('j.started_at')} END, 'endedAt', ${ISO('$1')},
+        'outcome', 'LOST', 'error', NULL, 'workerId', j.r_worker_id, 'threadId', NULL))) WITH ORDINALITY AS t(e, i)
+      WHERE i > jsonb_array_length(COALESCE(j.history, '[]')::jsonb) + 1 - 25)
+    ELSE j.history END,
+  status = CASE WHEN j.status IS NULL THEN NULL ELSE 'RUNNING' END,
+  attempts = CASE WHEN j.status IS NULL THEN NULL ELSE j.q_attempts + 1 END,
+  retries_left = CASE WHEN j.status IS NULL THEN NULL ELSE GREATEST(0, LEAST(j.max_retries, j.max_retries - GREATEST(0, j.q_attempts))) END,
+  started_at = CASE WHEN j.status IS NULL THEN NULL ELSE $1::int8 END,
+  completed_at = NULL, next_run_at = NULL, result = NULL, error = NULL,
+  r_worker_id = CASE WHEN j.status IS NULL THEN NULL ELSE $3 END`;
 
 const RECORD_INSERT_COLS = ['status', 'r_task_name', 'r_args', 'r_priority', 'r_created_at', 'attempts', 'max_retries', 'retries_left', 'tags',
   'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'r_worker_id'];

@@ -1,7 +1,7 @@
 /**
  * Job records <-> the record columns of the `jobs` row (schema.ts), and the one statement that
- * writes a batch of them. Shared by the result store (putMany) and the queue (ackWithRecords, which
- * writes the records and leaves the queue in the same UPDATE). The history is merged in JS against
+ * writes a batch of them. Shared by the result store (putMany), the queue (enqueue of whole rows) and
+ * the job store (settle: records and queue actions in the same UPDATE). The history is merged in JS against
  * the stored row, read FOR UPDATE in the same transaction (mergeHistory, nuvom/plugin).
  * Must never: write a record it could not encode (encode everything first, then write).
  */
@@ -141,28 +141,43 @@ export async function writeRecords(c: Queryable, s: string, rows: RecordRow[]): 
   }
 }
 
+/** One outcome of JobStore.settle, its record encoded. */
+export interface SettleRow {
+  row: RecordRow;
+  action: 'ack' | 'fail' | 'retry' | 'release';
+  runAt: number | null;
+}
+
 /**
- * ackWithRecords: stores the records of the jobs `workerId` still holds and takes those jobs out of
- * the queue, in one UPDATE inside the caller's transaction; a job another worker holds (this one lost
- * the lease) keeps its row untouched: fencing. Rows queued without a record are deleted.
+ * JobStore.settle inside the caller's transaction: for the jobs `workerId` still holds, stores the
+ * records and applies the queue actions in one UPDATE; a job it no longer holds is left untouched
+ * (fencing). Returns the ids applied; whether any job became claimable again (retry, release).
  */
-export async function ackRecords(c: Queryable, s: string, ids: string[], workerId: string, rows: RecordRow[]): Promise<void> {
-  const held = await lockStored(c, s, ids, workerId);
-  const mine = rows.filter((r) => held.has(r.id));
-  if (mine.length) {
-    const last = new Map(mine.map((r) => [r.id, r]));
-    const batch = [...last.values()];
-    merge(batch, held);
-    await c.query(
-      `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
-         r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
-         q_state = NULL, worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
-       FROM ${UNNEST} WHERE j.id = u.id`,
-      columns(batch),
-    );
-  }
-  const rest = [...held.keys()].filter((id) => !mine.some((r) => r.id === id));
-  if (rest.length) await removeQueued(c, s, rest, workerId);
+export async function settleRows(c: Queryable, s: string, workerId: string, outcomes: SettleRow[]): Promise<{ applied: string[]; requeued: boolean }> {
+  const held = await lockStored(c, s, [...new Set(outcomes.map((o) => o.row.id))], workerId);
+  // One outcome per job: the last one given wins.
+  const last = new Map<string, SettleRow>();
+  for (const o of outcomes) if (held.has(o.row.id)) last.set(o.row.id, o);
+  const mine = [...last.values()];
+  if (mine.length === 0) return { applied: [], requeued: false };
+  const rows = mine.map((o) => o.row);
+  merge(rows, held);
+  const params = [...columns(rows), mine.map((o) => o.action), mine.map((o) => o.runAt)];
+  const n = COLS.length;
+  await c.query(
+    `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
+       r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
+       q_state = CASE WHEN a.action IN ('retry', 'release') THEN 'waiting' END,
+       run_at = CASE WHEN a.action = 'retry' THEN a.run_at ELSE j.run_at END,
+       q_attempts = CASE WHEN a.action = 'release' THEN GREATEST(j.q_attempts - 1, 0) ELSE j.q_attempts END,
+       worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
+     FROM ${UNNEST}, unnest($${n + 1}::text[], $${n + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
+     WHERE j.id = u.id AND a.k = u.k`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`),
+    params,
+  );
+  // Rows queued without a record (a queue written by other code) go as the queue's ack would delete them.
+  await c.query(`DELETE FROM ${s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NULL AND status IS NULL`, [rows.map((r) => r.id)]);
+  return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
 }
 
 /** Takes jobs out of the queue (ack, fail): rows without a record go, the others keep their record. */
