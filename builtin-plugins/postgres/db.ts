@@ -34,6 +34,24 @@ export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
 }
 
+/*
+ * Statements are prepared once per connection (pg's named statements): the hot ones (claim, enqueue,
+ * settle) are long, and parsing and planning them on every call cost more than running them. One name
+ * per distinct text, process-wide; past MAX_NAMED texts (listJobs filter shapes...) the rest run unnamed.
+ */
+const names = new Map<string, string>();
+const MAX_NAMED = 500;
+
+/** pg's query config for `text`, named when it can be. */
+export function named(text: string, values?: unknown[]): { name?: string; text: string; values?: unknown[] } {
+  let name = names.get(text);
+  if (name === undefined && names.size < MAX_NAMED) {
+    name = `nuvom_${names.size}`;
+    names.set(text, name);
+  }
+  return name === undefined ? { text, values } : { name, text, values };
+}
+
 const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 
 /** True for an error that means the connection (not the statement) failed: worth a retry on a new one. */
@@ -138,22 +156,22 @@ export class PgDb {
    */
   async query<R extends QueryResultRow = QueryResultRow>(what: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
     await this.open();
-    return this.recovering(what, () => this.pool!.query<R>(text, values));
+    return this.recovering(what, () => this.pool!.query<R>(named(text, values)));
   }
 
   /** Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on a throw), retried whole on a lost connection. */
-  async tx<T>(what: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>): Promise<T> {
     await this.open();
     return this.recovering(what, () => this.txOnce(fn));
   }
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
-  async txOnce<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool!.connect();
     let broken: unknown;
     try {
       await client.query('BEGIN');
-      const out = await fn(client);
+      const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
       return out;
     } catch (err) {
@@ -168,7 +186,7 @@ export class PgDb {
   /** One statement on the pool, errors as the driver gave them (after open()). */
   rawQuery<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
     if (!this.pool) throw this.closedError();
-    return this.pool.query<R>(text, values);
+    return this.pool.query<R>(named(text, values));
   }
 
   /** Calls `op` again while it fails with a lost connection, up to RECOVER_MS. `lostBefore` tells the op a retry happened. */
