@@ -139,7 +139,14 @@ describe('postgres: many hosts', function () {
     await waitFor(() => runLog(logDir).filter(([, what]) => what === 'end').length >= 20, { timeoutMs: 60_000, what: 'the worker to be mid-run' });
     const cut = await count(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1`, [`nuvom:${w.child.pid}`]);
     expect(cut, 'connections cut').to.be.greaterThan(0);
-    await waitFor(async () => (await count(`SELECT count(*) AS n FROM S.jobs WHERE status = 'SUCCESS'`)) === ids.length, { timeoutMs: 90_000, what: 'every job to succeed after the cut' });
+    try {
+      await waitFor(async () => (await count(`SELECT count(*) AS n FROM S.jobs WHERE status = 'SUCCESS'`)) === ids.length, { timeoutMs: 90_000, what: 'every job to succeed after the cut' });
+    } catch (err) {
+      const c = await pgClient();
+      const states = (await c.query(`SELECT status, q_state, count(*) FROM "${schema}".jobs GROUP BY 1, 2`)).rows;
+      await c.end();
+      throw new Error(`${(err as Error).message}; rows by status/q_state ${JSON.stringify(states)}; worker stderr: ${w.stderr().slice(-3000)}`);
+    }
     expect(w.child.exitCode, 'the worker process ended').to.equal(null);
     const ended = new Set(runLog(logDir).filter(([, what]) => what === 'end').map(([id]) => id));
     expect(ended).to.deep.equal(new Set(ids));
