@@ -130,7 +130,7 @@ export class PgQueue implements Queue {
           ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
        picked AS (SELECT * FROM w UNION ALL SELECT * FROM x ORDER BY priority DESC, seq LIMIT $2)
        UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
-         FROM picked WHERE j.id = picked.id
+         FROM picked, ${ASYNC_COMMIT} WHERE j.id = picked.id
        RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered`,
       [now, max, opts.workerId, now + opts.leaseMs]);
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
@@ -142,7 +142,7 @@ export class PgQueue implements Queue {
     if (ids.length === 0) return { held: [], cancelled: [] };
     const at = now ?? this.clock.now();
     const { rows } = await this.db.query<{ id: string; cancel_requested: boolean }>('renewing leases',
-      `UPDATE ${this.db.s}.jobs SET q_state = 'leased', lease_expires_at = $3
+      `UPDATE ${this.db.s}.jobs SET q_state = 'leased', lease_expires_at = $3 FROM ${ASYNC_COMMIT}
         WHERE id = ANY($1::text[]) AND worker_id = $2 AND q_state = 'leased' RETURNING id, cancel_requested`,
       [[...new Set(ids)], workerId, at + leaseMs]);
     return { held: rows.map((r) => r.id), cancelled: rows.filter((r) => r.cancel_requested).map((r) => r.id) };
@@ -347,6 +347,14 @@ export class PgQueue implements Queue {
     if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL queue is closed; resolve the queue service again from a running kernel', { plugin: PLUGIN_NAME });
   }
 }
+
+/*
+ * Joined into the claim and renew statements: their own (autocommit) transaction commits without
+ * waiting for the WAL flush (synchronous_commit = off, this transaction only). Losing one to a server
+ * crash is harmless: the job is simply claimable again, as after an expired lease, which at-least-once
+ * delivery allows. Enqueues and outcomes keep the server's setting (durable at commit).
+ */
+const ASYNC_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
 
 const ISO = (ms: string) => `to_char(to_timestamp((${ms})::float8 / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 /* The RUNNING record of a claim ($1 = now, $3 = worker), for rows that have a record (status NOT NULL). */
