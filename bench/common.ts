@@ -203,9 +203,7 @@ export function removeDir(dir: string): void {
 export async function benchClient(dir: string, backend: Backend, extra: Record<string, unknown> = {}): Promise<Client> {
   if (backend === 'postgres') {
     const schema = `nuvom_bench_${path.basename(dir).toLowerCase().replace(/[^a-z0-9]/g, '').slice(-24)}`;
-    process.env.NUVOM_POSTGRES_URL = BENCH_PG_URL;
-    process.env.NUVOM_POSTGRES_SCHEMA = schema;
-    const client = await plainClient(dir, backend, extra);
+    const client = await plainClient(dir, backend, { postgresUrl: BENCH_PG_URL, postgresSchema: schema, ...extra });
     const close = client.close.bind(client);
     return Object.assign(client, {
       close: async () => {

@@ -11,7 +11,7 @@ import { addMigrateCommand } from './cli.ts';
 import { PgQueue } from './queue.ts';
 import { PgResultStore } from './results.ts';
 import { PgScheduleStore } from './schedules.ts';
-import { PLUGIN_NAME, readSettings } from './settings.ts';
+import { PLUGIN_NAME, postgresSettings, type PostgresSettings } from './settings.ts';
 
 export { PgQueue, type PgQueueOptions, type PgEnqueueOptions } from './queue.ts';
 export { PgResultStore, type PgResultStoreOptions } from './results.ts';
@@ -25,9 +25,10 @@ const postgresPlugin = definePlugin({
   apiVersion: 1,
   description: 'PostgreSQL queue, result store and schedule store (pg, SKIP LOCKED claims, LISTEN/NOTIFY); workers on many hosts',
   provides: ['queue:postgres', 'resultStore:postgres', 'jobStore:postgres', 'scheduleStore:postgres', 'cli'],
+  settings: postgresSettings(),
   register(ctx) {
     const logger = ctx.logger;
-    const settings = () => readSettings(process.env, ctx.config.pluginSettings[PLUGIN_NAME] ?? {});
+    const settings = (): PostgresSettings => ({ ...ctx.settings });
     ctx.provide('queue', 'postgres', (s) => new PgQueue({ settings: settings(), clock: s.clock, logger }), (q) => q.close());
     ctx.provide('resultStore', 'postgres', (s) => new PgResultStore({ settings: settings(), serializer: s.serializer, logger }), (st) => st.close());
     // Chosen when queueBackend and resultBackend are both "postgres": one row per job, one write per step.

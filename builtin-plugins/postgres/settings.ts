@@ -1,11 +1,20 @@
 /**
- * The PostgreSQL plugin's own settings, declared in the shape of issue 16 (env, default, doc, parse)
- * so that moving them to plugin-owned settings is a few lines. Until then they are read from the
- * environment (NUVOM_POSTGRES_*, then libpq's PG* variables for the URL) and `[settings.nuvom-postgres]`
- * in .nuvom_plugins.toml (keys url, schema, pool_size, migrate), the environment first.
+ * The PostgreSQL plugin's own settings (plugin-owned settings, docs/plugins.md "Settings"): read from
+ * flags, NUVOM_POSTGRES_* (environment and .env), the config file and `[settings.nuvom-postgres]`,
+ * validated, shown in `nuvom config`. An empty postgresUrl leaves the connection to libpq's PG*
+ * variables. `readSettings` is the same parsing for code that has no kernel (tests, scripts).
  * Must never: import pg, or accept a schema name that would need quoting games in SQL.
  */
-import { NuvomError } from '../../sdk/plugin.ts';
+import { NuvomError, type SettingSpec as KernelSettingSpec } from '../../sdk/plugin.ts';
+
+declare module '../../sdk/plugin.ts' {
+  interface NuvomSettings {
+    postgresUrl: string;
+    postgresSchema: string;
+    postgresPoolSize: number;
+    postgresMigrate: boolean;
+  }
+}
 
 export const PLUGIN_NAME = 'nuvom-postgres';
 
@@ -28,6 +37,11 @@ interface SettingSpec<T> {
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The declarations the kernel reads (env, doc, default, parse). */
+export function postgresSettings(): { [K in keyof PostgresSettings]: KernelSettingSpec<PostgresSettings[K]> } {
+  return Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { env: v.env, doc: v.doc, default: v.default, parse: v.parse }])) as never;
+}
 
 export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSettings[K]> } = {
   postgresUrl: {

@@ -37,10 +37,8 @@ describe('postgres: an application on PostgreSQL', function () {
 
   before(async function () {
     if (this.currentTest?.isPending()) return;
-    process.env.NUVOM_POSTGRES_URL = PG_URL;
-    process.env.NUVOM_POSTGRES_SCHEMA = schema;
     const { logger } = memoryLogger();
-    client = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', visibilityTimeoutSecs: 5 } });
+    client = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', visibilityTimeoutSecs: 5, postgresUrl: PG_URL, postgresSchema: schema } });
   });
   after(async () => {
     await client?.close();
@@ -125,6 +123,7 @@ describe('postgres: connections, migrations and errors', function () {
   });
 
   it('a bad NUVOM_POSTGRES_URL or schema name is NUVOM_E_CONFIG naming the variable', async () => {
+    await expectCode(createClient({ cwd: tempProject(), env: { NUVOM_POSTGRES_URL: 'mysql://x' }, logger: memoryLogger().logger }), 'NUVOM_E_CONFIG', /NUVOM_POSTGRES_URL/);
     const { readSettings } = await import('../../builtin-plugins/postgres/settings.ts');
     expect(() => readSettings({ NUVOM_POSTGRES_URL: 'mysql://x' })).to.throw(/NUVOM_POSTGRES_URL.*postgres:\/\//);
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'Robert"; DROP' })).to.throw(/NUVOM_POSTGRES_SCHEMA/);
