@@ -138,9 +138,12 @@ export class PgDb {
     } catch (err) {
       throw pgError(err, 'connecting', this.target);
     }
+    const onError = (): void => undefined; // as in txOnce: a cut mid-migration fails the next statement instead
+    client.on('error', onError);
     try {
       await migrate(client, this.schema, { apply: this.settings.postgresMigrate, target: this.target, logger: this.logger });
     } finally {
+      client.off('error', onError);
       client.release();
     }
     this.everConnected = true;
@@ -168,6 +171,10 @@ export class PgDb {
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
   async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool!.connect();
+    // A connection cut while the client is checked out but between statements is emitted as an
+    // 'error' event, which would crash the process unheard; the next statement then fails and is retried.
+    const onError = (): void => undefined;
+    client.on('error', onError);
     let broken: unknown;
     try {
       await client.query('BEGIN');
@@ -179,6 +186,7 @@ export class PgDb {
       if (!broken) await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
