@@ -11,3 +11,4 @@ export * as cliFormat from './cli-format.ts';
 export { manifestRootProblem } from './project-paths.ts';
 export { taskNameProblem } from './task-names.ts';
 export { jobStoreOf, pairJobStore } from './job-store.ts';
+export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';
