@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   NUVOM_E_ENQUEUE_REFUSED: 'an enqueue hook refused the job',
   NUVOM_E_DUPLICATE_JOB: 'a job id is already in the queue',
   NUVOM_E_JOB_NOT_FOUND: 'no job has that id',
+  NUVOM_E_JOB_AMBIGUOUS: 'a job id prefix matches several jobs',
   NUVOM_E_JOB_STATE: 'the job is in a state that does not allow the operation',
   NUVOM_E_DASHBOARD_FORBIDDEN: 'the dashboard refused a request (credentials, CSRF token, origin or read-only mode)',
   NUVOM_E_JOB_FAILED: 'the awaited job failed (the task threw)',

@@ -6,6 +6,7 @@
  * Must never: return a record in another shape than contracts.ts JobRecord, or a half-decoded one.
  */
 import {
+  idPrefixOf,
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type JobError, type StoredAttempts, type JobRecord, type JobStats, type JobStatus,
   type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
@@ -97,6 +98,7 @@ export class FileResultStore implements ResultStore, HeartbeatStore {
     const statuses = statusList(filter.status, 'listJobs status');
     const before = filter.createdBefore === undefined ? undefined : toMs(filter.createdBefore, 'listJobs createdBefore');
     const after = filter.createdAfter === undefined ? undefined : toMs(filter.createdAfter, 'listJobs createdAfter');
+    const prefix = idPrefixOf(filter);
     if (limit === 0 || statuses?.length === 0) return [];
     return this.io('listing job records', () => {
       this.log.sync();
@@ -104,6 +106,7 @@ export class FileResultStore implements ResultStore, HeartbeatStore {
       for (const e of this.log.entries.values()) {
         if (statuses && !statuses.includes(e.status)) continue;
         if (filter.task !== undefined && e.taskName !== filter.task) continue;
+        if (prefix !== undefined && !e.id.startsWith(prefix)) continue;
         if (before !== undefined && !(e.createdAtMs < before)) continue;
         if (after !== undefined && !(e.createdAtMs >= after)) continue;
         matches.push(e);

@@ -4,6 +4,7 @@
  * Must never: keep a caller's object, or accept a value a durable store could not hold without saying so.
  */
 import {
+  idPrefixOf,
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
   type HeartbeatStore, type ListJobsFilter, type PurgeFilter, type ResultStore, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
@@ -126,10 +127,12 @@ export class MemoryResultStore implements ResultStore, HeartbeatStore {
     const after = filter.createdAfter === undefined ? null : toMs(filter.createdAfter, 'createdAfter');
     const limit = filter.limit ?? 50;
     const offset = filter.offset ?? 0;
+    const prefix = idPrefixOf(filter);
     const matches: JobRecord[] = [];
     for (const r of this.records.values()) {
       if (statuses && !statuses.has(r.status)) continue;
       if (filter.task !== undefined && r.taskName !== filter.task) continue;
+      if (prefix !== undefined && !r.id.startsWith(prefix)) continue;
       const created = Date.parse(r.createdAt);
       if (before !== null && !(created < before)) continue;
       if (after !== null && !(created >= after)) continue;

@@ -6,6 +6,7 @@
  * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming the job.
  */
 import {
+  idPrefixOf,
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
   type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
@@ -204,6 +205,13 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
     if (filter.task !== undefined) {
       where.push('task_name = @task');
       params.task = filter.task;
+    }
+    const prefix = idPrefixOf(filter);
+    if (prefix !== undefined) {
+      // A range on the primary key (the index), then the exact test: ids are compared as written.
+      where.push('id >= @prefix AND id < @prefixEnd AND substr(id, 1, length(@prefix)) = @prefix');
+      params.prefix = prefix;
+      params.prefixEnd = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     }
     if (filter.createdBefore !== undefined) {
       where.push('created_at < @before');
