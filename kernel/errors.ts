@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   NUVOM_E_TASK_INVALID: 'task() was given bad options or no name',
   NUVOM_E_TASK_DUPLICATE: 'two tasks share one name',
   NUVOM_E_TASK_UNKNOWN: 'no task of that name is registered or in the manifest',
+  NUVOM_E_TASK_LOAD: 'a task module could not be loaded in a worker thread',
   NUVOM_E_UNSERIALIZABLE: 'an argument or result cannot be serialized',
   NUVOM_E_DESERIALIZE: 'stored bytes could not be decoded',
   NUVOM_E_ENQUEUE_REFUSED: 'an enqueue hook refused the job',
