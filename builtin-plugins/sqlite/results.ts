@@ -44,7 +44,7 @@ interface ResultRow {
   history: string | null;
 }
 
-/** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). */
+/** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). @internal */
 export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
 
 /*
@@ -127,7 +127,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
     this.beats = new SqliteHeartbeats(this.db);
   }
 
-  /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. */
+  /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. @internal */
   sharesConnection(db: Db): boolean {
     return !this.closed && this.db === db;
   }
@@ -135,13 +135,14 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
   /**
    * For SqliteQueue's one-transaction writes: the records as rows, encoded before any write (a value
    * the serializer refuses throws here, with nothing written).
+   * @internal
    */
   rowsOf(records: JobRecord[]): RecordRows {
     this.live();
     return records.map((record) => ({ row: this.toRow(record), record }));
   }
 
-  /** Writes rows inside the caller's transaction (putTx, or one of SqliteQueue's). */
+  /** Writes rows inside the caller's transaction (putTx, or one of SqliteQueue's). @internal */
   writeRows(rows: RecordRows): void {
     for (const { row, record } of rows) {
       if (this.stmt.update.run(row).changes > 0) continue;
