@@ -20,7 +20,8 @@ export async function resolveJobId(jobs: Pick<JobsService, 'getJob' | 'listJobs'
   }
   // A store that ignores idPrefix returns other ids: keep only the matching ones.
   const found = (await jobs.listJobs({ idPrefix: idOrPrefix, limit: SHOWN + 1, order: 'desc' })).filter((r) => r.id.startsWith(idOrPrefix));
-  if (found.length === 0) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${idOrPrefix}", nor one whose id starts with it`);
+  // The message every command printed before prefixes: scripts may match it.
+  if (found.length === 0) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${idOrPrefix}"`);
   if (found.length === 1) return found[0].id;
   const list = found.slice(0, SHOWN).map((r) => `${r.id} (${r.taskName}, ${r.status}, created ${r.createdAt})`).join('; ');
   throw new NuvomError('NUVOM_E_JOB_AMBIGUOUS', `the id prefix "${idOrPrefix}" matches ${found.length > SHOWN ? `more than ${SHOWN}` : found.length} jobs: ${list}; give more characters of the id`);

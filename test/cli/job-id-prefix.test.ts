@@ -55,6 +55,6 @@ describe('cli: job ids by unique prefix', function () {
     expect(exact.code, exact.stderr).to.equal(0);
     expect(exact.stdout).to.match(/^abc add PENDING/);
     failedWith(await nuvom(p, ['status', 'c0ffe']), 1, 'no job with id "c0ffe" (a prefix of an id needs at least 6 characters) (NUVOM_E_JOB_NOT_FOUND)');
-    failedWith(await nuvom(p, ['inspect', 'job', 'deadbeef']), 1, 'no job with id "deadbeef", nor one whose id starts with it (NUVOM_E_JOB_NOT_FOUND)');
+    failedWith(await nuvom(p, ['inspect', 'job', 'deadbeef']), 1, 'no job with id "deadbeef" (NUVOM_E_JOB_NOT_FOUND)');
   });
 });
