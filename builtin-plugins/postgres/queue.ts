@@ -12,7 +12,7 @@
  * Must never: hand one job to two claimers while its lease holds; drop a job on a failed write.
  */
 import {
-  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
+  NuvomError, claimArgs, duplicateJob, renewArgs, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
   type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
 import { acquireDb, isConnectionLost, pgError, type PgDb, type PgLease, type Queryable } from './db.ts';
@@ -112,12 +112,8 @@ export class PgQueue implements Queue {
    */
   async claimWith(opts: ClaimOptions, running: boolean): Promise<ClaimedJob[]> {
     this.live();
-    const now = opts.now ?? this.clock.now();
-    const max = Math.floor(opts.max);
-    if (!(max >= 1)) return [];
-    if (!(opts.leaseMs > 0)) {
-      throw new NuvomError('NUVOM_E_STORAGE', `claim needs a positive leaseMs, got ${opts.leaseMs}; set visibilityTimeoutSecs`, { plugin: PLUGIN_NAME });
-    }
+    const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
+    if (max === 0) return [];
     const s = this.db.s;
     // Waiting rows and rows whose lease ran out, each picked from its own partial index; the best
     // `max` of both are leased. Rows locked but not chosen are let go when the statement commits.
@@ -139,6 +135,7 @@ export class PgQueue implements Queue {
 
   async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {
     this.live();
+    renewArgs(ids, workerId, leaseMs, PLUGIN_NAME);
     if (ids.length === 0) return { held: [], cancelled: [] };
     const at = now ?? this.clock.now();
     const { rows } = await this.db.query<{ id: string; cancel_requested: boolean }>('renewing leases',
@@ -339,8 +336,12 @@ export class PgQueue implements Queue {
       const { rows } = await this.db.query<{ id: string }>('enqueue', `SELECT id FROM ${this.db.s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NOT NULL LIMIT 5`, [jobs.map((j) => j.id)]);
       ids = rows.map((r) => r.id);
     } catch { /* the message goes without the ids */ }
-    const which = ids.length ? `job ${ids.join(', ')} is` : 'a job id of this batch is';
-    return new NuvomError('NUVOM_E_DUPLICATE_JOB', `${which} already in the queue; give each job a new id (or cancel the old one first); nothing was enqueued`, { plugin: PLUGIN_NAME, cause, details: { jobId: ids[0] } });
+    if (ids.length) {
+      const err = duplicateJob(ids[0], PLUGIN_NAME);
+      (err as { cause?: unknown }).cause = cause;
+      return err;
+    }
+    return new NuvomError('NUVOM_E_DUPLICATE_JOB', 'a job id of this batch is already in the queue; give the job a new id, or wait until it has left the queue (finished or cancelled) before queuing it again; nothing was enqueued', { plugin: PLUGIN_NAME, cause });
   }
 
   private live(): void {

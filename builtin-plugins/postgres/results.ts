@@ -6,7 +6,7 @@
  * Must never: return a half-decoded record; write part of a batch.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, type HeartbeatStore, type JobError, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, checkRecords, listQuery, type HeartbeatStore, type JobError, type JobRecord, type JobStats, type JobStatus,
   type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
@@ -49,6 +49,7 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
   async putMany(records: JobRecord[]): Promise<void> {
     this.live();
     if (records.length === 0) return;
+    checkRecords(records, PLUGIN_NAME);
     const rows = this.rowsOf(records);
     await this.db.tx('saving job records', (c) => writeRecords(c, this.db.s, rows));
   }
@@ -71,29 +72,20 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
 
   async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
     this.live();
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
-    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
-      if (!Number.isInteger(value) || value < 0) {
-        throw new NuvomError('NUVOM_E_USAGE', `listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
-      }
-    }
-    const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
-    if (statuses?.length === 0 || limit === 0) return [];
-    const order = filter.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') {
-      throw new NuvomError('NUVOM_E_USAGE', `listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`, { plugin: PLUGIN_NAME });
-    }
+    const q = listQuery(filter, PLUGIN_NAME);
+    if (q.statuses?.length === 0 || q.limit === 0) return [];
     const where = ['status IS NOT NULL'];
     const params: unknown[] = [];
     const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
-    if (statuses) where.push(`status = ANY(${p(statuses)}::text[])`);
-    if (filter.task !== undefined) where.push(`r_task_name = ${p(filter.task)}`);
-    if (filter.createdBefore !== undefined) where.push(`r_created_at < ${p(msOf(filter.createdBefore, 'createdBefore'))}`);
-    if (filter.createdAfter !== undefined) where.push(`r_created_at >= ${p(msOf(filter.createdAfter, 'createdAfter'))}`);
-    const dir = order === 'asc' ? 'ASC' : 'DESC';
+    if (q.statuses) where.push(`status = ANY(${p(q.statuses)}::text[])`);
+    if (q.task !== null) where.push(`r_task_name = ${p(q.task)}`);
+    // starts_with (PostgreSQL 11+): a filter over the rows the other conditions leave.
+    if (q.idPrefix !== null) where.push(`starts_with(id, ${p(q.idPrefix)})`);
+    if (q.before !== null) where.push(`r_created_at < ${p(q.before)}`);
+    if (q.after !== null) where.push(`r_created_at >= ${p(q.after)}`);
+    const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const { rows } = await this.db.query<RecordRow>('listing job records',
-      `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${where.join(' AND ')} ORDER BY r_created_at ${dir}, id ${dir} LIMIT ${p(limit)} OFFSET ${p(offset)}`, params);
+      `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${where.join(' AND ')} ORDER BY r_created_at ${dir}, id ${dir} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`, params);
     return rows.map((row) => toRecord(row, this.serializer));
   }
 
