@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
   type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -221,9 +221,7 @@ export class Jobs implements JobsService {
         delay = Math.min(delay * 2, 100);
       }
     } finally {
-      for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) {
-        h.taps.splice(h.taps.findIndex((t) => t.name === name), 1);
-      }
+      for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) untap(h, name);
     }
   }
 
