@@ -75,6 +75,8 @@ describe('a plugin that declares its own settings', function () {
     expect(fromDotEnv.settings.acmeUrl).to.include({ value: 'http://from-dotenv.example/', source: '.env' });
     const table = await run(p, ['config']);
     expect(table.stdout).to.match(/acmeUrl\s+http:\/\/from-dotenv\.example\/\s+\.env/);
+    const chosen = await run(p, ['config'], { NUVOM_SERVICES: 'discovery=acme' });
+    expect(chosen.stdout).to.match(/^services\s+\{"discovery":"acme"\}\s+env \(NUVOM_SERVICES\)$/m);
   });
 
   it('reads [settings.acme] below the variables, and the declared default when nothing sets it', async () => {
