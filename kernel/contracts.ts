@@ -446,3 +446,24 @@ export interface BackendHealth {
 export function hasHealth(backend: unknown): backend is BackendHealth {
   return typeof backend === 'object' && backend !== null && typeof (backend as BackendHealth).health === 'function';
 }
+
+/** SUCCESS and FAILED completions in one time bucket (`at`: the bucket's start, epoch ms). */
+export interface CompletionBucket {
+  at: number;
+  success: number;
+  failed: number;
+}
+
+/**
+ * Optional, beside a ResultStore (the built-in SQLite store implements it from maintained counters):
+ * what a dashboard's overview needs, without reading every record. A store without it is read
+ * through `listJobs` over a bounded number of its newest records instead (docs/dashboard.md).
+ * `completions` returns one bucket per `bucketMs` (a multiple of 60,000) from `since` (rounded down
+ * to a bucket) to now, empty buckets included; `runTimes` gives, per task, completedAt - startedAt in
+ * ms of at most `perTask` SUCCESS or FAILED records among its newest ones (the SQLite store looks
+ * at the newest 3 x perTask, so the work stays bounded), for at most `maxTasks` tasks.
+ */
+export interface ResultStoreInsights {
+  completions(since: number, bucketMs: number): Promise<CompletionBucket[]>;
+  runTimes(perTask: number, maxTasks: number): Promise<Record<string, number[]>>;
+}

@@ -7,10 +7,11 @@
  */
 import {
   FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
-  type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
+  type CompletionBucket, type HeartbeatStore, type ListJobsFilter, type ResultStoreInsights, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { SqliteHeartbeats } from './heartbeats.ts';
+import { COUNTS_SQL, MINUTE_MS, RUN_TIME_SCAN } from './counts.ts';
 import { fromBlob, fromJson, toBlob, toIso, toIsoOrNull, toJson, toMs, toMsOrNull } from './codec.ts';
 
 export interface SqliteResultStoreOptions {
@@ -89,16 +90,15 @@ const SQL = {
            WHERE id = @id AND task_name = @task_name AND created_at = @created_at AND priority = @priority
              AND max_retries = @max_retries AND tags = @tags AND timeout_secs = @timeout_secs AND timeout_policy = @timeout_policy`,
   get: `SELECT * FROM nuvom_results WHERE id = @id`,
-  countsByTask: `SELECT task_name, status, COUNT(*) AS n FROM nuvom_results GROUP BY task_name, status`,
+  ...COUNTS_SQL,
   oldestPending: `SELECT MIN(created_at) FROM nuvom_results WHERE status = 'PENDING'`,
-  completedSince: `SELECT COUNT(*) FROM nuvom_results WHERE completed_at >= @since AND status IN ('SUCCESS', 'FAILED')`,
   purge: `DELETE FROM nuvom_results
            WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
-export class SqliteResultStore implements ResultStore, HeartbeatStore {
+export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultStoreInsights {
   private readonly lease: DbLease;
   private readonly db: Db;
   private readonly stmt: Statements;
@@ -120,8 +120,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
       this.lease.release();
       throw storageError('preparing the result store statements', err);
     }
-    this.stmt.oldestPending.pluck();
-    this.stmt.completedSince.pluck();
+    for (const k of ['oldestPending', 'doneFrom', 'doneBetween', 'runTimes'] as const) this.stmt[k].pluck();
     this.putTx = this.db.transaction((rows: RecordRows) => this.writeRows(rows));
     this.beats = new SqliteHeartbeats(this.db);
   }
@@ -227,18 +226,49 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
     return rows.map((row) => this.toRecord(row));
   }
 
+  /** From the counters that triggers keep (counts.ts): a few hundred rows read, however many records. */
   async stats(since: number): Promise<JobStats> {
     this.live();
-    return withBusyRetry('computing job stats', () => {
+    return withBusyRetry('computing job stats', () => this.db.transaction(() => {
       const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
       const byTask: JobStats['byTask'] = {};
-      for (const { task_name: task, status, n } of this.stmt.countsByTask.all() as Array<{ task_name: string; status: JobStatus; n: number }>) {
+      for (const { task_name: task, status, n } of this.stmt.byTaskStatus.all() as Array<{ task_name: string; status: JobStatus; n: number }>) {
         byStatus[status] = (byStatus[status] ?? 0) + n;
         (byTask[task] ??= {})[status] = n;
       }
       const oldest = this.stmt.oldestPending.get() as number | null;
-      const completedSince = this.stmt.completedSince.get({ since }) as number;
+      // Whole minutes from the counters, the part-minute before them from the completed_at index.
+      const minute = Math.ceil(since / MINUTE_MS);
+      const completedSince = (this.stmt.doneFrom.get({ minute }) as number) + (this.stmt.doneBetween.get({ since, until: minute * MINUTE_MS }) as number);
       return { byStatus, byTask, oldestPendingAt: toIsoOrNull(oldest), completedSince };
+    })());
+  }
+
+  async completions(since: number, bucketMs: number): Promise<CompletionBucket[]> {
+    this.live();
+    if (!Number.isInteger(bucketMs) || bucketMs < MINUTE_MS || bucketMs % MINUTE_MS !== 0) {
+      throw new NuvomError('NUVOM_E_USAGE', `completions bucketMs must be a whole number of minutes in ms (60000, 300000, ...), got ${JSON.stringify(bucketMs)}`, { plugin: PLUGIN_NAME });
+    }
+    const from = Math.floor(since / bucketMs) * bucketMs;
+    const rows = await withBusyRetry('reading completions', () => this.stmt.doneBuckets.all({ minute: Math.floor(from / MINUTE_MS) }) as Array<{ minute: number; status: JobStatus; n: number }>);
+    const buckets: CompletionBucket[] = [];
+    for (let at = from; at <= Date.now(); at += bucketMs) buckets.push({ at, success: 0, failed: 0 });
+    for (const { minute, status, n } of rows) {
+      const b = buckets[Math.floor((minute * MINUTE_MS - from) / bucketMs)];
+      if (b) b[status === 'SUCCESS' ? 'success' : 'failed'] += n;
+    }
+    return buckets;
+  }
+
+  async runTimes(perTask: number, maxTasks: number): Promise<Record<string, number[]>> {
+    this.live();
+    return withBusyRetry('reading run times', () => {
+      const out: Record<string, number[]> = {};
+      for (const { task_name: task } of this.stmt.tasks.all({ limit: maxTasks }) as Array<{ task_name: string }>) {
+        const ms = this.stmt.runTimes.all({ task, limit: perTask, scan: perTask * RUN_TIME_SCAN }) as number[];
+        if (ms.length) out[task] = ms;
+      }
+      return out;
     });
   }
 

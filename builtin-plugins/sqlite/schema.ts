@@ -7,6 +7,7 @@
  */
 import { NuvomError } from '../../sdk/plugin.ts';
 import type Database from 'better-sqlite3';
+import { ensureCounts } from './counts.ts';
 
 /*
  * 1: the first release. 2: nuvom_results.history (the attempts, JSON), and nullable columns that the
@@ -136,6 +137,7 @@ export function ensureSchema(db: Database.Database, part: SchemaPart): void {
     }
     db.exec(PARTS[part]);
     addColumns(db, part);
+    if (part === 'results') ensureCounts(db); // counters kept by triggers (counts.ts)
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
