@@ -75,6 +75,8 @@ export class Kernel {
     });
     // An empty choice (no source set it, no plugin suggested one): the only implementation loaded, if one.
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) if (config[key]) this.container.select(token, String(config[key]));
+    // A combined job store is chosen by choosing one implementation for both queue and results.
+    this.container.select('jobStore', config.queueBackend && config.queueBackend === config.resultBackend ? String(config.queueBackend) : '-');
     for (const [token, name] of Object.entries(config.services ?? {})) if (!(token in SERVICE_SELECTIONS)) this.container.select(token, name);
     // With several implementations and no choice, the preset's one (if exactly one) is the default.
     this.container.prefer(new Set(plugins.filter((l) => l.source === 'builtin').map((l) => l.plugin.name)));

@@ -10,4 +10,6 @@ export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, h
 export * as cliFormat from './cli-format.ts';
 export { manifestRootProblem } from './project-paths.ts';
 export { taskNameProblem } from './task-names.ts';
+export { jobStoreOf, pairJobStore } from './job-store.ts';
+export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, renewArgs, type ListQuery } from './storage-kit.ts';
 export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';

@@ -6,9 +6,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
-  type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
+  type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
 
@@ -18,6 +18,8 @@ export interface JobsDeps {
   config: NuvomConfig;
   queue: Queue;
   resultStore: ResultStore;
+  /** Where enqueues are written: queue and records together (see JobStore). */
+  store: JobStore;
   serializer: Serializer;
   bus: HookBus;
   clock: Clock;
@@ -143,28 +145,13 @@ export class Jobs implements JobsService {
       }
     }
     const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
-    // One transaction for records and queue rows where the backends allow it (SQLite on one
-    // connection): all or none, so a failure leaves nothing behind and there is nothing to undo.
-    const together = this.d.queue.enqueueWithRecords ? await this.d.queue.enqueueWithRecords(jobs, records, this.d.resultStore) : false;
-    if (!together) await this.putThenEnqueue(jobs, records, now);
+    // One transaction for records and queue entries where one plugin holds both (its job store),
+    // else records first, then the queue (pairJobStore).
+    await this.d.store.enqueue(jobs, records);
     if (bus.hooks.jobEnqueued.isUsed()) {
       for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
     }
     return jobs.map((j) => this.handle(j.id, j.taskName));
-  }
-
-  /** The two-step fallback: records first, so a worker that claims the job at once writes RUNNING after this PENDING, never before. */
-  private async putThenEnqueue(jobs: QueuedJob[], records: JobRecord[], now: number): Promise<void> {
-    await this.d.resultStore.putMany(records);
-    try {
-      if (jobs.length === 1) await this.d.queue.enqueue(jobs[0]);
-      else await this.d.queue.enqueueMany(jobs);
-    } catch (err) {
-      const error = errorOf(err);
-      await this.d.resultStore.putMany(records.map((r) => ({ ...r, status: 'FAILED' as const, completedAt: new Date(now).toISOString(), error: { ...error, message: `enqueue failed: ${error.message}` } })))
-        .catch(() => undefined);
-      throw err;
-    }
   }
 
   handle(id: string, taskName: string): JobHandle {

@@ -6,8 +6,8 @@
  * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming the job.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
-  type CompletionBucket, type HeartbeatStore, type ListJobsFilter, type ResultStoreInsights, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, checkRecords, historyOf, listQuery, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
+  type CompletionBucket, type HeartbeatStore, type ResultStoreInsights, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { SqliteHeartbeats } from './heartbeats.ts';
@@ -21,12 +21,13 @@ export interface SqliteResultStoreOptions {
   logger?: Logger;
 }
 
-interface ResultRow {
+export interface ResultRow {
   id: string;
   task_name: string;
   args: Buffer | null;
   status: JobStatus;
-  attempts: number;
+  /** The record's attempts (the queue part of the row has its own `attempts`). */
+  rec_attempts: number;
   max_retries: number;
   retries_left: number;
   priority: number;
@@ -54,14 +55,14 @@ export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
  * (a PENDING write of a running job is a worker giving it back: its INTERRUPTED entry needs the start).
  * In an UPDATE (and an upsert's DO UPDATE) the bare column names are the row's values before it.
  */
-const MERGE = 'nuvom_merge_history';
-const HISTORY_SET = `CASE
-    WHEN @history IS NULL AND (status <> 'RUNNING' OR @attempts <= attempts) THEN history
-    WHEN history IS NULL AND (status <> 'RUNNING' OR (@attempts <= attempts AND @status <> 'PENDING')) THEN @history
-    ELSE ${MERGE}(history, status, attempts, started_at, worker_id, @history, @attempts, @started_at) END`;
+export const MERGE = 'nuvom_merge_history';
+export const HISTORY_SET = `CASE
+    WHEN @history IS NULL AND (status <> 'RUNNING' OR @rec_attempts <= rec_attempts) THEN history
+    WHEN history IS NULL AND (status <> 'RUNNING' OR (@rec_attempts <= rec_attempts AND @status <> 'PENDING')) THEN @history
+    ELSE ${MERGE}(history, status, rec_attempts, started_at, worker_id, @history, @rec_attempts, @started_at) END`;
 
 /** nuvom_merge_history(...): mergeHistory over the stored row and the write, as JSON (NULL for none). */
-function mergeHistoryText(
+export function mergeHistoryText(
   stored: string | null, status: JobStatus, attempts: number, startedAt: number | null, workerId: string | null,
   incoming: string | null, newAttempts: number, newStartedAt: number | null,
 ): string | null {
@@ -73,27 +74,36 @@ function mergeHistoryText(
 }
 
 const COLUMNS = [
-  'id', 'task_name', 'args', 'status', 'attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
+  'id', 'task_name', 'args', 'status', 'rec_attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
   'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id', 'history',
 ] as const;
 
+/*
+ * The record part of nuvom_jobs (schema.ts): a row with status NULL holds no record (a job queued on
+ * a split file, or through the queue alone) and is invisible here.
+ */
 const SQL = {
-  upsert: `INSERT INTO nuvom_results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
-           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'history').map((c) => `${c} = excluded.${c}`).join(', ')},
+  // A record for a queued row keeps the queue's argument bytes (the queue's are the ones that run).
+  upsert: `INSERT INTO nuvom_jobs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
+           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'history' && c !== 'args').map((c) => `${c} = excluded.${c}`).join(', ')},
+             args = CASE WHEN state IS NULL THEN excluded.args ELSE args END,
              history = ${HISTORY_SET}`,
   // The hot path: a job moving PENDING -> RUNNING -> SUCCESS changes only these columns. Touching
   // only them keeps SQLite from rewriting the task and created_at indexes (and the args blob) on
   // every transition. A record whose identity changed (a reused id) falls back to the full upsert.
-  update: `UPDATE nuvom_results SET status = @status, attempts = @attempts, retries_left = @retries_left,
+  update: `UPDATE nuvom_jobs SET status = @status, rec_attempts = @rec_attempts, retries_left = @retries_left,
              started_at = @started_at, completed_at = @completed_at, next_run_at = @next_run_at, result = @result,
              error = @error, worker_id = @worker_id, history = ${HISTORY_SET}
            WHERE id = @id AND task_name = @task_name AND created_at = @created_at AND priority = @priority
              AND max_retries = @max_retries AND tags = @tags AND timeout_secs = @timeout_secs AND timeout_policy = @timeout_policy`,
-  get: `SELECT * FROM nuvom_results WHERE id = @id`,
+  get: `SELECT * FROM nuvom_jobs WHERE id = @id AND status IS NOT NULL`,
   ...COUNTS_SQL,
-  oldestPending: `SELECT MIN(created_at) FROM nuvom_results WHERE status = 'PENDING'`,
-  purge: `DELETE FROM nuvom_results
-           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan`,
+  oldestPending: `SELECT MIN(created_at) FROM nuvom_jobs WHERE status = 'PENDING'`,
+  // A purged record of a job still queued leaves the queue part; otherwise the row goes.
+  purge: `DELETE FROM nuvom_jobs
+           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan AND state IS NULL`,
+  purgeQueued: `UPDATE nuvom_jobs SET ${['status', 'rec_attempts', 'max_retries', 'retries_left', 'tags', 'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id', 'history'].map((c) => `${c} = NULL`).join(', ')}
+           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan AND state IS NOT NULL`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
@@ -106,6 +116,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
   /** listJobs statements, one per filter shape, each prepared once. */
   private readonly listStatements = new Map<string, Statement>();
   private readonly putTx: Transaction<(rows: RecordRows) => void>;
+  private readonly purgeTx: Transaction<(statuses: string, olderThan: number) => number>;
   private closed = false;
   private readonly beats: SqliteHeartbeats;
 
@@ -122,24 +133,28 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     }
     for (const k of ['oldestPending', 'doneFrom', 'doneBetween', 'runTimes'] as const) this.stmt[k].pluck();
     this.putTx = this.db.transaction((rows: RecordRows) => this.writeRows(rows));
+    this.purgeTx = this.db.transaction((statuses: string, olderThan: number) =>
+      this.stmt.purge.run({ statuses, olderThan }).changes + this.stmt.purgeQueued.run({ statuses, olderThan }).changes);
     this.beats = new SqliteHeartbeats(this.db);
   }
 
-  /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. */
-  sharesConnection(db: Db): boolean {
-    return !this.closed && this.db === db;
+  /** For the job store: the connection this store writes through. */
+  connection(): Db {
+    this.live();
+    return this.db;
   }
 
   /**
-   * For SqliteQueue's one-transaction writes: the records as rows, encoded before any write (a value
+   * For the job store's one-transaction writes: the records as rows, encoded before any write (a value
    * the serializer refuses throws here, with nothing written).
    */
   rowsOf(records: JobRecord[]): RecordRows {
     this.live();
+    checkRecords(records, PLUGIN_NAME);
     return records.map((record) => ({ row: this.toRow(record), record }));
   }
 
-  /** Writes rows inside the caller's transaction (putTx, or one of SqliteQueue's). */
+  /** Writes rows inside the caller's transaction (putTx, or one of the job store's). */
   writeRows(rows: RecordRows): void {
     for (const { row, record } of rows) {
       if (this.stmt.update.run(row).changes > 0) continue;
@@ -178,42 +193,32 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
 
   async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
     this.live();
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
-    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
-      if (!Number.isInteger(value) || value < 0) {
-        throw new NuvomError('NUVOM_E_USAGE', `listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
-      }
-    }
-    const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
-    if (statuses?.length === 0 || limit === 0) return [];
-    const order = filter.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') {
-      throw new NuvomError('NUVOM_E_USAGE', `listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`, { plugin: PLUGIN_NAME });
-    }
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit, offset };
-    if (statuses?.length === 1) {
+    const q = listQuery(filter, PLUGIN_NAME);
+    if (q.statuses?.length === 0 || q.limit === 0) return [];
+    const where: string[] = ['status IS NOT NULL'];
+    const params: Record<string, unknown> = { limit: q.limit, offset: q.offset };
+    if (q.statuses?.length === 1) {
       where.push('status = @status');
-      params.status = statuses[0];
-    } else if (statuses) {
+      params.status = q.statuses[0];
+    } else if (q.statuses) {
       where.push('status IN (SELECT value FROM json_each(@statuses))');
-      params.statuses = JSON.stringify(statuses);
+      params.statuses = JSON.stringify(q.statuses);
     }
-    if (filter.task !== undefined) {
+    if (q.task !== null) {
       where.push('task_name = @task');
-      params.task = filter.task;
+      params.task = q.task;
     }
-    if (filter.createdBefore !== undefined) {
+    if (q.before !== null) {
       where.push('created_at < @before');
-      params.before = toMs(filter.createdBefore, 'listJobs createdBefore');
+      params.before = q.before;
     }
-    if (filter.createdAfter !== undefined) {
+    if (q.after !== null) {
       where.push('created_at >= @after');
-      params.after = toMs(filter.createdAfter, 'listJobs createdAfter');
+      params.after = q.after;
     }
+    const order = q.order;
     const dir = order === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT * FROM nuvom_results ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT * FROM nuvom_jobs WHERE ${where.join(' AND ')}
                  ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset`;
     const rows = await withBusyRetry('listing job records', () => {
       let stmt = this.listStatements.get(sql);
@@ -277,7 +282,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     const olderThan = toMs(filter.olderThan, 'purge olderThan');
     const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
     if (statuses.length === 0) return 0;
-    return withBusyRetry('purging job records', () => this.stmt.purge.run({ statuses: JSON.stringify(statuses), olderThan }).changes);
+    return withBusyRetry('purging job records', () => this.purgeTx.immediate(JSON.stringify(statuses), olderThan));
   }
 
   async putHeartbeat(beat: WorkerHeartbeat): Promise<void> {
@@ -306,15 +311,12 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
   }
 
   private toRow(r: JobRecord): ResultRow {
-    if (!JOB_STATUSES.includes(r.status)) {
-      throw new NuvomError('NUVOM_E_JOB_STATE', `job ${r.id} has status ${JSON.stringify(r.status)}; expected one of ${JOB_STATUSES.join(', ')}`, { plugin: PLUGIN_NAME });
-    }
     return {
       id: r.id,
       task_name: r.taskName,
       args: null, // encoded only when the row is inserted (see putTx)
       status: r.status,
-      attempts: r.attempts,
+      rec_attempts: r.attempts,
       max_retries: r.maxRetries,
       retries_left: r.retriesLeft,
       priority: r.priority,
@@ -344,7 +346,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       taskName: row.task_name,
       args,
       status: row.status,
-      attempts: row.attempts,
+      attempts: row.rec_attempts,
       maxRetries: row.max_retries,
       retriesLeft: row.retries_left,
       priority: row.priority,

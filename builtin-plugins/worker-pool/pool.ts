@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   NuvomError, attemptOf, errorOf, messageOf, recordOf,
-  type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type NuvomConfig, type Queue,
+  type ClaimedJob, type HookBus, type JobError, type JobRecord, type JobStore, type Logger, type NuvomConfig, type Queue,
   type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
 } from '../../sdk/plugin.ts';
 import { listened, OutcomeRecorder, type Outcome } from './outcomes.ts';
@@ -19,6 +19,8 @@ export interface PoolDeps {
   config: NuvomConfig;
   queue: Queue;
   resultStore: ResultStore;
+  /** Claims (with their RUNNING records) and outcomes are written through it (see JobStore). */
+  store: JobStore;
   serializer: Serializer;
   registry: RegistryService;
   bus: HookBus;
@@ -224,7 +226,7 @@ export class WorkerPool implements RunningWorker {
       const worthIt = deficit >= lowWater || (ahead === 0 && free > 0);
       if (worthIt && (!this.dry || this.newWork)) {
         this.newWork = false;
-        const jobs = await this.d.queue.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
+        const jobs = await this.d.store.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
         this.dry = jobs.length < deficit;
         if (jobs.length) { await this.prepareOrGiveBack(jobs); return false; }
       }
@@ -281,7 +283,6 @@ export class WorkerPool implements RunningWorker {
    */
   private async prepare(jobs: ClaimedJob[], handled: Set<string>): Promise<void> {
     const now = Date.now();
-    const running: JobRecord[] = [];
     const ready: Buffered[] = [];
     for (const job of jobs) {
       // The queue says this claim follows a lease that ran out (a worker died, hung or lost it).
@@ -318,11 +319,10 @@ export class WorkerPool implements RunningWorker {
         handled.add(job.id);
         continue;
       }
-      running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: this.id }));
       ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
       if (listened(this.d.bus.hooks.jobClaimed)) this.d.bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: this.id });
     }
-    if (running.length) await this.d.resultStore.putMany(running);
+    // The claim wrote the RUNNING records (JobStore.claim).
     for (const b of ready) handled.add(b.job.id);
     this.buffer.push(...ready);
     this.dispatch();

@@ -51,7 +51,7 @@ function leaseExpiries(dir: string, backend: Backend, ids: string[]): Map<string
   if (backend === 'sqlite') {
     const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
     try {
-      for (const r of db.prepare("SELECT id, lease_expires_at FROM nuvom_queue WHERE state = 'leased'").all() as Array<{ id: string; lease_expires_at: number }>) {
+      for (const r of db.prepare("SELECT id, lease_expires_at FROM nuvom_jobs WHERE state = 'leased'").all() as Array<{ id: string; lease_expires_at: number }>) {
         out.set(r.id, r.lease_expires_at);
       }
     } finally {
@@ -166,8 +166,8 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
       try {
         return {
-          queued: db.prepare("SELECT COUNT(*) FROM nuvom_queue WHERE task_name = 'bulk'").pluck().get() as number,
-          records: db.prepare("SELECT COUNT(*) FROM nuvom_results WHERE task_name = 'bulk'").pluck().get() as number,
+          queued: db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE state IS NOT NULL AND task_name = 'bulk'").pluck().get() as number,
+          records: db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE status IS NOT NULL AND task_name = 'bulk'").pluck().get() as number,
           integrity: db.prepare('PRAGMA integrity_check').pluck().get() as string,
         };
       } finally {
@@ -202,7 +202,7 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       // The records are written in one transaction before the queue's: kill as soon as they show.
       const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
       try {
-        const count = db.prepare("SELECT COUNT(*) FROM nuvom_results WHERE task_name = 'bulk'").pluck();
+        const count = db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE status IS NOT NULL AND task_name = 'bulk'").pluck();
         await waitFor(() => (count.get() as number) > 0 || p.child.exitCode !== null, { timeoutMs: 60_000, what: 'the records to be written' });
       } finally {
         db.close();

@@ -13,8 +13,8 @@ function truth(file: string): { counts: Record<string, number>; done: number } {
   const db = new Database(file, { readonly: true });
   try {
     const counts: Record<string, number> = {};
-    for (const r of db.prepare('SELECT task_name, status, COUNT(*) AS n FROM nuvom_results GROUP BY 1, 2').all() as Array<{ task_name: string; status: string; n: number }>) counts[`${r.task_name}/${r.status}`] = r.n;
-    const done = (db.prepare(`SELECT COUNT(*) AS n FROM nuvom_results WHERE status IN ('SUCCESS','FAILED') AND completed_at IS NOT NULL`).get() as { n: number }).n;
+    for (const r of db.prepare('SELECT task_name, status, COUNT(*) AS n FROM nuvom_jobs WHERE status IS NOT NULL GROUP BY 1, 2').all() as Array<{ task_name: string; status: string; n: number }>) counts[`${r.task_name}/${r.status}`] = r.n;
+    const done = (db.prepare(`SELECT COUNT(*) AS n FROM nuvom_jobs WHERE status IN ('SUCCESS','FAILED') AND completed_at IS NOT NULL`).get() as { n: number }).n;
     return { counts, done };
   } finally { db.close(); }
 }
@@ -58,7 +58,7 @@ describe('sqlite result store: counters kept by triggers (stats without a full s
     expect(await store.purge({ olderThan: T + 10 * MIN })).to.equal(2);
     await check();
     const db = new Database(tmp.file());
-    db.prepare('DELETE FROM nuvom_results WHERE id = ?').run(b.id);
+    db.prepare('DELETE FROM nuvom_jobs WHERE id = ?').run(b.id);
     db.close();
     await check();
     expect((await store.stats(0)).byStatus).to.deep.equal({ PENDING: 0, RUNNING: 0, RETRYING: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0 });
@@ -77,7 +77,7 @@ describe('sqlite result store: counters kept by triggers (stats without a full s
     await store.putMany([jobRecord({ taskName: 'x', status: 'SUCCESS', createdAt: iso(T), completedAt: iso(T) }), jobRecord({ taskName: 'x' }), jobRecord({ taskName: 'y', status: 'FAILED', createdAt: iso(T), completedAt: iso(T) })]);
     await store.close();
     const db = new Database(tmp.file());
-    for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'nuvom_results'`).all() as Array<{ name: string }>) db.exec(`DROP TRIGGER ${name}`);
+    for (const { name } of db.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'nuvom_jobs'`).all() as Array<{ name: string }>) db.exec(`DROP TRIGGER ${name}`);
     db.exec('DROP TABLE nuvom_results_counts; DROP TABLE nuvom_results_done;');
     db.close();
     store = new SqliteResultStore({ path: tmp.file(), serializer: jsonSerializer });
