@@ -269,6 +269,12 @@ export interface ResultStore {
   stats(since: number): Promise<JobStats>;
   /** Deletes matching records; returns how many. */
   purge(filter: PurgeFilter): Promise<number>;
+  /**
+   * Optional: calls `onDone(id)` when a record reaches a final status, written by any process, and
+   * `onDone(null)` when such news may have been missed (look again). Lets `result()` wake at once
+   * instead of on its next poll. Returns an unsubscribe.
+   */
+  subscribeFinal?(onDone: (id: string | null) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -313,6 +319,12 @@ export interface JobStore {
    * id run again) is replaced, its history kept, as ResultStore.put does.
    */
   enqueue(jobs: QueuedJob[], records: JobRecord[]): Promise<void>;
+  /**
+   * Optional: `enqueue` written through `tx`, the application's own database client inside its open
+   * transaction (`enqueue({ tx })`, `inTransaction()`), so the jobs exist iff that transaction
+   * commits. Without it, an enqueue with a tx is refused (NUVOM_E_UNSUPPORTED).
+   */
+  enqueueInTransaction?(tx: unknown, jobs: QueuedJob[], records: JobRecord[]): Promise<void>;
   /**
    * Queue.claim, and in the same transaction each claimed job's record becomes RUNNING: status
    * RUNNING, attempts = the claim's, startedAt = the claim time, workerId, nextRunAt null (history

@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   NUVOM_E_USAGE: 'a command was used wrongly',
   NUVOM_E_PORT_IN_USE: 'a network port is already taken',
   NUVOM_E_NO_DATABASE: 'a read-only command found no database to read',
+  NUVOM_E_STORAGE_UNREACHABLE: 'a storage server could not be reached, or refused the login or database',
+  NUVOM_E_STORAGE_PERMISSION: 'a storage server refused an operation for lack of a privilege',
+  NUVOM_E_STORAGE_SCHEMA: 'the storage schema is newer than this nuvom, or not migrated yet',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,7 +3,7 @@
  * import only this module and `nuvom/testing`.
  */
 export * from '../kernel/index.ts';
-export { getTask, isTask, registerTask, taskTable, checkOptions, type AnyTask, type Task, type TaskOptions, type JobInfo, type JobHandle, type EnqueueOptions, type TaskDispatch, type ScheduleHandle, type ResultOptions } from './task.ts';
+export { getTask, isTask, registerTask, taskTable, checkOptions, currentTransaction, type AnyTask, type Task, type TaskOptions, type JobInfo, type JobHandle, type EnqueueOptions, type TaskDispatch, type ScheduleHandle, type ResultOptions } from './task.ts';
 export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
 export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, HISTORY_LIMIT, HISTORY_STACK_LINES, type RecordState, type StoredAttempts } from './records.ts';

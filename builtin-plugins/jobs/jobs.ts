@@ -6,13 +6,13 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, jobOptions, messageOf, recordOf, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
 
-const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id'];
+const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id', 'tx'];
 
 export interface JobsDeps {
   config: NuvomConfig;
@@ -82,6 +82,15 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
   return now;
 }
 
+/** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
+function transactionOf(calls: EnqueueCall[]): unknown {
+  const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
+  if (own.length && (own.length !== calls.length || own.some((t) => t !== own[0]))) {
+    throw new NuvomError('NUVOM_E_TASK_INVALID', 'every call of one enqueue batch must use the same tx (or none); nothing was enqueued');
+  }
+  return own.length ? own[0] : currentTransaction();
+}
+
 export class Jobs implements JobsService {
   constructor(private readonly d: JobsDeps) {}
 
@@ -146,8 +155,12 @@ export class Jobs implements JobsService {
     }
     const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
     // One transaction for records and queue entries where one plugin holds both (its job store),
-    // else records first, then the queue (pairJobStore).
-    await this.d.store.enqueue(jobs, records);
+    // else records first, then the queue (pairJobStore). With the app's transaction, only a store
+    // that can write through it: no fallback to two separate writes.
+    const tx = transactionOf(calls);
+    if (tx === undefined) await this.d.store.enqueue(jobs, records);
+    else if (this.d.store.enqueueInTransaction) await this.d.store.enqueueInTransaction(tx, jobs, records);
+    else throw new NuvomError('NUVOM_E_UNSUPPORTED', `enqueue with { tx } needs a job store that writes in the application's transaction (NUVOM_QUEUE_BACKEND=postgres and NUVOM_RESULT_BACKEND=postgres); nothing was enqueued`);
     if (bus.hooks.jobEnqueued.isUsed()) {
       for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
     }
@@ -189,6 +202,8 @@ export class Jobs implements JobsService {
     hooks.jobSucceeded.tap(name, onEvent);
     hooks.jobFailed.tap(name, onEvent);
     hooks.jobCancelled.tap(name, onEvent);
+    // Other processes' outcomes, where the store can tell (PostgreSQL NOTIFY); null: look again.
+    const offFinal = this.d.resultStore.subscribeFinal?.((done) => { if ((done === null || done === id) && wake) wake(); });
     try {
       for (;;) {
         const rec = await this.d.resultStore.getFull(id);
@@ -208,6 +223,7 @@ export class Jobs implements JobsService {
         delay = Math.min(delay * 2, 100);
       }
     } finally {
+      offFinal?.();
       for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) untap(h, name);
     }
   }
