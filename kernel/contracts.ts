@@ -222,6 +222,12 @@ export interface JobRecord {
 export interface ListJobsFilter {
   status?: JobStatus | JobStatus[];
   task?: string;
+  /**
+   * Only records whose id starts with this (case-sensitive; a non-empty string). Optional for a
+   * third-party store: the CLI resolves job ids by unique prefix through it, and says the store
+   * cannot when it is ignored (see docs/plugins.md).
+   */
+  idPrefix?: string;
   /** ISO string or epoch ms: only records created before this time. */
   createdBefore?: string | number;
   /** ISO string or epoch ms: only records created at or after this time. */

@@ -56,6 +56,8 @@ export interface ListQuery {
   /** null: any status. An empty list matches nothing. */
   statuses: JobStatus[] | null;
   task: string | null;
+  /** Only ids that start with this (ListJobsFilter.idPrefix). */
+  idPrefix: string | null;
   /** Epoch ms: created strictly before / at or after. */
   before: number | null;
   after: number | null;
@@ -86,6 +88,7 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
     }
   }
   if (f.task !== undefined && typeof f.task !== 'string') throw usage(`listJobs task must be a task name (a string), got ${show(f.task)}`, plugin);
+  if (f.idPrefix !== undefined && (typeof f.idPrefix !== 'string' || f.idPrefix === '')) throw usage(`listJobs idPrefix must be a non-empty string, got ${show(f.idPrefix)}; leave it out to list every id`, plugin);
   const limit = f.limit ?? 50;
   const offset = f.offset ?? 0;
   for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
@@ -96,6 +99,7 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
   return {
     statuses,
     task: f.task ?? null,
+    idPrefix: f.idPrefix ?? null,
     before: f.createdBefore === undefined ? null : timeOf(f.createdBefore, 'createdBefore', plugin),
     after: f.createdAfter === undefined ? null : timeOf(f.createdAfter, 'createdAfter', plugin),
     limit,

@@ -99,6 +99,7 @@ export class FileResultStore implements ResultStore, HeartbeatStore {
       for (const e of this.log.entries.values()) {
         if (statuses && !statuses.includes(e.status)) continue;
         if (q.task !== null && e.taskName !== q.task) continue;
+        if (q.idPrefix !== null && !e.id.startsWith(q.idPrefix)) continue;
         if (before !== undefined && !(e.createdAtMs < before)) continue;
         if (after !== undefined && !(e.createdAtMs >= after)) continue;
         matches.push(e);

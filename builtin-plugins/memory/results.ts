@@ -140,6 +140,7 @@ export class MemoryResultStore implements ResultStore, HeartbeatStore {
     for (const r of this.records.values()) {
       if (statuses && !statuses.has(r.status)) continue;
       if (q.task !== null && r.taskName !== q.task) continue;
+      if (q.idPrefix !== null && !r.id.startsWith(q.idPrefix)) continue;
       const created = Date.parse(r.createdAt);
       if (before !== null && !(created < before)) continue;
       if (after !== null && !(created >= after)) continue;

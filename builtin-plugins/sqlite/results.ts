@@ -208,6 +208,12 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       where.push('task_name = @task');
       params.task = q.task;
     }
+    if (q.idPrefix !== null) {
+      // A range on the id's unique index, then an exact check (the range alone would admit nothing more, but says so plainly).
+      where.push('id >= @prefix AND id < @prefixEnd AND substr(id, 1, length(@prefix)) = @prefix');
+      params.prefix = q.idPrefix;
+      params.prefixEnd = q.idPrefix.slice(0, -1) + String.fromCharCode(q.idPrefix.charCodeAt(q.idPrefix.length - 1) + 1);
+    }
     if (q.before !== null) {
       where.push('created_at < @before');
       params.before = q.before;

@@ -152,6 +152,7 @@ function migrateToOneRow(db: Database.Database): void {
  * Creates `part`'s tables if missing, migrates them to SCHEMA_VERSION and stamps it, all in one
  * IMMEDIATE transaction (two processes opening a v1 file at once migrate it once); refuses a file
  * from a newer nuvom.
+ * @internal (better-sqlite3's types stay out of the published declarations)
  */
 export function ensureSchema(db: Database.Database, part: SchemaPart): void {
   db.transaction(() => {

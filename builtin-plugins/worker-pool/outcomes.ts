@@ -56,6 +56,8 @@ export class OutcomeRecorder {
     private readonly counters: { done: number; failed: number },
     /** Wakes the pool's loop (a retry may be due soon, at `runAt`). */
     private readonly wake: (retryAt?: number) => void,
+    /** Told whether each batched write worked (null) or failed (the error), for the storage events. */
+    private readonly storage: (err: unknown) => void = () => {},
   ) {
     this.failures = new FailureLog(d.logger);
   }
@@ -135,10 +137,12 @@ export class OutcomeRecorder {
         // SUCCESS records and acks in one transaction where one plugin holds both, else records first.
         await this.d.store.settle(this.id, records.map((record, i) => ({ id: acks[i], action: 'ack' as const, record })));
       } catch (err) {
+        this.storage(err);
         const silent = events.length ? `; jobSucceeded was not fired for them` : '';
         this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire${silent}`);
         continue;
       }
+      this.storage(null);
       for (const e of events) this.d.bus.emit('jobSucceeded', e);
     }
   }

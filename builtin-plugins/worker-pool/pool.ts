@@ -9,11 +9,21 @@ import { hostname } from 'node:os';
 import {
   NuvomError, attemptOf, errorOf, messageOf, recordOf,
   type ClaimedJob, type HookBus, type JobError, type JobRecord, type JobStore, type Logger, type NuvomConfig, type Queue,
-  type RegistryService, type ResultStore, type RunningWorker, type Serializer, type WorkerOptions,
+  type RegistryService, type ResultStore, type RunningWorker, type Serializer, type StorageEvent, type WorkerOptions,
 } from '../../sdk/plugin.ts';
 import { listened, OutcomeRecorder, type Outcome } from './outcomes.ts';
 import type { FromThread, RunMessage } from './protocol.ts';
 import { Thread } from './threads.ts';
+
+/** The deepest code in an error's cause chain that is not nuvom's own (SQLITE_FULL, ENOSPC), else nuvom's. */
+function rootCode(err: unknown): string | undefined {
+  let code: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && (!code || !c.startsWith('NUVOM_E_'))) code = c;
+  }
+  return code;
+}
 
 export interface PoolDeps {
   config: NuvomConfig;
@@ -101,6 +111,8 @@ export class WorkerPool implements RunningWorker {
   private readonly counters = { done: 0, failed: 0 };
   /** The latest runAt of a retry this worker scheduled: a burst run waits for its own retries. */
   private retriesUntil = 0;
+  /** A storage call failed since the last write that worked (see storageFailed). */
+  private storageFailing = false;
   private cancelTimer?: NodeJS.Timeout;
   /** A cancel check is running, or one is due (coalesced: at most one per CANCEL_CHECK_MIN_MS). */
   private cancelCheck: 'idle' | 'running' | 'due' = 'idle';
@@ -119,7 +131,7 @@ export class WorkerPool implements RunningWorker {
     this.outcomes = new OutcomeRecorder(d, this.id, this.counters, (retryAt) => {
       if (retryAt !== undefined) this.retriesUntil = Math.max(this.retriesUntil, retryAt);
       this.wake();
-    });
+    }, (err) => (err === null ? this.storageWorked('record') : this.storageFailed('record', err)));
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.nThreads = opts.threads ?? d.config.maxWorkers;
     this.concurrency = opts.concurrency ?? d.config.concurrency;
@@ -208,6 +220,7 @@ export class WorkerPool implements RunningWorker {
         // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
         // jobs it holds come back when their leases expire, and the next claim may well succeed.
         backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
+        this.storageFailed('claim', err);
         this.d.logger.warn(`claiming jobs failed: ${messageOf(err)}; trying again in ${backoffMs} ms`, { code: (err as NuvomError).code });
         await this.sleep(backoffMs);
       }
@@ -228,7 +241,7 @@ export class WorkerPool implements RunningWorker {
         this.newWork = false;
         const jobs = await this.d.store.claim({ max: deficit, workerId: this.id, leaseMs: this.leaseMs });
         this.dry = jobs.length < deficit;
-        if (jobs.length) { await this.prepareOrGiveBack(jobs); return false; }
+        if (jobs.length) { this.storageWorked('claim'); await this.prepareOrGiveBack(jobs); return false; }
       }
       if (this.dry && this.opts.burst && this.buffer.length === 0 && this.inflight.size === 0 && Date.now() >= this.retriesUntil) {
         await this.outcomes.flush();
@@ -247,6 +260,19 @@ export class WorkerPool implements RunningWorker {
       if (await this.sleep(wait)) this.dry = false;
       return false;
     }
+  }
+
+  /** Tells the storageError observers (doctor's last-error record) what failed, with its root code. */
+  private storageFailed(op: StorageEvent['op'], err: unknown): void {
+    this.storageFailing = true;
+    if (listened(this.d.bus.hooks.storageError)) this.d.bus.emit('storageError', { workerId: this.id, at: Date.now(), op, code: rootCode(err), message: messageOf(err) });
+  }
+
+  /** A write worked (a claim that took jobs, a committed outcome batch): once after failures. */
+  private storageWorked(op: StorageEvent['op']): void {
+    if (!this.storageFailing) return;
+    this.storageFailing = false;
+    this.d.bus.emit('storageRecovered', { workerId: this.id, at: Date.now(), op });
   }
 
   /** Resolves true when the time ran out, false when woken (a slot freed, new work). */
@@ -690,6 +716,7 @@ export class WorkerPool implements RunningWorker {
       }
       this.cancelled(cancelled);
     } catch (err) {
+      this.storageFailed('renew', err);
       this.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
     }
   }

@@ -3,6 +3,8 @@
  * tasks), and reports outcomes to the main thread. The hook bus and storage stay on the main thread.
  * Must never: touch the queue or the result store; exit on a task's error.
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parentPort, threadId } from 'node:worker_threads';
 import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
 import type { DoneMessage, FromThread, RunMessage, ToThread } from './protocol.ts';
@@ -94,6 +96,19 @@ function errorOf(err: unknown): JobError {
   return { name: typeof o?.name === 'string' ? o.name : 'Error', message: `the task threw a non-Error value: ${message}`, stack: null };
 }
 
+/**
+ * A `.ts` task module in a CommonJS package (no "type": "module") is loaded as CommonJS, and its
+ * `import 'nuvom'` (an ES module that imports the task module back) then fails with Node's raw
+ * ERR_REQUIRE_CYCLE_MODULE: say what to change instead.
+ */
+function loadError(err: unknown, moduleUrl: string): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 'ERR_REQUIRE_CYCLE_MODULE' && !/Cannot require\(\) ES Module .* in a cycle/.test(String(e?.message))) return err;
+  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : moduleUrl;
+  const message = `${path.basename(file)} is TypeScript in a CommonJS package: rename it to .mts, or add "type": "module" to package.json (Node loads it as CommonJS, and its import of nuvom, an ES module, makes a require cycle Node refuses: ERR_REQUIRE_CYCLE_MODULE, ${file})`;
+  return Object.assign(new Error(message), { name: 'NuvomError', code: 'NUVOM_E_TASK_LOAD' });
+}
+
 async function findTask(msg: RunMessage): Promise<AnyTask> {
   let t = getTask(msg.taskName);
   if (t) return t;
@@ -102,7 +117,7 @@ async function findTask(msg: RunMessage): Promise<AnyTask> {
   }
   let mod = modules.get(msg.moduleUrl);
   if (!mod) {
-    mod = import(msg.moduleUrl) as Promise<Record<string, unknown>>;
+    mod = (import(msg.moduleUrl) as Promise<Record<string, unknown>>).catch((err: unknown) => { throw loadError(err, msg.moduleUrl!); });
     modules.set(msg.moduleUrl, mod);
     mod.catch(() => modules.delete(msg.moduleUrl!));
   }

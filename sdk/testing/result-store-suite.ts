@@ -195,6 +195,22 @@ export const resultStoreCases: readonly ConformanceCase<ResultStoreCaseContext>[
     },
   },
   {
+    name: 'listJobs filters by idPrefix (case-sensitive, combined with the other filters) and refuses an empty one',
+    async run({ store }) {
+      const mk = (id: string, k: number, taskName = 'a') => makeJobRecord({ id, taskName, createdAt: iso(T + k) });
+      const recs = [mk('0190abcd-0001', 1), mk('0190abcd-0002', 2, 'b'), mk('0190abce-0003', 3), mk('0190ABCD-0004', 4), mk('0190abc', 5), mk('x0190abcd', 6)];
+      await store.putMany(structuredClone(recs));
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd' })), ['0190abcd-0002', '0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abc' })), ['0190abc', '0190abce-0003', '0190abcd-0002', '0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd-0001' })), ['0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd', task: 'b' })), ['0190abcd-0002']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd', limit: 1, order: 'asc' })), ['0190abcd-0001']);
+      assert.deepEqual(await store.listJobs({ idPrefix: '0190abcf' }), []);
+      assert.deepEqual(await store.listJobs({ idPrefix: 'zzz' }), []);
+      await assert.rejects(store.listJobs({ idPrefix: '' }), (err: NodeJS.ErrnoException) => err.code === 'NUVOM_E_USAGE');
+    },
+  },
+  {
     name: 'listJobs filters by createdBefore (exclusive) and createdAfter (inclusive), ISO or epoch ms',
     async run({ store }) {
       const [r3, r2, r1, r0] = [3000, 2000, 1000, 0].map((ago) => makeJobRecord({ createdAt: iso(T - ago) }));
