@@ -1,13 +1,13 @@
 /**
  * The `nuvom` command: parse the global options, load the configuration, boot the kernel with the
- * built-in plugins, let plugins contribute their commands through the `cli` hook, run one command.
+ * default preset, let plugins contribute their commands through the `cli` hook, run one command.
  * Exit codes: 0 success, 1 failure or not found, 2 usage error. Data on stdout, logs on stderr.
  * Must never: implement a command itself (commands belong to plugins).
  */
 import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { builtinPlugins, catalogue } from '../builtin-plugins/index.ts';
-import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+import defaultPreset from '../presets/default/index.ts';
+import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, resolvePreset, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
 import { checkReadOnly } from './read-only.ts';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -48,7 +48,9 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const flags: Partial<Record<ConfigKey, unknown>> = { logLevel };
     const config = await loadConfig({ cwd, flags });
     const logger = createLogger({ level: config.logLevel });
-    kernel = await bootKernel({ config, builtins: builtinPlugins, catalogue, logger });
+    // The default preset, less what `[preset] disable` leaves out (never imported).
+    const preset = await resolvePreset(defaultPreset, { disable: config.presetDisable });
+    kernel = await bootKernel({ config, preset, logger });
     // After boot (which checks the backends' names, and opens no store: services build lazily).
     checkReadOnly(argv, kernel.config);
     const program = new Command('nuvom')

@@ -21,6 +21,7 @@ export class ServiceContainer<S extends object> {
   private readonly providers = new Map<string, Map<string, Provider>>();
   private readonly selected = new Map<string, string>();
   private readonly factories = new Map<string, (services: S) => unknown>();
+  private preferred: ReadonlySet<string> = new Set();
   private readonly built: Array<{ key: string; instance: unknown; dispose?: Disposer; plugin: string }> = [];
 
   constructor() {
@@ -60,6 +61,11 @@ export class ServiceContainer<S extends object> {
       return instance;
     }).singleton());
     this.registerProvider({ token, name, plugin });
+  }
+
+  /** Plugins whose implementation is the default when a token has several and none is chosen (the preset's). */
+  prefer(plugins: ReadonlySet<string>): void {
+    this.preferred = plugins;
   }
 
   /** Chooses the implementation a token resolves to. Unknown names are reported at resolve time. */
@@ -145,7 +151,9 @@ export class ServiceContainer<S extends object> {
 
   private defaultName(token: string): string | undefined {
     const impls = this.providers.get(token);
-    if (impls && impls.size === 1) return [...impls.keys()][0];
-    return undefined;
+    if (!impls) return undefined;
+    if (impls.size === 1) return [...impls.keys()][0];
+    const fromPreferred = [...impls.values()].filter((p) => this.preferred.has(p.plugin));
+    return fromPreferred.length === 1 ? fromPreferred[0].name : undefined;
   }
 }

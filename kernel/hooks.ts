@@ -231,3 +231,34 @@ export class HookBus {
     }
   }
 }
+
+/**
+ * Removes the taps named `name` from a hook (tapable has no public way to); returns how many. The
+ * hook's compiled call is reset, so the next call runs without them.
+ */
+export function untap(hook: unknown, name: string): number {
+  const h = hook as { taps: Array<{ name: string }>; _resetCompilation?: () => void };
+  const before = h.taps.length;
+  for (let i = h.taps.length - 1; i >= 0; i--) if (h.taps[i].name === name) h.taps.splice(i, 1);
+  h._resetCompilation?.();
+  return before - h.taps.length;
+}
+
+/**
+ * The hook table as a plugin sees it through its context: every tap it makes carries the plugin's
+ * name (a name or options it passes are kept for the stage, the name is replaced), so an error or a
+ * failure count always names the plugin that tapped.
+ */
+export function hooksFor<H extends object>(hooks: H, plugin: string): H {
+  const wrapHook = (hook: Record<string, unknown>) => new Proxy(hook, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if ((prop === 'tap' || prop === 'tapAsync' || prop === 'tapPromise') && typeof v === 'function') {
+        return (opts: string | { name: string }, fn: unknown) => (v as (o: unknown, f: unknown) => unknown).call(target, typeof opts === 'object' && opts !== null ? { ...opts, name: plugin } : plugin, fn);
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  // The table is frozen (a Proxy could not hand out other objects for its properties): a new frozen table.
+  return Object.freeze(Object.fromEntries(Object.entries(hooks).map(([k, v]) => [k, typeof v === 'object' && v !== null ? wrapHook(v as Record<string, unknown>) : v]))) as H;
+}

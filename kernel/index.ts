@@ -11,3 +11,4 @@ export { configVariables, resolveSettings, settingsFor, settingTable, suggestKey
 export { findProjectRoot, type ProjectRoot } from './config/root.ts';
 export { CONFIG_KEYS, settingParsers, type ConfigInputs, type ConfigKey, type KernelSettings, type ConfigSource, type ConfigValue, type NuvomConfig, type NuvomSettings } from './config/schema.ts';
 export { createLogger, type LoggerOptions } from './logger.ts';
+export { definePreset, presetEntries, resolvePreset, type LazyPlugin, type Preset, type PresetChoice, type PresetEntry, type ResolvedPreset } from './preset.ts';

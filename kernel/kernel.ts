@@ -9,8 +9,9 @@ import { importListedPlugins } from './config/load.ts';
 import { CONFIG_KEYS, type KernelSettings, type NuvomConfig } from './config/schema.ts';
 import { resolveSettings, settingsFor } from './config/settings.ts';
 import { NuvomError } from './errors.ts';
-import { HookBus } from './hooks.ts';
+import { HookBus, hooksFor } from './hooks.ts';
 import { createLogger } from './logger.ts';
+import type { ResolvedPreset } from './preset.ts';
 import type { NuvomPlugin, PluginContext, Services } from './plugin.ts';
 import {
   orderPlugins, startPlugins, stopPlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
@@ -26,7 +27,13 @@ export const SERVICE_SELECTIONS: Readonly<Record<string, keyof KernelSettings>> 
 
 export interface BootOptions {
   config: NuvomConfig;
-  /** Built-in plugins, applied before those listed in .nuvom_plugins.toml. */
+  /**
+   * The preset to boot (resolvePreset()): its plugins come first, its settings are defaults, its
+   * catalogue names optional plugins. A listed or programmatic plugin with the name of one of its
+   * plugins replaces that plugin.
+   */
+  preset?: ResolvedPreset;
+  /** Built-in plugins, applied before those listed in .nuvom_plugins.toml (added to the preset's). */
   builtins?: NuvomPlugin[];
   /** Extra plugin objects (programmatic use, tests). */
   plugins?: NuvomPlugin[];
@@ -48,6 +55,7 @@ export class Kernel {
     readonly plugins: LoadedPlugin[],
     private readonly timeouts: HostTimeouts,
     clock: Clock,
+    readonly catalogue: Catalogue = {},
   ) {
     this.bus = new HookBus(logger);
     this.container.value('config', config);
@@ -55,9 +63,11 @@ export class Kernel {
     this.container.value('clock', clock);
     this.container.value('bus', this.bus);
     this.container.value('kernelInfo', {
+      presetPlugins: () => this.plugins.filter((l) => l.source === 'builtin').map((l) => l.plugin),
+      catalogue: () => this.catalogue,
       plugins: () => this.plugins.map((l) => ({
         name: l.plugin.name, version: l.plugin.version, source: l.source, state: l.state,
-        provides: l.plugin.provides ?? [], dependsOn: l.plugin.dependsOn ?? [],
+        provides: this.providesOf(l.plugin), dependsOn: l.plugin.dependsOn ?? [], needs: l.plugin.needs ?? [],
       })),
       services: () => Object.fromEntries(this.container.tokens().map((t) => [t, {
         selected: this.container.selection(t), available: this.container.implementations(t).map((p) => p.name),
@@ -67,6 +77,18 @@ export class Kernel {
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) if (config[key]) this.container.select(token, String(config[key]));
     // A combined job store is chosen by choosing one implementation for both queue and results.
     this.container.select('jobStore', config.queueBackend && config.queueBackend === config.resultBackend ? String(config.queueBackend) : '-');
+    for (const [token, name] of Object.entries(config.services ?? {})) if (!(token in SERVICE_SELECTIONS)) this.container.select(token, name);
+    // With several implementations and no choice, the preset's one (if exactly one) is the default.
+    this.container.prefer(new Set(plugins.filter((l) => l.source === 'builtin').map((l) => l.plugin.name)));
+  }
+
+  /** The plugin's declared capabilities plus every "token:name" its register() provided. */
+  providesOf(plugin: NuvomPlugin): string[] {
+    const out = [...(plugin.provides ?? [])];
+    for (const token of this.container.tokens()) {
+      for (const p of this.container.implementations(token)) if (p.plugin === plugin.name && !out.includes(`${token}:${p.name}`)) out.push(`${token}:${p.name}`);
+    }
+    return out;
   }
 
   get hooks() {
@@ -79,6 +101,37 @@ export class Kernel {
    * was set, rather than at the first enqueue.
    */
   checkSelections(): void {
+    const services = this.config.services ?? {};
+    const src = this.config.sources.services;
+    const from = src ? `${src.source}${src.origin ? ` ${src.origin}` : ''}` : 'default';
+    for (const [token, name] of Object.entries(services)) {
+      if (token in SERVICE_SELECTIONS) {
+        const key = SERVICE_SELECTIONS[token];
+        throw new NuvomError('NUVOM_E_CONFIG', `NUVOM_SERVICES (from ${from}) chooses "${token}", which has its own setting; use ${CONFIG_KEYS[key].env} (${key}) instead`);
+      }
+      const impls = this.container.implementations(token).map((p) => p.name);
+      if (!impls.includes(name)) {
+        throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `NUVOM_SERVICES (from ${from}) chooses "${name}" for service "${token}", which no loaded plugin provides; available: ${impls.join(', ') || '(none)'}. Fix the setting, or list the plugin that provides "${name}" in .nuvom_plugins.toml`);
+      }
+    }
+    for (const l of this.plugins) {
+      // Declared needs: a plugin that resolves a service nobody provides fails here, not at first use.
+      for (const token of l.plugin.needs ?? []) {
+        if (!this.container.has(token)) {
+          throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `needs service "${token}", which no loaded plugin provides; load a plugin that provides it (or do not leave it out of the preset)`, { plugin: l.plugin.name });
+        }
+      }
+      // Declared "token:name" capabilities must match what register() provided.
+      for (const cap of l.plugin.provides ?? []) {
+        const i = cap.indexOf(':');
+        if (i <= 0) continue;
+        const [token, name] = [cap.slice(0, i), cap.slice(i + 1)];
+        const p = this.container.implementations(token).find((x) => x.name === name);
+        if (!p || p.plugin !== l.plugin.name) {
+          throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `declares provides "${cap}" but its register() did not provide service "${token}" as "${name}"; provide it or fix the list`, { plugin: l.plugin.name });
+        }
+      }
+    }
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) {
       const impls = this.container.implementations(token).map((p) => p.name);
       const name = String(this.config[key]);
@@ -102,7 +155,7 @@ export class Kernel {
       config: this.config,
       settings: settingsFor(this.config, plugin),
       logger,
-      hooks: this.bus.hooks,
+      hooks: hooksFor(this.bus.hooks, plugin.name),
       bus: this.bus,
       provide: (token, name, factory, dispose) => this.container.provide(plugin.name, token, name, factory, dispose),
       resolve: (token) => this.container.resolve(token),
@@ -128,19 +181,26 @@ export class Kernel {
 
 /** Loads, validates, orders, registers and starts every plugin; returns a running kernel. */
 export async function bootKernel(opts: BootOptions): Promise<Kernel> {
+  const catalogue = { ...opts.preset?.catalogue, ...opts.catalogue };
+  const listed = await importListedPlugins(opts.config, catalogue);
+  const added: LoadedPlugin[] = [];
+  for (const p of opts.plugins ?? []) added.push({ plugin: p, source: 'programmatic', state: 'loaded' });
+  for (const { plugin, spec, capability } of listed) added.push({ plugin, source: spec, capability, state: 'loaded' });
+  // A listed or programmatic plugin named like a preset plugin replaces it.
+  const replacing = new Set(added.map((l) => l.plugin.name));
   const loaded: LoadedPlugin[] = [];
-  for (const p of opts.builtins ?? []) loaded.push({ plugin: p, source: 'builtin', state: 'loaded' });
-  for (const p of opts.plugins ?? []) loaded.push({ plugin: p, source: 'programmatic', state: 'loaded' });
-  for (const { plugin, spec, capability } of await importListedPlugins(opts.config, opts.catalogue)) {
-    loaded.push({ plugin, source: spec, capability, state: 'loaded' });
+  for (const p of [...(opts.preset?.plugins ?? []), ...(opts.builtins ?? [])]) {
+    if (!replacing.has(p.name)) loaded.push({ plugin: p, source: 'builtin', state: 'loaded' });
   }
+  loaded.push(...added);
   const ordered = orderPlugins(loaded);
   // Every plugin is known now: resolve their settings (in load order, which decides suggested defaults).
-  const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true);
+  const presetDefaults = opts.preset ? { preset: opts.preset.name, settings: opts.preset.settings } : undefined;
+  const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true, presetDefaults);
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const limitMs = config.pluginTimeoutSecs * 1000;
   const timeouts: HostTimeouts = { startMs: limitMs, stopMs: limitMs, ...opts.timeouts };
-  const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() });
+  const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() }, catalogue);
   const known = new Set(ordered.map((l) => l.plugin.name));
   for (const name of Object.keys(config.pluginSettings)) {
     if (!known.has(name)) {

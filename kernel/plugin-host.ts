@@ -38,7 +38,7 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
   for (const fn of ['register', 'start', 'stop'] as const) {
     if (p[fn] !== undefined && typeof p[fn] !== 'function') fail(`"${fn}" must be a function`);
   }
-  for (const list of ['provides', 'dependsOn'] as const) {
+  for (const list of ['provides', 'dependsOn', 'needs'] as const) {
     if (p[list] !== undefined && (!Array.isArray(p[list]) || (p[list] as unknown[]).some((x) => typeof x !== 'string'))) {
       fail(`"${list}" must be an array of strings`);
     }

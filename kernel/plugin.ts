@@ -5,6 +5,7 @@
 import type { Clock, JobStore, Logger, Queue, ResultStore, ScheduleStore, Serializer } from './contracts.ts';
 import type { NuvomConfig } from './config/schema.ts';
 import type { HookBus, KernelHooks } from './hooks.ts';
+import type { Catalogue } from './plugin-host.ts';
 
 export const API_VERSION = 1 as const;
 
@@ -34,11 +35,16 @@ export interface PluginInfo {
   state: string;
   provides: string[];
   dependsOn: string[];
+  needs: string[];
 }
 
 /** What the kernel tells about itself (for `nuvom plugin status`). */
 export interface KernelInfo {
   plugins(): PluginInfo[];
+  /** The plugin objects that came from the preset (and `builtins`), for building an isolated kernel. */
+  presetPlugins(): NuvomPlugin[];
+  /** The catalogue the kernel booted with ("nuvom/plugins/prometheus" -> loader). */
+  catalogue(): Catalogue;
   /** token -> { chosen implementation, available ones } */
   services(): Record<string, { selected: string | undefined; available: string[] }>;
 }
@@ -103,6 +109,11 @@ export interface NuvomPlugin<S extends SettingSpecs = SettingSpecs> {
   provides?: string[];
   /** Plugins that must register and start before this one. */
   dependsOn?: string[];
+  /**
+   * Service tokens this plugin resolves and cannot work without ("queue", "registry"). Boot fails,
+   * naming the plugin and the service, when no loaded plugin provides one.
+   */
+  needs?: string[];
   /**
    * The settings this plugin owns (docs/plugins.md, "Settings"). Their names share one namespace with
    * the kernel's and every other plugin's (the config file and `nuvom config` are flat).

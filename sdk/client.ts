@@ -1,11 +1,11 @@
 /**
- * `createClient()`: boots the kernel with the built-in plugins and the ones listed in
- * .nuvom_plugins.toml, from the same configuration the CLI reads, and offers job control and an
- * in-process worker. The first client created also serves `task().delay()` (the default client), so
+ * `createClient()`: boots the kernel with a preset (the default distribution unless told otherwise)
+ * and the plugins listed in .nuvom_plugins.toml, from the same configuration the CLI reads, and offers
+ * job control and an in-process worker. The first client created also serves `task().delay()` (the default client), so
  * an application that creates one client and starts a worker on the memory backend talks to itself.
  */
 import {
-  bootKernel, loadConfig, type ConfigKey, type JobRecord, type JobStats, type Kernel, type ListJobsFilter,
+  bootKernel, loadConfig, presetEntries, resolvePreset, type ConfigKey, type Preset, type PresetEntry, type JobRecord, type JobStats, type Kernel, type ListJobsFilter,
   type Logger, type NuvomConfig, type NuvomPlugin, type ScheduleEntry, type Trigger,
 } from '../kernel/index.ts';
 import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
@@ -17,8 +17,15 @@ export interface ClientOptions {
   cwd?: string;
   /** Settings that override every other source (as CLI flags do). */
   config?: Partial<Record<ConfigKey, unknown>> & Record<string, unknown>;
-  /** Extra plugin objects, applied after the built-ins and the TOML-listed ones. */
+  /**
+   * The preset to boot (`nuvom/presets/default` unless given; `nuvom/presets/core` enqueues and reads
+   * results without the worker pool, discovery or the CLI's plugins).
+   */
+  preset?: Preset;
+  /** Extra plugin objects, applied after the preset's and the TOML-listed ones; one named like a preset plugin replaces it. */
   plugins?: NuvomPlugin[];
+  /** Names of preset plugins to leave out (never imported). */
+  disable?: string[];
   logger?: Logger;
   /** Environment to read NUVOM_* from (default process.env). */
   env?: Record<string, string | undefined>;
@@ -46,14 +53,28 @@ export interface Client {
   close(): Promise<void>;
 }
 
-let builtinsPromise: Promise<typeof import('../builtin-plugins/index.ts')> | null = null;
+let defaultPresetPromise: Promise<Preset> | null = null;
+
+/**
+ * The bundled default preset, found next to this module (dist/presets/default/index.js or
+ * presets/default/index.ts): the SDK names no preset module in an import, so `nuvom` depends on no
+ * built-in plugin, and an application that passes its own preset never loads this one.
+ */
+function bundledDefaultPreset(): Promise<Preset> {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  defaultPresetPromise ??= (import(new URL(`../presets/default/index.${ext}`, import.meta.url).href) as Promise<{ default: Preset }>).then((m) => m.default);
+  return defaultPresetPromise;
+}
 
 export async function createClient(opts: ClientOptions = {}): Promise<Client> {
-  builtinsPromise ??= import('../builtin-plugins/index.ts');
-  const { builtinPlugins, catalogue } = await builtinsPromise;
   const loaded = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
+  // A programmatic plugin named like a preset plugin replaces it: the preset's is not even imported.
+  const own = new Set((opts.plugins ?? []).map((p) => p.name));
+  const base = opts.preset ?? await bundledDefaultPreset();
+  const replaced = presetEntries(base).map((e: PresetEntry) => e.name).filter((n) => own.has(n));
+  const preset = await resolvePreset(base, { disable: [...(opts.disable ?? []), ...loaded.presetDisable, ...replaced] });
   // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.
-  const kernel = await bootKernel({ config: loaded, builtins: builtinPlugins, plugins: opts.plugins, catalogue, logger: opts.logger });
+  const kernel = await bootKernel({ config: loaded, preset, plugins: opts.plugins, logger: opts.logger });
   const { config } = kernel;
   const jobs = (): JobsService => kernel.resolve('jobs');
   const workers = new Set<RunningWorker>();

@@ -85,7 +85,8 @@ function addCommands(program: Command, ctx: PluginContext): void {
         out(JSON.stringify({ cwd: c.cwd, root: { dir: c.cwd, reason: c.rootReason }, settings: c.sources, plugins: c.plugins, pluginSettings: c.pluginSettings, pluginsFile: c.pluginsFilePath }, null, 2));
         return;
       }
-      const rows = Object.entries(c.sources).map(([k, v]) => [k, String(v.value), (SOURCE_LABEL[v.source] ?? v.source) + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
+      // A table-valued setting (services) prints as JSON, not "[object Object]".
+      const rows = Object.entries(c.sources).map(([k, v]) => [k, typeof v.value === 'object' && v.value !== null ? JSON.stringify(v.value) : String(v.value), (SOURCE_LABEL[v.source] ?? v.source) + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
       // The root first: every relative path below is resolved against it.
       rows.unshift(['projectRoot', c.cwd, c.rootReason]);
       const w0 = Math.max(...rows.map((r) => r[0].length)); const w1 = Math.max(...rows.map((r) => r[1].length));

@@ -21,7 +21,21 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 /** Errors print as one line, as every other command prints them (a JSON.parse message may hold a newline). */
 const oneLine = (m: string) => m.replace(/\s*\n\s*/g, ' ');
 
-export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: CliIo = process): void {
+/** What the commands call: the `discovery` service the configuration chose (this plugin's by default). */
+export interface DiscoveryCalls {
+  discover: typeof discoverTasks;
+  loadManifest: typeof loadManifest;
+  /** Why the manifest is stale (this plugin's service has it); else `isManifestStale` gives yes or no. */
+  staleReason?: typeof staleReason;
+  isManifestStale?: (manifest: never) => boolean;
+}
+
+export function addDiscoveryCommands(
+  program: Command,
+  config: NuvomConfig,
+  io: CliIo = process,
+  discovery: () => DiscoveryCalls = () => ({ discover: discoverTasks, loadManifest, staleReason }),
+): void {
   const manifestPath = () => resolve(config.cwd, config.manifestPath);
   const shown = (root: string, file: string) => relative(config.cwd, join(root, file)).split(sep).join('/');
 
@@ -41,7 +55,7 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
         for (const p of problems) io.stderr.write(`${shown(root, p.file)}:${p.line}:${p.column}: ${p.message}\n`);
       };
       try {
-        const r = await discoverTasks({ root, manifestPath: manifestPath(), include: opts.include, exclude: opts.exclude, onProgress: progress.update });
+        const r = await discovery().discover({ root, manifestPath: manifestPath(), include: opts.include, exclude: opts.exclude, onProgress: progress.update });
         progress.clear();
         const typesPath = opts.types === false ? null : typeof opts.types === 'string' ? resolve(config.cwd, opts.types) : defaultTaskTypesPath(manifestPath());
         const typesWritten = typesPath !== null && writeTaskTypes(r.manifest, typesPath);
@@ -52,7 +66,8 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
         for (const t of r.diff.removed) io.stdout.write(`- ${t.name.padEnd(width)}  ${at(t)}\n`);
         for (const m of r.diff.modified) io.stdout.write(`~ ${m.name.padEnd(width)}  ${at(m.after)}  ${m.changed.join(', ')} changed\n`);
         const changes = r.diff.added.length + r.diff.removed.length + r.diff.modified.length;
-        const { files, parsed, cached, ms } = r.stats;
+        // A third-party discovery may report no scan statistics.
+        const { files, parsed, cached, ms } = r.stats ?? { files: 0, parsed: 0, cached: 0, ms: 0 };
         const n = r.manifest.tasks.length;
         io.stdout.write(`${changes ? '' : 'no task changes; '}${n} task${n === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'} `
           + `(${parsed} parsed, ${cached} cached) in ${Math.round(ms)} ms; manifest ${r.written ? 'written to' : 'unchanged at'} `
@@ -85,14 +100,15 @@ export function addDiscoveryCommands(program: Command, config: NuvomConfig, io: 
     .action((opts: { json?: boolean }) => {
       let manifest;
       try {
-        manifest = loadManifest(manifestPath(), config.cwd);
+        manifest = discovery().loadManifest(manifestPath(), config.cwd);
       } catch (err) {
         if (!isNuvomError(err, 'NUVOM_E_MANIFEST')) throw err;
         io.stderr.write(`error: ${oneLine(err.message)} (${err.code})\n`);
         process.exitCode = 1;
         return;
       }
-      const stale = staleReason(manifest);
+      const d = discovery();
+      const stale = d.staleReason ? d.staleReason(manifest) : d.isManifestStale?.(manifest as never) ? 'the discovery service says so' : null;
       if (stale) io.stderr.write(`warning: the task manifest is stale (${stale}); run \`nuvom discover tasks\`\n`);
       if (opts.json) {
         io.stdout.write(`${JSON.stringify(manifest.tasks, null, 2)}\n`);

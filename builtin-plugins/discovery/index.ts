@@ -3,7 +3,7 @@
  * `discover tasks` / `list tasks` commands. A third party can replace it by providing `discovery`.
  */
 import { definePlugin } from '../../sdk/plugin.ts';
-import { addDiscoveryCommands } from './cli.ts';
+import { addDiscoveryCommands, type DiscoveryCalls } from './cli.ts';
 import { defaultTaskTypesPath, renderTaskTypes, writeTaskTypes } from './declarations.ts';
 import { discoverTasks, isManifestStale, loadManifest, staleReason } from './discover.ts';
 import { diffTasks } from './manifest.ts';
@@ -23,7 +23,9 @@ export default definePlugin({
   description: 'static task discovery with oxc-parser, the task manifest, `discover tasks` and `list tasks`',
   provides: ['discovery:oxc', 'cli'],
   register(ctx) {
-    ctx.provide('discovery', 'oxc', (): DiscoveryService => ({ discover: discoverTasks, loadManifest, isManifestStale }));
-    ctx.hooks.cli.tap('nuvom-discovery', ({ program }) => addDiscoveryCommands(program, ctx.config));
+    ctx.provide('discovery', 'oxc', (): DiscoveryService => ({ discover: discoverTasks, loadManifest, isManifestStale, staleReason }) as DiscoveryService);
+    // The commands reach discovery through the container: a third-party discovery chosen by config
+    // (NUVOM_SERVICES=discovery=<name>) serves `discover tasks` and `list tasks`.
+    ctx.hooks.cli.tap('nuvom-discovery', ({ program }) => addDiscoveryCommands(program, ctx.config, process, () => ctx.resolve('discovery') as unknown as DiscoveryCalls));
   },
 });

@@ -7,7 +7,7 @@
  * Must never: change anything unless --fix is given, and then only mark hopeless records FAILED.
  */
 import { existsSync } from 'node:fs';
-import { definePlugin, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
+import { definePlugin, hasHealth, messageOf, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
 import { checkJobs, jobCheckError } from './jobs.ts';
 import { checkFreeSpace, checkLastStorageError, recordStorageErrors } from './last-error.ts';
 import { checkManifest } from './manifest.ts';
@@ -62,8 +62,45 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
       findings.push(jobCheckError(err));
     }
   }
+  findings.push(...await backendHealth(ctx, opts, skip === null));
   findings.push(...volume, checkManifest(ctx));
   return findings;
+}
+
+/** The backends doctor checks itself above (by their files); any other reports through health(). */
+const OWN_CHECKS = new Set(['sqlite', 'file', 'memory']);
+
+/**
+ * Every chosen backend that implements the optional health() contract reports its own findings. A
+ * backend doctor has no file checks for (a third party's) is always asked; a built-in one only once
+ * its storage is known to exist (resolving it would create it).
+ */
+async function backendHealth(ctx: PluginContext, opts: DoctorOptions, storageReady: boolean) {
+  const out: ReturnType<typeof finding>[] = [];
+  const info = ctx.resolve('kernelInfo').services();
+  const asked = new Set<unknown>();
+  for (const token of ['queue', 'resultStore', 'scheduleStore'] as const) {
+    const name = info[token]?.selected;
+    if (!name || (OWN_CHECKS.has(name) && !storageReady)) continue;
+    let backend: unknown;
+    try {
+      backend = ctx.resolve(token);
+    } catch (err) {
+      out.push(finding(`${token}-health`, 'FAIL', `the ${token} "${name}" could not be opened: ${messageOf(err)}`, 'fix the backend\'s settings (nuvom config) or its server'));
+      continue;
+    }
+    // One backend may serve several tokens (a store that is also the queue): ask it once.
+    if (!hasHealth(backend) || asked.has(backend)) continue;
+    asked.add(backend);
+    try {
+      for (const f of await backend.health({ fix: opts.fix === true, leaseSecs: ctx.config.visibilityTimeoutSecs })) {
+        out.push(finding(f.check, f.level, f.detail, f.fix, { ...f.data, backend: `${token}:${name}` }));
+      }
+    } catch (err) {
+      out.push(finding(`${token}-health`, 'FAIL', `the ${token} "${name}" health() threw: ${messageOf(err)}`, 'report this to the plugin\'s authors'));
+    }
+  }
+  return out;
 }
 
 function graceSecs(v: string): number {

@@ -11,6 +11,7 @@ export default definePlugin({
   description: 'dispatcher and job control (getJob, listJobs, retry, cancel, results)',
   provides: ['jobs'],
   dependsOn: ['nuvom-registry'],
+  needs: ['queue', 'resultStore', 'serializer', 'registry'],
   settings: jobSettings,
   register(ctx) {
     ctx.provide('jobs', 'default', (s) => new Jobs({

@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -224,9 +224,7 @@ export class Jobs implements JobsService {
       }
     } finally {
       offFinal?.();
-      for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) {
-        h.taps.splice(h.taps.findIndex((t) => t.name === name), 1);
-      }
+      for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) untap(h, name);
     }
   }
 

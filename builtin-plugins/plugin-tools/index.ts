@@ -1,13 +1,13 @@
 /** Plugin tools: `nuvom plugin test TARGET` and `nuvom plugin scaffold NAME`. */
 import path from 'node:path';
-import { definePlugin, type Catalogue, type NuvomPlugin } from '../../sdk/plugin.ts';
+import { definePlugin, type NuvomPlugin } from '../../sdk/plugin.ts';
 import { CAPABILITIES, scaffold } from './scaffold.ts';
 import { testPlugin } from './test-plugin.ts';
 
 export { scaffold, testPlugin };
 
-/** The plugin needs the built-in list to build an isolated kernel; the CLI passes it in. */
-export function pluginTools(builtins: () => NuvomPlugin[], catalogue: Catalogue): NuvomPlugin {
+/** The isolated kernel of `plugin test` boots the same preset plugins and catalogue as this one (kernelInfo). */
+export function pluginTools(): NuvomPlugin {
   return definePlugin({
     name: 'nuvom-plugin-tools',
     apiVersion: 1,
@@ -22,7 +22,9 @@ export function pluginTools(builtins: () => NuvomPlugin[], catalogue: Catalogue)
           .addHelpText('after', '\nExample:\n  $ nuvom plugin test ./plugins/my-queue.ts:MyQueuePlugin')
           .action(async (target: string) => {
             let failed = 0;
-            const ok = await testPlugin(target, ctx.config, builtins(), catalogue, (r) => {
+            const info = ctx.resolve('kernelInfo');
+            const builtins = info.presetPlugins().filter((p) => p.name !== 'nuvom-plugin-tools');
+            const ok = await testPlugin(target, ctx.config, builtins, info.catalogue(), (r) => {
               if (!r.ok) failed++;
               process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.error ? `\n     ${r.error.split('\n').join('\n     ')}` : ''}\n`);
             });

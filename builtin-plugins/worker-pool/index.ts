@@ -68,6 +68,7 @@ export default definePlugin({
   description: 'runs jobs in a pool of worker threads; `nuvom runworker`',
   provides: ['workerPool', 'cli'],
   dependsOn: ['nuvom-registry'],
+  needs: ['queue', 'resultStore', 'serializer', 'registry'],
   settings: poolSettings,
   register(ctx) {
     ctx.provide('workerPool', 'threads', (s) => ({

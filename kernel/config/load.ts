@@ -78,7 +78,7 @@ function readDotEnv(cwd: string): Record<string, string> {
 }
 
 /** Parses .nuvom_plugins.toml text; errors name the file, line and column. */
-export function parsePluginsToml(text: string, file: string): { plugins: PluginSpecs; settings: Record<string, Record<string, unknown>> } {
+export function parsePluginsToml(text: string, file: string): { plugins: PluginSpecs; settings: Record<string, Record<string, unknown>>; disable: string[] } {
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
@@ -111,11 +111,21 @@ export function parsePluginsToml(text: string, file: string): { plugins: PluginS
     }
     settings[plugin] = JSON.parse(JSON.stringify(table)) as Record<string, unknown>;
   }
-  const unknown = Object.keys(doc).filter((k) => k !== 'plugins' && k !== 'settings');
-  if (unknown.length) {
-    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: unknown top-level table(s) ${unknown.map((k) => `[${k}]`).join(', ')}; only [plugins] and [settings.<plugin>] are read`);
+  const rawPreset = doc.preset ?? {};
+  if (typeof rawPreset !== 'object' || rawPreset === null || Array.isArray(rawPreset)) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: [preset] must be a table such as disable = ["nuvom-dashboard"]`);
   }
-  return { plugins, settings };
+  const presetKeys = Object.keys(rawPreset).filter((k) => k !== 'disable');
+  if (presetKeys.length) throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: [preset] has unknown key(s) ${presetKeys.join(', ')}; only disable = ["plugin-name", ...] is read`);
+  const disable = (rawPreset as { disable?: unknown }).disable ?? [];
+  if (!Array.isArray(disable) || disable.some((d) => typeof d !== 'string' || d === '')) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: preset.disable must be a list of plugin names, e.g. disable = ["nuvom-dashboard"]`);
+  }
+  const unknown = Object.keys(doc).filter((k) => k !== 'plugins' && k !== 'settings' && k !== 'preset');
+  if (unknown.length) {
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${file}: unknown top-level table(s) ${unknown.map((k) => `[${k}]`).join(', ')}; only [plugins], [preset] and [settings.<plugin>] are read`);
+  }
+  return { plugins, settings, disable: disable as string[] };
 }
 
 export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomConfig> {
@@ -130,7 +140,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomCon
     env: Object.freeze({ ...env }),
     flags: Object.freeze(Object.fromEntries(Object.entries({ ...(opts.overrides ?? {}), ...(opts.flags ?? {}) }).filter(([, v]) => v !== undefined))),
   });
-  const empty = { cwd, rootReason: root.reason, plugins: {}, pluginSettings: {}, pluginsFilePath: null, inputs };
+  const empty = { cwd, rootReason: root.reason, plugins: {}, pluginSettings: {}, pluginsFilePath: null, presetDisable: [], inputs };
   // The kernel's keys first: the plugins file's name is one of them.
   const kernelOnly = resolveSettings(empty, [], false);
 
@@ -138,10 +148,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomCon
   let plugins: PluginSpecs = {};
   let pluginSettings: Record<string, Record<string, unknown>> = {};
   let pluginsFileRead: string | null = null;
+  let presetDisable: string[] = [];
   if (existsSync(pluginsFilePath)) {
     const parsed = parsePluginsToml(readFileSync(pluginsFilePath, 'utf8'), pluginsFilePath);
     plugins = parsed.plugins;
     pluginSettings = parsed.settings;
+    presetDisable = parsed.disable;
     pluginsFileRead = pluginsFilePath;
   }
   const base = {
@@ -149,6 +161,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomCon
     plugins: Object.freeze(plugins),
     pluginSettings: Object.freeze(Object.fromEntries(Object.entries(pluginSettings).map(([k, v]) => [k, Object.freeze(v)]))),
     pluginsFilePath: pluginsFileRead,
+    presetDisable: Object.freeze(presetDisable),
   };
   // Unknown keys can be told only when every plugin is known: here if the plugins file lists none,
   // else at boot (bootKernel imports the listed plugins, then resolves every plugin's settings).

@@ -24,6 +24,8 @@ export interface KernelSettings {
   logLevel: LogLevel;
   environment: string;
   pluginsFile: string;
+  /** Service token -> implementation name, for every token without a setting of its own (NUVOM_SERVICES). */
+  services: Readonly<Record<string, string>>;
 }
 
 export type ConfigKey = keyof NuvomSettings & string;
@@ -64,6 +66,8 @@ export interface NuvomConfig extends Readonly<NuvomSettings> {
   readonly pluginSettings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** The .nuvom_plugins.toml path when one was read. */
   readonly pluginsFilePath: string | null;
+  /** `[preset] disable = [...]` in .nuvom_plugins.toml: preset plugins to leave out. */
+  readonly presetDisable: readonly string[];
   /** The raw sources (flags, env, .env, config file), for resolving settings of plugins loaded later. */
   readonly inputs: Readonly<ConfigInputs>;
   /** Names of the plugins whose settings are resolved in this configuration. */
@@ -123,4 +127,30 @@ export const CONFIG_KEYS: { [K in keyof KernelSettings]: KeySpec<KernelSettings[
   logLevel: { env: 'NUVOM_LOG_LEVEL', doc: 'debug, info, warn, error or silent', default: 'info', parse: oneOf(LOG_LEVELS) },
   environment: { env: 'NUVOM_ENVIRONMENT', doc: 'free-form environment name (dev, prod, test)', default: 'dev', parse: str },
   pluginsFile: { env: 'NUVOM_PLUGINS_FILE', doc: 'plugin listing file', default: '.nuvom_plugins.toml', parse: str },
+  services: {
+    env: 'NUVOM_SERVICES',
+    doc: 'implementation of any other service a plugin provides, as token=name pairs ("discovery=acme,workerPool=mine")',
+    default: {},
+    parse: parseServices,
+  },
 };
+
+/** "token=name,token=name" (env, flag) or { token: "name" } (files) -> a frozen map. */
+function parseServices(raw: unknown): Readonly<Record<string, string>> {
+  const pairs: Array<[string, unknown]> = typeof raw === 'string'
+    ? raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+      const i = s.indexOf('=');
+      if (i <= 0) throw new Error(`expected token=name pairs separated by commas, such as "discovery=acme", got ${JSON.stringify(s)}`);
+      return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
+    })
+    : typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
+  if (typeof raw !== 'string' && pairs.length === 0 && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) {
+    throw new Error('expected a table of service token = implementation name, such as { discovery = "acme" }');
+  }
+  const out: Record<string, string> = {};
+  for (const [token, n] of pairs) {
+    if (!/^[a-z][\w]*$/i.test(token)) throw new Error(`"${token}" is not a service token (letters and digits, such as "discovery")`);
+    try { out[token] = name(n); } catch (err) { throw new Error(`${token}: ${(err as Error).message}`); }
+  }
+  return Object.freeze(out);
+}

@@ -58,13 +58,19 @@ export function settingTable(plugins: readonly NuvomPlugin[]): Map<string, Owned
   return table;
 }
 
-type Base = Pick<NuvomConfig, 'cwd' | 'rootReason' | 'plugins' | 'pluginSettings' | 'pluginsFilePath' | 'inputs'>;
+type Base = Pick<NuvomConfig, 'cwd' | 'rootReason' | 'plugins' | 'pluginSettings' | 'pluginsFilePath' | 'presetDisable' | 'inputs'>;
 
 /**
  * The configuration with the settings of `plugins` (and the kernel's) resolved. With `complete`, the
  * config file and `[settings.<plugin>]` tables are also checked for keys nobody declares.
  */
-export function resolveSettings(base: Base, plugins: readonly NuvomPlugin[], complete: boolean): NuvomConfig {
+export function resolveSettings(
+  base: Base,
+  plugins: readonly NuvomPlugin[],
+  complete: boolean,
+  /** A preset's default settings: above every plugin's suggestion and declared default. */
+  presetDefaults?: { preset: string; settings: Readonly<Record<string, unknown>> },
+): NuvomConfig {
   const { inputs } = base;
   const table = settingTable(plugins);
   const keys = [...table.keys()];
@@ -92,6 +98,13 @@ export function resolveSettings(base: Base, plugins: readonly NuvomPlugin[], com
   }
   // Defaults that plugins suggest for settings they do not own: the first plugin wins.
   const suggested = new Map<string, { value: unknown; plugin: string }>();
+  for (const [key, value] of Object.entries(presetDefaults?.settings ?? {})) {
+    if (!table.has(key)) {
+      if (!complete) continue;
+      throw new NuvomError('NUVOM_E_CONFIG', `preset "${presetDefaults!.preset}" sets "${key}", which no loaded plugin declares; known settings: ${keys.join(', ')}`);
+    }
+    suggested.set(key, { value, plugin: `preset ${presetDefaults!.preset}` });
+  }
   for (const p of plugins) {
     for (const [key, value] of Object.entries(p.defaults ?? {})) if (!suggested.has(key)) suggested.set(key, { value, plugin: p.name });
   }

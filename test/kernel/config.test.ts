@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { builtinPlugins } from '../../builtin-plugins/index.ts';
-import { loadConfig as load, type LoadConfigOptions } from '../../sdk/plugin.ts';
+import defaultPreset from '../../presets/default/index.ts';
+import { loadConfig as load, resolvePreset, type LoadConfigOptions } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, tempProject } from '../helpers/tmp.ts';
 
 // The built-ins' settings (batchSize, sqlitePath, ...) are declared by their plugins.
+const { plugins: builtinPlugins } = await resolvePreset(defaultPreset);
 const loadConfig = (o: LoadConfigOptions) => load({ plugins: builtinPlugins, ...o });
 
 describe('configuration', () => {

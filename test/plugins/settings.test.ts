@@ -8,8 +8,11 @@ import path from 'node:path';
 import { cleanupTempProjects, nuvom as run, project } from '../cli/helpers.ts';
 
 export const ACME = `
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { definePlugin } from 'nuvom/plugin';
+
+const TASK = { name: 'acme.ping', file: 'acme-tasks.mjs', export: 'ping', line: 7, options: {} };
 
 export default definePlugin({
   name: 'acme',
@@ -23,9 +26,23 @@ export default definePlugin({
       },
     },
   },
+  provides: ['discovery:acme'],
   register(ctx) {
     const url: string = ctx.settings.acmeUrl;
     if (process.env.ACME_LOG) appendFileSync(process.env.ACME_LOG, 'register ' + url + '\\n');
+    // A discovery of its own: it "finds" one task and writes the manifest the registry reads.
+    ctx.provide('discovery', 'acme', () => ({
+      async discover(opts: { root: string; manifestPath: string }) {
+        const manifest = { version: 1, root: '.', generatedAt: new Date().toISOString(), tasks: [TASK] };
+        mkdirSync(path.dirname(opts.manifestPath), { recursive: true });
+        writeFileSync(opts.manifestPath, JSON.stringify(manifest));
+        return { manifest, diff: { added: [TASK], removed: [], modified: [] }, problems: [], written: true };
+      },
+      loadManifest(file: string, root?: string) {
+        return { ...JSON.parse(readFileSync(file, 'utf8')), root: root ?? '.' };
+      },
+      isManifestStale: () => false,
+    }));
   },
   start(settings) {
     if (process.env.ACME_LOG) appendFileSync(process.env.ACME_LOG, 'start ' + settings.acmeUrl + '\\n');
@@ -58,6 +75,8 @@ describe('a plugin that declares its own settings', function () {
     expect(fromDotEnv.settings.acmeUrl).to.include({ value: 'http://from-dotenv.example/', source: '.env' });
     const table = await run(p, ['config']);
     expect(table.stdout).to.match(/acmeUrl\s+http:\/\/from-dotenv\.example\/\s+\.env/);
+    const chosen = await run(p, ['config'], { NUVOM_SERVICES: 'discovery=acme' });
+    expect(chosen.stdout).to.match(/^services\s+\{"discovery":"acme"\}\s+env \(NUVOM_SERVICES\)$/m);
   });
 
   it('reads [settings.acme] below the variables, and the declared default when nothing sets it', async () => {
@@ -101,5 +120,24 @@ describe('a plugin that declares its own settings', function () {
     const r = await run(typo, ['config']);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.contain('unknown setting(s) "acmeUrl"');
+  });
+
+  it('replaces discovery by config alone: `nuvom discover tasks` and `list tasks` use the chosen plugin', async () => {
+    const p = acmeProject();
+    const r = await run(p, ['discover', 'tasks'], { NUVOM_SERVICES: 'discovery=acme' });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^\+ acme\.ping +\(acme-tasks\.mjs:7\)$/m);
+    const list = await run(p, ['list', 'tasks', '--json'], { NUVOM_SERVICES: 'discovery=acme' });
+    expect(list.code, list.stderr).to.equal(0);
+    expect((JSON.parse(list.stdout) as Array<{ name: string }>).map((t) => t.name)).to.deep.equal(['acme.ping']);
+    // Without the choice, the preset's discovery (oxc) still serves: it finds the project's own tasks.
+    const builtin = await run(p, ['discover', 'tasks']);
+    expect(builtin.code, builtin.stderr).to.equal(0);
+    expect(builtin.stdout).to.match(/^\+ add /m).and.not.contain('acme.ping');
+    const status = JSON.parse((await run(p, ['plugin', 'status', '--json'], { NUVOM_SERVICES: 'discovery=acme' })).stdout) as Array<{ name: string; provides: string[] }>;
+    expect(status.find((s) => s.name === 'acme')!.provides).to.deep.equal(['discovery:acme']);
+    const typo = await run(p, ['discover', 'tasks'], { NUVOM_SERVICES: 'discovery=acmee' });
+    expect(typo.code).to.equal(1);
+    expect(typo.stderr).to.contain('NUVOM_SERVICES').and.contain('"acmee"').and.contain('available: oxc, acme');
   });
 });
