@@ -10,16 +10,16 @@
  */
 import {
   attemptOf, messageOf, recordOf,
-  type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Queue, type ResultStore, type Serializer,
+  type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Serializer,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
 import { FailureLog } from './failure-log.ts';
+import type { PoolStore } from './store.ts';
 
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export interface RecorderDeps {
-  queue: Queue;
-  resultStore: ResultStore;
+  store: PoolStore;
   serializer: Serializer;
   bus: HookBus;
   logger: Logger;
@@ -50,7 +50,7 @@ export class OutcomeRecorder {
 
   constructor(
     private readonly d: RecorderDeps,
-    /** The worker's id, written on records and used for acks. */
+    /** The worker's id, written on records. */
     private readonly id: string,
     /** The pool's counters (done, failed), which stats() reports. */
     private readonly counters: { done: number; failed: number },
@@ -99,8 +99,7 @@ export class OutcomeRecorder {
     const ending: AttemptOutcome = outcome.kind === 'timeout' ? 'TIMED_OUT' : outcome.kind === 'crash' ? 'CRASHED' : 'FAILED';
     if (outcome.kind === 'cancel') {
       await this.flush();
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }));
-      await this.d.queue.fail(job.id, this.id);
+      await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }));
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
     }
@@ -111,15 +110,13 @@ export class OutcomeRecorder {
     await this.flush();
     if (decision.retry) {
       const runAt = now + decision.delayMs;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }));
-      await this.d.queue.retry(job.id, this.id, runAt);
+      await this.d.store.retrying(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }), runAt);
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: true, delayMs: decision.delayMs } });
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
       this.wake(runAt);
     } else {
       this.counters.failed++;
-      await this.d.resultStore.put(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
-      await this.d.queue.fail(job.id, this.id);
+      await this.d.store.ended(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: false } });
       this.d.bus.emit('jobFailed', { ...ev, error });
     }
@@ -135,12 +132,7 @@ export class OutcomeRecorder {
       const records = this.pendingRecords; const acks = this.pendingAcks; const events = this.pendingEvents;
       this.pendingRecords = []; this.pendingAcks = []; this.pendingEvents = [];
       try {
-        // SUCCESS records and acks in one transaction where the backends allow it, else records first.
-        const { queue, resultStore } = this.d;
-        if (!(queue.ackWithRecords && await queue.ackWithRecords(acks, this.id, records, resultStore))) {
-          await resultStore.putMany(records);
-          await queue.ackMany(acks, this.id);
-        }
+        await this.d.store.succeeded(records, acks);
       } catch (err) {
         const silent = events.length ? `; jobSucceeded was not fired for them` : '';
         this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire${silent}`);

@@ -280,7 +280,7 @@ nested = { a = 1, b = [1, 2] }
 
     it('refuses bad worker flags as usage errors (exit 2) with the flag named', async () => {
       const dir = project(TASKS, TASK_LIST);
-      const cases = [['--threads', '0'], ['--threads', 'many'], ['--concurrency', '-3'], ['--drain-secs', '1.5'], ['--memory-limit-mb', '1e309'], ['--batch-size']];
+      const cases = [['--threads', '-1'], ['--threads', '0', '--dev'], ['--threads', 'many'], ['--concurrency', '-3'], ['--drain-secs', '1.5'], ['--memory-limit-mb', '1e309'], ['--batch-size']];
       await inParallel(cases, 2, async (flags) => {
         const r = await runNuvom(dir, ['runworker', ...flags, '--burst']);
         expect(r.code, `${flags.join(' ')}: ${r.err}`).to.equal(2);
