@@ -5,17 +5,19 @@
  */
 import type { Clock, Logger } from './contracts.ts';
 import { ServiceContainer } from './container.ts';
-import { CONFIG_KEYS, type ConfigKey, type NuvomConfig } from './config/schema.ts';
+import { importListedPlugins } from './config/load.ts';
+import { CONFIG_KEYS, type KernelSettings, type NuvomConfig } from './config/schema.ts';
+import { resolveSettings, settingsFor } from './config/settings.ts';
 import { NuvomError } from './errors.ts';
 import { HookBus } from './hooks.ts';
 import { createLogger } from './logger.ts';
 import type { NuvomPlugin, PluginContext, Services } from './plugin.ts';
 import {
-  importPlugin, orderPlugins, startPlugins, stopPlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
+  orderPlugins, startPlugins, stopPlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
 } from './plugin-host.ts';
 
 /** Which configuration key chooses the implementation of which service token. */
-export const SERVICE_SELECTIONS: Readonly<Record<string, ConfigKey>> = Object.freeze({
+export const SERVICE_SELECTIONS: Readonly<Record<string, keyof KernelSettings>> = Object.freeze({
   queue: 'queueBackend',
   resultStore: 'resultBackend',
   scheduleStore: 'schedulerBackend',
@@ -61,7 +63,8 @@ export class Kernel {
         selected: this.container.selection(t), available: this.container.implementations(t).map((p) => p.name),
       }])),
     });
-    for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) this.container.select(token, String(config[key]));
+    // An empty choice (no source set it, no plugin suggested one): the only implementation loaded, if one.
+    for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) if (config[key]) this.container.select(token, String(config[key]));
   }
 
   get hooks() {
@@ -78,6 +81,7 @@ export class Kernel {
       const impls = this.container.implementations(token).map((p) => p.name);
       const name = String(this.config[key]);
       const src = this.config.sources[key];
+      if (!name) continue;
       // A default that a partial kernel (a test, a tool) does not provide is reported when resolved.
       if (impls.length === 0 || impls.includes(name) || src.source === 'default') continue;
       const where = `${src.source}${src.origin ? ` ${src.origin}` : ''}`;
@@ -94,6 +98,7 @@ export class Kernel {
     return {
       plugin: plugin.name,
       config: this.config,
+      settings: settingsFor(this.config, plugin),
       logger,
       hooks: this.bus.hooks,
       bus: this.bus,
@@ -121,21 +126,16 @@ export class Kernel {
 
 /** Loads, validates, orders, registers and starts every plugin; returns a running kernel. */
 export async function bootKernel(opts: BootOptions): Promise<Kernel> {
-  const { config } = opts;
-  const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const loaded: LoadedPlugin[] = [];
   for (const p of opts.builtins ?? []) loaded.push({ plugin: p, source: 'builtin', state: 'loaded' });
   for (const p of opts.plugins ?? []) loaded.push({ plugin: p, source: 'programmatic', state: 'loaded' });
-  const seenSpecs = new Set<string>();
-  for (const [capability, specs] of Object.entries(config.plugins)) {
-    for (const spec of specs) {
-      if (seenSpecs.has(spec)) continue;
-      seenSpecs.add(spec);
-      const plugin = await importPlugin(spec, config.cwd, opts.catalogue);
-      loaded.push({ plugin, source: spec, capability, state: 'loaded' });
-    }
+  for (const { plugin, spec, capability } of await importListedPlugins(opts.config, opts.catalogue)) {
+    loaded.push({ plugin, source: spec, capability, state: 'loaded' });
   }
   const ordered = orderPlugins(loaded);
+  // Every plugin is known now: resolve their settings (in load order, which decides suggested defaults).
+  const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true);
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
   const limitMs = config.pluginTimeoutSecs * 1000;
   const timeouts: HostTimeouts = { startMs: limitMs, stopMs: limitMs, ...opts.timeouts };
   const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() });
@@ -146,7 +146,7 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
     }
   }
   try {
-    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => config.pluginSettings[p.name] ?? {}, timeouts, () => kernel.checkSelections());
+    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => settingsFor(config, p), timeouts, () => kernel.checkSelections());
   } catch (err) {
     await kernel.container.dispose();
     throw err;

@@ -23,7 +23,7 @@ export interface LoadedPlugin {
 /** Validates a plugin object's shape; the error says what is wrong and names the plugin or spec. */
 export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
   const fail = (what: string): never => {
-    throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: ${what}. A plugin is { name, apiVersion: ${API_VERSION}, provides?, dependsOn?, register?, start?, stop? } (docs/plugins.md)`);
+    throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: ${what}. A plugin is { name, apiVersion: ${API_VERSION}, provides?, dependsOn?, settings?, defaults?, register?, start?, stop? } (docs/plugins.md)`);
   };
   if (typeof candidate === 'function') {
     fail('exported a function or class, not a plugin object; export the object (e.g. `export default definePlugin({ ... })`)');
@@ -42,6 +42,20 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
     if (p[list] !== undefined && (!Array.isArray(p[list]) || (p[list] as unknown[]).some((x) => typeof x !== 'string'))) {
       fail(`"${list}" must be an array of strings`);
     }
+  }
+  if (p.settings !== undefined) {
+    if (typeof p.settings !== 'object' || p.settings === null || Array.isArray(p.settings)) fail('"settings" must be an object of setting declarations');
+    for (const [key, spec] of Object.entries(p.settings as Record<string, unknown>)) {
+      const sp = spec as Record<string, unknown> | null;
+      if (!/^[a-z][\w-]*$/i.test(key)) fail(`setting name "${key}" must start with a letter and hold only letters, digits, "_" or "-"`);
+      if (typeof sp !== 'object' || sp === null) fail(`setting "${key}" must be { env?, doc, default, parse }`);
+      if (typeof sp!.parse !== 'function') fail(`setting "${key}" has no "parse" function (it returns the value or throws a message)`);
+      if (typeof sp!.doc !== 'string' || sp!.doc === '') fail(`setting "${key}" has no one-line "doc"`);
+      if (sp!.env !== undefined && (typeof sp!.env !== 'string' || !/^NUVOM_[A-Z0-9_]+$/.test(sp!.env))) fail(`setting "${key}": "env" must be a variable name such as "NUVOM_ACME_URL"`);
+    }
+  }
+  if (p.defaults !== undefined && (typeof p.defaults !== 'object' || p.defaults === null || Array.isArray(p.defaults))) {
+    fail('"defaults" must be an object of setting name -> suggested default');
   }
   return candidate as NuvomPlugin;
 }

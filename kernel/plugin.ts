@@ -41,10 +41,40 @@ export interface KernelInfo {
   services(): Record<string, { selected: string | undefined; available: string[] }>;
 }
 
-export interface PluginContext {
+/**
+ * One setting a plugin declares. The loader reads it from flags, the environment, `.env`, the config
+ * file and `[settings.<plugin>]` (in that order of precedence), validates it with `parse`, and shows it
+ * in `nuvom config` with its source.
+ */
+export interface SettingSpec<T = unknown> {
+  /** The NUVOM_* environment variable (also read from `.env`); a setting may have none. */
+  env?: string;
+  /** One line for `nuvom config` and the docs. */
+  doc: string;
+  /** The value when no source sets it, or a function of the settings resolved so far (see `derived`). */
+  default: T | ((settings: Readonly<Record<string, unknown>>) => T);
+  /** Returns the value, or throws a message saying what is expected. Strings come from env and flags. */
+  parse: (raw: unknown) => T;
+  /** The default is computed from other settings (resolved after the others; shown as "derived"). */
+  derived?: boolean;
+}
+
+export type SettingSpecs = Record<string, SettingSpec<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The typed, validated values of a plugin's declared settings. */
+export type SettingsOf<S extends SettingSpecs> = [keyof S] extends [never]
+  ? Readonly<Record<string, unknown>>
+  : { readonly [K in keyof S]: S[K] extends SettingSpec<infer T> ? T : never };
+
+export interface PluginContext<S = Readonly<Record<string, unknown>>> {
   /** This plugin's name. */
   readonly plugin: string;
   readonly config: NuvomConfig;
+  /**
+   * This plugin's settings: its declared settings, merged and validated (typed from the declaration);
+   * a plugin that declares none gets its `[settings.<plugin>]` table as written.
+   */
+  readonly settings: S;
   readonly logger: Logger;
   readonly hooks: Readonly<KernelHooks>;
   readonly bus: HookBus;
@@ -61,7 +91,7 @@ export interface PluginContext {
   implementations(token: string): string[];
 }
 
-export interface NuvomPlugin {
+export interface NuvomPlugin<S extends SettingSpecs = SettingSpecs> {
   /** Unique; `[settings.<name>]` in .nuvom_plugins.toml reaches this plugin's start(). */
   name: string;
   apiVersion: typeof API_VERSION;
@@ -71,12 +101,23 @@ export interface NuvomPlugin {
   provides?: string[];
   /** Plugins that must register and start before this one. */
   dependsOn?: string[];
-  register?(ctx: PluginContext): void | Promise<void>;
-  start?(settings: Readonly<Record<string, unknown>>, ctx: PluginContext): void | Promise<void>;
+  /**
+   * The settings this plugin owns (docs/plugins.md, "Settings"). Their names share one namespace with
+   * the kernel's and every other plugin's (the config file and `nuvom config` are flat).
+   */
+  settings?: S;
+  /**
+   * Defaults this plugin suggests for settings it does not own, typically a service choice
+   * (`{ queueBackend: 'sqlite' }`). The first loaded plugin that suggests one wins; any source beats it.
+   */
+  defaults?: Readonly<Record<string, unknown>>;
+  register?(ctx: PluginContext<SettingsOf<S>>): void | Promise<void>;
+  /** `settings` is ctx.settings (declared settings), or the `[settings.<plugin>]` table as written. */
+  start?(settings: SettingsOf<S>, ctx: PluginContext<SettingsOf<S>>): void | Promise<void>;
   stop?(): void | Promise<void>;
 }
 
-/** Identity helper that gives plugin authors type checking. */
-export function definePlugin<P extends NuvomPlugin>(plugin: P): P {
+/** Identity helper that gives plugin authors type checking (ctx.settings is typed from `settings`). */
+export function definePlugin<S extends SettingSpecs = Record<never, never>>(plugin: NuvomPlugin<S>): NuvomPlugin<S> {
   return plugin;
 }

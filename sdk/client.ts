@@ -15,7 +15,7 @@ export interface ClientOptions {
   /** Working directory whose configuration is read (default process.cwd()). */
   cwd?: string;
   /** Settings that override every other source (as CLI flags do). */
-  config?: Partial<Record<ConfigKey, unknown>>;
+  config?: Partial<Record<ConfigKey, unknown>> & Record<string, unknown>;
   /** Extra plugin objects, applied after the built-ins and the TOML-listed ones. */
   plugins?: NuvomPlugin[];
   logger?: Logger;
@@ -43,10 +43,12 @@ export interface Client {
 let builtinsPromise: Promise<typeof import('../builtin-plugins/index.ts')> | null = null;
 
 export async function createClient(opts: ClientOptions = {}): Promise<Client> {
-  const config = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
   builtinsPromise ??= import('../builtin-plugins/index.ts');
   const { builtinPlugins, catalogue } = await builtinsPromise;
-  const kernel = await bootKernel({ config, builtins: builtinPlugins, plugins: opts.plugins, catalogue, logger: opts.logger });
+  const loaded = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
+  // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.
+  const kernel = await bootKernel({ config: loaded, builtins: builtinPlugins, plugins: opts.plugins, catalogue, logger: opts.logger });
+  const { config } = kernel;
   const jobs = (): JobsService => kernel.resolve('jobs');
   const workers = new Set<RunningWorker>();
   let closed = false;

@@ -3,20 +3,10 @@
  * command; the server code is imported when the command runs.
  * Must never: bind a port outside `nuvom dashboard`, or load the server code at boot.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseEnv } from 'node:util';
 import type { Command } from 'commander';
-import { definePlugin, type PluginContext } from '../../sdk/plugin.ts';
+import { configVariables, definePlugin, type PluginContext } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, readSettings, type DashboardSettings } from './settings.ts';
 
-function environment(cwd: string): Record<string, string | undefined> {
-  const file = path.join(cwd, '.env');
-  try {
-    if (existsSync(file)) return { ...(parseEnv(readFileSync(file, 'utf8')) as Record<string, string>), ...process.env };
-  } catch { /* the config loader already reported an unreadable .env */ }
-  return { ...process.env };
-}
 
 function addCommand(program: Command, ctx: PluginContext, settings: () => DashboardSettings): void {
   program.command('dashboard')
@@ -47,10 +37,10 @@ export function createDashboardPlugin() {
     description: 'the web dashboard: `nuvom dashboard`, and dashboardHandler() from nuvom/plugins/dashboard',
     provides: ['cli', 'dashboard'],
     register(ctx) {
-      ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addCommand(program, ctx, () => settings ?? readSettings({}, environment(ctx.config.cwd))));
+      ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addCommand(program, ctx, () => settings ?? readSettings({}, configVariables(ctx.config))));
     },
     async start(raw, ctx) {
-      settings = readSettings(raw, environment(ctx.config.cwd));
+      settings = readSettings(raw, configVariables(ctx.config));
     },
   });
 }

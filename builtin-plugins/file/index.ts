@@ -7,6 +7,7 @@
 import { definePlugin, resolvePath } from '../../sdk/plugin.ts';
 import { FileQueue } from './queue.ts';
 import { FileResultStore } from './results.ts';
+import { fileSettings } from './settings.ts';
 
 export { FileQueue, FileResultStore };
 
@@ -15,12 +16,14 @@ export default definePlugin({
   apiVersion: 1,
   description: 'file-based queue and result store (one directory each, shared by processes on one host)',
   provides: ['queue:file', 'resultStore:file'],
+  settings: fileSettings,
   register(ctx) {
-    ctx.provide('queue', 'file', (s) => new FileQueue(resolvePath(s.config, s.config.fileQueueDir), s.logger.child({ plugin: 'nuvom-file' })), (q) => q.close());
+    const { fileQueueDir, fileResultDir } = ctx.settings;
+    ctx.provide('queue', 'file', (s) => new FileQueue(resolvePath(s.config, fileQueueDir), s.logger.child({ plugin: 'nuvom-file' })), (q) => q.close());
     ctx.provide(
       'resultStore',
       'file',
-      (s) => new FileResultStore(resolvePath(s.config, s.config.fileResultDir), s.serializer, s.logger.child({ plugin: 'nuvom-file' })),
+      (s) => new FileResultStore(resolvePath(s.config, fileResultDir), s.serializer, s.logger.child({ plugin: 'nuvom-file' })),
       (r) => r.close(),
     );
   },

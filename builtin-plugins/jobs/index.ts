@@ -1,6 +1,7 @@
 /** Jobs plugin: the dispatcher (delay/map/enqueue through the `enqueue` hook) and job control. */
 import { definePlugin } from '../../sdk/plugin.ts';
 import { Jobs } from './jobs.ts';
+import { jobSettings } from './settings.ts';
 
 export { Jobs };
 
@@ -10,6 +11,7 @@ export default definePlugin({
   description: 'dispatcher and job control (getJob, listJobs, retry, cancel, results)',
   provides: ['jobs'],
   dependsOn: ['nuvom-registry'],
+  settings: jobSettings,
   register(ctx) {
     ctx.provide('jobs', 'default', (s) => new Jobs({
       config: s.config, queue: s.queue, resultStore: s.resultStore, serializer: s.serializer, bus: s.bus, clock: s.clock, registry: s.registry,

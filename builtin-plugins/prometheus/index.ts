@@ -11,11 +11,8 @@
  * Must never: use prom-client's global registry, or bind a port in a process that runs no worker
  * (unless told to with serve = "always").
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseEnv } from 'node:util';
 import type { Registry } from 'prom-client';
-import { definePlugin, NuvomError, isNuvomError, messageOf, type Logger, type NuvomPlugin } from '../../sdk/plugin.ts';
+import { configVariables, definePlugin, NuvomError, isNuvomError, messageOf, type Logger, type NuvomPlugin } from '../../sdk/plugin.ts';
 import { DEFAULT_RUN_BUCKETS, DEFAULT_WAIT_BUCKETS, NuvomMetrics } from './metrics.ts';
 import { MetricsServer } from './server.ts';
 
@@ -53,16 +50,6 @@ export interface PrometheusSettings {
 const KNOWN = ['host', 'port', 'serve', 'collect_timeout_ms', 'default_metrics', 'run_buckets', 'wait_buckets'];
 /** Commands that run a worker: the server binds before their action, so a taken port stops them first. */
 const WORKER_COMMANDS = new Set(['runworker']);
-
-/** The process environment over the project's .env (the precedence api.md gives for NUVOM_* variables). */
-function environment(cwd: string): Record<string, string | undefined> {
-  const file = path.join(cwd, '.env');
-  let dotenv: Record<string, string> = {};
-  try {
-    if (existsSync(file)) dotenv = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
-  } catch { /* the config loader already reported an unreadable .env */ }
-  return { ...dotenv, ...process.env };
-}
 
 /** Validates `[settings.nuvom-prometheus]` with NUVOM_PROMETHEUS_HOST/PORT over it; errors name the key and the fix. */
 export function readSettings(raw: Readonly<Record<string, unknown>>, env: Record<string, string | undefined>): PrometheusSettings {
@@ -152,7 +139,7 @@ export function createPrometheusPlugin(): NuvomPlugin {
       });
     },
     async start(raw, ctx) {
-      settings = readSettings(raw, environment(ctx.config.cwd));
+      settings = readSettings(raw, configVariables(ctx.config));
       logger = ctx.logger;
       const m = new NuvomMetrics({
         queue: () => ctx.resolve('queue'), resultStore: () => ctx.resolve('resultStore'), logger: ctx.logger,

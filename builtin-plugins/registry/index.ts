@@ -10,6 +10,7 @@ import {
   definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem, taskNameProblem,
   type NuvomConfig, type RegistryService, type TaskRef, type TaskOptionsSnapshot, type Logger,
 } from '../../sdk/plugin.ts';
+import { registrySettings } from './settings.ts';
 
 interface ManifestTask { name: string; file: string; export?: string; line?: number; options?: TaskOptionsSnapshot }
 
@@ -93,6 +94,7 @@ export default definePlugin({
   apiVersion: 1,
   description: 'task name -> task, from this process and the discovery manifest',
   provides: ['registry'],
+  settings: registrySettings,
   register(ctx) {
     ctx.provide('registry', 'default', (s) => new Registry(s.config, s.logger));
   },

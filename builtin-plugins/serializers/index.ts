@@ -10,6 +10,7 @@ export default definePlugin({
   apiVersion: 1,
   description: 'msgpack (default) and JSON serializers for arguments and results',
   provides: ['serializer:msgpack', 'serializer:json'],
+  defaults: { serializationBackend: 'msgpack' },
   register(ctx) {
     ctx.provide('serializer', 'msgpack', () => new MsgpackSerializer());
     ctx.provide('serializer', 'json', () => new JsonSerializer());

@@ -10,6 +10,7 @@ import { PLUGIN_NAME } from './db.ts';
 import { SqliteQueue } from './queue.ts';
 import { SqliteResultStore } from './results.ts';
 import { SqliteScheduleStore } from './schedules.ts';
+import { sqliteSettings } from './settings.ts';
 
 export { SqliteQueue, type SqliteQueueOptions } from './queue.ts';
 export { SqliteResultStore, type SqliteResultStoreOptions } from './results.ts';
@@ -21,24 +22,28 @@ const sqlitePlugin = definePlugin({
   apiVersion: 1,
   description: 'SQLite queue, result store and schedule store (better-sqlite3, WAL); durable and multi-process on one host',
   provides: ['queue:sqlite', 'resultStore:sqlite', 'scheduleStore:sqlite'],
+  settings: sqliteSettings,
+  // The default distribution's storage: chosen unless a setting chooses another.
+  defaults: { queueBackend: 'sqlite', resultBackend: 'sqlite', schedulerBackend: 'sqlite' },
   register(ctx) {
     const logger = ctx.logger;
+    const { sqliteQueuePath, sqliteResultPath } = ctx.settings;
     ctx.provide(
       'queue',
       'sqlite',
-      (s) => new SqliteQueue({ path: resolvePath(s.config, s.config.sqliteQueuePath), clock: s.clock, logger }),
+      (s) => new SqliteQueue({ path: resolvePath(s.config, sqliteQueuePath), clock: s.clock, logger }),
       (queue) => queue.close(),
     );
     ctx.provide(
       'resultStore',
       'sqlite',
-      (s) => new SqliteResultStore({ path: resolvePath(s.config, s.config.sqliteResultPath), serializer: s.serializer, logger }),
+      (s) => new SqliteResultStore({ path: resolvePath(s.config, sqliteResultPath), serializer: s.serializer, logger }),
       (store) => store.close(),
     );
     ctx.provide(
       'scheduleStore',
       'sqlite',
-      (s) => new SqliteScheduleStore({ path: resolvePath(s.config, s.config.sqliteResultPath), logger }),
+      (s) => new SqliteScheduleStore({ path: resolvePath(s.config, sqliteResultPath), logger }),
       (store) => store.close(),
     );
   },

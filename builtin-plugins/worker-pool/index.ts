@@ -4,6 +4,7 @@ import { WorkerPool, type PoolOptions } from './pool.ts';
 import { runTestJob } from './test-worker.ts';
 import { ensureManifest, watchSources } from './dev.ts';
 import { StatusLog, statusLine } from './status-line.ts';
+import { poolSettings } from './settings.ts';
 
 export { WorkerPool };
 
@@ -72,6 +73,7 @@ export default definePlugin({
   description: 'runs jobs in a pool of worker threads (or in-process); `nuvom runworker`',
   provides: ['workerPool', 'cli'],
   dependsOn: ['nuvom-registry'],
+  settings: poolSettings,
   register(ctx) {
     ctx.provide('workerPool', 'threads', (s) => ({
       start: (o: PoolOptions = {}) => new WorkerPool({

@@ -1,7 +1,8 @@
 /**
  * Loads the configuration of the project root (root.ts). Precedence, highest first: CLI flag > real environment variable > `.env`
- * in the working directory > config file (cosmiconfig "nuvom") > defaults. The plugin listing comes
- * from .nuvom_plugins.toml. The result is validated, frozen, and every value knows its source.
+ * in the working directory > config file (cosmiconfig "nuvom") > `[settings.<plugin>]` > defaults
+ * (settings.ts). The plugin listing comes from .nuvom_plugins.toml. The result is validated, frozen,
+ * and every value knows its source.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,22 +11,29 @@ import { parseEnv } from 'node:util';
 import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { NuvomError, messageOf } from '../errors.ts';
-import {
-  CONFIG_KEYS, DERIVED_KEYS, type ConfigKey, type ConfigValue, type NuvomConfig, type NuvomSettings, type PluginSpecs,
-} from './schema.ts';
+import { importPlugin, type Catalogue } from '../plugin-host.ts';
+import type { NuvomPlugin } from '../plugin.ts';
+import type { ConfigInputs, ConfigKey, NuvomConfig, PluginSpecs } from './schema.ts';
+import { resolveSettings } from './settings.ts';
 import { findProjectRoot } from './root.ts';
 
 export interface LoadConfigOptions {
   /** The project directory, taken as is; without it the root is found upward from process.cwd() (root.ts). */
   cwd?: string;
   /** CLI flags (highest precedence). Undefined values are ignored. */
-  flags?: Partial<Record<ConfigKey, unknown>>;
+  flags?: Partial<Record<ConfigKey, unknown>> & Record<string, unknown>;
   /** Programmatic overrides (createClient options); rank with flags. */
-  overrides?: Partial<Record<ConfigKey, unknown>>;
+  overrides?: Partial<Record<ConfigKey, unknown>> & Record<string, unknown>;
   /** Defaults to process.env. */
   env?: Record<string, string | undefined>;
   /** Skip searching for a config file (tests). */
   noConfigFile?: boolean;
+  /**
+   * Plugins whose settings to resolve too (a preset's, the application's). Without it, only the
+   * kernel's settings are resolved here; bootKernel always resolves every loaded plugin's, before any
+   * registers, and refuses keys that no loaded plugin declares.
+   */
+  plugins?: readonly NuvomPlugin[];
 }
 
 async function tsxLoader(filepath: string): Promise<unknown> {
@@ -54,7 +62,7 @@ async function readConfigFile(cwd: string): Promise<{ config: Record<string, unk
   }
   if (!found || found.isEmpty) return null;
   if (typeof found.config !== 'object' || found.config === null || Array.isArray(found.config)) {
-    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${found.filepath}: the nuvom config must be an object such as { "queueBackend": "sqlite" }`);
+    throw new NuvomError('NUVOM_E_CONFIG_FILE', `${found.filepath}: the nuvom config must be an object such as { "logLevel": "warn" }`);
   }
   return { config: found.config as Record<string, unknown>, filepath: found.filepath };
 }
@@ -110,59 +118,23 @@ export function parsePluginsToml(text: string, file: string): { plugins: PluginS
   return { plugins, settings };
 }
 
-function nearest(key: string, keys: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  return keys.find((k) => k.toLowerCase() === lower || k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase()));
-}
-
 export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomConfig> {
   const root = findProjectRoot(process.cwd(), opts.cwd);
   const cwd = root.dir;
   const env = opts.env ?? process.env;
-  const keys = Object.keys(CONFIG_KEYS) as ConfigKey[];
-  const layers: Array<{ source: ConfigValue['source']; origin: (k: ConfigKey) => string | undefined; get: (k: ConfigKey) => unknown }> = [];
-
   const file = opts.noConfigFile ? null : await readConfigFile(cwd);
-  if (file) {
-    const bad = Object.keys(file.config).filter((k) => !(k in CONFIG_KEYS));
-    if (bad.length) {
-      const hints = bad.map((k) => { const n = nearest(k, keys); return n ? `"${k}" (did you mean "${n}"?)` : `"${k}"`; });
-      throw new NuvomError('NUVOM_E_CONFIG', `${file.filepath}: unknown setting(s) ${hints.join(', ')}; known settings: ${keys.join(', ')}`);
-    }
-    layers.push({ source: 'file', origin: () => file.filepath, get: (k) => file.config[k] });
-  }
-  const dotenv = readDotEnv(cwd);
-  layers.push({ source: '.env', origin: () => path.join(cwd, '.env'), get: (k) => dotenv[CONFIG_KEYS[k].env] });
-  layers.push({ source: 'env', origin: (k) => CONFIG_KEYS[k].env, get: (k) => env[CONFIG_KEYS[k].env] });
-  const flags = { ...(opts.overrides ?? {}), ...(opts.flags ?? {}) };
-  layers.push({ source: 'flag', origin: (k) => `--${k}`, get: (k) => flags[k] });
+  const inputs: ConfigInputs = Object.freeze({
+    file: file ? Object.freeze({ config: Object.freeze({ ...file.config }), filepath: file.filepath }) : null,
+    dotenv: Object.freeze(readDotEnv(cwd)),
+    dotenvPath: path.join(cwd, '.env'),
+    env: Object.freeze({ ...env }),
+    flags: Object.freeze(Object.fromEntries(Object.entries({ ...(opts.overrides ?? {}), ...(opts.flags ?? {}) }).filter(([, v]) => v !== undefined))),
+  });
+  const empty = { cwd, rootReason: root.reason, plugins: {}, pluginSettings: {}, pluginsFilePath: null, inputs };
+  // The kernel's keys first: the plugins file's name is one of them.
+  const kernelOnly = resolveSettings(empty, [], false);
 
-  const sources = {} as Record<ConfigKey, ConfigValue>;
-  const settings = {} as Record<ConfigKey, unknown>;
-  const ordered = [...keys.filter((k) => !DERIVED_KEYS.includes(k)), ...DERIVED_KEYS];
-  for (const key of ordered) {
-    const spec = CONFIG_KEYS[key];
-    let chosen: ConfigValue | undefined;
-    for (const layer of layers) {
-      const raw = layer.get(key);
-      if (raw === undefined || raw === '') continue;
-      try {
-        chosen = { value: spec.parse(raw), source: layer.source, origin: layer.origin(key) };
-      } catch (err) {
-        const where = layer.source === 'file' || layer.source === '.env' ? `${layer.origin(key)}: ` : '';
-        const what = layer.source === 'flag' ? `option ${key}` : layer.source === 'file' ? `setting "${key}"` : spec.env;
-        throw new NuvomError('NUVOM_E_CONFIG', `${where}${what}: ${messageOf(err)}`, { details: { key, source: layer.source } });
-      }
-    }
-    if (!chosen) {
-      const derived = DERIVED_KEYS.includes(key);
-      chosen = { value: spec.default(settings as Partial<NuvomSettings>), source: derived ? 'derived' : 'default' };
-    }
-    settings[key] = chosen.value;
-    sources[key] = chosen;
-  }
-
-  const pluginsFilePath = path.resolve(cwd, settings.pluginsFile as string);
+  const pluginsFilePath = path.resolve(cwd, kernelOnly.pluginsFile);
   let plugins: PluginSpecs = {};
   let pluginSettings: Record<string, Record<string, unknown>> = {};
   let pluginsFileRead: string | null = null;
@@ -172,17 +144,33 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<NuvomCon
     pluginSettings = parsed.settings;
     pluginsFileRead = pluginsFilePath;
   }
-
-  const config: NuvomConfig = {
-    ...(settings as unknown as NuvomSettings),
-    cwd,
-    rootReason: root.reason,
-    sources: Object.freeze(sources),
+  const base = {
+    ...empty,
     plugins: Object.freeze(plugins),
     pluginSettings: Object.freeze(Object.fromEntries(Object.entries(pluginSettings).map(([k, v]) => [k, Object.freeze(v)]))),
     pluginsFilePath: pluginsFileRead,
   };
-  return Object.freeze(config);
+  // Unknown keys can be told only when every plugin is known: here if the plugins file lists none,
+  // else at boot (bootKernel imports the listed plugins, then resolves every plugin's settings).
+  const complete = opts.plugins !== undefined && Object.keys(plugins).length === 0;
+  return resolveSettings(base, opts.plugins ?? [], complete);
+}
+
+/** Imports the plugins .nuvom_plugins.toml lists (each spec once), in listing order. */
+export async function importListedPlugins(
+  config: Pick<NuvomConfig, 'plugins' | 'cwd'>,
+  catalogue?: Catalogue,
+): Promise<Array<{ plugin: NuvomPlugin; spec: string; capability: string }>> {
+  const out: Array<{ plugin: NuvomPlugin; spec: string; capability: string }> = [];
+  const seen = new Set<string>();
+  for (const [capability, specs] of Object.entries(config.plugins)) {
+    for (const spec of specs) {
+      if (seen.has(spec)) continue;
+      seen.add(spec);
+      out.push({ plugin: await importPlugin(spec, config.cwd, catalogue), spec, capability });
+    }
+  }
+  return out;
 }
 
 /** Resolves a configured path against the configuration's working directory. */

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
-import { loadConfig } from '../../sdk/plugin.ts';
+import { builtinPlugins } from '../../builtin-plugins/index.ts';
+import { loadConfig as load, type LoadConfigOptions } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, tempProject } from '../helpers/tmp.ts';
+
+// The built-ins' settings (batchSize, sqlitePath, ...) are declared by their plugins.
+const loadConfig = (o: LoadConfigOptions) => load({ plugins: builtinPlugins, ...o });
 
 describe('configuration', () => {
   after(cleanupTempProjects);
