@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Client } from '../../sdk/index.ts';
 import { createLogger, isNuvomError, loadConfig } from '../../sdk/plugin.ts';
 import { parsePluginsToml } from '../../kernel/config/load.ts';
-import { Registry } from '../../builtin-plugins/registry/index.ts';
+import registryPlugin, { Registry } from '../../builtin-plugins/registry/index.ts';
 import { loadManifest } from '../../builtin-plugins/discovery/manifest.ts';
 import { FileQueue } from '../../builtin-plugins/file/queue.ts';
 import { formatName, keyOfId, nextSeq } from '../../builtin-plugins/file/names.ts';
@@ -203,7 +203,8 @@ nested = { a = 1, b = [1, 2] }
       const dir = project(TASKS, TASK_LIST);
       const file = path.join(dir, '.nuvom/manifest.json');
       const valid = readFileSync(file);
-      const config = await loadConfig({ cwd: dir, env: {} });
+      // The registry's setting (manifestPath) is its plugin's since plugin-owned settings (16).
+      const config = await loadConfig({ cwd: dir, env: {}, plugins: [registryPlugin] });
       const logger = createLogger({ level: 'silent' });
       const rnd = prng(FUZZ_SEED + 2);
       for (let i = 0; i < (LONG ? 5000 : 300); i++) {
@@ -224,7 +225,8 @@ nested = { a = 1, b = [1, 2] }
     it('refuses a manifest whose "root" or task fields have the wrong type with NUVOM_E_MANIFEST', async () => {
       const dir = project(TASKS, TASK_LIST);
       const file = path.join(dir, '.nuvom/manifest.json');
-      const config = await loadConfig({ cwd: dir, env: {} });
+      // The registry's setting (manifestPath) is its plugin's since plugin-owned settings (16).
+      const config = await loadConfig({ cwd: dir, env: {}, plugins: [registryPlugin] });
       const read = () => new Registry(config, createLogger({ level: 'silent' })).get('slow');
       for (const doc of [{ root: 5, tasks: [] }, { root: {}, tasks: [{ name: 'slow', file: 'tasks.mjs' }] }]) {
         writeFileSync(file, JSON.stringify(doc));
