@@ -9,6 +9,7 @@ import {
   type Logger, type NuvomConfig, type NuvomPlugin, type ScheduleEntry, type Trigger,
 } from '../kernel/index.ts';
 import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
+import type { ResultType, TaskArgsOf, TaskName, TaskResultOf } from './task-map.ts';
 import { taskTable, type AnyTask, type EnqueueOptions, type JobHandle, type ResultOptions, type ScheduleHandle, type TaskDispatch } from './task.ts';
 
 export interface ClientOptions {
@@ -30,10 +31,15 @@ export interface Client {
   listJobs(filter?: ListJobsFilter): Promise<JobRecord[]>;
   retryJob(id: string): Promise<JobRecord>;
   cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
-  result<T = unknown>(id: string, opts?: ResultOptions): Promise<T>;
+  /** Waits for a job's result. `result<'add'>(id)` types it as task "add"'s result when .nuvom/tasks.d.ts is included. */
+  result<T = unknown>(id: string, opts?: ResultOptions): Promise<ResultType<T>>;
   stats(sinceMs?: number): Promise<JobStats>;
-  /** Enqueues a job by task name (the task need not be imported here; options come from the registry). */
-  enqueue(taskName: string, args: unknown[], opts?: Omit<EnqueueOptions<unknown[]>, 'args'>): Promise<JobHandle>;
+  /**
+   * Enqueues a job by task name (the task need not be imported here; options come from the registry).
+   * With the declaration file `nuvom discover tasks` writes (.nuvom/tasks.d.ts) in the compilation,
+   * the name and the arguments are type-checked and `handle.result()` has the task's result type.
+   */
+  enqueue<N extends TaskName>(taskName: N, args: TaskArgsOf<N>, opts?: Omit<EnqueueOptions<unknown[]>, 'args'>): Promise<JobHandle<TaskResultOf<N>>>;
   startWorker(opts?: WorkerOptions): Promise<RunningWorker>;
   listSchedules(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
   cancelSchedule(id: string): Promise<boolean>;
@@ -69,12 +75,12 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     listJobs: (filter) => jobs().listJobs(filter),
     retryJob: (id) => jobs().retryJob(id),
     cancelJob: (id) => jobs().cancelJob(id),
-    result: <T>(id: string, o?: ResultOptions) => jobs().waitForResult(id, o) as Promise<T>,
+    result: <T>(id: string, o?: ResultOptions) => jobs().waitForResult(id, o) as Promise<ResultType<T>>,
     stats: (since) => jobs().stats(since),
-    async enqueue(taskName, args, o = {}) {
+    async enqueue<N extends TaskName>(taskName: N, args: TaskArgsOf<N>, o: Omit<EnqueueOptions<unknown[]>, 'args'> = {}) {
       const ref = kernel.resolve('registry').get(taskName);
       const [h] = await jobs().enqueue([{ taskName, taskOptions: ref?.options ?? {}, call: { ...o, args } }]);
-      return h;
+      return h as JobHandle<TaskResultOf<N>>;
     },
     async startWorker(o) {
       const w = await kernel.resolve('workerPool').start(o);

@@ -4,6 +4,7 @@
  */
 export { task, getTask, registerTask, type RegisterOptions, type Task, type TaskOptions, type JobHandle, type EnqueueOptions, type ResultOptions, type ScheduleHandle, type JobInfo } from './task.ts';
 export { currentJob } from './current-job.ts';
+export type { NuvomTaskMap, TaskName, TaskArgsOf, TaskResultOf, ResultType, TaskTypesOf, MethodTaskTypesOf } from './task-map.ts';
 export { createClient, getDefaultClient, type Client, type ClientOptions } from './client.ts';
 export type { RunningWorker, WorkerOptions } from './services.ts';
 export {

@@ -10,3 +10,4 @@ export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, h
 export * as cliFormat from './cli-format.ts';
 export { manifestRootProblem } from './project-paths.ts';
 export { taskNameProblem } from './task-names.ts';
+export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';

@@ -4,6 +4,7 @@
  */
 import type { JobRecord, JobStats, ListJobsFilter, ScheduleEntry, Trigger, TaskOptionsSnapshot } from './service-types.ts';
 export type { TaskOptionsSnapshot };
+import type { TaskSignature } from './task-signature.ts';
 import type { AnyTask, EnqueueOptions, JobHandle, ResultOptions, ScheduleHandle } from './task.ts';
 
 /** A task as the registry knows it: defined in this process, or listed in the manifest. */
@@ -17,6 +18,11 @@ export interface TaskRef {
   exportName: string | null;
   /** Where the entry came from. */
   source: 'process' | 'manifest';
+  /**
+   * The task function's parameters, from the manifest: null when discovery could not see the function,
+   * undefined when the manifest predates parameter recording (or the task is not in it).
+   */
+  signature?: TaskSignature | null;
 }
 
 export interface RegistryService {

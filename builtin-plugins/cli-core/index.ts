@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { definePlugin, NuvomError, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, definePlugin, formatSignature, NuvomError, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 // dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
@@ -129,6 +129,16 @@ function addCommands(program: Command, ctx: PluginContext): void {
       // The job takes its options from the manifest: say so when the source may have moved on.
       const stale = ref.source === 'manifest' && ref.moduleUrl ? staleFor(ctx, ref.moduleUrl) : null;
       if (stale) ctx.logger.warn(`the task manifest may be stale (${stale}); the job uses the options it lists for "${taskName}": run \`nuvom discover tasks\` to refresh them`);
+      // The manifest's parameters (docs/discovery.md, "Parameters"); no signature, no check.
+      if (ref.signature) {
+        const wrong = argCountProblem(ref.signature, args.length);
+        if (wrong) {
+          throw new NuvomError('NUVOM_E_USAGE', `task "${taskName}" ${wrong}; its signature is ${formatSignature(taskName, ref.signature)}; nothing was enqueued${stale ? ' (the manifest may be stale: run `nuvom discover tasks`)' : ''}`,
+            { details: { taskName, args: args.length, signature: ref.signature } });
+        }
+      } else if (ref.signature === undefined && ref.source === 'manifest') {
+        ctx.logger.warn(`the task manifest predates argument checks, so the arguments of "${taskName}" are not checked: run \`nuvom discover tasks\` to record its parameters`);
+      }
       const [h] = await ctx.resolve('jobs').enqueue([{ taskName, taskOptions: ref.options, call: { args, priority: o.priority, delaySecs: o.delaySecs } }]);
       out(o.json ? JSON.stringify({ id: h.id, taskName, status: 'PENDING' }) : h.id);
     });

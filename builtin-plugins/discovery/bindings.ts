@@ -14,8 +14,14 @@ export class ModuleBindings {
   readonly namespaceIds = new Set<string>();
   /** Local binding -> the runtime `.name` of the function it holds. */
   readonly fnNames = new Map<string, string>();
+  /**
+   * Local binding -> the function node it surely holds: a function declaration, or a `const` whose
+   * initialiser is a function (a `let` or `var` may be reassigned, so its parameters are not known).
+   */
+  readonly fnNodes = new Map<string, { params: unknown[] }>();
   /** Start offset of a top-level (unwrapped) initialiser or class node -> its local binding. */
   readonly atLocal = new Map<number, string>();
+  private readonly overloaded = new Set<string>();
   /** Local binding -> the first name it is exported under. */
   private readonly localExport = new Map<string, string>();
   /** Start offset of an expression exported directly (export default ..., exports.x = ...). */
@@ -103,8 +109,9 @@ export class ModuleBindings {
         return this.commonJsExport(unwrap(stmt.expression));
       case 'VariableDeclaration':
       case 'FunctionDeclaration':
+      case 'TSDeclareFunction':
       case 'ClassDeclaration':
-        return this.declare(stmt, false);
+        return this.declare(stmt as Declaration, false);
       default:
     }
   }
@@ -127,10 +134,18 @@ export class ModuleBindings {
         if (isRequireNuvom(init)) this.namespaceIds.add(name);
         else if (init.type === 'ArrowFunctionExpression') this.fnNames.set(name, name);
         else if (init.type === 'FunctionExpression') this.fnNames.set(name, init.id?.name ?? name);
+        if ((init.type === 'ArrowFunctionExpression' || init.type === 'FunctionExpression') && decl.kind === 'const') this.fnNodes.set(name, init);
       }
     } else if (decl.type === 'FunctionDeclaration' && decl.id) {
       this.fnNames.set(decl.id.name, decl.id.name);
+      // Callers of an overloaded function see its overloads, not the implementation's parameters.
+      if (!this.overloaded.has(decl.id.name)) this.fnNodes.set(decl.id.name, decl);
+      else this.fnNodes.delete(decl.id.name);
       names.push(decl.id.name);
+    } else if (isOverloadSignature(decl)) {
+      // `function f(a: number): void;`: the function is left unchecked.
+      this.overloaded.add(decl.id.name);
+      this.fnNodes.delete(decl.id.name);
     } else if (decl.type === 'ClassDeclaration' && decl.id) {
       this.bind(decl.id.name, decl.start);
       names.push(decl.id.name);
@@ -161,6 +176,10 @@ export class ModuleBindings {
       this.exportAt.set(right.start, name);
     }
   }
+}
+
+function isOverloadSignature(d: { type: string }): d is { type: 'TSDeclareFunction'; id: { name: string } } {
+  return d.type === 'TSDeclareFunction' && typeof (d as { id?: { name?: unknown } }).id?.name === 'string';
 }
 
 function moduleName(n: { type: string; name?: string; value?: unknown }): string {

@@ -63,7 +63,9 @@ export async function discoverTasks(opts: DiscoverOptions): Promise<DiscoverResu
       changed = true;
       continue;
     }
-    const prev = reusable?.files[rel];
+    let prev = reusable?.files[rel];
+    // Written before discovery recorded parameters: scan the file again, even though it is unchanged.
+    if (prev && oldTasks.get(rel)?.some((t) => t.signature === undefined)) prev = undefined;
     if (prev && prev.size === size && prev.mtimeMs === mtimeMs) {
       stats.cached++;
       keep(rel, prev, oldTasks.get(rel) ?? [], prev.problems ?? []);

@@ -4,13 +4,17 @@
  */
 import { definePlugin } from '../../sdk/plugin.ts';
 import { addDiscoveryCommands } from './cli.ts';
+import { defaultTaskTypesPath, renderTaskTypes, writeTaskTypes } from './declarations.ts';
 import { discoverTasks, isManifestStale, loadManifest, staleReason } from './discover.ts';
 import { diffTasks } from './manifest.ts';
 import { scanFile } from './scan.ts';
 import type { DiscoveryService } from './types.ts';
 import { createFileFilter, walkSources } from './walk.ts';
 
-export { createFileFilter, diffTasks, discoverTasks, isManifestStale, loadManifest, scanFile, staleReason, walkSources };
+export {
+  createFileFilter, defaultTaskTypesPath, diffTasks, discoverTasks, isManifestStale, loadManifest, renderTaskTypes, scanFile, staleReason,
+  walkSources, writeTaskTypes,
+};
 export type * from './types.ts';
 
 export default definePlugin({

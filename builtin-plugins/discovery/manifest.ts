@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { manifestRootProblem, NuvomError, taskNameProblem } from '../../sdk/plugin.ts';
+import { manifestRootProblem, NuvomError, signatureShapeProblem, taskNameProblem } from '../../sdk/plugin.ts';
 import type { Manifest, ManifestDiff, TaskChange, TaskEntry } from './types.ts';
 
 export const MANIFEST_VERSION = 1 as const;
@@ -82,6 +82,8 @@ export function shapeProblem(data: unknown): string | null {
     if (!Number.isInteger(t.line) || (t.line as number) < 1) return `tasks[${i}].line is not a line number`;
     if (!isObj(t.options)) return `tasks[${i}].options is not an object`;
     if (t.method !== undefined && typeof t.method !== 'string') return `tasks[${i}].method is not a string`;
+    const badSignature = t.signature === undefined || t.signature === null ? null : signatureShapeProblem(t.signature);
+    if (badSignature) return `tasks[${i}].signature ${badSignature}`;
   }
   if (!isObj(data.files)) return 'files is not an object';
   const files = data.files;
@@ -142,6 +144,8 @@ export function diffTasks(before: readonly TaskEntry[], after: readonly TaskEntr
     if (prev.line !== t.line) changed.push('line');
     if (canonical(prev.options) !== canonical(t.options)) changed.push('options');
     if (prev.method !== t.method) changed.push('method');
+    // An old manifest's entry has no signature yet: gaining one is not a change worth printing.
+    if (prev.signature !== undefined && canonical(prev.signature) !== canonical(t.signature)) changed.push('signature');
     if (changed.length) diff.modified.push({ name: t.name, before: prev, after: t, changed });
   }
   for (const t of before) if (!now.has(t.name)) diff.removed.push(t);

@@ -10,6 +10,7 @@ import type {
   Argument, CallExpression, Class, Decorator, Expression, MethodDefinition, Node, ObjectExpression, Program,
 } from 'oxc-parser';
 import { ModuleBindings, NUVOM } from './bindings.ts';
+import { readSignature } from './params.ts';
 import { LineIndex, NOT_STATIC, propertyName, staticValue, unwrap, visitCovering } from './static-values.ts';
 import type { Problem, ScanResult, StaticValue, TaskEntry } from './types.ts';
 import { taskNameProblem } from '../../sdk/plugin.ts';
@@ -67,7 +68,11 @@ function parse(file: string, source: string) {
   return first;
 }
 
-type Site = { at: number; name: string | null; problem: { at: number; message: string } | null; options: Record<string, StaticValue> };
+type Site = {
+  at: number; name: string | null; problem: { at: number; message: string } | null; options: Record<string, StaticValue>;
+  /** The task's function when the scan can see it (a literal, or a const/function of this module), else null. */
+  fn: { params: unknown[] } | null;
+};
 
 class FileScan {
   private readonly b: ModuleBindings;
@@ -116,6 +121,7 @@ class FileScan {
     for (const { cls, method, dec, call } of decorated) {
       const methodName = propertyName(method.key, method.computed);
       const site = this.readOptions(call?.arguments[0] ?? null, dec.start);
+      site.fn = method.value as { params: unknown[] };
       if (site.name === null && !site.problem) {
         if (methodName !== null) site.name = methodName;
         else site.problem = { at: method.key.start, message: `the decorated method's name is computed, so discovery cannot know the task's name; ${FIX}` };
@@ -144,6 +150,7 @@ class FileScan {
     }
     const entry: TaskEntry = { name, file: this.file, export: exported, line: this.lines.at(at).line, options: site.options };
     if (method) entry.method = method;
+    entry.signature = site.fn ? readSignature(site.fn, this.source) : null;
     this.tasks.push(entry);
   }
 
@@ -155,7 +162,7 @@ class FileScan {
   private callSite(call: CallExpression): Site {
     const args = call.arguments;
     if (args.some((a) => a.type === 'SpreadElement')) {
-      return { at: call.start, name: null, options: {}, problem: { at: call.start, message: `task() is called with spread arguments, so discovery cannot know the task's name; ${FIX}` } };
+      return { at: call.start, name: null, options: {}, fn: null, problem: { at: call.start, message: `task() is called with spread arguments, so discovery cannot know the task's name; ${FIX}` } };
     }
     let optionsNode: Argument | null = null;
     let fnNode: Expression | null = null;
@@ -164,8 +171,11 @@ class FileScan {
     else if (args.length === 1) fnNode = args[0] as Expression;
     const site = this.readOptions(optionsNode, call.start);
     if (!fnNode && !site.problem) site.problem = { at: call.start, message: "task() needs a function: task(fn) or task({ name: 'x' }, fn)" };
-    if (site.name !== null || site.problem || !fnNode) return site;
+    if (site.problem || !fnNode) return site;
     const fn = unwrap(fnNode);
+    if (isFunction(fn)) site.fn = fn as { params: unknown[] };
+    else if (fn.type === 'Identifier') site.fn = this.b.fnNodes.get(fn.name) ?? null;
+    if (site.name !== null) return site;
     if (fn.type === 'FunctionExpression' && fn.id) site.name = fn.id.name;
     else if (fn.type === 'Identifier' && this.b.fnNames.has(fn.name)) site.name = this.b.fnNames.get(fn.name) as string;
     else if (fn.type === 'Identifier') {
@@ -180,7 +190,7 @@ class FileScan {
 
   /** Reads the literal options; `name` is set only from a string literal that nothing can override. */
   private readOptions(node: Argument | null, at: number): Site {
-    const site: Site = { at, name: null, problem: null, options: {} };
+    const site: Site = { at, name: null, problem: null, options: {}, fn: null };
     if (!node) return site;
     const obj = unwrap(node as Expression);
     if (obj.type !== 'ObjectExpression') {

@@ -2,6 +2,9 @@
  * The shapes discovery produces and the manifest stores. Types only.
  * Must never: hold behaviour; the manifest's shape is checked in manifest.ts.
  */
+import type { TaskSignature } from '../../sdk/plugin.ts';
+
+export type { TaskParam, TaskSignature } from '../../sdk/plugin.ts';
 
 /** A JSON value read statically from source: what a task's literal options may hold. */
 export type StaticValue = string | number | boolean | null | StaticValue[] | { [key: string]: StaticValue };
@@ -20,6 +23,12 @@ export interface TaskEntry {
   options: Record<string, StaticValue>;
   /** For a `@task` method decorator: the decorated method; `export` is then its class. */
   method?: string;
+  /**
+   * The task function's parameters as written. `null`: the scan could not see the function (imported,
+   * computed, a `let`), so nobody may check a call against it. Absent: a manifest written before
+   * discovery recorded parameters (run `nuvom discover tasks` again).
+   */
+  signature?: TaskSignature | null;
 }
 
 /** Something discovery could not accept, with where it is and how to fix it. */
@@ -59,7 +68,7 @@ export interface Manifest {
   files: Record<string, ManifestFile>;
 }
 
-export type TaskChange = 'file' | 'export' | 'line' | 'options' | 'method';
+export type TaskChange = 'file' | 'export' | 'line' | 'options' | 'method' | 'signature';
 
 export interface ManifestDiff {
   added: TaskEntry[];

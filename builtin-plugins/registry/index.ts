@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem, taskNameProblem,
+  definePlugin, NuvomError, resolvePath, taskTable, messageOf, manifestRootProblem, taskNameProblem, signatureShapeProblem,
   type NuvomConfig, type RegistryService, type TaskRef, type TaskOptionsSnapshot, type Logger,
 } from '../../sdk/plugin.ts';
 import { registrySettings } from './settings.ts';
 
-interface ManifestTask { name: string; file: string; export?: string; line?: number; options?: TaskOptionsSnapshot }
+interface ManifestTask { name: string; file: string; export?: string; line?: number; options?: TaskOptionsSnapshot; signature?: unknown }
 
 const STATIC_KEYS: Array<keyof TaskOptionsSnapshot> = ['retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'priority', 'tags', 'description'];
 
@@ -35,6 +35,7 @@ export class Registry implements RegistryService {
       return {
         name, options: snapshotOptions(t.options as Record<string, unknown>),
         moduleUrl: t.moduleUrl ?? fromManifest?.moduleUrl ?? null, exportName: fromManifest?.exportName ?? null, source: 'process',
+        ...(fromManifest?.signature !== undefined ? { signature: fromManifest.signature } : {}),
       };
     }
     return this.fromManifest().get(name);
@@ -80,9 +81,17 @@ export class Registry implements RegistryService {
       }
       const badName = taskNameProblem(t.name);
       if (badName) throw new NuvomError('NUVOM_E_MANIFEST', `the task manifest ${file} is refused: ${badName}; fix the name in the source and run \`nuvom discover tasks\``, { details: { path: file, name: t.name } });
+      let signature: TaskRef['signature'];
+      if (t.signature === null) signature = null;
+      else if (t.signature !== undefined) {
+        const bad = signatureShapeProblem(t.signature);
+        // A hand-edited signature only turns the argument check off; the task itself stays usable.
+        if (bad) this.logger.warn(`${file}: the signature of task "${t.name}" ${bad}, so its arguments are not checked; run \`nuvom discover tasks\``);
+        else signature = t.signature as TaskRef['signature'];
+      }
       this.manifest.set(t.name, {
         name: t.name, options: snapshotOptions((t.options ?? {}) as Record<string, unknown>), moduleUrl: pathToFileURL(path.resolve(root, t.file)).href,
-        exportName: t.export ?? null, source: 'manifest',
+        exportName: t.export ?? null, source: 'manifest', ...(signature !== undefined ? { signature } : {}),
       });
     }
     return this.manifest;

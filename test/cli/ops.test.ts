@@ -210,7 +210,7 @@ describe('cli: operations commands (inspect, history, retry, cancel, stats)', fu
       expect(r.code).to.equal(0);
       expect(r.stdout).to.match(/^TASK +PENDING +RUNNING +RETRYING +SUCCESS +FAILED +CANCELLED +TOTAL$/m);
       expect(r.stdout).to.match(/^add +\d+/m).and.match(/^\(all\) +\d+/m);
-      expect(r.stdout).to.match(/^oldest pending +\S+ \(created \d{4}-/m);
+      expect(r.stdout).to.match(/^oldest pending +(?:\d+(?:\.\d)?(?:ms|s)|\d+[mhd] \d+[smh]) \(created \d{4}-/m);
       expect(r.stdout).to.match(/^throughput +\d+ completed in the last 1m \(\d+\.\d\d jobs\/s\)$/m);
     });
 

@@ -106,7 +106,7 @@ describe('discovery: CLI commands', () => {
     p = tempProject({ 'a.ts': `${IMPORT}export const a = task({ name: 'a', retries: 2 }, async () => 1);\n` });
     await cli(p, 'discover', 'tasks');
     const r = await cli(p, 'list', 'tasks', '--json');
-    expect(JSON.parse(r.stdout)).to.deep.equal([{ name: 'a', file: 'a.ts', export: 'a', line: 2, options: { retries: 2 } }]);
+    expect(JSON.parse(r.stdout)).to.deep.equal([{ name: 'a', file: 'a.ts', export: 'a', line: 2, options: { retries: 2 }, signature: { params: [], required: 0 } }]);
   });
 
   it('`list tasks` without a manifest says to run discover and exits 1', async () => {

@@ -18,7 +18,7 @@ describe('discovery: discoverTasks and the manifest', () => {
     const m = JSON.parse(readFileSync(p.manifestPath, 'utf8'));
     expect(m).to.include({ version: 1, root: p.root });
     expect(m.generatedAt).to.be.a('string');
-    expect(m.tasks).to.deep.equal([{ name: 'math.add', file: 'src/tasks/math.ts', export: 'math_add', line: 2, options: { retries: 2 } }]);
+    expect(m.tasks).to.deep.equal([{ name: 'math.add', file: 'src/tasks/math.ts', export: 'math_add', line: 2, options: { retries: 2 }, signature: { params: [], required: 0 } }]);
     expect(m.files['src/tasks/math.ts'].tasks).to.deep.equal(['math.add']);
     expect(m.files['src/tasks/math.ts'].hash).to.match(/^[0-9a-f]{40}$/);
     expect(m.files['src/util.ts'].tasks).to.deep.equal([]);

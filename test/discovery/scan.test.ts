@@ -12,7 +12,8 @@ const only = (source: string, file?: string) => {
 describe('discovery: scanFile detection forms', () => {
   it('finds `export const x = task(options, fn)` with its name, export and line', () => {
     const t = only("import { task } from 'nuvom';\n\nexport const add = task({ name: 'math.add' }, async (a: number, b: number) => a + b);\n");
-    expect(t).to.deep.equal({ name: 'math.add', file: 'tasks/x.ts', export: 'add', line: 3, options: {} });
+    expect(t).to.deep.equal({ name: 'math.add', file: 'tasks/x.ts', export: 'add', line: 3, options: {},
+      signature: { params: [{ name: 'a', type: 'number' }, { name: 'b', type: 'number' }], required: 2 } });
   });
 
   it('finds `export default task(...)` under the export "default"', () => {
@@ -60,7 +61,7 @@ describe('discovery: scanFile detection forms', () => {
 
   it('finds a `@task(...)` method decorator, named by options.name, exported as its class', () => {
     const t = only("import { task } from 'nuvom';\nexport class Jobs {\n  @task({ name: 'jobs.send', retries: 1 })\n  async send() {}\n}\n");
-    expect(t).to.deep.equal({ name: 'jobs.send', file: 'tasks/x.ts', export: 'Jobs', line: 3, options: { retries: 1 }, method: 'send' });
+    expect(t).to.deep.equal({ name: 'jobs.send', file: 'tasks/x.ts', export: 'Jobs', line: 3, options: { retries: 1 }, method: 'send', signature: { params: [], required: 0 } });
   });
 
   it('names a `@task()` decorated method after the method when there is no name option', () => {
