@@ -32,7 +32,17 @@ export interface TableRow extends Row {
   note?: string;
 }
 
-export type Backend = 'memory' | 'file' | 'sqlite';
+export type Backend = 'memory' | 'file' | 'sqlite' | 'postgres';
+
+/** The PostgreSQL the postgres rows use (NUVOM_BENCH_POSTGRES_URL); each client gets its own schema, dropped at close. */
+export const BENCH_PG_URL = process.env.NUVOM_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Whether the bench's PostgreSQL answers (the postgres rows are skipped, with a note, when not). */
+export async function pgReachable(): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: BENCH_PG_URL, connectionTimeoutMillis: 3000 });
+  try { await c.connect(); return true; } catch { return false; } finally { await c.end().catch(() => undefined); }
+}
 
 /** How big a run is; derived from --n and --quick in run.ts. */
 export interface Scale {
@@ -190,7 +200,25 @@ export function removeDir(dir: string): void {
 }
 
 /** A client on `dir` with the same backend for queue and results; config from nothing else. */
-export function benchClient(dir: string, backend: Backend, extra: Record<string, unknown> = {}): Promise<Client> {
+export async function benchClient(dir: string, backend: Backend, extra: Record<string, unknown> = {}): Promise<Client> {
+  if (backend === 'postgres') {
+    const schema = `nuvom_bench_${path.basename(dir).toLowerCase().replace(/[^a-z0-9]/g, '').slice(-24)}`;
+    const client = await plainClient(dir, backend, { postgresUrl: BENCH_PG_URL, postgresSchema: schema, ...extra });
+    const close = client.close.bind(client);
+    return Object.assign(client, {
+      close: async () => {
+        await close();
+        const { default: pg } = await import('pg');
+        const c = new pg.Client({ connectionString: BENCH_PG_URL });
+        await c.connect();
+        try { await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`); } finally { await c.end(); }
+      },
+    });
+  }
+  return plainClient(dir, backend, extra);
+}
+
+function plainClient(dir: string, backend: Backend, extra: Record<string, unknown>): Promise<Client> {
   return createClient({
     cwd: dir,
     env: {},

@@ -1,5 +1,5 @@
 /**
- * Enqueue throughput, per backend (memory, file, sqlite), each in a fresh process on a fresh store:
+ * Enqueue throughput, per backend (memory, file, sqlite, and postgres when reachable), each in a fresh process on a fresh store:
  *   enqueue delay()  `await noop.delay()` one at a time (each awaited before the next); stops at N
  *                    jobs or after the time budget, whichever comes first. Ratio to insert_1.
  *   enqueue map(N)   one `noop.map()` call of N argument lists. Ratio to insert_N (N rows in one
@@ -9,7 +9,7 @@
  * Must never: time the client's boot or the building of the argument lists.
  */
 import { noop } from './tasks.ts';
-import { benchClient, inChild, perSec, removeDir, row, tempDir, type Backend, type Scale, type TableRow } from './common.ts';
+import { benchClient, inChild, perSec, pgReachable, removeDir, row, tempDir, type Backend, type Scale, type TableRow } from './common.ts';
 import type { Ceilings } from './ceiling.ts';
 
 interface EnqueueScenario { backends: Backend[]; n: number; fileMapCap: number; budgetMs: number }
@@ -72,10 +72,13 @@ const BACKENDS: Backend[] = ['memory', 'file', 'sqlite'];
 export async function runEnqueue(scale: Scale, c: Ceilings): Promise<TableRow[]> {
   const common = { kind: 'enqueue', n: scale.n, fileMapCap: scale.fileMapCap, budgetMs: scale.delayBudgetMs };
   const results: BackendResult[] = [];
-  if (scale.quick) results.push(...(await inChild<BackendResult[]>({ ...common, backends: BACKENDS })));
-  else for (const b of BACKENDS) results.push(...(await inChild<BackendResult[]>({ ...common, backends: [b] })));
+  const backends: Backend[] = [...BACKENDS];
+  if (await pgReachable()) backends.push('postgres');
+  else process.stderr.write('enqueue: PostgreSQL not reachable (NUVOM_BENCH_POSTGRES_URL); its rows are skipped\n');
+  if (scale.quick) results.push(...(await inChild<BackendResult[]>({ ...common, backends })));
+  else for (const b of backends) results.push(...(await inChild<BackendResult[]>({ ...common, backends: [b] })));
   const rows: TableRow[] = [];
-  for (const [i, backend] of BACKENDS.entries()) {
+  for (const [i, backend] of backends.entries()) {
     const { delay: d, map: m } = results[i];
     const n = mapN(backend, scale.n, scale.fileMapCap);
     const delayRate = perSec(d.count, d.ms);

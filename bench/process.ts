@@ -18,7 +18,7 @@
  * Must never: count a job that failed; time the enqueueing of the no-op jobs.
  */
 import { cpu, noop } from './tasks.ts';
-import { benchClient, inChild, median, peakRssMb, perSec, removeDir, row, tempDir, until, type Backend, type Scale, type TableRow } from './common.ts';
+import { benchClient, inChild, pgReachable, median, peakRssMb, perSec, removeDir, row, tempDir, until, type Backend, type Scale, type TableRow } from './common.ts';
 import { cpuRate, type Ceilings } from './ceiling.ts';
 
 interface ProcessScenario { backend: Backend; threads: number; concurrency: number; batchSize: number; n: number }
@@ -99,6 +99,9 @@ export async function runProcess(scale: Scale, c: Ceilings): Promise<TableRow[]>
     ...memory.map(([t, cc]): [Backend, number, number] => ['memory', t, cc]),
     ['memory', 0, 10],
   ];
+  // PostgreSQL (one schema per run, dropped after), when reachable: the many-hosts backend on one host.
+  if (await pgReachable()) plan.push(['postgres', 1, 1], ['postgres', 1, 10]);
+  else process.stderr.write('process: PostgreSQL not reachable (NUVOM_BENCH_POSTGRES_URL); its rows are skipped\n');
   for (const [backend, threads, concurrency] of plan) {
     const r = await inChild<ProcessResult>({ kind: 'process', backend, threads, concurrency, batchSize: PROCESS_BATCH, n: scale.n });
     const value = perSec(scale.n, r.ms);
@@ -107,7 +110,7 @@ export async function runProcess(scale: Scale, c: Ceilings): Promise<TableRow[]>
       note: `${threads === 0 ? 'in-process, ' : ''}steady ${fmtRate(r.steadyRate)}/s, first done ${r.firstDoneMs.toFixed(0)} ms, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
     });
     if (backend === 'sqlite') tr.target = { text: '>= 25% of claim+done 100/tx', met: (tr.ratio ?? 0) >= 0.25 };
-    else tr.target = { text: '>= 100,000 jobs/s', met: value >= 100_000 };
+    else if (backend === 'memory') tr.target = { text: '>= 100,000 jobs/s', met: value >= 100_000 };
     rows.push(tr);
   }
   const cpu: Array<{ rate: number; ceiling: number }> = [];

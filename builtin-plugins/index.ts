@@ -10,6 +10,7 @@ import jobs from './jobs/index.ts';
 import memory from './memory/index.ts';
 import sqlite from './sqlite/index.ts';
 import file from './file/index.ts';
+import postgres from './postgres/index.ts';
 import workerPool from './worker-pool/index.ts';
 import cliCore from './cli-core/index.ts';
 import discovery from './discovery/index.ts';
@@ -20,7 +21,7 @@ import cliOps from './cli-ops/index.ts';
 import dashboard from './dashboard/plugin.ts';
 import workers from './workers/index.ts';
 
-export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, workerPool, cliCore, discovery, scheduler, cliOps];
+export const builtinPlugins: NuvomPlugin[] = [serializers, registry, jobs, memory, sqlite, file, postgres, workerPool, cliCore, discovery, scheduler, cliOps];
 builtinPlugins.push(doctor, dashboard, workers);
 
 export const catalogue: Catalogue = {

@@ -20,11 +20,13 @@ export const ERROR_CODES = {
   NUVOM_E_TASK_INVALID: 'task() was given bad options or no name',
   NUVOM_E_TASK_DUPLICATE: 'two tasks share one name',
   NUVOM_E_TASK_UNKNOWN: 'no task of that name is registered or in the manifest',
+  NUVOM_E_TASK_LOAD: 'a task module could not be loaded in a worker thread',
   NUVOM_E_UNSERIALIZABLE: 'an argument or result cannot be serialized',
   NUVOM_E_DESERIALIZE: 'stored bytes could not be decoded',
   NUVOM_E_ENQUEUE_REFUSED: 'an enqueue hook refused the job',
   NUVOM_E_DUPLICATE_JOB: 'a job id is already in the queue',
   NUVOM_E_JOB_NOT_FOUND: 'no job has that id',
+  NUVOM_E_JOB_AMBIGUOUS: 'a job id prefix matches several jobs',
   NUVOM_E_JOB_STATE: 'the job is in a state that does not allow the operation',
   NUVOM_E_DASHBOARD_FORBIDDEN: 'the dashboard refused a request (credentials, CSRF token, origin or read-only mode)',
   NUVOM_E_JOB_FAILED: 'the awaited job failed (the task threw)',
@@ -42,6 +44,9 @@ export const ERROR_CODES = {
   NUVOM_E_USAGE: 'a command was used wrongly',
   NUVOM_E_PORT_IN_USE: 'a network port is already taken',
   NUVOM_E_NO_DATABASE: 'a read-only command found no database to read',
+  NUVOM_E_STORAGE_UNREACHABLE: 'a storage server could not be reached, or refused the login or database',
+  NUVOM_E_STORAGE_PERMISSION: 'a storage server refused an operation for lack of a privilege',
+  NUVOM_E_STORAGE_SCHEMA: 'the storage schema is newer than this nuvom, or not migrated yet',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

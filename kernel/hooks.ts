@@ -58,6 +58,20 @@ export interface PoolStats {
   failed: number;
 }
 
+/**
+ * A worker's storage call failed (`storageError`), or a write worked again after failures
+ * (`storageRecovered`, without `message`). `code` is the underlying one when known (SQLITE_FULL,
+ * ENOSPC, SQLITE_BUSY), else the NuvomError's.
+ */
+export interface StorageEvent {
+  workerId: string;
+  at: number;
+  /** What the worker was doing: `claim`, `record` (outcomes), `renew` (leases). */
+  op: 'claim' | 'record' | 'renew';
+  code?: string;
+  message?: string;
+}
+
 export interface CliContext {
   program: Command;
 }
@@ -91,6 +105,8 @@ function makeHooks() {
     workerStarted: new AsyncParallelHook<[WorkerEvent]>(['event']),
     workerStopped: new AsyncParallelHook<[WorkerEvent]>(['event']),
     poolStats: new AsyncParallelHook<[PoolStats]>(['stats']),
+    storageError: new AsyncParallelHook<[StorageEvent]>(['event']),
+    storageRecovered: new AsyncParallelHook<[StorageEvent]>(['event']),
   };
 }
 

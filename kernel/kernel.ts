@@ -65,6 +65,8 @@ export class Kernel {
     });
     // An empty choice (no source set it, no plugin suggested one): the only implementation loaded, if one.
     for (const [token, key] of Object.entries(SERVICE_SELECTIONS)) if (config[key]) this.container.select(token, String(config[key]));
+    // A combined job store is chosen by choosing one implementation for both queue and results.
+    this.container.select('jobStore', config.queueBackend && config.queueBackend === config.resultBackend ? String(config.queueBackend) : '-');
   }
 
   get hooks() {

@@ -2,7 +2,7 @@
  * The plugin protocol: the shape every plugin has, built-in or third-party, and the context the host
  * hands it. Documented for authors in docs/plugins.md.
  */
-import type { Clock, Logger, Queue, ResultStore, ScheduleStore, Serializer } from './contracts.ts';
+import type { Clock, JobStore, Logger, Queue, ResultStore, ScheduleStore, Serializer } from './contracts.ts';
 import type { NuvomConfig } from './config/schema.ts';
 import type { HookBus, KernelHooks } from './hooks.ts';
 
@@ -20,6 +20,8 @@ export interface Services {
   serializer: Serializer;
   queue: Queue;
   resultStore: ResultStore;
+  /** Provided by a backend plugin that holds queue and records together; see JobStore. */
+  jobStore: JobStore;
   scheduleStore: ScheduleStore;
   kernelInfo: KernelInfo;
   [token: string]: unknown;

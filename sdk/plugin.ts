@@ -3,11 +3,14 @@
  * import only this module and `nuvom/testing`.
  */
 export * from '../kernel/index.ts';
-export { getTask, isTask, registerTask, taskTable, checkOptions, type AnyTask, type Task, type TaskOptions, type JobInfo, type JobHandle, type EnqueueOptions, type TaskDispatch, type ScheduleHandle, type ResultOptions } from './task.ts';
+export { getTask, isTask, registerTask, taskTable, checkOptions, currentTransaction, type AnyTask, type Task, type TaskOptions, type JobInfo, type JobHandle, type EnqueueOptions, type TaskDispatch, type ScheduleHandle, type ResultOptions } from './task.ts';
 export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
-export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, HISTORY_LIMIT, HISTORY_STACK_LINES, type RecordState, type StoredAttempts } from './records.ts';
+export { iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, idPrefixOf, HISTORY_LIMIT, HISTORY_STACK_LINES, type RecordState, type StoredAttempts } from './records.ts';
 export * as cliFormat from './cli-format.ts';
 export { manifestRootProblem } from './project-paths.ts';
+export { resolveJobId, MIN_ID_PREFIX } from './job-ids.ts';
 export { taskNameProblem } from './task-names.ts';
+export { jobStoreOf, pairJobStore } from './job-store.ts';
+export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, renewArgs, type ListQuery } from './storage-kit.ts';
 export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';

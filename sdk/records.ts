@@ -192,3 +192,16 @@ export function toError(e: JobError, jobId: string): Error & { code: string; job
   err.jobId = jobId;
   return err;
 }
+
+/**
+ * `ListJobsFilter.idPrefix`, checked for a result store: undefined when absent, else a non-empty
+ * string (NUVOM_E_USAGE otherwise, since an empty prefix would match every record).
+ */
+export function idPrefixOf(filter: { idPrefix?: unknown }): string | undefined {
+  const p = filter.idPrefix;
+  if (p === undefined) return undefined;
+  if (typeof p !== 'string' || p === '') {
+    throw new NuvomError('NUVOM_E_USAGE', `listJobs idPrefix must be a non-empty string, got ${JSON.stringify(p)}; leave it out to list every id`);
+  }
+  return p;
+}

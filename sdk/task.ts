@@ -5,6 +5,7 @@
  * Must never: touch storage or boot the kernel at definition time (a task module is imported by
  * workers and by discovery-free code paths and must stay cheap to import).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import { NuvomError, type Backoff, type JobRecord, type TimeoutPolicy, type Trigger } from '../kernel/index.ts';
 import { taskNameProblem } from './task-names.ts';
@@ -48,6 +49,19 @@ export interface EnqueueOptions<A extends unknown[]> {
   tags?: string[];
   /** A caller-chosen id (idempotency key); refused if that id is already queued. */
   id?: string;
+  /**
+   * The application's own database client inside its open transaction (PostgreSQL: a pg.Client, or a
+   * client from pool.connect(), after BEGIN): the job is written through it, so it exists if and only
+   * if that transaction commits. Needs a queue and result store that can (`postgres`); others refuse
+   * with NUVOM_E_UNSUPPORTED. See also `inTransaction()` for `delay()` and `map()`.
+   */
+  tx?: unknown;
+}
+
+/** Options of `task.map()`. */
+export interface MapOptions {
+  /** As EnqueueOptions.tx: every job of the map is written in the application's transaction. */
+  tx?: unknown;
 }
 
 export interface ResultOptions {
@@ -85,7 +99,7 @@ export interface Task<A extends unknown[] = unknown[], R = unknown> {
   /** file:// URL of the module that defined the task, when it could be found. */
   readonly moduleUrl: string | null;
   delay(...args: A): Promise<JobHandle<R>>;
-  map(argLists: A[]): Promise<Array<JobHandle<R>>>;
+  map(argLists: A[], opts?: MapOptions): Promise<Array<JobHandle<R>>>;
   enqueue(opts: EnqueueOptions<A>): Promise<JobHandle<R>>;
   schedule(trigger: Trigger, ...args: A): Promise<ScheduleHandle>;
   /** Runs the function here and now, with no queue (tests, scripts). */
@@ -103,6 +117,28 @@ interface TaskTable {
 }
 
 const TABLE_KEY = Symbol.for('nuvom.tasks.v1');
+const TX_KEY = Symbol.for('nuvom.tx.v1');
+
+/** The transaction scope of inTransaction(), shared by every copy of this module (globalThis). */
+function txScope(): AsyncLocalStorage<{ tx: unknown }> {
+  const g = globalThis as unknown as Record<symbol, AsyncLocalStorage<{ tx: unknown }> | undefined>;
+  return (g[TX_KEY] ??= new AsyncLocalStorage<{ tx: unknown }>());
+}
+
+/**
+ * Runs `fn` with every enqueue inside it (`delay()`, `map()`, `enqueue()`, `client.enqueue()`)
+ * written through `tx`, the application's own database client inside its open transaction: the
+ * jobs exist if and only if that transaction commits. A call's own `tx` option wins.
+ */
+export function inTransaction<T>(tx: unknown, fn: () => T): T {
+  if (tx === null || tx === undefined) throw new NuvomError('NUVOM_E_TASK_INVALID', 'inTransaction(tx, fn) needs the application\'s database client (e.g. a pg client after BEGIN)');
+  return txScope().run({ tx }, fn);
+}
+
+/** The transaction of the enclosing inTransaction(), if any. */
+export function currentTransaction(): unknown {
+  return txScope().getStore()?.tx;
+}
 
 export function taskTable(): TaskTable {
   const g = globalThis as unknown as Record<symbol, TaskTable | undefined>;
@@ -225,11 +261,12 @@ export function task<A extends unknown[], R>(a?: TaskOptions<A, R> | ((...args: 
       const [h] = await (await dispatcher()).enqueue(self as AnyTask, [{ args }]);
       return h as JobHandle<R>;
     },
-    async map(argLists: A[]) {
+    async map(argLists: A[], mapOpts?: MapOptions) {
       if (!Array.isArray(argLists) || argLists.some((x) => !Array.isArray(x))) {
         throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".map() takes an array of argument lists, e.g. .map([[1, 2], [3, 4]])`);
       }
-      return (await (await dispatcher()).enqueue(self as AnyTask, argLists.map((args) => ({ args })))) as Array<JobHandle<R>>;
+      const tx = mapOpts?.tx;
+      return (await (await dispatcher()).enqueue(self as AnyTask, argLists.map((args) => (tx === undefined ? { args } : { args, tx })))) as Array<JobHandle<R>>;
     },
     async enqueue(opts: EnqueueOptions<A>) {
       if (!opts || !Array.isArray(opts.args)) {

@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, formatSignature, NuvomError, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, definePlugin, formatSignature, NuvomError, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 // dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
@@ -145,10 +145,11 @@ function addCommands(program: Command, ctx: PluginContext): void {
 
   program.command('status')
     .description("one line: the job's status (and result or error)")
-    .argument('<jobId>')
+    .argument('<jobId>', 'the job id, or its first characters (6 or more) when no other job id starts with them')
     .option('--json', 'print {id, taskName, status, attempts, result, error} as JSON')
     .addHelpText('after', '\nExample:\n  $ nuvom status 6f1c2a9e-0d7b-4c43-9a55-2f0b8f3c1d10\n\nExit code: 0 when the job is found (whatever its status), 1 when it is FAILED, or when no job has the id.')
-    .action(async (id: string, o: { json?: boolean }) => {
+    .action(async (idOrPrefix: string, o: { json?: boolean }) => {
+      const id = await resolveJobId(ctx.resolve('jobs'), idOrPrefix);
       const rec = await ctx.resolve('jobs').getJob(id);
       if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
       // FAILED exits 1 with or without --json: a script's `nuvom status $id && ...` must not go on.

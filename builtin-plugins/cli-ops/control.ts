@@ -6,7 +6,7 @@
  * Must never: decide itself what may be retried or cancelled; the jobs service holds those rules.
  */
 import type { Command } from 'commander';
-import { NuvomError, type JobRecord, type JobStatus, type PluginContext } from '../../sdk/plugin.ts';
+import { NuvomError, resolveJobId, type JobRecord, type JobStatus, type PluginContext } from '../../sdk/plugin.ts';
 import { cliFormat } from '../../sdk/plugin.ts';
 import { parseDuration } from './duration.ts';
 
@@ -14,18 +14,19 @@ const { out, plural, toJson } = cliFormat;
 import { example, needs, parent, positiveInt, statusList } from './options.ts';
 
 const ID = '5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70';
-const ID_HELP = 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)';
+const ID_HELP = 'the id `nuvom enqueue` printed (or one from `nuvom history recent`), or its first characters (6 or more) when no other job id starts with them';
 const RETRYABLE: readonly JobStatus[] = ['FAILED', 'CANCELLED'];
 
 export function addControlCommands(program: Command, ctx: PluginContext): void {
-  const retryOne = async (id: string | undefined, o: { json?: boolean } = {}) => {
-    if (id === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom retry needs a job id (`nuvom retry <jobId>`) or `nuvom retry jobs --status FAILED`');
-    const rec = await ctx.resolve('jobs').retryJob(id);
+  const retryOne = async (idOrPrefix: string | undefined, o: { json?: boolean } = {}) => {
+    if (idOrPrefix === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom retry needs a job id (`nuvom retry <jobId>`) or `nuvom retry jobs --status FAILED`');
+    const rec = await ctx.resolve('jobs').retryJob(await resolveJobId(ctx.resolve('jobs'), idOrPrefix));
     out(o.json ? toJson({ id: rec.id, taskName: rec.taskName, status: rec.status }) : `retried ${rec.id} (task ${rec.taskName}): ${rec.status}`);
   };
-  const cancelOne = async (id: string | undefined, o: { wait?: boolean; waitSecs: number }) => {
-    if (id === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom cancel needs a job id: `nuvom cancel <jobId>`');
+  const cancelOne = async (idOrPrefix: string | undefined, o: { wait?: boolean; waitSecs: number }) => {
+    if (idOrPrefix === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom cancel needs a job id: `nuvom cancel <jobId>`');
     const jobs = ctx.resolve('jobs');
+    const id = await resolveJobId(jobs, idOrPrefix);
     const outcome = await jobs.cancelJob(id);
     if (outcome === 'cancelled') { out(`cancelled ${id}`); return; }
     if (!o.wait) {

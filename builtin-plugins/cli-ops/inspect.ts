@@ -6,7 +6,7 @@
  * Must never: cut the stack or the result short (that is what inspecting is for).
  */
 import type { Command } from 'commander';
-import { NuvomError, type AttemptRecord, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
+import { NuvomError, resolveJobId, type AttemptRecord, type JobRecord, type PluginContext } from '../../sdk/plugin.ts';
 import { formatDuration } from './duration.ts';
 import { cliFormat } from '../../sdk/plugin.ts';
 
@@ -77,10 +77,11 @@ export function addInspectCommands(program: Command, ctx: PluginContext): void {
   parent(program, 'inspect', 'look at one job in detail', 'nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70')
     .command('job')
     .description('the full record of one job: arguments, result, error with its whole stack, timings')
-    .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`)')
+    .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`), or its first characters (6 or more)')
     .option('--format <format>', 'table, json (the record, pretty) or raw (the record as stored, one line)', choice('--format', FORMATS), 'table' as Format)
     .addHelpText('after', example('$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70', '$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70 --format json | jq .error.stack'))
-    .action(async (id: string, o: { format: Format }) => {
+    .action(async (idOrPrefix: string, o: { format: Format }) => {
+      const id = await resolveJobId(ctx.resolve('jobs'), idOrPrefix);
       const rec = await ctx.resolve('jobs').getJob(id);
       if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
       if (o.format === 'json') out(toJson(rec, 2));

@@ -5,8 +5,13 @@
  * Must never: render a user value unescaped (the page sets text, never HTML, from data), or change
  * anything on a GET.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { isNuvomError, messageOf, type JobRecord } from '../../sdk/plugin.ts';
+import { aboutOf } from './about.ts';
+import { insightsOf } from './insights.ts';
 import { listPage, parseJobsQuery } from './listing.ts';
 import { PAGE_HTML } from './page.ts';
 import { authorized, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
@@ -24,7 +29,23 @@ export interface DashboardOptions {
 
 export type DashboardHandler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => void) & { close(): void };
 
-const STATUS_OF: Record<string, number> = { NUVOM_E_USAGE: 400, NUVOM_E_JOB_NOT_FOUND: 404, NUVOM_E_JOB_STATE: 409 };
+const STATUS_OF: Record<string, number> = { NUVOM_E_USAGE: 400, NUVOM_E_JOB_NOT_FOUND: 404, NUVOM_E_SCHEDULE_NOT_FOUND: 404, NUVOM_E_JOB_STATE: 409 };
+
+/** uPlot's files, served from the installed package (no CDN), read once. */
+const ASSETS: Record<string, { file: string; type: string }> = {
+  '/assets/uplot.js': { file: 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
+  '/assets/uplot.css': { file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
+};
+const assetCache = new Map<string, Buffer>();
+function asset(file: string): Buffer {
+  let b = assetCache.get(file);
+  if (!b) {
+    b = readFileSync(path.join(path.dirname(createRequire(import.meta.url).resolve('uplot')), file));
+    assetCache.set(file, b);
+  }
+  return b;
+}
+const HOUR = 3_600_000, DAY = 86_400_000;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -41,6 +62,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
   const auth = opts.auth ?? {};
   const csrf = newCsrfToken();
   const listWorkers = workersOf(src);
+  const insights = insightsOf(src);
   const streams = new Set<ServerResponse>();
   const interval = opts.streamIntervalMs ?? 2000;
   let timer: NodeJS.Timeout | null = null;
@@ -74,16 +96,22 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     const m = req.method ?? 'GET';
     if (m === 'POST') {
       const action = /^\/api\/jobs\/([^/]+)\/(retry|cancel)$/.exec(path);
-      if (!action) return fail(res, 404, 'NUVOM_E_USAGE', `no action at POST ${path}`);
+      const schedule = /^\/api\/schedules\/([^/]+)\/cancel$/.exec(path);
+      if (!action && !schedule) return fail(res, 404, 'NUVOM_E_USAGE', `no action at POST ${path}`);
       if (opts.readOnly) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', 'this dashboard is read-only (readonly = true); actions are disabled');
       const why = postRefusal(req, csrf);
       if (why) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', why);
-      const id = decodeURIComponent(action[1]!);
-      if (action[2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });
+      if (schedule) {
+        const sid = decodeURIComponent(schedule[1]!);
+        if (!(await src.cancelSchedule(sid))) return fail(res, 404, 'NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule has id or key "${sid}"; GET /api/schedules lists them`);
+        return send(res, 200, { cancelled: sid });
+      }
+      const id = decodeURIComponent(action![1]!);
+      if (action![2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });
       return send(res, 200, { outcome: await src.cancelJob(id) });
     }
     if (m !== 'GET' && m !== 'HEAD') return fail(res, 405, 'NUVOM_E_USAGE', `${m} is not supported; use GET, or POST for actions`);
-    if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules' || path === '/workers') {
+    if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules' || path === '/workers' || path === '/plugins') {
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
         'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
@@ -93,13 +121,23 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       return;
     }
     if (path === '/api/csrf') return send(res, 200, { csrf });
+    const a = ASSETS[path];
+    if (a) {
+      res.writeHead(200, { 'content-type': a.type, 'cache-control': 'max-age=86400', 'x-content-type-options': 'nosniff' });
+      res.end(asset(a.file));
+      return;
+    }
+    if (path === '/api/plugins') return send(res, 200, aboutOf(src));
     if (path === '/api/stats') {
       const now = Date.now();
-      const [hour, day] = await Promise.all([src.stats(now - 3_600_000), src.stats(now - 86_400_000)]);
-      const failures = await src.listJobs({ status: 'FAILED', limit: 10 });
+      const [hour, day, failures, perMinute, perQuarter, runTimes] = await Promise.all([
+        src.stats(now - HOUR), src.stats(now - DAY), src.listJobs({ status: 'FAILED', limit: 10 }),
+        insights.completions(now - HOUR, 60_000), insights.completions(now - DAY, 15 * 60_000), insights.runTimes(),
+      ]);
       return send(res, 200, {
         byStatus: day.byStatus, byTask: day.byTask, oldestPendingAt: day.oldestPendingAt,
         completedLastHour: hour.completedSince, completedLastDay: day.completedSince,
+        throughputLastHour: perMinute, throughputLastDay: perQuarter, runTimes,
         latestFailures: failures.map((r) => ({ id: r.id, taskName: r.taskName, message: (r.error?.message ?? '').split('\n')[0], at: r.completedAt })),
       });
     }

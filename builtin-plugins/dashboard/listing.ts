@@ -3,8 +3,8 @@
  * store's `listJobs` (newest first by createdAt, then id). The cursor is the last row's (createdAt,
  * id); the next page asks for records created at or before it and drops those not strictly after it
  * in that order, so pages neither skip nor repeat rows when new jobs arrive.
- * Search: an exact id first (getJob), else an id prefix over a bounded scan. When listJobs gains an
- * `idPrefix` filter, only `searchJobs` changes.
+ * Search: an exact id first (getJob), else the store's `idPrefix` filter (a bounded scan for a
+ * store that ignores it).
  * Must never: scan more than SCAN_LIMIT records for one request.
  */
 import { NuvomError, JOB_STATUSES, type JobRecord, type JobStatus } from '../../sdk/plugin.ts';
@@ -61,10 +61,13 @@ function decodeCursor(s: string): { createdAt: string; id: string } {
 /** Strictly after the cursor in newest-first order (createdAt desc, then id desc). */
 const after = (r: JobRecord, c: { createdAt: string; id: string }) => r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
 
-/** Exact id, else id prefix within a bounded scan of the newest records. */
+/** Exact id, else the records whose id starts with `q` (newest first). */
 export async function searchJobs(src: DashboardSource, q: string, limit: number): Promise<JobRecord[]> {
   const exact = await src.getJob(q);
   if (exact) return [exact];
+  const found = await src.listJobs({ idPrefix: q, limit });
+  // A store that ignores idPrefix (optional for third-party stores) returns other ids: scan instead.
+  if (found.every((r) => r.id.startsWith(q))) return found;
   const scan = await src.listJobs({ limit: SCAN_LIMIT });
   return scan.filter((r) => r.id.startsWith(q)).slice(0, limit);
 }

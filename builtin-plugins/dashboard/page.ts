@@ -1,7 +1,9 @@
 /**
- * The dashboard's one HTML page: overview, jobs, job detail, failures, schedules and workers, routed on the
- * client by location.hash-free paths and kept live by the change stream (/api/stream), which the
- * page closes while the tab is hidden. No CDN, no build step: plain DOM code in the package.
+ * The dashboard's one HTML page: overview, jobs, job detail, failures, schedules, workers, plugins,
+ * routed on the client by location.hash-free paths and kept live by the change stream (/api/stream),
+ * which the page closes while the tab is hidden. No CDN, no build step: plain DOM code in the
+ * package; the overview's chart is uPlot, loaded on first use from the dashboard's /assets/uplot.js
+ * (the installed package's file).
  * Must never: put data into innerHTML. Every value goes in with textContent, so HTML in a task name,
  * argument or error renders as text.
  */
@@ -16,11 +18,12 @@ header { display:flex; flex-wrap:wrap; gap:1rem; align-items:center; padding:.6r
 header b { font-size:1.1rem; } nav a { margin-right:.8rem; color:var(--acc); text-decoration:none; }
 main { padding:1rem; max-width:1100px; } table { border-collapse:collapse; width:100%; } td, th { text-align:left; padding:.3rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; word-break:break-word; }
 .cards { display:flex; flex-wrap:wrap; gap:.6rem; } .card { border:1px solid var(--line); border-radius:6px; padding:.5rem .8rem; min-width:7rem; }
+.chart { margin:.4rem 0 1rem; } .chart h4 { margin:.2rem 0; font-weight:normal; }
 .card span { display:block; font-size:1.4rem; } .FAILED, .stale { color:var(--bad); } .SUCCESS { color:var(--ok); } .mute { color:var(--mute); }
 pre { white-space:pre-wrap; background:color-mix(in srgb, var(--fg) 6%, transparent); padding:.5rem; border-radius:4px; }
 button { font:inherit; padding:.3rem .8rem; margin-right:.5rem; } input, select { font:inherit; padding:.2rem; }
 </style></head>
-<body><header><b>nuvom</b><nav><a href="./">overview</a><a href="jobs">jobs</a><a href="failures">failures</a><a href="schedules">schedules</a><a href="workers">workers</a></nav><span id="live" class="mute"></span></header>
+<body><header><b>nuvom</b><nav><a href="./">overview</a><a href="jobs">jobs</a><a href="failures">failures</a><a href="schedules">schedules</a><a href="workers">workers</a><a href="plugins">plugins</a></nav><span id="live" class="mute"></span></header>
 <main id="main"></main>
 <script>
 const BASE = __BASE__, CSRF = __CSRF__, READONLY = __RO__;
@@ -42,12 +45,40 @@ function table(head, rows) { return el('table', {}, el('tr', {}, ...head.map((h)
 const link = (r) => { const a = el('a', { href: BASE + '/jobs/' + encodeURIComponent(r.id), 'data-job': r.id }, r.id.slice(0, 8) + '…' + r.id.slice(-6)); a.addEventListener('click', (e) => { e.preventDefault(); go(a.href); }); return a; };
 const status = (s) => el('span', { class: s, 'data-status': s }, s);
 
+const ms = (v) => v < 1000 ? v + ' ms' : (v / 1000).toFixed(v < 10000 ? 2 : 1) + ' s';
+// uPlot (served from the package) is loaded by the overview only; charts are rebuilt on each render.
+let uplotReady = null, charts = [];
+function loadUplot() {
+  uplotReady ??= new Promise((resolve, reject) => {
+    const css = el('link', { rel: 'stylesheet', href: BASE + '/assets/uplot.css' });
+    const js = el('script', { src: BASE + '/assets/uplot.js' });
+    js.onload = resolve; js.onerror = () => { uplotReady = null; reject(new Error('could not load ' + BASE + '/assets/uplot.js')); };
+    document.head.append(css, js);
+  });
+  return uplotReady;
+}
+async function chart(title, buckets) {
+  const box = el('div', { class: 'chart', 'data-chart': title }, el('h4', { class: 'mute' }, title + ': ' + buckets.reduce((n, b) => n + b.success + b.failed, 0) + ' completed'));
+  try { await loadUplot(); } catch (e) { box.append(el('p', { class: 'mute' }, e.message)); return box; }
+  const css = getComputedStyle(document.documentElement), v = (k) => css.getPropertyValue(k).trim();
+  const data = [buckets.map((b) => b.at / 1000), buckets.map((b) => b.success + b.failed), buckets.map((b) => b.failed),
+    buckets.map((b) => (b.success + b.failed ? Math.round((1000 * b.failed) / (b.success + b.failed)) / 10 : null))];
+  const axis = { stroke: v('--mute'), grid: { stroke: v('--line') }, ticks: { stroke: v('--line') } };
+  const opts = { width: Math.max(280, Math.min(1060, main.clientWidth - 20)), height: 170, scales: { rate: { range: [0, 100] } },
+    series: [{}, { label: 'completed', stroke: v('--acc'), width: 1.5, points: { show: false } }, { label: 'failed', stroke: v('--bad'), width: 1.5, points: { show: false } },
+      { label: 'failure %', scale: 'rate', stroke: v('--mute'), dash: [4, 4], spanGaps: true }],
+    axes: [axis, { ...axis, size: 50 }, { ...axis, scale: 'rate', side: 1, size: 50, grid: { show: false }, values: (u, t) => t.map((x) => x + '%') }] };
+  charts.push(new uPlot(opts, data, box));
+  return box;
+}
 async function overview() {
   const s = await api('/api/stats');
   const cards = el('div', { class: 'cards' }, ...Object.entries(s.byStatus).map(([k, v]) => el('div', { class: 'card', 'data-count': k }, k, el('span', { class: k }, v))));
   const backlog = Object.entries(s.byTask).map(([t, c]) => [t, (c.PENDING || 0) + (c.RETRYING || 0), c.RUNNING || 0, c.FAILED || 0]);
   return [el('h2', {}, 'Overview'), cards,
     el('p', { class: 'mute' }, 'completed last hour: ' + s.completedLastHour + ' · last day: ' + s.completedLastDay + ' · oldest pending: ' + (s.oldestPendingAt || '-')),
+    el('h3', {}, 'Throughput and failure rate'), await chart('last hour, per minute', s.throughputLastHour), await chart('last day, per 15 minutes', s.throughputLastDay),
+    el('h3', {}, 'Run time by task'), el('div', { 'data-runtimes': '' }, s.runTimes.length ? table(['task', 'p50', 'p95', 'over'], s.runTimes.map((r) => [r.task, ms(r.p50), ms(r.p95), r.n + ' newest completed'])) : el('p', { class: 'mute' }, 'no completed jobs yet')),
     el('h3', {}, 'Backlog by task'), table(['task', 'waiting', 'running', 'failed'], backlog),
     el('h3', {}, 'Latest failures'), table(['job', 'task', 'error', 'when'], s.latestFailures.map((f) => [link(f), f.taskName, f.message, f.at]))];
 }
@@ -85,7 +116,12 @@ async function failures() {
 }
 async function schedules() {
   const s = await api('/api/schedules');
-  return [el('h2', {}, 'Schedules'), table(['id', 'task', 'trigger', 'status', 'next', 'last'], s.schedules.map((e) => [e.id.slice(0, 8), e.taskName, e.cron || (e.everySecs ? 'every ' + e.everySecs + 's' : 'once'), e.status, e.nextRunAt || '-', e.lastRunAt || '-']))];
+  const cancel = (e) => el('button', { 'data-cancel-schedule': e.id, on: { click: async () => {
+    if (!confirm('Cancel the schedule of ' + e.taskName + '? It will not fire again.')) return;
+    try { await api('/api/schedules/' + encodeURIComponent(e.id) + '/cancel', { method: 'POST', headers: { 'x-nuvom-csrf': CSRF } }); render(); } catch (err) { alert(err.message); }
+  } } }, 'cancel');
+  return [el('h2', {}, 'Schedules'), table(['id', 'task', 'trigger', 'status', 'next', 'last', ''], s.schedules.map((e) => [e.id.startsWith('key:') ? e.id : e.id.slice(0, 8), e.taskName, (e.cron ? e.cron + (e.timezone ? ' (' + e.timezone + ')' : '') : '') || (e.everySecs ? 'every ' + e.everySecs + 's' : 'once'),
+    el('span', { 'data-schedule-status': e.status }, e.status), e.nextRunAt || '-', e.lastRunAt || '-', e.status === 'ACTIVE' && !READONLY ? cancel(e) : '']))];
 }
 async function workers() {
   const w = await api('/api/workers');
@@ -93,13 +129,25 @@ async function workers() {
   return [el('h2', {}, 'Workers'), table(['worker', 'host', 'pid', 'threads busy', 'jobs/s', 'started', 'last heartbeat', 'state'], w.workers.map((x) => [x.workerId, x.host, x.pid, x.busyThreads + '/' + x.threads, x.jobsPerSec, x.startedAt, x.lastBeatAt, el('span', { class: x.state }, x.state)])),
     el('p', { class: 'mute' }, 'stale: no heartbeat for 3 periods (killed, hung or cut off from the store); a worker that stops normally disappears')];
 }
+async function plugins() {
+  const a = await api('/api/plugins');
+  const show = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  return [el('h2', {}, 'Plugins'), table(['plugin', 'version', 'source', 'state', 'provides'], a.plugins.map((p) => [p.name, p.version || '-', p.source, p.state, p.provides.join(', ')])),
+    el('h3', {}, 'Services'), table(['service', 'selected', 'available'], Object.entries(a.services).map(([t, x]) => [t, x.selected || '-', x.available.join(', ')])),
+    el('h3', {}, 'Configuration'), table(['setting', 'value', 'from'], a.config.map((c) => [c.key, show(c.value), c.source + (c.origin ? ' (' + c.origin + ')' : '')])),
+    el('h3', {}, 'Plugin settings' + (a.pluginsFile ? ' (' + a.pluginsFile + ')' : '')),
+    Object.keys(a.pluginSettings).length ? table(['plugin', 'setting', 'value'], Object.entries(a.pluginSettings).flatMap(([p, kv]) => Object.entries(kv).map(([k, v]) => [p, k, show(v)]))) : el('p', { class: 'mute' }, 'none'),
+    el('p', { class: 'mute' }, 'read-only; values under names like token, password, secret or key, and passwords in URLs, are masked')];
+}
 async function render() {
+  const old = charts.splice(0);
   const p = location.pathname.slice(BASE.length) || '/';
   try {
     const parts = p.startsWith('/jobs/') ? await job(decodeURIComponent(p.slice(6))) : p.startsWith('/jobs') ? await jobs(location.search.slice(1))
-      : p === '/failures' ? await failures() : p === '/schedules' ? await schedules() : p === '/workers' ? await workers() : await overview();
+      : p === '/failures' ? await failures() : p === '/schedules' ? await schedules() : p === '/workers' ? await workers() : p === '/plugins' ? await plugins() : await overview();
     main.replaceChildren(...parts);
   } catch (e) { main.replaceChildren(el('p', { class: 'FAILED' }, e.message)); }
+  for (const c of old) c.destroy();
 }
 function go(href) { history.pushState(null, '', href); render(); }
 addEventListener('popstate', render);

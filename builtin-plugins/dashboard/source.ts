@@ -4,7 +4,7 @@
  * backend-specific SQL, so the dashboard works on every backend.
  * Must never: reach a backend directly.
  */
-import type { JobRecord, JobStats, ListJobsFilter, PluginContext, ScheduleEntry } from '../../sdk/plugin.ts';
+import type { JobRecord, JobStats, KernelInfo, ListJobsFilter, NuvomConfig, PluginContext, ResultStore, ScheduleEntry } from '../../sdk/plugin.ts';
 
 export interface DashboardSource {
   getJob(id: string): Promise<JobRecord | null>;
@@ -13,6 +13,12 @@ export interface DashboardSource {
   cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
   stats(sinceMs?: number): Promise<JobStats>;
   listSchedules(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]>;
+  /** Cancels a schedule by id or key; false when none has it. */
+  cancelSchedule(id: string): Promise<boolean>;
+  /** The result store, for its optional insights (chart, run times); absent: a Client's kernel's. */
+  resultStore?(): ResultStore;
+  /** Plugins and configuration for the plugins page; absent: a Client's kernel and config. */
+  about?(): { info?: KernelInfo; config?: NuvomConfig };
   /** The workers from their heartbeats (the `workers` service of nuvom-workers); absent: none shown. */
   listWorkers?(): Promise<readonly object[]>;
 }
@@ -38,6 +44,9 @@ export function sourceOf(ctx: PluginContext): DashboardSource {
     cancelJob: (id) => jobs().cancelJob(id),
     stats: (since) => jobs().stats(since),
     listSchedules: (o) => ctx.resolve('scheduler').list(o),
+    cancelSchedule: (id) => ctx.resolve('scheduler').cancel(id),
     listWorkers: () => ctx.resolve('workers').list(),
+    resultStore: () => ctx.resolve('resultStore'),
+    about: () => ({ info: ctx.resolve('kernelInfo'), config: ctx.config }),
   };
 }

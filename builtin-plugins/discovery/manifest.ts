@@ -12,7 +12,7 @@ import type { Manifest, ManifestDiff, TaskChange, TaskEntry } from './types.ts';
 export const MANIFEST_VERSION = 1 as const;
 const REBUILD = 'run `nuvom discover tasks` to rebuild it';
 
-export function sha1(content: string | Buffer): string {
+export function sha1(content: string | Uint8Array): string {
   return createHash('sha1').update(content).digest('hex');
 }
 

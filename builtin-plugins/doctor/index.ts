@@ -3,11 +3,13 @@
  * file, integrity and WAL state, expired leases; file-queue permissions and quarantine), jobs that
  * can never finish (stuck RUNNING, orphaned PENDING/RETRYING), and the task manifest. One line per
  * check, `ok|warn|FAIL  <check>: <detail>; fix: <what to do>`; exit code 1 when any check FAILs.
+ * In a worker's process it records the worker's storage errors for doctor to read (last-error.ts).
  * Must never: change anything unless --fix is given, and then only mark hopeless records FAILED.
  */
 import { existsSync } from 'node:fs';
 import { definePlugin, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
 import { checkJobs, jobCheckError } from './jobs.ts';
+import { checkFreeSpace, checkLastStorageError, recordStorageErrors } from './last-error.ts';
 import { checkManifest } from './manifest.ts';
 import { finding, formatJson, formatLine, type Finding } from './report.ts';
 import { checkFileQueue, checkFileResults, checkSqliteFile, sqliteFiles } from './storage.ts';
@@ -43,6 +45,8 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
   for (const [file, services] of sqliteFiles(c)) findings.push(...checkSqliteFile(file, services, c));
   if (c.queueBackend === 'file') findings.push(...checkFileQueue(c));
   if (c.resultBackend === 'file') findings.push(...checkFileResults(c));
+  // A full volume or a worker's storage error does not keep the (read-only) job checks from running.
+  const volume = [...checkFreeSpace(c), checkLastStorageError(c)];
 
   const skip = storagePresent(ctx, findings);
   if (skip) {
@@ -58,7 +62,7 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
       findings.push(jobCheckError(err));
     }
   }
-  findings.push(checkManifest(ctx));
+  findings.push(...volume, checkManifest(ctx));
   return findings;
 }
 
@@ -73,6 +77,9 @@ export default definePlugin({
   apiVersion: 1,
   description: '`nuvom doctor`: checks storage, stuck and orphaned jobs, and the task manifest, and says what to do',
   provides: ['cli'],
+  async start(_raw, ctx) {
+    recordStorageErrors(ctx, 'nuvom-doctor');
+  },
   register(ctx) {
     ctx.hooks.cli.tap('nuvom-doctor', ({ program }) => {
       program.command('doctor')

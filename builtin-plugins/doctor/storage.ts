@@ -100,7 +100,9 @@ function inspect(db: Database.Database, file: string, services: string[], config
     out.push(finding('sqlite-wal', 'ok', `journal_mode=wal, WAL file ${bytes(walBytes)}`, undefined, { journalMode: mode, walBytes }));
   }
 
-  if (services.includes('queue') && tables.has('nuvom_queue')) {
+  // nuvom_jobs since schema v3 (one row per job); a file not yet opened by this nuvom has nuvom_queue.
+  const queueTable = tables.has('nuvom_jobs') ? 'nuvom_jobs' : tables.has('nuvom_queue') ? 'nuvom_queue' : null;
+  if (services.includes('queue') && queueTable) {
     const now = Date.now();
     const row = db.prepare(`SELECT
         COUNT(*) FILTER (WHERE state IN ('waiting', 'ready') AND run_at <= @now) AS ready,
@@ -108,7 +110,7 @@ function inspect(db: Database.Database, file: string, services: string[], config
         COUNT(*) FILTER (WHERE state = 'leased' AND lease_expires_at > @now) AS leased,
         COUNT(*) FILTER (WHERE state = 'leased' AND lease_expires_at <= @now) AS expired,
         MIN(CASE WHEN state = 'leased' AND lease_expires_at <= @now THEN lease_expires_at END) AS oldest
-      FROM nuvom_queue`).get({ now }) as { ready: number; delayed: number; leased: number; expired: number; oldest: number | null };
+      FROM ${queueTable}`).get({ now }) as { ready: number; delayed: number; leased: number; expired: number; oldest: number | null };
     const counts = `${row.ready} ready, ${row.delayed} delayed, ${row.leased} leased`;
     if (row.expired > 0) {
       const ago = Math.round((now - (row.oldest ?? now)) / 1000);

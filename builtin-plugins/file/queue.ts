@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Logger, type Queue, type QueueCounts,
+  NuvomError, checkLeaseMs, checkWorkerId, claimArgs, duplicateJob, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Logger, type Queue, type QueueCounts,
   type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
 import { decodeJob, encodeJob, validateJob } from './codec.ts';
@@ -107,10 +107,8 @@ export class FileQueue implements Queue {
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
     return this.io('claiming jobs', () => {
-      const { max, workerId, leaseMs } = opts;
-      const now = opts.now ?? Date.now();
-      if (!Number.isInteger(max) || max < 0) throw usage(`claim max must be a whole number >= 0, got ${JSON.stringify(max)}`);
-      checkLease('claim', workerId, leaseMs);
+      const { workerId, leaseMs } = opts;
+      const { now, max } = claimArgs(opts, undefined, PLUGIN_NAME);
       const out: ClaimedJob[] = [];
       if (max === 0) return out;
       let fresh = false;
@@ -390,13 +388,13 @@ function withName(job: QueuedJob, name: JobName): QueuedJob {
   };
 }
 
-function duplicate(id: string, what: string): NuvomError {
-  return new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id ${JSON.stringify(id)} ${what}; use a new id, or wait until the job has left the queue`, { plugin: PLUGIN_NAME });
+function duplicate(id: string, _what: string): NuvomError {
+  return duplicateJob(id, PLUGIN_NAME);
 }
 
 function checkLease(method: string, workerId: string, leaseMs: number): void {
-  if (typeof workerId !== 'string' || workerId === '') throw usage(`${method} workerId must be a non-empty string, got ${JSON.stringify(workerId)}`);
-  if (!(typeof leaseMs === 'number' && leaseMs > 0 && Number.isFinite(leaseMs))) throw usage(`${method} leaseMs must be a number > 0, got ${JSON.stringify(leaseMs)}`);
+  checkWorkerId(method, workerId, PLUGIN_NAME);
+  checkLeaseMs(method, leaseMs, PLUGIN_NAME);
 }
 
 function usage(message: string): NuvomError {

@@ -6,7 +6,7 @@
  * Must never: return a record in another shape than contracts.ts JobRecord, or a half-decoded one.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type JobError, type StoredAttempts, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, checkRecords, historyOf, listQuery, mergeHistory, type JobError, type StoredAttempts, type JobRecord, type JobStats, type JobStatus,
   type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import path from 'node:path';
@@ -51,6 +51,7 @@ export class FileResultStore implements ResultStore, HeartbeatStore {
   async putMany(records: JobRecord[]): Promise<void> {
     this.live();
     if (records.length === 0) return;
+    checkRecords(records, PLUGIN_NAME);
     // Encode everything first: a value the serializer refuses leaves the store unchanged. Each line
     // holds the whole record, so the stored history is read back to merge the new attempts into it.
     const text = await this.io('appending job records', () => {
@@ -87,23 +88,18 @@ export class FileResultStore implements ResultStore, HeartbeatStore {
 
   async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
     this.live();
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
-    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
-      if (!Number.isInteger(value) || value < 0) throw usage(`listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`);
-    }
-    const order = filter.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') throw usage(`listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`);
-    const statuses = statusList(filter.status, 'listJobs status');
-    const before = filter.createdBefore === undefined ? undefined : toMs(filter.createdBefore, 'listJobs createdBefore');
-    const after = filter.createdAfter === undefined ? undefined : toMs(filter.createdAfter, 'listJobs createdAfter');
+    const q = listQuery(filter, PLUGIN_NAME);
+    const { statuses, limit, offset, order } = q;
+    const before = q.before ?? undefined;
+    const after = q.after ?? undefined;
     if (limit === 0 || statuses?.length === 0) return [];
     return this.io('listing job records', () => {
       this.log.sync();
       const matches: LogEntry[] = [];
       for (const e of this.log.entries.values()) {
         if (statuses && !statuses.includes(e.status)) continue;
-        if (filter.task !== undefined && e.taskName !== filter.task) continue;
+        if (q.task !== null && e.taskName !== q.task) continue;
+        if (q.idPrefix !== null && !e.id.startsWith(q.idPrefix)) continue;
         if (before !== undefined && !(e.createdAtMs < before)) continue;
         if (after !== undefined && !(e.createdAtMs >= after)) continue;
         matches.push(e);

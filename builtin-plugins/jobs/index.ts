@@ -1,5 +1,5 @@
 /** Jobs plugin: the dispatcher (delay/map/enqueue through the `enqueue` hook) and job control. */
-import { definePlugin } from '../../sdk/plugin.ts';
+import { definePlugin, jobStoreOf } from '../../sdk/plugin.ts';
 import { Jobs } from './jobs.ts';
 import { jobSettings } from './settings.ts';
 
@@ -14,7 +14,7 @@ export default definePlugin({
   settings: jobSettings,
   register(ctx) {
     ctx.provide('jobs', 'default', (s) => new Jobs({
-      config: s.config, queue: s.queue, resultStore: s.resultStore, serializer: s.serializer, bus: s.bus, clock: s.clock, registry: s.registry,
+      config: s.config, queue: s.queue, resultStore: s.resultStore, store: jobStoreOf(s), serializer: s.serializer, bus: s.bus, clock: s.clock, registry: s.registry,
     }));
   },
 });

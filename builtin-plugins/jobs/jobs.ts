@@ -6,18 +6,20 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  FINAL_STATUSES, NuvomError, checkOptions, errorOf, jobOptions, messageOf, recordOf, taskNameProblem, toError,
+  FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
-  type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
+  type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
 
-const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id'];
+const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id', 'tx'];
 
 export interface JobsDeps {
   config: NuvomConfig;
   queue: Queue;
   resultStore: ResultStore;
+  /** Where enqueues are written: queue and records together (see JobStore). */
+  store: JobStore;
   serializer: Serializer;
   bus: HookBus;
   clock: Clock;
@@ -78,6 +80,15 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
     return now + call.delaySecs * 1000;
   }
   return now;
+}
+
+/** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
+function transactionOf(calls: EnqueueCall[]): unknown {
+  const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
+  if (own.length && (own.length !== calls.length || own.some((t) => t !== own[0]))) {
+    throw new NuvomError('NUVOM_E_TASK_INVALID', 'every call of one enqueue batch must use the same tx (or none); nothing was enqueued');
+  }
+  return own.length ? own[0] : currentTransaction();
 }
 
 export class Jobs implements JobsService {
@@ -143,28 +154,17 @@ export class Jobs implements JobsService {
       }
     }
     const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
-    // One transaction for records and queue rows where the backends allow it (SQLite on one
-    // connection): all or none, so a failure leaves nothing behind and there is nothing to undo.
-    const together = this.d.queue.enqueueWithRecords ? await this.d.queue.enqueueWithRecords(jobs, records, this.d.resultStore) : false;
-    if (!together) await this.putThenEnqueue(jobs, records, now);
+    // One transaction for records and queue entries where one plugin holds both (its job store),
+    // else records first, then the queue (pairJobStore). With the app's transaction, only a store
+    // that can write through it: no fallback to two separate writes.
+    const tx = transactionOf(calls);
+    if (tx === undefined) await this.d.store.enqueue(jobs, records);
+    else if (this.d.store.enqueueInTransaction) await this.d.store.enqueueInTransaction(tx, jobs, records);
+    else throw new NuvomError('NUVOM_E_UNSUPPORTED', `enqueue with { tx } needs a job store that writes in the application's transaction (NUVOM_QUEUE_BACKEND=postgres and NUVOM_RESULT_BACKEND=postgres); nothing was enqueued`);
     if (bus.hooks.jobEnqueued.isUsed()) {
       for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
     }
     return jobs.map((j) => this.handle(j.id, j.taskName));
-  }
-
-  /** The two-step fallback: records first, so a worker that claims the job at once writes RUNNING after this PENDING, never before. */
-  private async putThenEnqueue(jobs: QueuedJob[], records: JobRecord[], now: number): Promise<void> {
-    await this.d.resultStore.putMany(records);
-    try {
-      if (jobs.length === 1) await this.d.queue.enqueue(jobs[0]);
-      else await this.d.queue.enqueueMany(jobs);
-    } catch (err) {
-      const error = errorOf(err);
-      await this.d.resultStore.putMany(records.map((r) => ({ ...r, status: 'FAILED' as const, completedAt: new Date(now).toISOString(), error: { ...error, message: `enqueue failed: ${error.message}` } })))
-        .catch(() => undefined);
-      throw err;
-    }
   }
 
   handle(id: string, taskName: string): JobHandle {
@@ -202,6 +202,8 @@ export class Jobs implements JobsService {
     hooks.jobSucceeded.tap(name, onEvent);
     hooks.jobFailed.tap(name, onEvent);
     hooks.jobCancelled.tap(name, onEvent);
+    // Other processes' outcomes, where the store can tell (PostgreSQL NOTIFY); null: look again.
+    const offFinal = this.d.resultStore.subscribeFinal?.((done) => { if ((done === null || done === id) && wake) wake(); });
     try {
       for (;;) {
         const rec = await this.d.resultStore.getFull(id);
@@ -221,6 +223,7 @@ export class Jobs implements JobsService {
         delay = Math.min(delay * 2, 100);
       }
     } finally {
+      offFinal?.();
       for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) {
         h.taps.splice(h.taps.findIndex((t) => t.name === name), 1);
       }

@@ -7,17 +7,20 @@ import { definePlugin } from '../../sdk/plugin.ts';
 import { MemoryQueue } from './queue.ts';
 import { MemoryResultStore } from './results.ts';
 import { MemoryScheduleStore } from './schedules.ts';
+import { MemoryJobStore } from './job-store.ts';
 
-export { MemoryQueue, MemoryResultStore, MemoryScheduleStore };
+export { MemoryQueue, MemoryResultStore, MemoryScheduleStore, MemoryJobStore };
 
 export default definePlugin({
   name: 'nuvom-memory',
   apiVersion: 1,
   description: 'In-process queue, result store and schedule store (tests, single-process use)',
-  provides: ['queue:memory', 'resultStore:memory', 'scheduleStore:memory'],
+  provides: ['queue:memory', 'resultStore:memory', 'scheduleStore:memory', 'jobStore:memory'],
   register(ctx) {
     ctx.provide('queue', 'memory', () => new MemoryQueue(), (q) => q.close());
     ctx.provide('resultStore', 'memory', () => new MemoryResultStore(), (s) => s.close());
+    // Chosen when queueBackend and resultBackend are both "memory" (JobStore).
+    ctx.provide('jobStore', 'memory', (s) => new MemoryJobStore(s.queue as MemoryQueue, s.resultStore as MemoryResultStore, s.serializer));
     ctx.provide('scheduleStore', 'memory', () => new MemoryScheduleStore(), (s) => s.close());
   },
 });

@@ -10,7 +10,7 @@
  * Must never: hand out or keep a reference the caller could mutate (jobs are copied in and out).
  */
 import {
-  NuvomError, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Queue, type QueueCounts,
+  ChangeListeners, NuvomError, claimArgs, duplicateJob, renewArgs, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Queue, type QueueCounts,
   type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
 
@@ -122,9 +122,8 @@ export class MemoryQueue implements Queue {
       : a.seq < b.seq);
   private readonly delayed = new Heap((a, b) => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq));
   private readonly leases = new Heap((a, b) => a.expires < b.expires);
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners(undefined, 'memory queue', 'microtask');
   private seq = 0;
-  private notifyScheduled = false;
 
   async enqueue(job: QueuedJob): Promise<void> {
     this.refuseDuplicates([job]);
@@ -142,12 +141,12 @@ export class MemoryQueue implements Queue {
   }
 
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
-    const now = opts.now ?? Date.now();
+    const { now, max } = claimArgs(opts);
     this.reclaimExpired(now);
     this.promoteDue(now);
     const out: ClaimedJob[] = [];
     const notYet: Entry[] = [];
-    while (out.length < opts.max) {
+    while (out.length < max) {
       const node = this.ready.pop();
       if (!node) break;
       const e = node.e;
@@ -171,6 +170,7 @@ export class MemoryQueue implements Queue {
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now = Date.now()): Promise<RenewResult> {
+    renewArgs(ids, workerId, leaseMs);
     const held: string[] = [];
     const cancelled: string[] = [];
     for (const id of ids) {
@@ -271,21 +271,28 @@ export class MemoryQueue implements Queue {
   }
 
   subscribe(onChange: () => void): () => void {
-    this.listeners.add(onChange);
-    return () => {
-      this.listeners.delete(onChange);
-    };
+    return this.listeners.add(onChange);
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
   }
 
+  /** For the memory job store: whether `workerId` holds the job (ack, retry, release, fail would act). */
+  holds(id: string, workerId: string): boolean {
+    return this.heldBy(id, workerId) !== undefined;
+  }
+
+  /** For the memory job store: refuses a batch holding an id already queued, before anything is written. */
+  checkNew(jobs: QueuedJob[]): void {
+    this.refuseDuplicates(jobs);
+  }
+
   private refuseDuplicates(jobs: QueuedJob[]): void {
     const seen = new Set<string>();
     for (const job of jobs) {
       if (this.entries.has(job.id) || seen.has(job.id)) {
-        throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${job.id}" is already in the queue; use a new id or wait until the job has finished`, { details: { id: job.id } });
+        throw duplicateJob(job.id);
       }
       seen.add(job.id);
     }
@@ -356,17 +363,7 @@ export class MemoryQueue implements Queue {
 
   /** Coalesced: many changes in one tick wake each listener once. */
   private notify(): void {
-    if (this.notifyScheduled || this.listeners.size === 0) return;
-    this.notifyScheduled = true;
-    queueMicrotask(() => {
-      this.notifyScheduled = false;
-      for (const listener of [...this.listeners]) {
-        try {
-          listener();
-        } catch {
-          // A listener's failure is its own; the queue has nothing to report it to.
-        }
-      }
-    });
+    this.listeners.notify();
   }
+
 }

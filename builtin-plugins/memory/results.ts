@@ -4,7 +4,7 @@
  * Must never: keep a caller's object, or accept a value a durable store could not hold without saying so.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, checkRecords, historyOf, listQuery, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
   type HeartbeatStore, type ListJobsFilter, type PurgeFilter, type ResultStore, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 
@@ -98,11 +98,23 @@ export class MemoryResultStore implements ResultStore, HeartbeatStore {
 
   async putMany(records: JobRecord[]): Promise<void> {
     // All copied and checked before any is stored: all or none.
+    checkRecords(records);
     const copies = records.map((r) => ({ history: historyOf(r.history, r.id, 'NUVOM_E_USAGE'), copy: copyIn(r) }));
     for (const { copy, history } of copies) {
       copy.history = mergeHistory(this.records.get(copy.id), history, copy);
       this.records.set(copy.id, copy);
     }
+  }
+
+  /** For the memory job store: throws as putMany would, writing nothing. */
+  checkRecords(records: JobRecord[]): void {
+    checkRecords(records);
+    for (const r of records) { historyOf(r.history, r.id, 'NUVOM_E_USAGE'); copyIn(r); }
+  }
+
+  /** For the memory job store: the stored record itself (not a copy; never hand it out). */
+  stored(id: string): JobRecord | undefined {
+    return this.records.get(id);
   }
 
   async getFull(id: string): Promise<JobRecord | null> {
@@ -121,22 +133,21 @@ export class MemoryResultStore implements ResultStore, HeartbeatStore {
   }
 
   async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
-    const statuses = statusSet(filter.status, null);
-    const before = filter.createdBefore === undefined ? null : toMs(filter.createdBefore, 'createdBefore');
-    const after = filter.createdAfter === undefined ? null : toMs(filter.createdAfter, 'createdAfter');
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
+    const q = listQuery(filter);
+    const statuses = q.statuses ? new Set(q.statuses) : null;
+    const { before, after, limit, offset } = q;
     const matches: JobRecord[] = [];
     for (const r of this.records.values()) {
       if (statuses && !statuses.has(r.status)) continue;
-      if (filter.task !== undefined && r.taskName !== filter.task) continue;
+      if (q.task !== null && r.taskName !== q.task) continue;
+      if (q.idPrefix !== null && !r.id.startsWith(q.idPrefix)) continue;
       const created = Date.parse(r.createdAt);
       if (before !== null && !(created < before)) continue;
       if (after !== null && !(created >= after)) continue;
       matches.push(r);
     }
     matches.sort(newestFirst);
-    if (filter.order === 'asc') matches.reverse();
+    if (q.order === 'asc') matches.reverse();
     return matches.slice(offset, offset + limit).map(copyRecord);
   }
 

@@ -10,12 +10,12 @@ import path from 'node:path';
 import {
   bootKernel, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
 } from '../../sdk/plugin.ts';
-import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runStoragePairConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
+import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runJobStoreConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
 
 export interface CheckResult { name: string; ok: boolean; error?: string }
 
 /** A kernel of its own in a fresh directory, so that each check starts from empty storage. */
-type Fresh = () => Promise<{ kernel: Kernel; cleanup: () => Promise<void> }>;
+type Fresh = (over?: Partial<NuvomConfig>) => Promise<{ kernel: Kernel; cleanup: () => Promise<void> }>;
 
 const SUITES = {
   queue: (fresh: Fresh, name: string) => runQueueConformance(async () => {
@@ -63,10 +63,10 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     const provided = kernel.container.tokens().flatMap((token) => kernel!.container.implementations(token)
       .filter((p) => p.plugin === plugin.name).map((p) => ({ token, name: p.name })));
     report({ name: `provides: ${provided.map((p) => `${p.token}:${p.name}`).join(', ') || '(no services)'}`, ok: true });
-    const fresh: Fresh = async () => {
+    const fresh: Fresh = async (over = {}) => {
       const caseDir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-case-'));
       try {
-        const k = await bootKernel({ config: await isolatedConfig(caseDir, project), builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
+        const k = await bootKernel({ config: Object.freeze({ ...(await isolatedConfig(caseDir, project)), ...over }), builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
         return { kernel: k, cleanup: async () => { await k.stop(); rmSync(caseDir, { recursive: true, force: true }); } };
       } catch (err) {
         rmSync(caseDir, { recursive: true, force: true });
@@ -79,18 +79,14 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
       const results: ConformanceResult[] = await suite(fresh, name);
       for (const r of results) report({ name: `${token} "${name}": ${r.name}`, ok: r.ok, error: r.error });
     }
-    // A queue and a result store from one plugin are used together: the one-step writes
-    // (enqueueWithRecords / ackWithRecords) must be all-or-nothing and agree with the two-call path.
-    const queues = provided.filter((p) => p.token === 'queue');
-    const stores = provided.filter((p) => p.token === 'resultStore');
-    for (const q of queues) {
-      for (const st of stores) {
-        const results = await runStoragePairConformance(async () => {
-          const { kernel: k, cleanup } = await fresh();
-          return { queue: k.container.construct('queue', q.name), store: k.container.construct('resultStore', st.name), cleanup };
-        });
-        for (const r of results) report({ name: `queue "${q.name}" + resultStore "${st.name}": ${r.name}`, ok: r.ok, error: r.error });
-      }
+    // A combined job store is used when the configuration chooses its name for queue and results:
+    // each case boots a kernel configured so (the store writes through that queue and result store).
+    for (const { name } of provided.filter((p) => p.token === 'jobStore')) {
+      const results = await runJobStoreConformance(async () => {
+        const { kernel: k, cleanup } = await fresh({ queueBackend: name, resultBackend: name });
+        return { store: k.resolve('jobStore'), serializer: k.resolve('serializer'), cleanup };
+      });
+      for (const r of results) report({ name: `jobStore "${name}": ${r.name}`, ok: r.ok, error: r.error });
     }
     const stopping = kernel;
     kernel = undefined;

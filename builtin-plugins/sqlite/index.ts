@@ -5,23 +5,25 @@
  * something resolves it.
  * Must never: import anything but the public SDK and this folder.
  */
-import { definePlugin, resolvePath } from '../../sdk/plugin.ts';
+import { definePlugin, pairJobStore, resolvePath } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME } from './db.ts';
 import { SqliteQueue } from './queue.ts';
 import { SqliteResultStore } from './results.ts';
 import { SqliteScheduleStore } from './schedules.ts';
+import { SqliteJobStore } from './job-store.ts';
 import { sqliteSettings } from './settings.ts';
 
 export { SqliteQueue, type SqliteQueueOptions } from './queue.ts';
 export { SqliteResultStore, type SqliteResultStoreOptions } from './results.ts';
 export { SqliteScheduleStore, type SqliteScheduleStoreOptions } from './schedules.ts';
 export { SCHEMA_VERSION } from './schema.ts';
+export { SqliteJobStore } from './job-store.ts';
 
 const sqlitePlugin = definePlugin({
   name: PLUGIN_NAME,
   apiVersion: 1,
   description: 'SQLite queue, result store and schedule store (better-sqlite3, WAL); durable and multi-process on one host',
-  provides: ['queue:sqlite', 'resultStore:sqlite', 'scheduleStore:sqlite'],
+  provides: ['queue:sqlite', 'resultStore:sqlite', 'jobStore:sqlite', 'scheduleStore:sqlite'],
   settings: sqliteSettings,
   // The default distribution's storage: chosen unless a setting chooses another.
   defaults: { queueBackend: 'sqlite', resultBackend: 'sqlite', schedulerBackend: 'sqlite' },
@@ -40,6 +42,14 @@ const sqlitePlugin = definePlugin({
       (s) => new SqliteResultStore({ path: resolvePath(s.config, sqliteResultPath), serializer: s.serializer, logger }),
       (store) => store.close(),
     );
+    // Chosen when queueBackend and resultBackend are both "sqlite" (JobStore): one transaction per
+    // batch when both are on one file; split files go through the generic pair.
+    ctx.provide('jobStore', 'sqlite', (s) => {
+      const queue = s.queue as SqliteQueue;
+      const results = s.resultStore as SqliteResultStore;
+      const oneFile = resolvePath(s.config, sqliteQueuePath) === resolvePath(s.config, sqliteResultPath);
+      return oneFile ? new SqliteJobStore(queue, results) : pairJobStore(queue, results, s.serializer);
+    });
     ctx.provide(
       'scheduleStore',
       'sqlite',

@@ -14,12 +14,11 @@
  * Must never: hand one job to two claimers while its lease holds; drop a job on a failed write.
  */
 import {
-  NuvomError, messageOf, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
-  type JobRecord, type Queue, type QueueCounts, type QueuedJob, type RenewResult, type ResultStore,
+  NuvomError, claimArgs, duplicateJob, messageOf, renewArgs, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
+  type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
-import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
+import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
-import { SqliteResultStore, type RecordRows } from './results.ts';
 
 export interface SqliteQueueOptions {
   /** Absolute path of the database file. */
@@ -28,7 +27,7 @@ export interface SqliteQueueOptions {
   logger?: Logger;
 }
 
-interface QueueRow {
+export interface QueueRow {
   seq: number;
   id: string;
   task_name: string;
@@ -39,55 +38,74 @@ interface QueueRow {
   created_at: number;
   options: string;
   meta: string;
-  state: 'waiting' | 'ready' | 'leased';
-  worker_id: string | null;
-  lease_expires_at: number | null;
-  cancel_requested: number;
+  lease_expires_at?: number | null;
+}
+
+/** What a claim transaction returns: the leased rows, and which of them are redeliveries. */
+export interface ClaimedRows {
+  rows: QueueRow[];
+  redelivered: Set<number>;
 }
 
 export const SQL = {
-  insert: `INSERT INTO nuvom_queue (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state)
-           VALUES (@id, @taskName, @args, @priority, @runAt, @attempts, @createdAt, @options, @meta, @state)`,
+  // A row with no queue part (its job finished, the record kept) takes the job again, at the back of
+  // the line; one still queued refuses it (no change: a duplicate).
+  insert: `INSERT INTO nuvom_jobs (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state)
+           VALUES (@id, @taskName, @args, @priority, @runAt, @attempts, @createdAt, @options, @meta, @state)
+           ON CONFLICT (id) DO UPDATE SET task_name = excluded.task_name, args = excluded.args, priority = excluded.priority,
+             run_at = excluded.run_at, attempts = excluded.attempts, created_at = excluded.created_at, options = excluded.options,
+             meta = excluded.meta, state = excluded.state, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0,
+             seq = (SELECT MAX(seq) + 1 FROM nuvom_jobs)
+           WHERE state IS NULL`,
   // Read outside the write lock, so idle pollers do not queue up for it. INDEXED BY pins the partial
-  // indexes: without statistics the planner would take (state, run_at) and sort every ready row.
-  anyClaimable: `SELECT EXISTS (SELECT 1 FROM nuvom_queue WHERE state = 'ready' AND run_at <= @now)
-                     OR EXISTS (SELECT 1 FROM nuvom_queue WHERE state = 'waiting' AND run_at <= @now)
-                     OR EXISTS (SELECT 1 FROM nuvom_queue INDEXED BY nuvom_queue_lease
+  // indexes: without statistics the planner might take another index and sort every ready row.
+  anyClaimable: `SELECT EXISTS (SELECT 1 FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready' AND run_at <= @now)
+                     OR EXISTS (SELECT 1 FROM nuvom_jobs INDEXED BY nuvom_jobs_waiting WHERE state = 'waiting' AND run_at <= @now)
+                     OR EXISTS (SELECT 1 FROM nuvom_jobs INDEXED BY nuvom_jobs_lease
                                  WHERE state = 'leased' AND lease_expires_at <= @now)`,
-  promoteDue: `UPDATE nuvom_queue SET state = 'ready' WHERE state = 'waiting' AND run_at <= @now`,
-  // worker_id is kept so the previous holder may still ack until someone else claims the job.
-  reclaimExpired: `UPDATE nuvom_queue INDEXED BY nuvom_queue_lease SET state = 'ready' WHERE state = 'leased' AND lease_expires_at <= @now`,
+  promoteDue: `UPDATE nuvom_jobs INDEXED BY nuvom_jobs_waiting SET state = 'ready' WHERE state = 'waiting' AND run_at <= @now`,
+  // lease_owner is kept so the previous holder may still ack until someone else claims the job.
+  reclaimExpired: `UPDATE nuvom_jobs INDEXED BY nuvom_jobs_lease SET state = 'ready' WHERE state = 'leased' AND lease_expires_at <= @now`,
   // The rows `claim` takes next (the same subquery, in the same transaction), and whether each was
-  // claimed before: reclaimExpired keeps worker_id, while retry and release clear it.
-  claimPreview: `SELECT seq, worker_id IS NOT NULL AS redelivered FROM nuvom_queue INDEXED BY nuvom_queue_claim
+  // claimed before: reclaimExpired keeps lease_owner, while retry and release clear it.
+  claimPreview: `SELECT seq, lease_owner IS NOT NULL AS redelivered FROM nuvom_jobs INDEXED BY nuvom_jobs_claim
                   WHERE state = 'ready' AND run_at <= @now ORDER BY priority DESC, seq LIMIT @max`,
-  claim: `UPDATE nuvom_queue
-             SET state = 'leased', worker_id = @workerId, lease_expires_at = @leaseExpiresAt, attempts = attempts + 1
-           WHERE seq IN (SELECT seq FROM nuvom_queue INDEXED BY nuvom_queue_claim WHERE state = 'ready' AND run_at <= @now
+  claim: `UPDATE nuvom_jobs
+             SET state = 'leased', lease_owner = @workerId, lease_expires_at = @leaseExpiresAt, attempts = attempts + 1
+           WHERE seq IN (SELECT seq FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready' AND run_at <= @now
                           ORDER BY priority DESC, seq LIMIT @max)
-       RETURNING *`,
-  renew: `UPDATE nuvom_queue SET state = 'leased', lease_expires_at = @leaseExpiresAt
-           WHERE id = @id AND worker_id = @workerId AND state IN ('leased', 'ready')
+       RETURNING seq, id, task_name, args, priority, run_at, attempts, created_at, options, meta, lease_expires_at`,
+  renew: `UPDATE nuvom_jobs SET state = 'leased', lease_expires_at = @leaseExpiresAt
+           WHERE id = @id AND lease_owner = @workerId AND state IN ('leased', 'ready')
        RETURNING cancel_requested`,
-  remove: `DELETE FROM nuvom_queue WHERE id = @id AND worker_id = @workerId`,
-  retry: `UPDATE nuvom_queue SET state = @state, worker_id = NULL, lease_expires_at = NULL, run_at = @runAt
-           WHERE id = @id AND worker_id = @workerId`,
-  release: `UPDATE nuvom_queue SET state = 'ready', worker_id = NULL, lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)
-           WHERE id = @id AND worker_id = @workerId AND state IN ('leased', 'ready')`,
-  cancelLookup: `SELECT state, lease_expires_at FROM nuvom_queue WHERE id = @id`,
-  requestCancel: `UPDATE nuvom_queue SET cancel_requested = 1 WHERE id = @id`,
-  cancelFlag: `SELECT cancel_requested FROM nuvom_queue WHERE id = @id`,
-  deleteById: `DELETE FROM nuvom_queue WHERE id = @id`,
-  get: `SELECT * FROM nuvom_queue WHERE id = @id`,
+  // Leaving the queue: the row goes when it holds no record, else only its queue part.
+  removeBare: `DELETE FROM nuvom_jobs WHERE id = @id AND lease_owner = @workerId AND status IS NULL`,
+  remove: `UPDATE nuvom_jobs SET state = NULL, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0
+           WHERE id = @id AND lease_owner = @workerId AND state IS NOT NULL`,
+  retry: `UPDATE nuvom_jobs SET state = @state, lease_owner = NULL, lease_expires_at = NULL, run_at = @runAt
+           WHERE id = @id AND lease_owner = @workerId AND state IS NOT NULL`,
+  release: `UPDATE nuvom_jobs SET state = 'ready', lease_owner = NULL, lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)
+           WHERE id = @id AND lease_owner = @workerId AND state IN ('leased', 'ready')`,
+  cancelLookup: `SELECT state, lease_expires_at FROM nuvom_jobs WHERE id = @id AND state IS NOT NULL`,
+  requestCancel: `UPDATE nuvom_jobs SET cancel_requested = 1 WHERE id = @id`,
+  cancelFlag: `SELECT cancel_requested FROM nuvom_jobs WHERE id = @id AND state IS NOT NULL`,
+  deleteBareById: `DELETE FROM nuvom_jobs WHERE id = @id AND status IS NULL`,
+  dequeueById: `UPDATE nuvom_jobs SET state = NULL, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0 WHERE id = @id`,
+  get: `SELECT seq, id, task_name, args, priority, run_at, attempts, created_at, options, meta FROM nuvom_jobs WHERE id = @id AND state IS NOT NULL`,
   counts: `SELECT
-             (SELECT COUNT(*) FROM nuvom_queue WHERE state IN ('waiting', 'ready') AND run_at <= @now)
-           + (SELECT COUNT(*) FROM nuvom_queue INDEXED BY nuvom_queue_lease WHERE state = 'leased' AND lease_expires_at <= @now) AS ready,
-             (SELECT COUNT(*) FROM nuvom_queue WHERE state IN ('waiting', 'ready') AND run_at > @now) AS delayed,
-             (SELECT COUNT(*) FROM nuvom_queue INDEXED BY nuvom_queue_lease WHERE state = 'leased' AND lease_expires_at > @now) AS leased`,
-  qsize: `SELECT COUNT(*) FROM nuvom_queue`,
-  nextRunAt: `SELECT MIN(m) FROM (SELECT MIN(run_at) AS m FROM nuvom_queue WHERE state = 'waiting'
-                                  UNION ALL SELECT MIN(run_at) FROM nuvom_queue WHERE state = 'ready')`,
-  clear: `DELETE FROM nuvom_queue`,
+             (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready' AND run_at <= @now)
+           + (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_waiting WHERE state = 'waiting' AND run_at <= @now)
+           + (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_lease WHERE state = 'leased' AND lease_expires_at <= @now) AS ready,
+             (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready' AND run_at > @now)
+           + (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_waiting WHERE state = 'waiting' AND run_at > @now) AS delayed,
+             (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_lease WHERE state = 'leased' AND lease_expires_at > @now) AS leased`,
+  qsize: `SELECT (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready')
+               + (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_waiting WHERE state = 'waiting')
+               + (SELECT COUNT(*) FROM nuvom_jobs INDEXED BY nuvom_jobs_lease WHERE state = 'leased')`,
+  nextRunAt: `SELECT MIN(m) FROM (SELECT MIN(run_at) AS m FROM nuvom_jobs INDEXED BY nuvom_jobs_waiting WHERE state = 'waiting'
+                                  UNION ALL SELECT MIN(run_at) FROM nuvom_jobs INDEXED BY nuvom_jobs_claim WHERE state = 'ready')`,
+  clearBare: `DELETE FROM nuvom_jobs WHERE state IS NOT NULL AND status IS NULL`,
+  clear: `UPDATE nuvom_jobs SET state = NULL, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0 WHERE state IS NOT NULL`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
@@ -101,9 +119,9 @@ export class SqliteQueue implements Queue {
   private closed = false;
 
   private readonly insertTx: Transaction<(jobs: QueuedJob[], now: number) => void>;
-  private readonly insertWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, jobs: QueuedJob[], now: number) => void>;
-  private readonly removeWithRecordsTx: Transaction<(store: SqliteResultStore, rows: RecordRows, ids: string[], workerId: string) => void>;
-  private readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => { rows: QueueRow[]; redelivered: Set<number> }>;
+  /** The claim's transaction; the job store runs it inside its own (a savepoint there). */
+  readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => ClaimedRows>;
+  private readonly clearTx: Transaction<() => void>;
   private readonly renewTx: Transaction<(ids: string[], workerId: string, leaseExpiresAt: number) => RenewResult>;
   private readonly removeTx: Transaction<(ids: string[], workerId: string) => void>;
   private readonly cancelTx: Transaction<(id: string, now: number) => CancelOutcome>;
@@ -126,29 +144,17 @@ export class SqliteQueue implements Queue {
 
     const insert = (jobs: QueuedJob[], now: number) => {
       for (const job of jobs) {
-        try {
-          this.stmt.insert.run(toParams(job, now));
-        } catch (err) {
-          if (isUniqueViolation(err)) {
-            throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job ${job.id} is already in the queue; give each job a new id (or cancel the old one first)`, { plugin: PLUGIN_NAME, details: { jobId: job.id } });
-          }
-          throw err;
-        }
+        // No change: the id is queued already (the upsert takes over only a row with no queue part).
+        if (this.stmt.insert.run(toParams(job, now)).changes === 0) throw duplicateJob(job.id, PLUGIN_NAME);
       }
     };
     const remove = (ids: string[], workerId: string) => {
-      for (const id of ids) this.stmt.remove.run({ id, workerId });
+      for (const id of ids) {
+        if (this.stmt.removeBare.run({ id, workerId }).changes === 0) this.stmt.remove.run({ id, workerId });
+      }
     };
     this.insertTx = this.db.transaction(insert);
-    // Records first, inside the same transaction: nobody sees the queue row without its record.
-    this.insertWithRecordsTx = this.db.transaction((store: SqliteResultStore, rows: RecordRows, jobs: QueuedJob[], now: number) => {
-      store.writeRows(rows);
-      insert(jobs, now);
-    });
-    this.removeWithRecordsTx = this.db.transaction((store: SqliteResultStore, rows: RecordRows, ids: string[], workerId: string) => {
-      store.writeRows(rows);
-      remove(ids, workerId);
-    });
+    this.clearTx = this.db.transaction(() => { this.stmt.clearBare.run(); this.stmt.clear.run(); });
     this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
       this.stmt.promoteDue.run({ now });
       this.stmt.reclaimExpired.run({ now });
@@ -171,13 +177,13 @@ export class SqliteQueue implements Queue {
     });
     this.removeTx = this.db.transaction(remove);
     this.cancelTx = this.db.transaction((id: string, now: number): CancelOutcome => {
-      const row = this.stmt.cancelLookup.get({ id }) as Pick<QueueRow, 'state' | 'lease_expires_at'> | undefined;
+      const row = this.stmt.cancelLookup.get({ id }) as { state: string; lease_expires_at: number | null } | undefined;
       if (!row) return 'absent';
       if (row.state === 'leased' && row.lease_expires_at !== null && row.lease_expires_at > now) {
         this.stmt.requestCancel.run({ id });
         return 'signalled';
       }
-      this.stmt.deleteById.run({ id });
+      if (this.stmt.deleteBareById.run({ id }).changes === 0) this.stmt.dequeueById.run({ id });
       return 'removed';
     });
   }
@@ -193,44 +199,41 @@ export class SqliteQueue implements Queue {
     this.lease.shared.notifier.notifyLocal();
   }
 
-  /** One transaction for both when `store` is a SQLite result store on this queue's connection. */
-  async enqueueWithRecords(jobs: QueuedJob[], records: JobRecord[], store: ResultStore): Promise<boolean> {
-    this.live();
-    if (!(store instanceof SqliteResultStore) || !store.sharesConnection(this.db)) return false;
-    const rows = store.rowsOf(records);
-    await withBusyRetry('enqueue', () => this.insertWithRecordsTx.immediate(store, rows, jobs, this.clock.now()));
-    if (jobs.length) this.lease.shared.notifier.notifyLocal();
-    return true;
-  }
-
-  /** One transaction for both when `store` is a SQLite result store on this queue's connection. */
-  async ackWithRecords(ids: string[], workerId: string, records: JobRecord[], store: ResultStore): Promise<boolean> {
-    this.live();
-    if (!(store instanceof SqliteResultStore) || !store.sharesConnection(this.db)) return false;
-    const rows = store.rowsOf(records);
-    await withBusyRetry('ack', () => this.removeWithRecordsTx.immediate(store, rows, ids, workerId));
-    return true;
-  }
-
   async claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
     this.live();
-    const now = opts.now ?? this.clock.now();
-    const max = Math.floor(opts.max);
-    if (!(max >= 1)) return [];
-    if (!(opts.leaseMs > 0)) {
-      throw new NuvomError('NUVOM_E_STORAGE', `claim needs a positive leaseMs, got ${opts.leaseMs}; set visibilityTimeoutSecs`, { plugin: PLUGIN_NAME });
-    }
-    const { rows, redelivered } = await withBusyRetry('claim', () => {
-      if (!this.stmt.anyClaimable.get({ now })) return { rows: [] as QueueRow[], redelivered: new Set<number>() };
+    const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
+    if (max === 0) return [];
+    const claimed = await withBusyRetry('claim', () => {
+      if (!this.anyClaimable(now)) return { rows: [] as QueueRow[], redelivered: new Set<number>() };
       return this.claimTx.immediate(now, opts.workerId, now + opts.leaseMs, max);
     });
-    // RETURNING does not promise an order.
-    rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: redelivered.has(row.seq) }));
+    return claimedJobs(claimed, opts.workerId);
+  }
+
+  /** For the job store: the connection this queue writes through. */
+  connection(): Db {
+    this.live();
+    return this.db;
+  }
+
+  /** For the job store: this queue's clock. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** For the job store: wakes this process's subscribers (others see the commit through the notifier). */
+  notifyLocal(): void {
+    this.lease.shared.notifier.notifyLocal();
+  }
+
+  /** Read outside the write lock: whether a claim at `now` could take anything. */
+  anyClaimable(now: number): boolean {
+    return Boolean(this.stmt.anyClaimable.get({ now }));
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {
     this.live();
+    renewArgs(ids, workerId, leaseMs, PLUGIN_NAME);
     if (ids.length === 0) return { held: [], cancelled: [] };
     const at = now ?? this.clock.now();
     return withBusyRetry('renew', () => this.renewTx.immediate(ids, workerId, at + leaseMs));
@@ -261,7 +264,7 @@ export class SqliteQueue implements Queue {
 
   async fail(id: string, workerId: string): Promise<void> {
     this.live();
-    await withBusyRetry('fail', () => this.stmt.remove.run({ id, workerId }));
+    await withBusyRetry('fail', () => this.removeTx.immediate([id], workerId));
   }
 
   async cancel(id: string): Promise<CancelOutcome> {
@@ -302,7 +305,7 @@ export class SqliteQueue implements Queue {
 
   async clear(): Promise<void> {
     this.live();
-    await withBusyRetry('clear', () => this.stmt.clear.run());
+    await withBusyRetry('clear', () => this.clearTx.immediate());
   }
 
   /** See watch.ts for how other processes' writes are noticed. */
@@ -329,7 +332,7 @@ export class SqliteQueue implements Queue {
   }
 }
 
-function toParams(job: QueuedJob, now: number) {
+export function toParams(job: QueuedJob, now: number) {
   return {
     id: job.id,
     taskName: job.taskName,
@@ -357,6 +360,12 @@ function readObject<T>(text: string, what: string, id: string, fallback: T, dama
     damage.push(messageOf(err));
   }
   return fallback;
+}
+
+/** Claimed rows as jobs, highest priority first, then oldest (RETURNING does not promise an order). */
+export function claimedJobs({ rows, redelivered }: ClaimedRows, workerId: string): ClaimedJob[] {
+  rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+  return rows.map((row) => ({ ...toJob(row), workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: redelivered.has(row.seq) }));
 }
 
 function toJob(row: QueueRow): QueuedJob {

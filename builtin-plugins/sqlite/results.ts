@@ -6,11 +6,12 @@
  * Must never: return a half-decoded record; bytes that do not decode raise NUVOM_E_DESERIALIZE naming the job.
  */
 import {
-  FINAL_STATUSES, JOB_STATUSES, NuvomError, historyOf, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
-  type HeartbeatStore, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, checkRecords, historyOf, listQuery, mergeHistory, messageOf, type AttemptRecord, type JobError, type JobRecord, type JobStats, type JobStatus,
+  type CompletionBucket, type HeartbeatStore, type ResultStoreInsights, type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type TimeoutPolicy, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
 import { SqliteHeartbeats } from './heartbeats.ts';
+import { COUNTS_SQL, MINUTE_MS, RUN_TIME_SCAN } from './counts.ts';
 import { fromBlob, fromJson, toBlob, toIso, toIsoOrNull, toJson, toMs, toMsOrNull } from './codec.ts';
 
 export interface SqliteResultStoreOptions {
@@ -20,12 +21,13 @@ export interface SqliteResultStoreOptions {
   logger?: Logger;
 }
 
-interface ResultRow {
+export interface ResultRow {
   id: string;
   task_name: string;
   args: Buffer | null;
   status: JobStatus;
-  attempts: number;
+  /** The record's attempts (the queue part of the row has its own `attempts`). */
+  rec_attempts: number;
   max_retries: number;
   retries_left: number;
   priority: number;
@@ -53,14 +55,14 @@ export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
  * (a PENDING write of a running job is a worker giving it back: its INTERRUPTED entry needs the start).
  * In an UPDATE (and an upsert's DO UPDATE) the bare column names are the row's values before it.
  */
-const MERGE = 'nuvom_merge_history';
-const HISTORY_SET = `CASE
-    WHEN @history IS NULL AND (status <> 'RUNNING' OR @attempts <= attempts) THEN history
-    WHEN history IS NULL AND (status <> 'RUNNING' OR (@attempts <= attempts AND @status <> 'PENDING')) THEN @history
-    ELSE ${MERGE}(history, status, attempts, started_at, worker_id, @history, @attempts, @started_at) END`;
+export const MERGE = 'nuvom_merge_history';
+export const HISTORY_SET = `CASE
+    WHEN @history IS NULL AND (status <> 'RUNNING' OR @rec_attempts <= rec_attempts) THEN history
+    WHEN history IS NULL AND (status <> 'RUNNING' OR (@rec_attempts <= rec_attempts AND @status <> 'PENDING')) THEN @history
+    ELSE ${MERGE}(history, status, rec_attempts, started_at, worker_id, @history, @rec_attempts, @started_at) END`;
 
 /** nuvom_merge_history(...): mergeHistory over the stored row and the write, as JSON (NULL for none). */
-function mergeHistoryText(
+export function mergeHistoryText(
   stored: string | null, status: JobStatus, attempts: number, startedAt: number | null, workerId: string | null,
   incoming: string | null, newAttempts: number, newStartedAt: number | null,
 ): string | null {
@@ -72,33 +74,41 @@ function mergeHistoryText(
 }
 
 const COLUMNS = [
-  'id', 'task_name', 'args', 'status', 'attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
+  'id', 'task_name', 'args', 'status', 'rec_attempts', 'max_retries', 'retries_left', 'priority', 'tags', 'created_at',
   'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id', 'history',
 ] as const;
 
+/*
+ * The record part of nuvom_jobs (schema.ts): a row with status NULL holds no record (a job queued on
+ * a split file, or through the queue alone) and is invisible here.
+ */
 const SQL = {
-  upsert: `INSERT INTO nuvom_results (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
-           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'history').map((c) => `${c} = excluded.${c}`).join(', ')},
+  // A record for a queued row keeps the queue's argument bytes (the queue's are the ones that run).
+  upsert: `INSERT INTO nuvom_jobs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})
+           ON CONFLICT (id) DO UPDATE SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'history' && c !== 'args').map((c) => `${c} = excluded.${c}`).join(', ')},
+             args = CASE WHEN state IS NULL THEN excluded.args ELSE args END,
              history = ${HISTORY_SET}`,
   // The hot path: a job moving PENDING -> RUNNING -> SUCCESS changes only these columns. Touching
   // only them keeps SQLite from rewriting the task and created_at indexes (and the args blob) on
   // every transition. A record whose identity changed (a reused id) falls back to the full upsert.
-  update: `UPDATE nuvom_results SET status = @status, attempts = @attempts, retries_left = @retries_left,
+  update: `UPDATE nuvom_jobs SET status = @status, rec_attempts = @rec_attempts, retries_left = @retries_left,
              started_at = @started_at, completed_at = @completed_at, next_run_at = @next_run_at, result = @result,
              error = @error, worker_id = @worker_id, history = ${HISTORY_SET}
            WHERE id = @id AND task_name = @task_name AND created_at = @created_at AND priority = @priority
              AND max_retries = @max_retries AND tags = @tags AND timeout_secs = @timeout_secs AND timeout_policy = @timeout_policy`,
-  get: `SELECT * FROM nuvom_results WHERE id = @id`,
-  countsByTask: `SELECT task_name, status, COUNT(*) AS n FROM nuvom_results GROUP BY task_name, status`,
-  oldestPending: `SELECT MIN(created_at) FROM nuvom_results WHERE status = 'PENDING'`,
-  completedSince: `SELECT COUNT(*) FROM nuvom_results WHERE completed_at >= @since AND status IN ('SUCCESS', 'FAILED')`,
-  purge: `DELETE FROM nuvom_results
-           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan`,
+  get: `SELECT * FROM nuvom_jobs WHERE id = @id AND status IS NOT NULL`,
+  ...COUNTS_SQL,
+  oldestPending: `SELECT MIN(created_at) FROM nuvom_jobs WHERE status = 'PENDING'`,
+  // A purged record of a job still queued leaves the queue part; otherwise the row goes.
+  purge: `DELETE FROM nuvom_jobs
+           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan AND state IS NULL`,
+  purgeQueued: `UPDATE nuvom_jobs SET ${['status', 'rec_attempts', 'max_retries', 'retries_left', 'tags', 'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'worker_id', 'history'].map((c) => `${c} = NULL`).join(', ')}
+           WHERE status IN (SELECT value FROM json_each(@statuses)) AND COALESCE(completed_at, created_at) < @olderThan AND state IS NOT NULL`,
 } as const;
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
-export class SqliteResultStore implements ResultStore, HeartbeatStore {
+export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultStoreInsights {
   private readonly lease: DbLease;
   private readonly db: Db;
   private readonly stmt: Statements;
@@ -106,6 +116,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
   /** listJobs statements, one per filter shape, each prepared once. */
   private readonly listStatements = new Map<string, Statement>();
   private readonly putTx: Transaction<(rows: RecordRows) => void>;
+  private readonly purgeTx: Transaction<(statuses: string, olderThan: number) => number>;
   private closed = false;
   private readonly beats: SqliteHeartbeats;
 
@@ -120,27 +131,30 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
       this.lease.release();
       throw storageError('preparing the result store statements', err);
     }
-    this.stmt.oldestPending.pluck();
-    this.stmt.completedSince.pluck();
+    for (const k of ['oldestPending', 'doneFrom', 'doneBetween', 'runTimes'] as const) this.stmt[k].pluck();
     this.putTx = this.db.transaction((rows: RecordRows) => this.writeRows(rows));
+    this.purgeTx = this.db.transaction((statuses: string, olderThan: number) =>
+      this.stmt.purge.run({ statuses, olderThan }).changes + this.stmt.purgeQueued.run({ statuses, olderThan }).changes);
     this.beats = new SqliteHeartbeats(this.db);
   }
 
-  /** For SqliteQueue's one-transaction writes: whether this (open) store writes through `db`. */
-  sharesConnection(db: Db): boolean {
-    return !this.closed && this.db === db;
+  /** For the job store: the connection this store writes through. */
+  connection(): Db {
+    this.live();
+    return this.db;
   }
 
   /**
-   * For SqliteQueue's one-transaction writes: the records as rows, encoded before any write (a value
+   * For the job store's one-transaction writes: the records as rows, encoded before any write (a value
    * the serializer refuses throws here, with nothing written).
    */
   rowsOf(records: JobRecord[]): RecordRows {
     this.live();
+    checkRecords(records, PLUGIN_NAME);
     return records.map((record) => ({ row: this.toRow(record), record }));
   }
 
-  /** Writes rows inside the caller's transaction (putTx, or one of SqliteQueue's). */
+  /** Writes rows inside the caller's transaction (putTx, or one of the job store's). */
   writeRows(rows: RecordRows): void {
     for (const { row, record } of rows) {
       if (this.stmt.update.run(row).changes > 0) continue;
@@ -179,42 +193,38 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
 
   async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
     this.live();
-    const limit = filter.limit ?? 50;
-    const offset = filter.offset ?? 0;
-    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
-      if (!Number.isInteger(value) || value < 0) {
-        throw new NuvomError('NUVOM_E_USAGE', `listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
-      }
-    }
-    const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
-    if (statuses?.length === 0 || limit === 0) return [];
-    const order = filter.order ?? 'desc';
-    if (order !== 'asc' && order !== 'desc') {
-      throw new NuvomError('NUVOM_E_USAGE', `listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`, { plugin: PLUGIN_NAME });
-    }
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit, offset };
-    if (statuses?.length === 1) {
+    const q = listQuery(filter, PLUGIN_NAME);
+    if (q.statuses?.length === 0 || q.limit === 0) return [];
+    const where: string[] = ['status IS NOT NULL'];
+    const params: Record<string, unknown> = { limit: q.limit, offset: q.offset };
+    if (q.statuses?.length === 1) {
       where.push('status = @status');
-      params.status = statuses[0];
-    } else if (statuses) {
+      params.status = q.statuses[0];
+    } else if (q.statuses) {
       where.push('status IN (SELECT value FROM json_each(@statuses))');
-      params.statuses = JSON.stringify(statuses);
+      params.statuses = JSON.stringify(q.statuses);
     }
-    if (filter.task !== undefined) {
+    if (q.task !== null) {
       where.push('task_name = @task');
-      params.task = filter.task;
+      params.task = q.task;
     }
-    if (filter.createdBefore !== undefined) {
+    if (q.idPrefix !== null) {
+      // A range on the id's unique index, then an exact check (the range alone would admit nothing more, but says so plainly).
+      where.push('id >= @prefix AND id < @prefixEnd AND substr(id, 1, length(@prefix)) = @prefix');
+      params.prefix = q.idPrefix;
+      params.prefixEnd = q.idPrefix.slice(0, -1) + String.fromCharCode(q.idPrefix.charCodeAt(q.idPrefix.length - 1) + 1);
+    }
+    if (q.before !== null) {
       where.push('created_at < @before');
-      params.before = toMs(filter.createdBefore, 'listJobs createdBefore');
+      params.before = q.before;
     }
-    if (filter.createdAfter !== undefined) {
+    if (q.after !== null) {
       where.push('created_at >= @after');
-      params.after = toMs(filter.createdAfter, 'listJobs createdAfter');
+      params.after = q.after;
     }
+    const order = q.order;
     const dir = order === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT * FROM nuvom_results ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    const sql = `SELECT * FROM nuvom_jobs WHERE ${where.join(' AND ')}
                  ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset`;
     const rows = await withBusyRetry('listing job records', () => {
       let stmt = this.listStatements.get(sql);
@@ -227,18 +237,49 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
     return rows.map((row) => this.toRecord(row));
   }
 
+  /** From the counters that triggers keep (counts.ts): a few hundred rows read, however many records. */
   async stats(since: number): Promise<JobStats> {
     this.live();
-    return withBusyRetry('computing job stats', () => {
+    return withBusyRetry('computing job stats', () => this.db.transaction(() => {
       const byStatus = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
       const byTask: JobStats['byTask'] = {};
-      for (const { task_name: task, status, n } of this.stmt.countsByTask.all() as Array<{ task_name: string; status: JobStatus; n: number }>) {
+      for (const { task_name: task, status, n } of this.stmt.byTaskStatus.all() as Array<{ task_name: string; status: JobStatus; n: number }>) {
         byStatus[status] = (byStatus[status] ?? 0) + n;
         (byTask[task] ??= {})[status] = n;
       }
       const oldest = this.stmt.oldestPending.get() as number | null;
-      const completedSince = this.stmt.completedSince.get({ since }) as number;
+      // Whole minutes from the counters, the part-minute before them from the completed_at index.
+      const minute = Math.ceil(since / MINUTE_MS);
+      const completedSince = (this.stmt.doneFrom.get({ minute }) as number) + (this.stmt.doneBetween.get({ since, until: minute * MINUTE_MS }) as number);
       return { byStatus, byTask, oldestPendingAt: toIsoOrNull(oldest), completedSince };
+    })());
+  }
+
+  async completions(since: number, bucketMs: number): Promise<CompletionBucket[]> {
+    this.live();
+    if (!Number.isInteger(bucketMs) || bucketMs < MINUTE_MS || bucketMs % MINUTE_MS !== 0) {
+      throw new NuvomError('NUVOM_E_USAGE', `completions bucketMs must be a whole number of minutes in ms (60000, 300000, ...), got ${JSON.stringify(bucketMs)}`, { plugin: PLUGIN_NAME });
+    }
+    const from = Math.floor(since / bucketMs) * bucketMs;
+    const rows = await withBusyRetry('reading completions', () => this.stmt.doneBuckets.all({ minute: Math.floor(from / MINUTE_MS) }) as Array<{ minute: number; status: JobStatus; n: number }>);
+    const buckets: CompletionBucket[] = [];
+    for (let at = from; at <= Date.now(); at += bucketMs) buckets.push({ at, success: 0, failed: 0 });
+    for (const { minute, status, n } of rows) {
+      const b = buckets[Math.floor((minute * MINUTE_MS - from) / bucketMs)];
+      if (b) b[status === 'SUCCESS' ? 'success' : 'failed'] += n;
+    }
+    return buckets;
+  }
+
+  async runTimes(perTask: number, maxTasks: number): Promise<Record<string, number[]>> {
+    this.live();
+    return withBusyRetry('reading run times', () => {
+      const out: Record<string, number[]> = {};
+      for (const { task_name: task } of this.stmt.tasks.all({ limit: maxTasks }) as Array<{ task_name: string }>) {
+        const ms = this.stmt.runTimes.all({ task, limit: perTask, scan: perTask * RUN_TIME_SCAN }) as number[];
+        if (ms.length) out[task] = ms;
+      }
+      return out;
     });
   }
 
@@ -247,7 +288,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
     const olderThan = toMs(filter.olderThan, 'purge olderThan');
     const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
     if (statuses.length === 0) return 0;
-    return withBusyRetry('purging job records', () => this.stmt.purge.run({ statuses: JSON.stringify(statuses), olderThan }).changes);
+    return withBusyRetry('purging job records', () => this.purgeTx.immediate(JSON.stringify(statuses), olderThan));
   }
 
   async putHeartbeat(beat: WorkerHeartbeat): Promise<void> {
@@ -276,15 +317,12 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
   }
 
   private toRow(r: JobRecord): ResultRow {
-    if (!JOB_STATUSES.includes(r.status)) {
-      throw new NuvomError('NUVOM_E_JOB_STATE', `job ${r.id} has status ${JSON.stringify(r.status)}; expected one of ${JOB_STATUSES.join(', ')}`, { plugin: PLUGIN_NAME });
-    }
     return {
       id: r.id,
       task_name: r.taskName,
       args: null, // encoded only when the row is inserted (see putTx)
       status: r.status,
-      attempts: r.attempts,
+      rec_attempts: r.attempts,
       max_retries: r.maxRetries,
       retries_left: r.retriesLeft,
       priority: r.priority,
@@ -314,7 +352,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore {
       taskName: row.task_name,
       args,
       status: row.status,
-      attempts: row.attempts,
+      attempts: row.rec_attempts,
       maxRetries: row.max_retries,
       retriesLeft: row.retries_left,
       priority: row.priority,

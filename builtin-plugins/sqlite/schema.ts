@@ -7,71 +7,79 @@
  */
 import { NuvomError } from '../../sdk/plugin.ts';
 import type Database from 'better-sqlite3';
+import { ensureCounts } from './counts.ts';
 
 /*
- * 1: the first release. 2: nuvom_results.history (the attempts, JSON), and nullable columns that the
- * one-row-per-job rework (issue 17) needs, added now so that it needs no second migration for them:
- * queue_name, dedupe_key, parent_id (flow) on both tables, progress (JSON) on nuvom_results.
+ * 1: the first release. 2: nuvom_results.history (the attempts, JSON), and nullable queue_name,
+ * dedupe_key, parent_id, progress columns. 3: one row per job (nuvom_jobs), replacing nuvom_queue and
+ * nuvom_results; v1 and v2 files are migrated on open (migrateToOneRow).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export type SchemaPart = 'queue' | 'results' | 'schedules';
 
 /*
- * Queue rows move between three states:
+ * One row per job: its queue entry and its record. The queue part is there while the job is queued
+ * (state not NULL), the record part once a record was written (status not NULL); a row with neither
+ * is deleted. When the queue and the result store are on one file (the default) a job is one row,
+ * written once per step (docs/backends.md "One row per job"); on split files each file holds its own
+ * part of the rows, through the same statements.
+ *
+ * The queue part moves between three states:
  *   waiting: not claimed; run_at may be in the future (delayed, or retry back-off);
  *   ready:   not claimed and run_at has passed (moved here by the claim transaction, see queue.ts);
- *   leased:  claimed by worker_id until lease_expires_at.
- * The claim reads only the partial index of `ready` rows, already in priority/FIFO order, so delayed
- * rows never sit in front of ready ones and a claim never scans past them.
+ *   leased:  claimed by lease_owner until lease_expires_at.
+ * The claim reads only the partial index of `ready` rows, already in priority/FIFO (seq) order, so
+ * delayed rows never sit in front of ready ones and a claim never scans past them. A job queued
+ * again (a retried FAILED job) takes a new seq, the back of the line.
+ *
+ * The queue's `attempts` and `lease_owner` and the record's `rec_attempts` and `worker_id` are kept
+ * apart: they agree at every commit of the job store, but a third party may write one side alone.
+ * Indexes: the claim, the waiting rows (promotion, nextRunAt), the leases (sweep), and the record
+ * listings (newest first, by status, by task, completed since): six, where v2 had seven on two rows.
  */
-const QUEUE = `
-CREATE TABLE IF NOT EXISTS nuvom_queue (
-  seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+const JOBS = `
+CREATE TABLE IF NOT EXISTS nuvom_jobs (
+  seq              INTEGER PRIMARY KEY,
   id               TEXT    NOT NULL UNIQUE,
   task_name        TEXT    NOT NULL,
   args             BLOB    NOT NULL,
   priority         INTEGER NOT NULL,
-  run_at           INTEGER NOT NULL,
-  attempts         INTEGER NOT NULL,
   created_at       INTEGER NOT NULL,
-  options          TEXT    NOT NULL,
-  meta             TEXT    NOT NULL,
-  state            TEXT    NOT NULL CHECK (state IN ('waiting', 'ready', 'leased')),
-  worker_id        TEXT,
+  state            TEXT    CHECK (state IN ('waiting', 'ready', 'leased')),
+  run_at           INTEGER,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  options          TEXT,
+  meta             TEXT,
+  lease_owner      TEXT,
   lease_expires_at INTEGER,
-  cancel_requested INTEGER NOT NULL DEFAULT 0
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  status           TEXT,
+  rec_attempts     INTEGER,
+  max_retries      INTEGER,
+  retries_left     INTEGER,
+  tags             TEXT,
+  started_at       INTEGER,
+  completed_at     INTEGER,
+  next_run_at      INTEGER,
+  result           BLOB,
+  error            TEXT,
+  timeout_secs     REAL,
+  timeout_policy   TEXT,
+  worker_id        TEXT,
+  history          TEXT,
+  progress         TEXT,
+  queue_name       TEXT,
+  dedupe_key       TEXT,
+  parent_id        TEXT
 );
-CREATE INDEX IF NOT EXISTS nuvom_queue_claim ON nuvom_queue (priority DESC, seq, run_at) WHERE state = 'ready';
-CREATE INDEX IF NOT EXISTS nuvom_queue_state_run_at ON nuvom_queue (state, run_at);
-CREATE INDEX IF NOT EXISTS nuvom_queue_lease ON nuvom_queue (lease_expires_at) WHERE state = 'leased';
-`;
-
-const RESULTS = `
-CREATE TABLE IF NOT EXISTS nuvom_results (
-  id             TEXT    PRIMARY KEY,
-  task_name      TEXT    NOT NULL,
-  args           BLOB    NOT NULL,
-  status         TEXT    NOT NULL,
-  attempts       INTEGER NOT NULL,
-  max_retries    INTEGER NOT NULL,
-  retries_left   INTEGER NOT NULL,
-  priority       INTEGER NOT NULL,
-  tags           TEXT    NOT NULL,
-  created_at     INTEGER NOT NULL,
-  started_at     INTEGER,
-  completed_at   INTEGER,
-  next_run_at    INTEGER,
-  result         BLOB,
-  error          TEXT,
-  timeout_secs   REAL    NOT NULL,
-  timeout_policy TEXT    NOT NULL,
-  worker_id      TEXT
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS nuvom_results_status ON nuvom_results (status, created_at, id);
-CREATE INDEX IF NOT EXISTS nuvom_results_task ON nuvom_results (task_name, created_at, id);
-CREATE INDEX IF NOT EXISTS nuvom_results_created ON nuvom_results (created_at, id);
-CREATE INDEX IF NOT EXISTS nuvom_results_completed ON nuvom_results (completed_at) WHERE completed_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS nuvom_jobs_claim ON nuvom_jobs (priority DESC, seq, run_at) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS nuvom_jobs_waiting ON nuvom_jobs (run_at) WHERE state = 'waiting';
+CREATE INDEX IF NOT EXISTS nuvom_jobs_lease ON nuvom_jobs (lease_expires_at) WHERE state = 'leased';
+CREATE INDEX IF NOT EXISTS nuvom_jobs_status ON nuvom_jobs (status, created_at, id);
+CREATE INDEX IF NOT EXISTS nuvom_jobs_task ON nuvom_jobs (task_name, created_at, id);
+CREATE INDEX IF NOT EXISTS nuvom_jobs_created ON nuvom_jobs (created_at, id);
+CREATE INDEX IF NOT EXISTS nuvom_jobs_completed ON nuvom_jobs (completed_at) WHERE completed_at IS NOT NULL;
 `;
 
 const SCHEDULES = `
@@ -94,32 +102,49 @@ CREATE TABLE IF NOT EXISTS nuvom_schedules (
 CREATE INDEX IF NOT EXISTS nuvom_schedules_due ON nuvom_schedules (status, next_run_at);
 `;
 
-const PARTS: Record<SchemaPart, string> = { queue: QUEUE, results: RESULTS, schedules: SCHEDULES };
+const PARTS: Record<SchemaPart, string> = { queue: JOBS, results: JOBS, schedules: SCHEDULES };
+
+function columnsOf(db: Database.Database, table: string): Set<string> {
+  return new Set((db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));
+}
 
 /*
- * Columns added after v1, as ALTER TABLE ... ADD COLUMN (nullable, no default to fill: SQLite
- * changes only the table's definition, never rewrites its rows). Applied by what the table lacks,
- * not by user_version alone: queue and results may share a file that one part already stamped 2
- * while the other's table is still v1.
+ * v1/v2 -> v3: the rows of nuvom_results and nuvom_queue (whichever the file has) become rows of
+ * nuvom_jobs, records first (by creation), then the queue entries in their queue order, each
+ * joining its record's row and taking a new seq so the FIFO order is kept; then the old tables go.
+ * Columns a v1 table lacks (history, the v2 nullables) come over as NULL.
  */
-const ADDED: Record<SchemaPart, Array<[table: string, column: string, type: string]>> = {
-  queue: [['nuvom_queue', 'queue_name', 'TEXT'], ['nuvom_queue', 'dedupe_key', 'TEXT'], ['nuvom_queue', 'parent_id', 'TEXT']],
-  results: [
-    ['nuvom_results', 'history', 'TEXT'], ['nuvom_results', 'queue_name', 'TEXT'], ['nuvom_results', 'dedupe_key', 'TEXT'],
-    ['nuvom_results', 'parent_id', 'TEXT'], ['nuvom_results', 'progress', 'TEXT'],
-  ],
-  schedules: [],
-};
-
-function addColumns(db: Database.Database, part: SchemaPart): void {
-  const known = new Map<string, Set<string>>();
-  for (const [table, column, type] of ADDED[part]) {
-    let cols = known.get(table);
-    if (!cols) {
-      cols = new Set((db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));
-      known.set(table, cols);
-    }
-    if (!cols.has(column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+function migrateToOneRow(db: Database.Database): void {
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]));
+  if (tables.has('nuvom_results')) {
+    const has = columnsOf(db, 'nuvom_results');
+    const opt = (c: string) => (has.has(c) ? c : 'NULL');
+    db.exec(`INSERT INTO nuvom_jobs (id, task_name, args, priority, created_at, status, rec_attempts, max_retries, retries_left, tags,
+               started_at, completed_at, next_run_at, result, error, timeout_secs, timeout_policy, worker_id, history, progress, queue_name, dedupe_key, parent_id)
+             SELECT id, task_name, args, priority, created_at, status, attempts, max_retries, retries_left, tags,
+               started_at, completed_at, next_run_at, result, error, timeout_secs, timeout_policy, worker_id,
+               ${opt('history')}, ${opt('progress')}, ${opt('queue_name')}, ${opt('dedupe_key')}, ${opt('parent_id')}
+             FROM nuvom_results WHERE true ORDER BY created_at, id
+             ON CONFLICT (id) DO NOTHING`);
+    db.exec('DROP TABLE nuvom_results');
+  }
+  if (tables.has('nuvom_queue')) {
+    const has = columnsOf(db, 'nuvom_queue');
+    const opt = (c: string) => (has.has(c) ? c : 'NULL');
+    // Row by row: an uncorrelated MAX(seq) subquery is evaluated once per statement.
+    const upsert = db.prepare(`INSERT INTO nuvom_jobs (id, task_name, args, priority, created_at, run_at, attempts, options, meta, state,
+               lease_owner, lease_expires_at, cancel_requested, queue_name, dedupe_key, parent_id)
+             VALUES (@id, @task_name, @args, @priority, @created_at, @run_at, @attempts, @options, @meta, @state,
+               @worker_id, @lease_expires_at, @cancel_requested, @queue_name, @dedupe_key, @parent_id)
+             ON CONFLICT (id) DO UPDATE SET args = excluded.args, run_at = excluded.run_at, attempts = excluded.attempts,
+               options = excluded.options, meta = excluded.meta, state = excluded.state, lease_owner = excluded.lease_owner,
+               lease_expires_at = excluded.lease_expires_at, cancel_requested = excluded.cancel_requested,
+               seq = (SELECT MAX(seq) + 1 FROM nuvom_jobs)`);
+    const rows = db.prepare(`SELECT id, task_name, args, priority, created_at, run_at, attempts, options, meta, state, worker_id,
+               lease_expires_at, cancel_requested, ${opt('queue_name')} AS queue_name, ${opt('dedupe_key')} AS dedupe_key,
+               ${opt('parent_id')} AS parent_id FROM nuvom_queue ORDER BY seq`).all();
+    for (const row of rows) upsert.run(row);
+    db.exec('DROP TABLE nuvom_queue');
   }
 }
 
@@ -127,6 +152,7 @@ function addColumns(db: Database.Database, part: SchemaPart): void {
  * Creates `part`'s tables if missing, migrates them to SCHEMA_VERSION and stamps it, all in one
  * IMMEDIATE transaction (two processes opening a v1 file at once migrate it once); refuses a file
  * from a newer nuvom.
+ * @internal (better-sqlite3's types stay out of the published declarations)
  */
 export function ensureSchema(db: Database.Database, part: SchemaPart): void {
   db.transaction(() => {
@@ -135,7 +161,9 @@ export function ensureSchema(db: Database.Database, part: SchemaPart): void {
       throw new NuvomError('NUVOM_E_STORAGE', `SQLite file ${db.name} has schema version ${version}, newer than this nuvom understands (${SCHEMA_VERSION}); upgrade nuvom or point NUVOM_SQLITE_PATH at another file`, { plugin: 'nuvom-sqlite' });
     }
     db.exec(PARTS[part]);
-    addColumns(db, part);
+    // By the tables the file has, not by user_version alone: a schedules-only open may have stamped it.
+    if (part !== 'schedules') migrateToOneRow(db);
+    if (part === 'results') ensureCounts(db); // counters kept by triggers (counts.ts)
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

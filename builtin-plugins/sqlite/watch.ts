@@ -21,19 +21,18 @@
 import { rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import type { Logger } from '../../sdk/plugin.ts';
+import { ChangeListeners, type Logger } from '../../sdk/plugin.ts';
 
 export const DEFAULT_POLL_MS = 25;
 /** The safety-net poll once fs.watch is known to deliver events for this directory. */
 export const PROVEN_POLL_MS = 250;
 
 export class ChangeNotifier {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners: ChangeListeners;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readDataVersion: (() => number) | null = null;
   private lastVersion = -1;
-  private pending = false;
   private closed = false;
   private proven = false;
   private probe: string | null = null;
@@ -44,17 +43,19 @@ export class ChangeNotifier {
     private readonly pollMs = DEFAULT_POLL_MS,
     private readonly logger?: Logger,
     private readonly provenPollMs = PROVEN_POLL_MS,
-  ) {}
+  ) {
+    this.listeners = new ChangeListeners(logger, `SQLite queue (${file})`);
+  }
 
   subscribe(onChange: () => void): () => void {
     if (this.closed) return () => {};
-    this.listeners.add(onChange);
+    const off = this.listeners.add(onChange);
     if (this.listeners.size === 1) this.start();
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      this.listeners.delete(onChange);
+      off();
       if (this.listeners.size === 0) this.stop();
     };
   }
@@ -156,17 +157,7 @@ export class ChangeNotifier {
   }
 
   private schedule(): void {
-    if (this.pending) return;
-    this.pending = true;
-    setImmediate(() => {
-      this.pending = false;
-      for (const listener of [...this.listeners]) {
-        try {
-          listener();
-        } catch (err) {
-          this.logger?.warn(`a queue subscriber threw: ${err instanceof Error ? err.message : String(err)}`, { file: this.file });
-        }
-      }
-    });
+    this.listeners.notify();
   }
+
 }

@@ -1,12 +1,12 @@
 /**
  * Claiming and the buffer: claims batches under a lease ahead of the free slots (up to `batchSize`
  * jobs wait in the pool's buffer, under their leases, renewed like running ones), so that a finished
- * job is replaced from memory at once and claims stay batched: one claim transaction and one RUNNING
- * write per batch, not per job. Decodes each claimed job, and fails at once those that cannot run here.
+ * job is replaced from memory at once and claims stay batched: one claim per batch, not per job, which
+ * writes the jobs' RUNNING records in the same transaction (JobStore.claim). Decodes each claimed job, and fails at once those that cannot run here.
  * Must never: let an error after a committed claim strand its jobs (they are given back, see
  * prepareOrGiveBack); end the worker on a storage error.
  */
-import { NuvomError, messageOf, recordOf, type ClaimedJob, type JobRecord } from '../../sdk/plugin.ts';
+import { NuvomError, messageOf, type ClaimedJob } from '../../sdk/plugin.ts';
 import { listened } from './outcomes.ts';
 import type { Buffered, PoolState } from './state.ts';
 
@@ -49,6 +49,7 @@ export class Claimer {
         // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
         // jobs it holds come back when their leases expire, and the next claim may well succeed.
         backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
+        p.store.failed('claim', err);
         p.d.logger.warn(`claiming jobs failed: ${messageOf(err)}; trying again in ${backoffMs} ms`, { code: (err as NuvomError).code });
         await p.sleep(backoffMs);
       }
@@ -69,7 +70,7 @@ export class Claimer {
       this.newWork = false;
       const jobs = await p.store.claim(deficit, p.s.leaseMs);
       this.dry = jobs.length < deficit;
-      if (jobs.length) { await this.prepareOrGiveBack(jobs); return false; }
+      if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
     }
     const burst = p.opts.burst === true;
     if (this.dry && burst && p.buffer.length === 0 && p.inflight.size === 0 && Date.now() >= p.retriesUntil) {
@@ -93,7 +94,7 @@ export class Claimer {
   /**
    * The claim is committed (attempts counted, leases taken): any error from here on gives back every
    * job of it not yet settled or buffered, its attempt taken back (`release`), so that a failed
-   * RUNNING write does not leave them to expire, come back, and hit the delivery cap without running.
+   * write (a refused job's outcome) does not leave them to expire, come back, and hit the delivery cap without running.
    */
   private async prepareOrGiveBack(jobs: ClaimedJob[]): Promise<void> {
     const p = this.p;
@@ -118,14 +119,13 @@ export class Claimer {
   }
 
   /**
-   * Decodes claimed jobs, fails those that cannot run here, records the rest RUNNING and buffers them.
+   * Decodes claimed jobs, fails those that cannot run here, buffers the rest (the claim recorded them RUNNING).
    * `handled` tells which jobs have their outcome written or reached the buffer.
    */
   private async prepare(jobs: ClaimedJob[], handled: Handled): Promise<void> {
     const p = this.p;
     const { bus, serializer, registry } = p.d;
     const now = Date.now();
-    const running: JobRecord[] = [];
     const ready: Buffered[] = [];
     const redelivered = listened(bus.hooks.jobRedelivered);
     const claimed = listened(bus.hooks.jobClaimed);
@@ -160,11 +160,10 @@ export class Claimer {
         (handled.refused ??= new Set()).add(job.id);
         continue;
       }
-      running.push(recordOf(job, args, { status: 'RUNNING', attempts: job.attempts, startedAt: now, workerId: p.id }));
       ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
       if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
     }
-    if (running.length) await p.store.markRunning(running);
+    // The claim wrote the RUNNING records (JobStore.claim).
     for (const b of ready) p.buffer.push(b);
     handled.buffered = true;
     p.parts.slots.dispatch();

@@ -1,5 +1,5 @@
 /** Worker pool plugin: the `workerPool` service (worker_threads) and the `nuvom runworker` command. */
-import { definePlugin, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
+import { definePlugin, jobStoreOf, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { runTestJob } from './test-worker.ts';
 import { ensureManifest, watchSources } from './dev.ts';
@@ -77,7 +77,7 @@ export default definePlugin({
   register(ctx) {
     ctx.provide('workerPool', 'threads', (s) => ({
       start: (o: PoolOptions = {}) => new WorkerPool({
-        config: s.config, queue: s.queue, resultStore: s.resultStore, serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
+        config: s.config, queue: s.queue, resultStore: s.resultStore, store: jobStoreOf(s), serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
       }, { ...o, memoryLimitMb: o.memoryLimitMb ?? (s.config.memoryLimitMb || undefined) }).start(),
     }));
     ctx.hooks.cli.tap('nuvom-worker-pool', ({ program }) => {

@@ -87,6 +87,7 @@ export class LeaseKeeper {
       }
       this.cancelled(cancelled);
     } catch (err) {
+      p.store.failed('renew', err);
       p.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
     }
   }

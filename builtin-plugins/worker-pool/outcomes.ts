@@ -1,6 +1,6 @@
 /**
  * How the pool records an attempt's outcome: SUCCESS records and acks batched into one flush per turn
- * of the event loop (one transaction where the backends allow it), and the other outcomes (retry with
+ * of the event loop (one job store settle: one transaction where one plugin holds both queue and records), and the other outcomes (retry with
  * back-off, FAILED, CANCELLED) written one by one after the batch before them. Observer hooks fire
  * here, only when something listens, and only once the outcome is stored: a tap that reads the record
  * sees the final status, and a batch whose write fails fires nothing (it is logged).
@@ -134,10 +134,12 @@ export class OutcomeRecorder {
       try {
         await this.d.store.succeeded(records, acks);
       } catch (err) {
+        this.d.store.failed('record', err);
         const silent = events.length ? `; jobSucceeded was not fired for them` : '';
         this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire${silent}`);
         continue;
       }
+      this.d.store.worked('record');
       for (const e of events) this.d.bus.emit('jobSucceeded', e);
     }
   }

@@ -44,7 +44,7 @@ export class WorkerPool implements RunningWorker {
     }
     const leaseMs = d.config.visibilityTimeoutSecs * 1000;
     const settings = { nThreads, concurrency, batchSize, graceMs: opts.graceMs ?? 1000, leaseMs, leaseMarginMs: Math.min(2000, leaseMs / 5) };
-    const p = new PoolState(d, opts, this.id, settings, new PoolStore(d.queue, d.resultStore, this.id));
+    const p = new PoolState(d, opts, this.id, settings, new PoolStore(d.store, this.id, d.bus));
     p.parts = {
       claimer: new Claimer(p),
       slots: new Slots(p),

@@ -4,6 +4,8 @@
  * in-process mode (`threads: 0`) hosts one on the worker's main thread (inline-thread.ts).
  * Must never: touch the queue or the result store; exit on a task's error.
  */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
 import { DoneBuilder, type DoneBatch, type FromThread, type RunMessage, type ToThread } from './protocol.ts';
 
@@ -23,6 +25,19 @@ class Abort {
   abort(reason: Error): void {
     (this.c ??= new AbortController()).abort(reason);
   }
+}
+
+/**
+ * A `.ts` task module in a CommonJS package (no "type": "module") is loaded as CommonJS, and its
+ * `import 'nuvom'` (an ES module that imports the task module back) then fails with Node's raw
+ * ERR_REQUIRE_CYCLE_MODULE: say what to change instead.
+ */
+function loadError(err: unknown, moduleUrl: string): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 'ERR_REQUIRE_CYCLE_MODULE' && !/Cannot require\(\) ES Module .* in a cycle/.test(String(e?.message))) return err;
+  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : moduleUrl;
+  const message = `${path.basename(file)} is TypeScript in a CommonJS package: rename it to .mts, or add "type": "module" to package.json (Node loads it as CommonJS, and its import of nuvom, an ES module, makes a require cycle Node refuses: ERR_REQUIRE_CYCLE_MODULE, ${file})`;
+  return Object.assign(new Error(message), { name: 'NuvomError', code: 'NUVOM_E_TASK_LOAD' });
 }
 
 export function errorOf(err: unknown): JobError {
@@ -175,7 +190,7 @@ export class Runner {
       ready.catch(() => { if (this.tsReady === ready) this.tsReady = null; });
       await ready;
     }
-    return import(url) as Promise<Record<string, unknown>>;
+    return (import(url) as Promise<Record<string, unknown>>).catch((err: unknown) => { throw loadError(err, url); });
   }
 
   private async runHook(name: string, fn: (() => unknown) | undefined, jobId: string): Promise<void> {

@@ -5,7 +5,7 @@
  * Must never: hold a job in two places at once (the buffer, `inflight`), or in flight on no host.
  */
 import type {
-  ClaimedJob, HookBus, Logger, NuvomConfig, Queue, RegistryService, ResultStore, Serializer, WorkerOptions,
+  ClaimedJob, HookBus, JobStore, Logger, NuvomConfig, Queue, RegistryService, ResultStore, Serializer, WorkerOptions,
 } from '../../sdk/plugin.ts';
 import type { Timed } from './deadlines.ts';
 import type { OutcomeRecorder } from './outcomes.ts';
@@ -21,6 +21,8 @@ export interface PoolDeps {
   config: NuvomConfig;
   queue: Queue;
   resultStore: ResultStore;
+  /** Claims (with their RUNNING records) and outcomes are written through it (see JobStore), by store.ts. */
+  store: JobStore;
   serializer: Serializer;
   registry: RegistryService;
   bus: HookBus;

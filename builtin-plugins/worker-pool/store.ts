@@ -1,18 +1,39 @@
 /**
- * Every storage call the worker pool makes, in one place: the queue (claims, leases, acks) and the
- * result store (records), paired where an outcome needs both. The rest of the pool speaks in these
- * terms (mark running, give back, record successes / a retry / a failure), so that a storage pair
- * that writes a job's queue entry and record together replaces this file alone.
- * Must never: write an outcome without the queue call that ends the attempt, or order the two
- * otherwise than record first, queue second (a crash in between then redelivers, never loses).
+ * Every storage call the worker pool makes, in one place: claims (with their RUNNING records) and
+ * outcomes through the job store (kernel/contracts.ts `JobStore`: one transaction where one plugin
+ * holds both the queue and the records, else `pairJobStore`'s two calls, records first), and the
+ * queue's own calls (leases, cancel reads, counts). The rest of the pool speaks in these terms (claim,
+ * give back, record successes / a retry / a failure). The storage observer hooks (`storageError`,
+ * `storageRecovered`) are fired from here, told by the callers what failed or worked.
+ * Must never: write an outcome without the queue change that ends the attempt (settle writes both),
+ * or order the two otherwise than record first, queue second (a crash in between then redelivers,
+ * never loses).
  */
 import {
-  attemptOf, recordOf,
-  type ClaimedJob, type JobRecord, type Queue, type QueueCounts, type RenewResult, type ResultStore,
+  attemptOf, messageOf, recordOf,
+  type ClaimedJob, type HookBus, type JobRecord, type JobStore, type QueueCounts, type RenewResult, type StorageEvent,
 } from '../../sdk/plugin.ts';
+import { listened } from './outcomes.ts';
+
+/** The deepest code in an error's cause chain that is not nuvom's own (SQLITE_FULL, ENOSPC), else nuvom's. */
+export function rootCode(err: unknown): string | undefined {
+  let code: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && (!code || !c.startsWith('NUVOM_E_'))) code = c;
+  }
+  return code;
+}
 
 export class PoolStore {
-  constructor(private readonly queue: Queue, private readonly results: ResultStore, private readonly workerId: string) {}
+  /** A storage call failed since the last write that worked (see failed()). */
+  private failing = false;
+
+  constructor(private readonly store: JobStore, private readonly workerId: string, private readonly bus: HookBus) {}
+
+  private get queue() {
+    return this.store.queue;
+  }
 
   get watches(): boolean {
     return this.queue.subscribe !== undefined;
@@ -26,13 +47,9 @@ export class PoolStore {
     return this.queue.subscribe?.(onChange);
   }
 
+  /** Claims up to `max` jobs; their records become RUNNING in the same transaction (JobStore.claim). */
   claim(max: number, leaseMs: number): Promise<ClaimedJob[]> {
-    return this.queue.claim({ max, workerId: this.workerId, leaseMs });
-  }
-
-  /** The claimed jobs about to run: their records say RUNNING (one batch). */
-  markRunning(records: JobRecord[]): Promise<void> {
-    return this.results.putMany(records);
+    return this.store.claim({ max, workerId: this.workerId, leaseMs });
   }
 
   renew(ids: string[], leaseMs: number): Promise<RenewResult> {
@@ -55,29 +72,24 @@ export class PoolStore {
   async giveBack(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
     const attempts = started ? job.attempts : Math.max(0, job.attempts - 1);
     const history = started ? [attemptOf(job.attempts, 'INTERRUPTED', null, Date.now(), this.workerId)] : [];
-    await this.results.put(recordOf(job, args, { status: 'PENDING', attempts, history }));
+    await this.store.results.put(recordOf(job, args, { status: 'PENDING', attempts, history }));
     if (started) await this.queue.retry(job.id, this.workerId, Date.now());
     else await this.queue.release(job.id, this.workerId);
   }
 
-  /** SUCCESS records and their acks: one transaction where the backends allow it, else records first. */
+  /** SUCCESS records and their acks: `ack` settlements, one transaction where one plugin holds both. */
   async succeeded(records: JobRecord[], ids: string[]): Promise<void> {
-    const { queue, results } = this;
-    if (queue.ackWithRecords && await queue.ackWithRecords(ids, this.workerId, records, results)) return;
-    await results.putMany(records);
-    await queue.ackMany(ids, this.workerId);
+    await this.store.settle(this.workerId, records.map((record, i) => ({ id: ids[i], action: 'ack' as const, record })));
   }
 
-  /** A FAILED or CANCELLED record: the job leaves the queue for good. */
+  /** A FAILED or CANCELLED record: a `fail` settlement, the job leaves the queue for good. */
   async ended(record: JobRecord): Promise<void> {
-    await this.results.put(record);
-    await this.queue.fail(record.id, this.workerId);
+    await this.store.settle(this.workerId, [{ id: record.id, action: 'fail', record }]);
   }
 
-  /** A RETRYING record: the job waits in the queue until `runAt`. */
+  /** A RETRYING record: a `retry` settlement, the job waits in the queue until `runAt`. */
   async retrying(record: JobRecord, runAt: number): Promise<void> {
-    await this.results.put(record);
-    await this.queue.retry(record.id, this.workerId, runAt);
+    await this.store.settle(this.workerId, [{ id: record.id, action: 'retry', runAt, record }]);
   }
 
   counts(): Promise<QueueCounts> {
@@ -86,5 +98,18 @@ export class PoolStore {
 
   nextRunAt(): Promise<number | null> {
     return this.queue.nextRunAt();
+  }
+
+  /** Tells the storageError observers (doctor's last-error record) what failed, with its root code. */
+  failed(op: StorageEvent['op'], err: unknown): void {
+    this.failing = true;
+    if (listened(this.bus.hooks.storageError)) this.bus.emit('storageError', { workerId: this.workerId, at: Date.now(), op, code: rootCode(err), message: messageOf(err) });
+  }
+
+  /** A write worked (a claim that took jobs, a committed outcome batch): storageRecovered, once after failures. */
+  worked(op: StorageEvent['op']): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.bus.emit('storageRecovered', { workerId: this.workerId, at: Date.now(), op });
   }
 }

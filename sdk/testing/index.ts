@@ -11,17 +11,17 @@
  * `close()` and then the factory's `cleanup()` (if given), so `cleanup` is the place to delete files.
  * Must never: depend on a particular backend, or need mocha to be loaded (only the mocha wrappers do).
  */
-import type { Queue, ResultStore, ScheduleStore } from '../plugin.ts';
+import type { JobStore, Queue, ResultStore, ScheduleStore, Serializer } from '../plugin.ts';
 import type { ConformanceCase } from './fixtures.ts';
 import { queueCases, type QueueCaseContext } from './queue-suite.ts';
 import { resultStoreCases, type ResultStoreCaseContext } from './result-store-suite.ts';
 import { scheduleStoreCases, type ScheduleStoreCaseContext } from './schedule-store-suite.ts';
-import { storagePairCases, type StoragePairCaseContext } from './pair-suite.ts';
+import { jobStoreCases, type JobStoreCaseContext } from './job-store-suite.ts';
 
 export { queueCases, type QueueCaseContext } from './queue-suite.ts';
 export { resultStoreCases, type ResultStoreCaseContext } from './result-store-suite.ts';
 export { scheduleStoreCases, type ScheduleStoreCaseContext } from './schedule-store-suite.ts';
-export { storagePairCases, type StoragePairCaseContext } from './pair-suite.ts';
+export { jobStoreCases, type JobStoreCaseContext } from './job-store-suite.ts';
 export {
   bytesOf, makeJobOptions, makeJobRecord, makeQueuedJob, makeScheduleEntry, uniqueId, waitFor,
   type ConformanceCase,
@@ -32,11 +32,11 @@ export type QueueFactory = () => Promise<{ queue: Queue; cleanup?: () => Promise
 /** Builds a fresh, empty result store for one case. The store encodes values itself. */
 export type ResultStoreFactory = () => Promise<{ store: ResultStore; cleanup?: () => Promise<void> }>;
 /**
- * Builds a fresh, empty queue and result store for one case, as a deployment would pair them (the
- * same file, where that matters): for the optional one-step writes `enqueueWithRecords` and
- * `ackWithRecords`. `close()` is called on both.
+ * Builds a fresh, empty combined job store for one case (JobStore: its queue and result store as a
+ * deployment would use them, the same file where that matters). `close()` is called on the store,
+ * then on its queue and its result store.
  */
-export type StoragePairFactory = () => Promise<{ queue: Queue; store: ResultStore; cleanup?: () => Promise<void> }>;
+export type JobStoreFactory = () => Promise<{ store: JobStore; serializer?: Pick<Serializer, 'encode'>; cleanup?: () => Promise<void> }>;
 /** Builds a fresh, empty schedule store for one case. */
 export type ScheduleStoreFactory = () => Promise<{ store: ScheduleStore; cleanup?: () => Promise<void> }>;
 
@@ -77,10 +77,15 @@ function resultStoreOpener(factory: ResultStoreFactory): Opener<ResultStoreCaseC
   };
 }
 
-function storagePairOpener(factory: StoragePairFactory): Opener<StoragePairCaseContext> {
+function jobStoreOpener(factory: JobStoreFactory): Opener<JobStoreCaseContext> {
   return async () => {
-    const { queue, store, cleanup } = await factory();
-    return { ctx: { queue, store }, dispose: disposer(async () => { try { await queue.close(); } finally { await store.close(); } }, cleanup) };
+    const { store, serializer, cleanup } = await factory();
+    const close = async () => {
+      try { await store.close(); } finally {
+        try { await store.queue.close(); } finally { await store.results.close(); }
+      }
+    };
+    return { ctx: { store, serializer }, dispose: disposer(close, cleanup) };
   };
 }
 
@@ -175,9 +180,9 @@ export function scheduleStoreConformance(label: string, factory: ScheduleStoreFa
   defineSuite(label, scheduleStoreCases, scheduleStoreOpener(factory));
 }
 
-/** Defines `describe(label)` with one mocha `it` per case of a queue and result store used together. */
-export function storagePairConformance(label: string, factory: StoragePairFactory): void {
-  defineSuite(label, storagePairCases, storagePairOpener(factory));
+/** Defines `describe(label)` with one mocha `it` per case of a combined job store. */
+export function jobStoreConformance(label: string, factory: JobStoreFactory): void {
+  defineSuite(label, jobStoreCases, jobStoreOpener(factory));
 }
 
 /** Runs every queue case without mocha, one after another; never rejects for a failing case. */
@@ -189,8 +194,8 @@ export function runResultStoreConformance(factory: ResultStoreFactory, opts: Run
   return runSuite(resultStoreCases, resultStoreOpener(factory), opts);
 }
 
-export function runStoragePairConformance(factory: StoragePairFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
-  return runSuite(storagePairCases, storagePairOpener(factory), opts);
+export function runJobStoreConformance(factory: JobStoreFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
+  return runSuite(jobStoreCases, jobStoreOpener(factory), opts);
 }
 
 export function runScheduleStoreConformance(factory: ScheduleStoreFactory, opts: RunOptions = {}): Promise<ConformanceResult[]> {
@@ -201,4 +206,4 @@ export function runScheduleStoreConformance(factory: ScheduleStoreFactory, opts:
  * Reference implementations (the built-in memory backends): a starting point for a new backend and a
  * baseline to compare against. `nuvom plugin scaffold --capability queue_backend` extends MemoryQueue.
  */
-export { MemoryQueue, MemoryResultStore, MemoryScheduleStore } from '../../builtin-plugins/memory/index.ts';
+export { MemoryQueue, MemoryResultStore, MemoryScheduleStore, MemoryJobStore } from '../../builtin-plugins/memory/index.ts';

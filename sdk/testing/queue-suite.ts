@@ -6,7 +6,7 @@
  * array one multi-job claim returns; cases that care claim one job at a time).
  */
 import assert from 'node:assert/strict';
-import { isNuvomError, type ClaimedJob, type Queue, type QueuedJob } from '../plugin.ts';
+import { duplicateJob, isNuvomError, type ClaimedJob, type Queue, type QueuedJob } from '../plugin.ts';
 import { bytesOf, makeQueuedJob, waitFor, type ConformanceCase } from './fixtures.ts';
 
 export interface QueueCaseContext {
@@ -520,6 +520,53 @@ export const queueCases: readonly ConformanceCase<QueueCaseContext>[] = Object.f
       await queue.enqueue(makeQueuedJob());
       await waitFor(() => calls > 0, 'onChange after enqueue');
       unsubscribe();
+    },
+  },
+  {
+    name: 'invalid input: claim refuses a bad max, worker id or lease with NUVOM_E_USAGE naming it, and claims nothing',
+    async run({ queue }) {
+      const t0 = Date.now();
+      const job = readyJob(t0, 0);
+      await queue.enqueue(job);
+      const bad: Array<[string, Record<string, unknown>]> = [
+        ['max', { max: -1 }], ['max', { max: 1.5 }], ['max', { max: '2' }],
+        ['workerId', { workerId: '' }], ['workerId', { workerId: 7 }],
+        ['leaseMs', { leaseMs: 0 }], ['leaseMs', { leaseMs: Number.NaN }], ['leaseMs', { leaseMs: '30000' }],
+      ];
+      for (const [field, over] of bad) {
+        const opts = { max: 1, workerId: 'w1', leaseMs: LEASE, now: t0, ...over } as unknown as Parameters<Queue['claim']>[0];
+        await assert.rejects(queue.claim(opts), (err: unknown) => {
+          assert.ok(isNuvomError(err, 'NUVOM_E_USAGE'), `claim with ${JSON.stringify(over)}: expected NUVOM_E_USAGE, got ${String(err)}`);
+          assert.match((err as Error).message, new RegExp(field), `the message does not name ${field}`);
+          return true;
+        });
+      }
+      assert.equal((await claimOne(queue, 'w1', t0))?.id, job.id, 'a refused claim took the job');
+    },
+  },
+  {
+    name: 'invalid input: renew refuses a bad lease or worker id with NUVOM_E_USAGE',
+    async run({ queue }) {
+      const t0 = Date.now();
+      const job = readyJob(t0, 0);
+      await queue.enqueue(job);
+      await claimOne(queue, 'w1', t0);
+      for (const [workerId, leaseMs] of [['w1', 0], ['w1', -5], ['', LEASE]] as const) {
+        await assert.rejects(queue.renew([job.id], workerId, leaseMs), (err: unknown) => isNuvomError(err, 'NUVOM_E_USAGE'), `renew(${JSON.stringify(workerId)}, ${leaseMs})`);
+      }
+      assert.deepEqual((await queue.renew([job.id], 'w1', LEASE)).held, [job.id]);
+    },
+  },
+  {
+    name: 'invalid input: a duplicate id is refused with the one NUVOM_E_DUPLICATE_JOB message, naming the id',
+    async run({ queue }) {
+      const job = readyJob(Date.now(), 0);
+      await queue.enqueue(job);
+      await assert.rejects(queue.enqueueMany([{ ...job }]), (err: unknown) => {
+        assert.ok(isNuvomError(err, 'NUVOM_E_DUPLICATE_JOB'));
+        assert.equal((err as Error).message.replace(/^\[plugin "[^"]*"\] /, ''), duplicateJob(job.id).message, 'use duplicateJob(id) from nuvom/plugin');
+        return true;
+      });
     },
   },
 ]);

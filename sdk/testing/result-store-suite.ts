@@ -6,7 +6,7 @@
  * records hold JSON-safe values.
  */
 import assert from 'node:assert/strict';
-import type { AttemptRecord, JobRecord, JobStatus, ResultStore } from '../plugin.ts';
+import { isNuvomError, type AttemptRecord, type JobRecord, type JobStatus, type ListJobsFilter, type ResultStore } from '../plugin.ts';
 import { makeJobRecord, type ConformanceCase } from './fixtures.ts';
 
 export interface ResultStoreCaseContext {
@@ -192,6 +192,22 @@ export const resultStoreCases: readonly ConformanceCase<ResultStoreCaseContext>[
       assert.deepEqual(ids(await store.listJobs({ task: 'a' })), [a2.id, a1.id]);
       assert.deepEqual(ids(await store.listJobs({ task: 'b', status: 'FAILED' })), [b2.id]);
       assert.deepEqual(await store.listJobs({ task: 'nope' }), []);
+    },
+  },
+  {
+    name: 'listJobs filters by idPrefix (case-sensitive, combined with the other filters) and refuses an empty one',
+    async run({ store }) {
+      const mk = (id: string, k: number, taskName = 'a') => makeJobRecord({ id, taskName, createdAt: iso(T + k) });
+      const recs = [mk('0190abcd-0001', 1), mk('0190abcd-0002', 2, 'b'), mk('0190abce-0003', 3), mk('0190ABCD-0004', 4), mk('0190abc', 5), mk('x0190abcd', 6)];
+      await store.putMany(structuredClone(recs));
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd' })), ['0190abcd-0002', '0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abc' })), ['0190abc', '0190abce-0003', '0190abcd-0002', '0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd-0001' })), ['0190abcd-0001']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd', task: 'b' })), ['0190abcd-0002']);
+      assert.deepEqual(ids(await store.listJobs({ idPrefix: '0190abcd', limit: 1, order: 'asc' })), ['0190abcd-0001']);
+      assert.deepEqual(await store.listJobs({ idPrefix: '0190abcf' }), []);
+      assert.deepEqual(await store.listJobs({ idPrefix: 'zzz' }), []);
+      await assert.rejects(store.listJobs({ idPrefix: '' }), (err: NodeJS.ErrnoException) => err.code === 'NUVOM_E_USAGE');
     },
   },
   {
@@ -412,6 +428,36 @@ export const resultStoreCases: readonly ConformanceCase<ResultStoreCaseContext>[
       });
       assert.equal(await store.getFull(good.id), null);
       assert.equal(await store.getFull(bad.id), null);
+    },
+  },
+  {
+    name: 'invalid input: listJobs refuses a bad filter with NUVOM_E_USAGE naming the field',
+    async run({ store }) {
+      await store.put(makeJobRecord());
+      const bad: Array<[string, Record<string, unknown>]> = [
+        ['status', { status: 'DONE' }], ['status', { status: ['FAILED', 'nope'] }], ['task', { task: 5 }],
+        ['limit', { limit: -1 }], ['limit', { limit: 1.5 }], ['offset', { offset: 'x' }], ['order', { order: 'up' }],
+        ['createdBefore', { createdBefore: 'yesterday' }], ['createdAfter', { createdAfter: Number.NaN }],
+      ];
+      for (const [field, filter] of bad) {
+        await assert.rejects(store.listJobs(filter as ListJobsFilter), (err: unknown) => {
+          assert.ok(isNuvomError(err, 'NUVOM_E_USAGE'), `listJobs(${JSON.stringify(filter)}): expected NUVOM_E_USAGE, got ${String(err)}`);
+          assert.match((err as Error).message, new RegExp(field), `the message does not name ${field}`);
+          return true;
+        });
+      }
+      assert.equal((await store.listJobs({ status: [], limit: 10 })).length, 0, 'an empty status list matches nothing');
+    },
+  },
+  {
+    name: 'invalid input: putMany refuses a record with an unknown status, no id or a bad date (NUVOM_E_USAGE) and writes none of the batch',
+    async run({ store }) {
+      for (const spoil of [{ status: 'DONE' }, { id: '' }, { createdAt: 'soon' }, { attempts: -1 }]) {
+        const good = makeJobRecord();
+        const bad = { ...makeJobRecord(), ...spoil } as unknown as JobRecord;
+        await assert.rejects(store.putMany([good, bad]), (err: unknown) => isNuvomError(err, 'NUVOM_E_USAGE'), `putMany with ${JSON.stringify(spoil)}`);
+        assert.equal(await store.getFull(good.id), null, `a refused putMany (${JSON.stringify(spoil)}) wrote the good record`);
+      }
     },
   },
 ]);

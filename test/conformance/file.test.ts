@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { queueConformance, resultStoreConformance, storagePairConformance } from '../../sdk/testing/index.ts';
+import { queueConformance, resultStoreConformance } from '../../sdk/testing/index.ts';
 import { FileQueue, FileResultStore } from '../../builtin-plugins/file/index.ts';
 import { createLogger, type Serializer } from '../../sdk/plugin.ts';
 
@@ -29,8 +29,6 @@ describe('conformance: file backends', () => {
     const { dir, cleanup } = freshDir();
     return { store: new FileResultStore(dir, json, logger), cleanup };
   });
-  storagePairConformance('queue "file" + resultStore "file"', async () => {
-    const { dir, cleanup } = freshDir();
-    return { queue: new FileQueue(dir, logger), store: new FileResultStore(dir, json, logger), cleanup };
-  });
+  // The file plugin provides no jobStore: the dispatcher and the pool pair its queue and store
+  // (pairJobStore), as they do for mixed backends.
 });

@@ -2,8 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { queueConformance, resultStoreConformance, scheduleStoreConformance, storagePairConformance } from '../../sdk/testing/index.ts';
-import { SqliteQueue, SqliteResultStore, SqliteScheduleStore } from '../../builtin-plugins/sqlite/index.ts';
+import { queueConformance, resultStoreConformance, scheduleStoreConformance, jobStoreConformance } from '../../sdk/testing/index.ts';
+import { SqliteJobStore, SqliteQueue, SqliteResultStore, SqliteScheduleStore } from '../../builtin-plugins/sqlite/index.ts';
 import type { Serializer } from '../../sdk/plugin.ts';
 
 /** A tiny JSON serializer, enough for the kit's JSON-safe values. */
@@ -32,13 +32,8 @@ describe('conformance: sqlite backends', () => {
     const { file, cleanup } = freshFile();
     return { store: new SqliteScheduleStore({ path: file }), cleanup };
   });
-  storagePairConformance('queue "sqlite" + resultStore "sqlite" on one file', async () => {
+  jobStoreConformance('jobStore "sqlite" (queue and results on one file)', async () => {
     const { file, cleanup } = freshFile();
-    return { queue: new SqliteQueue({ path: file }), store: new SqliteResultStore({ path: file, serializer: json }), cleanup };
-  });
-  storagePairConformance('queue "sqlite" + resultStore "sqlite" on two files', async () => {
-    const a = freshFile();
-    const b = freshFile();
-    return { queue: new SqliteQueue({ path: a.file }), store: new SqliteResultStore({ path: b.file, serializer: json }), cleanup: async () => { await a.cleanup(); await b.cleanup(); } };
+    return { store: new SqliteJobStore(new SqliteQueue({ path: file }), new SqliteResultStore({ path: file, serializer: json })), serializer: json, cleanup };
   });
 });

@@ -7,6 +7,7 @@ import { isNuvomError } from '../../sdk/plugin.ts';
 import { memoryLogger } from '../helpers/tmp.ts';
 import { cleanupTempProjects, monitoringProject, waitFor } from '../monitoring/helpers.ts';
 import { settledJob } from '../helpers/client.ts';
+import { maskSecrets, MASK } from '../../builtin-plugins/dashboard/about.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-side JSON
 
@@ -31,7 +32,8 @@ describe('dashboard: JSON API over a SQLite store', function () {
   const okIds: string[] = [];
 
   before(async () => {
-    const dir = await monitoringProject('dash', '');
+    // Secrets in the plugin settings, which GET /api/plugins must mask.
+    const dir = await monitoringProject('dash', '[settings.nuvom-dashboard]\nuser = "ops"\npassword = "pw-hunter2"\n\n[settings.audit]\ndsn = "postgres://app:db-hunter2@db.internal:5432/jobs"\napi_key = "k-hunter2"\nlevel = "info"\n');
     client = await createClient({ cwd: dir, env: {}, logger: memoryLogger().logger, config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
     await client.startWorker({ threads: 1 });
     const boom = await client.enqueue('dash.boom', []);
@@ -170,5 +172,96 @@ describe('dashboard: JSON API over a SQLite store', function () {
     }
     const s = await serveDashboard(client, { host: '0.0.0.0', port: 0, readOnly: false, auth: { token: 't' } });
     await s.close();
+  });
+
+  it('GET /api/stats gives completions per minute over the hour and per 15 minutes over the day, and p50/p95 run times by task', async () => {
+    const { body } = await get(`${d.url}/api/stats`);
+    const sum = (b: Json[], k: string) => b.reduce((n, x) => n + (x[k] as number), 0);
+    expect(body.throughputLastHour.length).to.be.within(60, 62);
+    expect(body.throughputLastDay.length).to.be.within(96, 98);
+    expect(body.throughputLastHour[1].at - body.throughputLastHour[0].at).to.equal(60_000);
+    for (const b of [body.throughputLastHour, body.throughputLastDay]) {
+      expect(sum(b, 'success')).to.equal(body.byStatus.SUCCESS);
+      expect(sum(b, 'failed')).to.equal(body.byStatus.FAILED);
+    }
+    const ok = (body.runTimes as Json[]).find((r) => r.task === 'dash.ok')!;
+    expect(ok).to.include({ n: 7 });
+    expect(ok.p50).to.be.at.least(0).and.at.most(ok.p95);
+  });
+
+  it('serves uPlot from the package, not a CDN', async () => {
+    const js = await fetch(`${d.url}/assets/uplot.js`);
+    expect(js.status).to.equal(200);
+    expect(js.headers.get('content-type')).to.contain('javascript');
+    expect(await js.text()).to.contain('uPlot');
+    expect((await fetch(`${d.url}/assets/uplot.css`)).headers.get('content-type')).to.contain('text/css');
+    const page = await (await fetch(`${d.url}/`)).text();
+    expect(page).not.to.match(/https?:\/\/(?!127\.0\.0\.1)/);
+  });
+
+  it('GET /api/plugins lists the plugins, services and settings with their sources, secrets masked', async () => {
+    const r = await fetch(`${d.url}/api/plugins`);
+    const text = await r.text();
+    expect(text).not.to.contain('hunter2');
+    const body = JSON.parse(text) as Json;
+    expect(body.plugins.map((p: Json) => p.name)).to.include.members(['nuvom-dashboard', 'nuvom-sqlite']);
+    expect(body.services.resultStore.selected).to.equal('sqlite');
+    expect(body.config.find((c: Json) => c.key === 'resultBackend')).to.include({ value: 'sqlite', source: 'flag' });
+    expect(body.pluginSettings['nuvom-dashboard']).to.deep.equal({ user: 'ops', password: MASK });
+    expect(body.pluginSettings.audit).to.deep.equal({ dsn: `postgres://app:${MASK}@db.internal:5432/jobs`, api_key: MASK, level: 'info' });
+  });
+
+  it('masks secrets by key name at any depth and passwords in URLs, and leaves the rest as it is', () => {
+    expect(maskSecrets({ token: 't', nested: { clientSecret: 's', list: [{ password: 'p' }], readonly: true }, port: 9160, empty: '' })).to.deep.equal({
+      token: MASK, nested: { clientSecret: MASK, list: [{ password: MASK }], readonly: true }, port: 9160, empty: '' });
+    expect(maskSecrets('redis://:pw@h:6379/0')).to.equal(`redis://:${MASK}@h:6379/0`);
+    expect(maskSecrets('https://ghp_abc@example.org/x')).to.equal(`https://${MASK}@example.org/x`);
+    expect(maskSecrets('.nuvom/nuvom.db')).to.equal('.nuvom/nuvom.db');
+    expect(maskSecrets({ authToken: null })).to.deep.equal({ authToken: null });
+  });
+
+  it('POST /api/schedules/:id/cancel cancels a schedule with the CSRF token; refused without it, in read-only mode, 404 for an unknown id', async () => {
+    const scheduler = client.kernel.resolve('scheduler');
+    const h = await scheduler.schedule({ name: 'dash.ok', options: {} }, { everySecs: 3600 }, [1]);
+    const csrf = (await get(`${d.url}/api/csrf`)).body.csrf as string;
+    const status = async () => ((await get(`${d.url}/api/schedules`)).body.schedules as Json[]).find((e) => e.id === h.id)!.status as string;
+    expect((await get(`${d.url}/api/schedules/${h.id}/cancel`, { method: 'POST' })).status).to.equal(403);
+    const ro = await mount(client, { readOnly: true });
+    try {
+      expect((await get(`${ro.url}/api/schedules/${h.id}/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } })).status).to.equal(403);
+    } finally { await ro.close(); }
+    expect(await status()).to.equal('ACTIVE');
+    const r = await get(`${d.url}/api/schedules/${h.id}/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf, origin: d.url } });
+    expect(r.status).to.equal(200);
+    expect(await status()).to.equal('CANCELLED');
+    const none = await get(`${d.url}/api/schedules/no-such-schedule/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } });
+    expect(none.status).to.equal(404);
+    expect(none.body.error.code).to.equal('NUVOM_E_SCHEDULE_NOT_FOUND');
+  });
+});
+
+describe('dashboard: chart and run times over a store without the insights contract (memory)', function () {
+  this.timeout(60_000);
+  let client: Client;
+  let d: Awaited<ReturnType<typeof mount>>;
+  before(async () => {
+    const dir = await monitoringProject('dashm', '');
+    client = await createClient({ cwd: dir, env: {}, logger: memoryLogger().logger, config: { queueBackend: 'memory', resultBackend: 'memory' } });
+    await client.startWorker({ threads: 1 });
+    for (let i = 0; i < 3; i++) await settledJob(client, (await client.enqueue('dashm.ok', [i])).id);
+    await settledJob(client, (await client.enqueue('dashm.boom', [])).id);
+    d = await mount(client);
+  });
+  after(async () => {
+    await d?.close();
+    await client?.close();
+    cleanupTempProjects();
+  });
+
+  it('reads them from the newest completed records through listJobs', async () => {
+    const { body } = await get(`${d.url}/api/stats`);
+    const sum = (k: string) => (body.throughputLastHour as Json[]).reduce((n, x) => n + (x[k] as number), 0);
+    expect([sum('success'), sum('failed')]).to.deep.equal([3, 1]);
+    expect((body.runTimes as Json[]).map((r) => [r.task, r.n])).to.deep.equal([['dashm.boom', 1], ['dashm.ok', 3]]);
   });
 });

@@ -14,6 +14,7 @@ import { createClient, type Client } from '../../sdk/index.ts';
 import { dashboardHandler } from '../../builtin-plugins/dashboard/index.ts';
 import { cleanupTempProjects, memoryLogger, tempProject } from '../helpers/tmp.ts';
 import { settledJob } from '../helpers/client.ts';
+import { waitFor } from '../monitoring/helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -26,6 +27,8 @@ describe('dashboard in Chromium', function () {
   let profile = '';
   let gate = '';
   let failedId = '';
+  let scheduleId = '';
+  let streams = 0;
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -50,8 +53,13 @@ export const gated = task({ name: 'dashe2e.gated' }, async (file) => {
     const h = await client.enqueue('dashe2e.gated', [gate]);
     failedId = h.id;
     expect((await settledJob(client, h.id)).status).to.equal('FAILED');
+    scheduleId = (await client.kernel.resolve('scheduler').schedule({ name: 'dashe2e.gated', options: {} }, { cron: '0 0 1 1 *' }, [gate])).id;
     const handler = dashboardHandler(client, { streamIntervalMs: 200 });
-    const server = createServer(handler);
+    // Counts the page's open change streams, to see it close them while hidden.
+    const server = createServer((req, res) => {
+      if (req.url?.endsWith('/api/stream')) { streams++; res.on('close', () => { streams--; }); }
+      handler(req, res);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     close = () => new Promise((r) => { handler.close(); server.closeAllConnections(); server.close(() => r()); });
@@ -87,5 +95,52 @@ export const gated = task({ name: 'dashe2e.gated' }, async (file) => {
     expect(await page.locator('main').textContent()).to.contain('passed the gate');
     expect(loads).to.equal(1);
     await page.screenshot({ path: process.env.NUVOM_SCREENSHOTS ? path.join(process.env.NUVOM_SCREENSHOTS, 'job.png') : path.join(profile, 'job.png') });
+  });
+
+  it('draws the throughput chart with uPlot served by the dashboard, and the run times by task', async () => {
+    const page = await context.newPage();
+    const external: string[] = [];
+    page.on('request', (r) => { if (!r.url().startsWith(url.replace(/\/$/, ''))) external.push(r.url()); });
+    await page.goto(url);
+    await page.locator('[data-chart^="last hour"] canvas').first().waitFor({ timeout: 15_000 });
+    await page.locator('[data-chart^="last day"] canvas').first().waitFor();
+    const box = await page.locator('[data-chart^="last hour"] canvas').first().boundingBox();
+    expect(box!.width).to.be.greaterThan(200);
+    expect(await page.locator('main').textContent()).to.contain('Run time by task');
+    expect(await page.locator('[data-runtimes]').textContent()).to.contain('dashe2e.gated');
+    expect(external).to.deep.equal([]);
+    await page.close();
+  });
+
+  it('cancels a schedule from the schedules page after asking', async () => {
+    const page = await context.newPage();
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(`${url}schedules`);
+    await page.locator(`button[data-cancel-schedule="${scheduleId}"]`).click();
+    await page.locator('[data-schedule-status="CANCELLED"]').waitFor({ timeout: 15_000 });
+    const entry = (await client.listSchedules({ includeFinished: true })).find((e) => e.id === scheduleId);
+    expect(entry!.status).to.equal('CANCELLED');
+    expect(await page.locator(`button[data-cancel-schedule="${scheduleId}"]`).count()).to.equal(0);
+    await page.close();
+  });
+
+  it('closes its change stream while the tab is hidden and opens it again when shown', async () => {
+    for (const p of context.pages()) await p.close();
+    await waitFor(async () => streams === 0, { timeoutMs: 15_000, what: 'the earlier pages to end their streams' });
+    const page = await context.newPage();
+    await page.goto(url);
+    await waitFor(async () => streams === 1, { timeoutMs: 15_000, what: 'the page to open its change stream' });
+    // Headless Chromium has no tab to hide: the page is told so as a browser tells it.
+    const setHidden = (h: boolean) => page.evaluate(`
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${h} });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${h ? 'hidden' : 'visible'}' });
+      document.dispatchEvent(new Event('visibilitychange'));`);
+    await setHidden(true);
+    await waitFor(async () => streams === 0, { timeoutMs: 15_000, what: 'the hidden page to close its stream' });
+    expect(await page.locator('#live').textContent()).to.equal('paused');
+    await setHidden(false);
+    await waitFor(async () => streams === 1, { timeoutMs: 15_000, what: 'the shown page to open its stream again' });
+    await page.close();
+    await waitFor(async () => streams === 0, { timeoutMs: 15_000, what: 'the closed page to end its stream' });
   });
 });

@@ -51,7 +51,7 @@ function leaseExpiries(dir: string, backend: Backend, ids: string[]): Map<string
   if (backend === 'sqlite') {
     const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
     try {
-      for (const r of db.prepare("SELECT id, lease_expires_at FROM nuvom_queue WHERE state = 'leased'").all() as Array<{ id: string; lease_expires_at: number }>) {
+      for (const r of db.prepare("SELECT id, lease_expires_at FROM nuvom_jobs WHERE state = 'leased'").all() as Array<{ id: string; lease_expires_at: number }>) {
         out.set(r.id, r.lease_expires_at);
       }
     } finally {
@@ -92,7 +92,6 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       a.child.kill('SIGKILL');
       const killed = await exited(a, 10_000, 'worker A');
       expect(killed.signal).to.equal('SIGKILL');
-      const killedAt = Date.now();
 
       const orphaned = (await allRecords(client)).filter((r) => r.status === 'RUNNING').map((r) => r.id);
       expect(orphaned.length, 'the kill hit running jobs').to.be.greaterThan(0);
@@ -124,7 +123,11 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
         expect(last.pid, `job ${id} finished on worker B`).to.equal(b.pid);
         // Never redelivered while the dead worker's lease still held.
         expect(last.at, `job ${id} ran again before its lease expired`).to.be.at.least(expiries.get(id)!);
-        expect(last.at - killedAt, `job ${id} came back within a lease period`).to.be.below(Number(LEASE_SECS) * 1000 + 10_000);
+        // Not starved behind the queue: once its lease expired it was next in line (lowest seq), so
+        // worker B started at most what it held (8 slots, 10 claimed ahead) and the other orphans
+        // before it. Counted, not timed: a wall-clock bound fails on a loaded machine (long mode).
+        const startedBefore = effects.filter((e) => e.pid === b.pid && e.at < last.at).length;
+        expect(startedBefore, `job ${id} came back after ${startedBefore} other jobs of worker B`).to.be.at.most(8 + 10 + orphaned.length);
       }
     });
   }
@@ -166,8 +169,8 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
       try {
         return {
-          queued: db.prepare("SELECT COUNT(*) FROM nuvom_queue WHERE task_name = 'bulk'").pluck().get() as number,
-          records: db.prepare("SELECT COUNT(*) FROM nuvom_results WHERE task_name = 'bulk'").pluck().get() as number,
+          queued: db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE state IS NOT NULL AND task_name = 'bulk'").pluck().get() as number,
+          records: db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE status IS NOT NULL AND task_name = 'bulk'").pluck().get() as number,
           integrity: db.prepare('PRAGMA integrity_check').pluck().get() as string,
         };
       } finally {
@@ -202,7 +205,7 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       // The records are written in one transaction before the queue's: kill as soon as they show.
       const db = new Database(path.join(dir, '.nuvom/nuvom.db'));
       try {
-        const count = db.prepare("SELECT COUNT(*) FROM nuvom_results WHERE task_name = 'bulk'").pluck();
+        const count = db.prepare("SELECT COUNT(*) FROM nuvom_jobs WHERE status IS NOT NULL AND task_name = 'bulk'").pluck();
         await waitFor(() => (count.get() as number) > 0 || p.child.exitCode !== null, { timeoutMs: 60_000, what: 'the records to be written' });
       } finally {
         db.close();

@@ -70,9 +70,9 @@ describe('nuvom doctor', function () {
     const d = await doctor(dir);
     expect(d.code).to.equal(0);
     expect(d.report.ok).to.equal(true);
-    expect(d.report.checks.map((c) => c.check)).to.deep.equal(['config', 'sqlite-file', 'sqlite-integrity', 'sqlite-wal', 'sqlite-leases', 'stuck-jobs', 'orphaned-jobs', 'manifest']);
+    expect(d.report.checks.map((c) => c.check)).to.deep.equal(['config', 'sqlite-file', 'sqlite-integrity', 'sqlite-wal', 'sqlite-leases', 'stuck-jobs', 'orphaned-jobs', 'storage-space', 'storage-errors', 'manifest']);
     expect(d.report.checks.filter((c) => c.level !== 'ok')).to.deep.equal([]);
-    expect(d.line('sqlite-integrity')).to.match(/^ok {4}sqlite-integrity: integrity_check ok; schema version 2/);
+    expect(d.line('sqlite-integrity')).to.match(/^ok {4}sqlite-integrity: integrity_check ok; schema version 3/);
     expect(d.line('sqlite-wal')).to.match(/journal_mode=wal, WAL file/);
     expect(d.line('manifest')).to.match(/1 task\(s\), up to date/);
   });
@@ -130,7 +130,7 @@ describe('nuvom doctor', function () {
     await waitFor(() => readEffects(dir).length >= 2, { timeoutMs: 30_000, what: 'both jobs to run' });
     w.child.kill('SIGKILL');
     await exited(w, 10_000, 'the worker');
-    const leased = queueRows(dir, "SELECT lease_expires_at FROM nuvom_queue WHERE state = 'leased'") as Array<{ lease_expires_at: number }>;
+    const leased = queueRows(dir, "SELECT lease_expires_at FROM nuvom_jobs WHERE state = 'leased'") as Array<{ lease_expires_at: number }>;
     expect(leased).to.have.length(2);
     await waitFor(() => leased.every((r) => r.lease_expires_at < Date.now()), { what: 'the leases to expire' });
     const d = await doctor(dir, [], env);
@@ -145,7 +145,7 @@ describe('nuvom doctor', function () {
     const [stuck, orphan, young, fine] = ids;
     const rec = (await c.getJob(stuck))!;
     await c.kernel.resolve('resultStore').put({ ...rec, status: 'RUNNING', attempts: 1, startedAt: new Date(Date.now() - 120_000).toISOString(), workerId: 'elsewhere:1:abc' });
-    for (const id of [stuck, orphan, young]) queueRows(dir, 'DELETE FROM nuvom_queue WHERE id = ?', id);
+    for (const id of [stuck, orphan, young]) queueRows(dir, 'UPDATE nuvom_jobs SET state = NULL, lease_owner = NULL, lease_expires_at = NULL WHERE id = ?', id);
     // `young` was created just now: under the default grace period it is not judged (an enqueue may be halfway).
     const youngRec = (await c.getJob(young))!;
     const oldRec = (await c.getJob(orphan))!;

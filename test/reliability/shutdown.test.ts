@@ -133,7 +133,7 @@ async function leaseExpiry(dir: string): Promise<number> {
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(path.join(dir, '.nuvom/nuvom.db'), { readonly: true });
   try {
-    return (db.prepare("SELECT MAX(lease_expires_at) FROM nuvom_queue WHERE state = 'leased'").pluck().get() as number | null) ?? 0;
+    return (db.prepare("SELECT MAX(lease_expires_at) FROM nuvom_jobs WHERE state = 'leased'").pluck().get() as number | null) ?? 0;
   } finally {
     db.close();
   }

@@ -174,10 +174,10 @@ describe('sqlite queue', () => {
     try {
       const plan = (sql: string) => (lease.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ now: 1, workerId: 'w', leaseExpiresAt: 2, max: 3 }) as Array<{ detail: string }>).map((r) => r.detail);
       const claimPlan = plan(SQL.claim);
-      expect(claimPlan.join(' | ')).to.include('INDEX nuvom_queue_claim');
+      expect(claimPlan.join(' | ')).to.include('INDEX nuvom_jobs_claim');
       expect(claimPlan.join(' | ')).to.not.match(/TEMP B-TREE/);
-      for (const sql of [SQL.promoteDue, SQL.reclaimExpired, SQL.anyClaimable]) {
-        for (const step of plan(sql)) expect(step).to.not.match(/^SCAN nuvom_queue(?! USING)/, sql);
+      for (const sql of [SQL.promoteDue, SQL.reclaimExpired, SQL.anyClaimable, SQL.counts, SQL.qsize, SQL.nextRunAt]) {
+        for (const step of plan(sql)) expect(step).to.not.match(/^SCAN nuvom_jobs(?! USING)/, sql);
       }
     } finally {
       lease.release();
@@ -206,7 +206,7 @@ describe('sqlite queue', () => {
     const unsubscribe = queue.subscribe(() => wake());
     const other = new Database(tmp.file());
     try {
-      other.prepare(`INSERT INTO nuvom_queue (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state)
+      other.prepare(`INSERT INTO nuvom_jobs (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state)
                      VALUES ('elsewhere', 't', x'00', 0, 0, 0, 0, '{}', '{}', 'ready')`).run();
       await withDeadline(woken, 2000, 'a wake-up after another connection wrote');
       expect((await queue.get('elsewhere'))?.taskName).to.equal('t');

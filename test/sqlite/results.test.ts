@@ -51,7 +51,7 @@ describe('sqlite result store', () => {
     const record = jobRecord({ status: 'SUCCESS', result: 'fine' });
     await store.put(record);
     const raw = new Database(tmp.file());
-    raw.prepare('UPDATE nuvom_results SET result = ? WHERE id = ?').run(Buffer.from([0xff, 0x00, 0x12]), record.id);
+    raw.prepare('UPDATE nuvom_jobs SET result = ? WHERE id = ?').run(Buffer.from([0xff, 0x00, 0x12]), record.id);
     raw.close();
     let caught: unknown;
     try { await store.getFull(record.id); } catch (err) { caught = err; }

@@ -1,0 +1,359 @@
+/**
+ * Connections to PostgreSQL for the queue, result store and schedule store: one pg.Pool per
+ * (connection string, schema) per process, shared by every service on it and ended when the last one
+ * lets go; one extra connection LISTENs for wake-ups and reconnects with back-off. `pg` is imported
+ * here, lazily (on the first service built), so an application on SQLite never loads it.
+ * Errors: driver errors become NuvomErrors that say what to fix; a connection lost after the pool
+ * has once worked (a server restart, pg_terminate_backend) is retried with back-off for up to
+ * RECOVER_MS, so a worker rides over a restart instead of failing its writes.
+ * Must never: retry a statement whose failure is not a lost connection, or log a password.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Pool, PoolClient, QueryResult, Client, QueryResultRow } from 'pg';
+import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME, redact, type PostgresSettings } from './settings.ts';
+import { migrate } from './schema.ts';
+
+type PgModule = typeof import('pg');
+let pgModule: Promise<PgModule> | null = null;
+
+/** pg, imported on first use (CommonJS: its exports are the default export). */
+export function loadPg(): Promise<PgModule> {
+  pgModule ??= import('pg').then((m) => ((m as unknown as { default?: PgModule }).default ?? m) as PgModule).catch((err) => {
+    pgModule = null;
+    throw new NuvomError('NUVOM_E_PLUGIN_LOAD', `the PostgreSQL backend needs the "pg" package: ${messageOf(err)}; run npm install pg`, { plugin: PLUGIN_NAME, cause: err });
+  });
+  return pgModule;
+}
+
+/** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
+export const RECOVER_MS = 30_000;
+
+/** Something with pg's `query(text, values)`: a Pool, a PoolClient, a Client (the app's transaction). */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
+}
+
+/*
+ * Statements are prepared once per connection (pg's named statements): the hot ones (claim, enqueue,
+ * settle) are long, and parsing and planning them on every call cost more than running them. One name
+ * per distinct text, process-wide; past MAX_NAMED texts (listJobs filter shapes...) the rest run unnamed.
+ */
+const names = new Map<string, string>();
+const MAX_NAMED = 500;
+
+/** pg's query config for `text`, named when it can be. */
+export function named(text: string, values?: unknown[]): { name?: string; text: string; values?: unknown[] } {
+  let name = names.get(text);
+  if (name === undefined && names.size < MAX_NAMED) {
+    name = `nuvom_${names.size}`;
+    names.set(text, name);
+  }
+  return name === undefined ? { text, values } : { name, text, values };
+}
+
+const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+
+/** True for an error that means the connection (not the statement) failed: worth a retry on a new one. */
+export function isConnectionLost(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  if (code && LOST_CODES.has(code)) return true;
+  const m = messageOf(err);
+  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|server closed the connection|not queryable/i.test(m);
+}
+
+/** A driver error as a NuvomError saying what to fix; `what` is the operation ("claiming jobs"). */
+export function pgError(err: unknown, what: string, target: string): NuvomError {
+  if (isNuvomError(err)) return err;
+  const e = err as { code?: string; message?: string };
+  const code = e?.code;
+  const m = messageOf(err);
+  const opts = { plugin: PLUGIN_NAME, cause: err, details: { pgCode: code } };
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT') {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target} refused or did not answer the connection (${code}); is the server running, and is NUVOM_POSTGRES_URL right?`, opts);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the host of ${target} could not be resolved (${code}); fix the host in NUVOM_POSTGRES_URL`, opts);
+  }
+  if (code === '3D000') {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} at ${target}; create it (createdb <name>) or fix the database in NUVOM_POSTGRES_URL`, opts);
+  }
+  if (code === '28P01' || code === '28000') {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target} refused the login: ${m}; fix the user or password in NUVOM_POSTGRES_URL (or pg_hba.conf)`, opts);
+  }
+  if (code === '42501') {
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `${what}: permission denied at ${target}: ${m}; grant the user USAGE and CREATE on the schema (or run \`nuvom migrate\` as its owner) and SELECT/INSERT/UPDATE/DELETE on its tables`, opts);
+  }
+  if (isConnectionLost(err)) {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
+  }
+  return new NuvomError('NUVOM_E_STORAGE', `${what}: PostgreSQL error${code ? ` ${code}` : ''}: ${m}`, opts);
+}
+
+/** One pool per (url, schema) per process, shared by the services on it. */
+export class PgDb {
+  readonly schema: string;
+  /** The schema, quoted for SQL. */
+  readonly s: string;
+  /** The channel NOTIFY uses for "jobs may be claimable" (one per schema). */
+  readonly jobsChannel: string;
+  /** The channel NOTIFY uses for "a job reached a final status" (payload: its id). */
+  readonly doneChannel: string;
+  readonly target: string;
+  private pool: Pool | null = null;
+  private opened: Promise<void> | null = null;
+  private everConnected = false;
+  private closed = false;
+  private listener: Listener | null = null;
+  refs = 0;
+
+  constructor(readonly settings: PostgresSettings, readonly logger?: Logger) {
+    this.schema = settings.postgresSchema;
+    this.s = `"${settings.postgresSchema}"`;
+    this.jobsChannel = `${settings.postgresSchema}_jobs`;
+    this.doneChannel = `${settings.postgresSchema}_done`;
+    this.target = settings.postgresUrl ? redact(settings.postgresUrl) : `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}/${process.env.PGDATABASE ?? process.env.PGUSER ?? '(default)'} (PG* variables)`;
+  }
+
+  /** Builds the pool, checks the connection and the schema version (migrating when allowed). Once. */
+  open(): Promise<void> {
+    this.opened ??= this.doOpen().catch((err) => {
+      this.opened = null;
+      throw err;
+    });
+    return this.opened;
+  }
+
+  private async doOpen(): Promise<void> {
+    const pg = await loadPg();
+    if (this.closed) throw this.closedError();
+    const types = new pg.TypeOverrides();
+    types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
+    this.pool = new pg.Pool({ ...this.connectionConfig(), max: this.settings.postgresPoolSize, types, idleTimeoutMillis: 30_000 });
+    // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
+    this.pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw pgError(err, 'connecting', this.target);
+    }
+    const onError = (): void => undefined; // as in txOnce: a cut mid-migration fails the next statement instead
+    client.on('error', onError);
+    try {
+      await migrate(client, this.schema, { apply: this.settings.postgresMigrate, target: this.target, logger: this.logger });
+    } finally {
+      client.off('error', onError);
+      client.release();
+    }
+    this.everConnected = true;
+  }
+
+  connectionConfig(): { connectionString?: string; application_name: string } {
+    return { ...(this.settings.postgresUrl ? { connectionString: this.settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
+  }
+
+  /**
+   * Runs one statement on the pool. A lost connection is retried on a fresh one with back-off (up
+   * to RECOVER_MS) once this pool has worked; before that (a wrong URL, no server) it fails at once.
+   */
+  async query<R extends QueryResultRow = QueryResultRow>(what: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    await this.open();
+    return this.recovering(what, () => this.pool!.query<R>(named(text, values)));
+  }
+
+  /** Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on a throw), retried whole on a lost connection. */
+  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>): Promise<T> {
+    await this.open();
+    return this.recovering(what, () => this.txOnce(fn));
+  }
+
+  /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
+  async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool!.connect();
+    // A connection cut while the client is checked out but between statements is emitted as an
+    // 'error' event, which would crash the process unheard; the next statement then fails and is retried.
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      broken = isConnectionLost(err) ? err : undefined;
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** One statement on the pool, errors as the driver gave them (after open()). */
+  rawQuery<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    if (!this.pool) throw this.closedError();
+    return this.pool.query<R>(named(text, values));
+  }
+
+  /** Calls `op` again while it fails with a lost connection, up to RECOVER_MS. `lostBefore` tells the op a retry happened. */
+  async recovering<T>(what: string, op: (retry: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + RECOVER_MS;
+    let wait = 50;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw this.closedError();
+      try {
+        return await op(attempt);
+      } catch (err) {
+        if (isNuvomError(err)) throw err;
+        if (!this.everConnected || !isConnectionLost(err) || Date.now() + wait > deadline) throw pgError(err, what, this.target);
+        if (attempt === 0) this.logger?.warn(`${what}: the connection to PostgreSQL was lost (${messageOf(err)}); retrying for up to ${RECOVER_MS / 1000} s`);
+        await delay(wait);
+        wait = Math.min(wait * 2, 1000);
+      }
+    }
+  }
+
+  /** Calls `onNotify(payload)` for NOTIFYs on `channel`, and `onNotify(null)` after a reconnect (a notification may have been missed). */
+  listen(channel: string, onNotify: (payload: string | null) => void): () => void {
+    this.listener ??= new Listener(this);
+    return this.listener.add(channel, onNotify);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener?.close();
+    await this.opened?.catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  closedError(): NuvomError {
+    return new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL connection pool is closed; resolve the service again from a running kernel', { plugin: PLUGIN_NAME });
+  }
+}
+
+/** The LISTEN connection: one pg.Client, reconnected with back-off (100 ms doubling to 5 s) whenever it drops. */
+class Listener {
+  private client: Client | null = null;
+  private readonly subs = new Map<string, Set<(payload: string | null) => void>>();
+  private connecting: Promise<void> | null = null;
+  private closed = false;
+  private backoff = 100;
+  /** The connection dropped (or never came up) since the last one: a NOTIFY may have been missed. */
+  private lost = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly db: PgDb) {}
+
+  add(channel: string, fn: (payload: string | null) => void): () => void {
+    let set = this.subs.get(channel);
+    const fresh = !set;
+    if (!set) { set = new Set(); this.subs.set(channel, set); }
+    set.add(fn);
+    if (fresh && this.client) void this.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+    void this.ensure();
+    return () => {
+      set!.delete(fn);
+      if (set!.size === 0) {
+        this.subs.delete(channel);
+        void this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+      }
+    };
+  }
+
+  private ensure(): Promise<void> {
+    if (this.closed || this.client) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => { this.connecting = null; });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    let client: Client | null = null;
+    try {
+      const pg = await loadPg();
+      client = new pg.Client(this.db.connectionConfig());
+      client.on('error', () => undefined); // followed by 'end', handled below
+      await client.connect();
+      for (const ch of this.subs.keys()) await client.query(`LISTEN "${ch}"`);
+      if (this.closed) { await client.end().catch(() => undefined); return; }
+      const reconnect = this.lost;
+      this.lost = false;
+      this.client = client;
+      this.backoff = 100;
+      client.on('notification', (n) => {
+        for (const fn of this.subs.get(n.channel) ?? []) fn(n.payload ?? '');
+      });
+      client.on('end', () => {
+        if (this.client !== client) return;
+        this.client = null;
+        if (!this.closed) this.retryLater();
+      });
+      // After a gap, anything may have been missed: tell every subscriber to look.
+      if (reconnect) for (const set of this.subs.values()) for (const fn of set) fn(null);
+    } catch (err) {
+      await client?.end().catch(() => undefined);
+      if (!this.closed) {
+        this.db.logger?.debug(`LISTEN connection failed: ${messageOf(err)}; retrying in ${this.backoff} ms (workers poll meanwhile)`);
+        this.retryLater();
+      }
+    }
+  }
+
+  private retryLater(): void {
+    this.lost = true;
+    if (this.timer) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 5000);
+    this.timer = setTimeout(() => { this.timer = null; void this.ensure(); }, wait);
+    this.timer.unref();
+    for (const set of this.subs.values()) for (const fn of set) fn(null);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.connecting?.catch(() => undefined);
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => undefined);
+  }
+}
+
+const shared = new Map<string, PgDb>();
+
+/** One service's hold on the shared pool of (url, schema); `release()` is idempotent. */
+export interface PgLease {
+  readonly db: PgDb;
+  release(): Promise<void>;
+}
+
+export function acquireDb(settings: PostgresSettings, logger?: Logger): PgLease {
+  const key = `${settings.postgresUrl}\u0000${settings.postgresSchema}\u0000${settings.postgresPoolSize}\u0000${settings.postgresMigrate}`;
+  let db = shared.get(key);
+  if (!db || db.isClosed) {
+    db = new PgDb(settings, logger);
+    shared.set(key, db);
+  }
+  db.refs++;
+  const held = db;
+  let released = false;
+  return {
+    db: held,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--held.refs === 0) {
+        if (shared.get(key) === held) shared.delete(key);
+        await held.close();
+      }
+    },
+  };
+}
+
+export type { PoolClient };

@@ -1,0 +1,182 @@
+/**
+ * The PostgreSQL result store: the record part of each `jobs` row (schema.ts), so a job's queue
+ * entry and its record are one row. Also the optional HeartbeatStore (table `heartbeats`) and a
+ * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, fired by a trigger when a
+ * record reaches a final status).
+ * Must never: return a half-decoded record; write part of a batch.
+ */
+import {
+  FINAL_STATUSES, JOB_STATUSES, NuvomError, type HeartbeatStore, type JobError, type JobRecord, type JobStats, type JobStatus,
+  type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type Serializer, type WorkerHeartbeat,
+} from '../../sdk/plugin.ts';
+import { acquireDb, type PgDb, type PgLease } from './db.ts';
+import { RECORD_SELECT, toRecord, toRecordRow, writeRecords, type RecordRow } from './rows.ts';
+import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
+
+export interface PgResultStoreOptions {
+  settings: PostgresSettings;
+  serializer: Serializer;
+  logger?: Logger;
+}
+
+export class PgResultStore implements ResultStore, HeartbeatStore {
+  private readonly lease: PgLease;
+  readonly db: PgDb;
+  readonly serializer: Serializer;
+  private closed = false;
+
+  constructor(opts: PgResultStoreOptions) {
+    this.serializer = opts.serializer;
+    this.lease = acquireDb(opts.settings, opts.logger);
+    this.db = this.lease.db;
+  }
+
+  /** For PgQueue's one-transaction writes: whether this (open) store writes through `db`. */
+  sharesDb(db: PgDb): boolean {
+    return !this.closed && this.db === db;
+  }
+
+  /** Records as rows, encoded before any write (a value the serializer refuses throws here). */
+  rowsOf(records: JobRecord[]): RecordRow[] {
+    this.live();
+    return records.map((r) => toRecordRow(r, this.serializer));
+  }
+
+  async put(record: JobRecord): Promise<void> {
+    await this.putMany([record]);
+  }
+
+  async putMany(records: JobRecord[]): Promise<void> {
+    this.live();
+    if (records.length === 0) return;
+    const rows = this.rowsOf(records);
+    await this.db.tx('saving job records', (c) => writeRecords(c, this.db.s, rows));
+  }
+
+  async getFull(id: string): Promise<JobRecord | null> {
+    this.live();
+    const { rows } = await this.db.query<RecordRow>('reading a job record', `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE id = $1 AND status IS NOT NULL`, [id]);
+    return rows[0] ? toRecord(rows[0], this.serializer) : null;
+  }
+
+  async getResult(id: string): Promise<unknown> {
+    const record = await this.getFull(id);
+    return record?.status === 'SUCCESS' ? record.result : undefined;
+  }
+
+  async getError(id: string): Promise<JobError | null> {
+    const record = await this.getFull(id);
+    return record?.status === 'FAILED' ? record.error : null;
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<JobRecord[]> {
+    this.live();
+    const limit = filter.limit ?? 50;
+    const offset = filter.offset ?? 0;
+    for (const [name, value] of [['limit', limit], ['offset', offset]] as const) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new NuvomError('NUVOM_E_USAGE', `listJobs ${name} must be a whole number >= 0, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
+      }
+    }
+    const statuses = filter.status === undefined ? undefined : Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (statuses?.length === 0 || limit === 0) return [];
+    const order = filter.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') {
+      throw new NuvomError('NUVOM_E_USAGE', `listJobs order must be "asc" or "desc", got ${JSON.stringify(order)}`, { plugin: PLUGIN_NAME });
+    }
+    const where = ['status IS NOT NULL'];
+    const params: unknown[] = [];
+    const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+    if (statuses) where.push(`status = ANY(${p(statuses)}::text[])`);
+    if (filter.task !== undefined) where.push(`r_task_name = ${p(filter.task)}`);
+    if (filter.createdBefore !== undefined) where.push(`r_created_at < ${p(msOf(filter.createdBefore, 'createdBefore'))}`);
+    if (filter.createdAfter !== undefined) where.push(`r_created_at >= ${p(msOf(filter.createdAfter, 'createdAfter'))}`);
+    const dir = order === 'asc' ? 'ASC' : 'DESC';
+    const { rows } = await this.db.query<RecordRow>('listing job records',
+      `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${where.join(' AND ')} ORDER BY r_created_at ${dir}, id ${dir} LIMIT ${p(limit)} OFFSET ${p(offset)}`, params);
+    return rows.map((row) => toRecord(row, this.serializer));
+  }
+
+  async stats(since: number): Promise<JobStats> {
+    this.live();
+    const s = this.db.s;
+    const { rows } = await this.db.query<{ task: string | null; status: JobStatus | null; n: number; oldest: number | null; done: number }>('computing job stats',
+      `SELECT r_task_name AS task, status, count(*)::int8 AS n, NULL::int8 AS oldest, NULL::int8 AS done FROM ${s}.jobs WHERE status IS NOT NULL GROUP BY r_task_name, status
+       UNION ALL SELECT NULL, NULL, 0, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING'),
+         (SELECT count(*) FROM ${s}.jobs WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1)`, [since]);
+    const byStatus = Object.fromEntries(JOB_STATUSES.map((x) => [x, 0])) as Record<JobStatus, number>;
+    const byTask: JobStats['byTask'] = {};
+    let oldest: number | null = null;
+    let completedSince = 0;
+    for (const r of rows) {
+      if (r.task === null) { oldest = r.oldest; completedSince = Number(r.done); continue; }
+      byStatus[r.status as JobStatus] += Number(r.n);
+      (byTask[r.task] ??= {})[r.status as JobStatus] = Number(r.n);
+    }
+    return { byStatus, byTask, oldestPendingAt: oldest === null ? null : new Date(oldest).toISOString(), completedSince };
+  }
+
+  async purge(filter: PurgeFilter): Promise<number> {
+    this.live();
+    const olderThan = msOf(filter.olderThan, 'purge olderThan');
+    const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
+    if (statuses.length === 0) return 0;
+    const s = this.db.s;
+    // A row still queued keeps its queue part: only its record is cleared.
+    const { rows } = await this.db.query<{ n: number }>('purging job records',
+      `WITH gone AS (DELETE FROM ${s}.jobs WHERE status = ANY($1::text[]) AND COALESCE(completed_at, r_created_at) < $2 AND q_state IS NULL RETURNING 1),
+            kept AS (UPDATE ${s}.jobs SET status = NULL, result = NULL, error = NULL, history = NULL, r_args = NULL
+                      WHERE status = ANY($1::text[]) AND COALESCE(completed_at, r_created_at) < $2 AND q_state IS NOT NULL RETURNING 1)
+       SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS n`, [statuses, olderThan]);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Calls `onDone(id)` when a job reaches a final status, in any process (NOTIFY), and `onDone(null)`
+   * when notifications may have been missed (the LISTEN connection dropped): look again.
+   */
+  subscribeFinal(onDone: (id: string | null) => void): () => void {
+    this.live();
+    return this.db.listen(this.db.doneChannel, (payload) => onDone(payload === null ? null : payload));
+  }
+
+  async putHeartbeat(b: WorkerHeartbeat): Promise<void> {
+    this.live();
+    await this.db.query('writing a worker heartbeat',
+      `INSERT INTO ${this.db.s}.heartbeats (worker_id, host, pid, threads, busy_threads, jobs_per_sec, started_at, last_beat_at, period_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (worker_id) DO UPDATE SET host = excluded.host, pid = excluded.pid, threads = excluded.threads, busy_threads = excluded.busy_threads,
+         jobs_per_sec = excluded.jobs_per_sec, started_at = excluded.started_at, last_beat_at = excluded.last_beat_at, period_ms = excluded.period_ms`,
+      [b.workerId, b.host, b.pid, b.threads, b.busyThreads, b.jobsPerSec, b.startedAt, b.lastBeatAt, b.periodMs]);
+  }
+
+  async removeHeartbeat(workerId: string): Promise<void> {
+    this.live();
+    await this.db.query('removing a worker heartbeat', `DELETE FROM ${this.db.s}.heartbeats WHERE worker_id = $1`, [workerId]);
+  }
+
+  async listHeartbeats(): Promise<WorkerHeartbeat[]> {
+    this.live();
+    const { rows } = await this.db.query<Record<string, number | string>>('listing worker heartbeats', `SELECT * FROM ${this.db.s}.heartbeats ORDER BY worker_id`);
+    return rows.map((r) => ({
+      workerId: r.worker_id as string, host: r.host as string, pid: Number(r.pid), threads: Number(r.threads), busyThreads: Number(r.busy_threads),
+      jobsPerSec: Number(r.jobs_per_sec), startedAt: Number(r.started_at), lastBeatAt: Number(r.last_beat_at), periodMs: Number(r.period_ms),
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lease.release();
+  }
+
+  private live(): void {
+    if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL result store is closed; resolve the resultStore service again from a running kernel', { plugin: PLUGIN_NAME });
+  }
+}
+
+function msOf(value: string | number, what: string): number {
+  const t = typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_USAGE', `listJobs/purge ${what} must be an ISO-8601 date string or epoch milliseconds, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
+  return t;
+}

@@ -1,0 +1,250 @@
+/**
+ * Job records <-> the record columns of the `jobs` row (schema.ts), and the one statement that
+ * writes a batch of them. Shared by the result store (putMany), the queue (enqueue of whole rows) and
+ * the job store (settle: records and queue actions in the same UPDATE). The history is merged in JS against
+ * the stored row, read FOR UPDATE in the same transaction (mergeHistory, nuvom/plugin).
+ * Must never: write a record it could not encode (encode everything first, then write).
+ */
+import {
+  JOB_STATUSES, NuvomError, historyOf, mergeHistory, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
+} from '../../sdk/plugin.ts';
+import { PLUGIN_NAME } from './settings.ts';
+import type { Queryable } from './db.ts';
+
+export interface RecordRow {
+  id: string;
+  status: JobStatus;
+  r_task_name: string;
+  args: Buffer;
+  r_priority: number;
+  r_created_at: number;
+  attempts: number;
+  max_retries: number;
+  retries_left: number;
+  tags: string;
+  started_at: number | null;
+  completed_at: number | null;
+  next_run_at: number | null;
+  result: Buffer | null;
+  error: string | null;
+  timeout_secs: number;
+  timeout_policy: TimeoutPolicy;
+  r_worker_id: string | null;
+  history: string | null;
+  /** The attempts this write brings (JSON), kept apart from `history` so a retried transaction merges afresh. */
+  incoming: string;
+}
+
+/** What the stored row holds for the history merge. */
+interface StoredRow {
+  id: string;
+  status: JobStatus;
+  attempts: number;
+  started_at: number | null;
+  r_worker_id: string | null;
+  history: string | null;
+}
+
+export const toBuf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+export const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function ms(value: string | number | null | undefined, what: string): number | null {
+  if (value === null || value === undefined) return null;
+  const t = typeof value === 'number' ? value : Date.parse(value);
+  if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_STORAGE', `${what} must be an ISO-8601 date string or epoch milliseconds, got ${JSON.stringify(value)}`, { plugin: PLUGIN_NAME });
+  return t;
+}
+
+function json(value: unknown, what: string): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${what} must be JSON-safe`, { plugin: PLUGIN_NAME });
+  return text;
+}
+
+/** A record as row values; throws (NUVOM_E_USAGE, NUVOM_E_UNSERIALIZABLE) before anything is written. */
+export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
+  if (!JOB_STATUSES.includes(r.status)) {
+    throw new NuvomError('NUVOM_E_JOB_STATE', `job ${r.id} has status ${JSON.stringify(r.status)}; expected one of ${JOB_STATUSES.join(', ')}`, { plugin: PLUGIN_NAME });
+  }
+  return {
+    id: r.id,
+    status: r.status,
+    r_task_name: r.taskName,
+    args: toBuf(serializer.encode(r.args)),
+    r_priority: r.priority,
+    r_created_at: ms(r.createdAt, `createdAt of job ${r.id}`) as number,
+    attempts: r.attempts,
+    max_retries: r.maxRetries,
+    retries_left: r.retriesLeft,
+    tags: json(r.tags ?? [], `the tags of job ${r.id}`),
+    started_at: ms(r.startedAt, `startedAt of job ${r.id}`),
+    completed_at: ms(r.completedAt, `completedAt of job ${r.id}`),
+    next_run_at: ms(r.nextRunAt, `nextRunAt of job ${r.id}`),
+    result: r.result === undefined ? null : toBuf(serializer.encode(r.result)),
+    error: r.error ? json({ name: r.error.name, message: r.error.message, stack: r.error.stack ?? null }, `the error of job ${r.id}`) : null,
+    timeout_secs: r.timeoutSecs,
+    timeout_policy: r.timeoutPolicy,
+    r_worker_id: r.workerId ?? null,
+    history: null,
+    incoming: JSON.stringify(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
+  };
+}
+
+/** Merges each row's history into the stored one (rows in `stored` by id). */
+function merge(rows: RecordRow[], stored: Map<string, StoredRow>): void {
+  for (const row of rows) {
+    const prev = stored.get(row.id);
+    const incoming = JSON.parse(row.incoming);
+    const merged = mergeHistory(
+      prev ? { history: prev.history ? JSON.parse(prev.history) : null, status: prev.status, attempts: prev.attempts, startedAt: iso(prev.started_at), workerId: prev.r_worker_id } : null,
+      incoming, { attempts: row.attempts, startedAt: iso(row.started_at) },
+    );
+    row.history = merged.length ? JSON.stringify(merged) : null;
+  }
+}
+
+const COLS = ['id', 'status', 'r_task_name', 'args', 'r_priority', 'r_created_at', 'attempts', 'max_retries', 'retries_left', 'tags', 'started_at',
+  'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'r_worker_id', 'history'] as const;
+const TYPES = ['text', 'text', 'text', 'bytea', 'int', 'int8', 'int', 'int', 'int', 'text', 'int8', 'int8', 'int8', 'bytea', 'text', 'float8', 'text', 'text', 'text'];
+const UNNEST = `unnest(${COLS.map((_, i) => `$${i + 1}::${TYPES[i]}[]`).join(', ')}) AS u(${COLS.join(', ')})`;
+const SET_RECORD = COLS.filter((c) => c !== 'id' && c !== 'args').map((c) => `${c} = u.${c}`).join(', ');
+
+function columns(rows: RecordRow[]): unknown[][] {
+  return COLS.map((c) => rows.map((r) => r[c]));
+}
+
+/** Stored rows (record part) of `ids`, locked until the transaction ends. `holder`: only rows queued and held by that worker. */
+async function lockStored(c: Queryable, s: string, ids: string[], holder?: string): Promise<Map<string, StoredRow>> {
+  const { rows } = holder === undefined
+    ? await c.query<StoredRow>(`SELECT id, status, attempts, started_at, r_worker_id, history FROM ${s}.jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids])
+    : await c.query<StoredRow>(`SELECT id, status, attempts, started_at, r_worker_id, history FROM ${s}.jobs WHERE id = ANY($1::text[]) AND worker_id = $2 AND q_state IS NOT NULL ORDER BY id FOR UPDATE`, [ids, holder]);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** Upserts records inside the caller's transaction (one statement for the batch). The last write of an id wins. */
+export async function writeRecords(c: Queryable, s: string, rows: RecordRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const stored = await lockStored(c, s, [...new Set(rows.map((r) => r.id))]);
+  // A batch that writes one id twice: apply in order, each merging into the one before.
+  const batches = splitRepeats(rows);
+  for (const batch of batches) {
+    merge(batch, stored);
+    await c.query(
+      `INSERT INTO ${s}.jobs (id, task_name, args, priority, created_at, ${COLS.filter((x) => x !== 'id' && x !== 'args').join(', ')})
+       SELECT u.id, u.r_task_name, u.args, u.r_priority, u.r_created_at, ${COLS.filter((x) => x !== 'id' && x !== 'args').map((x) => `u.${x}`).join(', ')} FROM ${UNNEST}
+       ON CONFLICT (id) DO UPDATE SET ${COLS.filter((x) => x !== 'id' && x !== 'args').map((x) => `${x} = excluded.${x}`).join(', ')},
+         r_args = CASE WHEN jobs.args = excluded.args THEN NULL ELSE excluded.args END`,
+      columns(batch),
+    );
+    for (const r of batch) stored.set(r.id, { id: r.id, status: r.status, attempts: r.attempts, started_at: r.started_at, r_worker_id: r.r_worker_id, history: r.history });
+  }
+}
+
+/** One outcome of JobStore.settle, its record encoded. */
+export interface SettleRow {
+  row: RecordRow;
+  action: 'ack' | 'fail' | 'retry' | 'release';
+  runAt: number | null;
+}
+
+/**
+ * JobStore.settle inside the caller's transaction: for the jobs `workerId` still holds, stores the
+ * records and applies the queue actions in one UPDATE; a job it no longer holds is left untouched
+ * (fencing). Returns the ids applied; whether any job became claimable again (retry, release).
+ */
+export async function settleRows(c: Queryable, s: string, workerId: string, outcomes: SettleRow[]): Promise<{ applied: string[]; requeued: boolean }> {
+  const held = await lockStored(c, s, [...new Set(outcomes.map((o) => o.row.id))], workerId);
+  // One outcome per job: the last one given wins.
+  const last = new Map<string, SettleRow>();
+  for (const o of outcomes) if (held.has(o.row.id)) last.set(o.row.id, o);
+  const mine = [...last.values()];
+  if (mine.length === 0) return { applied: [], requeued: false };
+  const rows = mine.map((o) => o.row);
+  merge(rows, held);
+  const params = [...columns(rows), mine.map((o) => o.action), mine.map((o) => o.runAt)];
+  const n = COLS.length;
+  await c.query(
+    `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
+       r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
+       q_state = CASE WHEN a.action IN ('retry', 'release') THEN 'waiting' END,
+       run_at = CASE WHEN a.action = 'retry' THEN a.run_at ELSE j.run_at END,
+       q_attempts = CASE WHEN a.action = 'release' THEN GREATEST(j.q_attempts - 1, 0) ELSE j.q_attempts END,
+       worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
+     FROM ${UNNEST}, unnest($${n + 1}::text[], $${n + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
+     WHERE j.id = u.id AND a.k = u.k`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`),
+    params,
+  );
+  // Rows queued without a record (a queue written by other code) go as the queue's ack would delete them.
+  await c.query(`DELETE FROM ${s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NULL AND status IS NULL`, [rows.map((r) => r.id)]);
+  return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
+}
+
+/** Takes jobs out of the queue (ack, fail): rows without a record go, the others keep their record. */
+export async function removeQueued(c: Queryable, s: string, ids: string[], workerId: string | null): Promise<number> {
+  const holder = workerId === null ? '' : 'AND worker_id = $2';
+  const params = workerId === null ? [ids] : [ids, workerId];
+  const { rows } = await c.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM ${s}.jobs WHERE id = ANY($1::text[]) ${holder} AND q_state IS NOT NULL AND status IS NULL RETURNING 1),
+          kept AS (UPDATE ${s}.jobs SET q_state = NULL, worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
+                    WHERE id = ANY($1::text[]) ${holder} AND q_state IS NOT NULL AND status IS NOT NULL RETURNING 1)
+     SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS n`,
+    params,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+function splitRepeats(rows: RecordRow[]): RecordRow[][] {
+  const out: RecordRow[][] = [];
+  let cur: RecordRow[] = [];
+  let seen = new Set<string>();
+  for (const r of rows) {
+    if (seen.has(r.id)) { out.push(cur); cur = []; seen = new Set(); }
+    cur.push(r);
+    seen.add(r.id);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+/** The record columns as read back (SELECT RECORD_SELECT). */
+export const RECORD_SELECT = `id, status, r_task_name, COALESCE(r_args, args) AS args, r_priority, r_created_at, attempts, max_retries, retries_left, tags,
+  started_at, completed_at, next_run_at, result, error, timeout_secs, timeout_policy, r_worker_id, history`;
+
+export function toRecord(row: RecordRow, serializer: Serializer): JobRecord {
+  const decode = (b: Buffer, what: string) => {
+    try {
+      return serializer.decode(toBytes(b));
+    } catch (err) {
+      throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored ${what} of job ${row.id} could not be decoded by the "${serializer.name}" serializer: ${(err as Error).message}; was it written with another serializationBackend?`, { plugin: PLUGIN_NAME, cause: err, details: { jobId: row.id } });
+    }
+  };
+  const parse = (text: string, what: string): unknown => {
+    try { return JSON.parse(text); } catch (err) {
+      throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored ${what} of job ${row.id} is not valid JSON: ${(err as Error).message}`, { plugin: PLUGIN_NAME, cause: err, details: { jobId: row.id } });
+    }
+  };
+  const args = decode(row.args, 'arguments');
+  if (!Array.isArray(args)) throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored arguments of job ${row.id} decoded to ${typeof args}, not a list`, { plugin: PLUGIN_NAME, details: { jobId: row.id } });
+  return {
+    id: row.id,
+    taskName: row.r_task_name,
+    args,
+    status: row.status,
+    attempts: row.attempts,
+    maxRetries: row.max_retries,
+    retriesLeft: row.retries_left,
+    priority: row.r_priority,
+    tags: parse(row.tags, 'tags') as string[],
+    createdAt: iso(row.r_created_at) as string,
+    startedAt: iso(row.started_at),
+    completedAt: iso(row.completed_at),
+    nextRunAt: iso(row.next_run_at),
+    result: row.result === null ? undefined : decode(row.result, 'result'),
+    error: row.error === null ? null : (parse(row.error, 'error') as JobError),
+    timeoutSecs: row.timeout_secs,
+    timeoutPolicy: row.timeout_policy,
+    workerId: row.r_worker_id,
+    history: row.history === null ? [] : historyOf(parse(row.history, 'history'), row.id, 'NUVOM_E_DESERIALIZE', PLUGIN_NAME),
+  };
+}

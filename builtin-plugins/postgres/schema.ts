@@ -1,0 +1,166 @@
+/**
+ * The PostgreSQL schema, as numbered migrations. Each runs once, in order, inside one transaction
+ * holding a transaction-level advisory lock keyed on the schema name, so processes starting together
+ * migrate once and the others wait, then find it done. A database migrated by a newer nuvom (a
+ * version above LATEST) is refused: this nuvom would misread it.
+ * One row per job (`jobs`): the queue entry (q_* columns, q_state NULL when not queued) and the
+ * record (status NULL when none) live in the same row, so an enqueue is one INSERT and a job's
+ * success is one UPDATE that stores the outcome and leaves the queue.
+ * Must never: drop or rewrite data in a migration; edit a published migration (add a new one).
+ */
+import { NuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME } from './settings.ts';
+import type { Queryable } from './db.ts';
+
+const v1 = (s: string, schema: string) => `
+CREATE TABLE ${s}.jobs (
+  id               text PRIMARY KEY,
+  seq              bigint GENERATED ALWAYS AS IDENTITY,
+  task_name        text   NOT NULL,
+  args             bytea  NOT NULL,
+  priority         int    NOT NULL,
+  created_at       bigint NOT NULL,
+  q_state          text   CHECK (q_state IN ('waiting', 'leased')),
+  run_at           bigint,
+  q_attempts       int,
+  options          text,
+  meta             text,
+  worker_id        text,
+  lease_expires_at bigint,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  status           text,
+  r_task_name      text,
+  r_args           bytea,
+  r_priority       int,
+  r_created_at     bigint,
+  attempts         int,
+  max_retries      int,
+  retries_left     int,
+  tags             text,
+  started_at       bigint,
+  completed_at     bigint,
+  next_run_at      bigint,
+  result           bytea,
+  error            text,
+  timeout_secs     double precision,
+  timeout_policy   text,
+  r_worker_id      text,
+  history          text
+) WITH (fillfactor = 70);
+CREATE INDEX jobs_claim ON ${s}.jobs (priority DESC, seq) WHERE q_state = 'waiting';
+CREATE INDEX jobs_run_at ON ${s}.jobs (run_at) WHERE q_state = 'waiting';
+CREATE INDEX jobs_lease ON ${s}.jobs (lease_expires_at) WHERE q_state = 'leased';
+CREATE INDEX jobs_status ON ${s}.jobs (status, r_created_at, id) WHERE status IS NOT NULL;
+CREATE INDEX jobs_task ON ${s}.jobs (r_task_name, r_created_at, id) WHERE status IS NOT NULL;
+CREATE INDEX jobs_created ON ${s}.jobs (r_created_at, id) WHERE status IS NOT NULL;
+CREATE TABLE ${s}.schedules (
+  id          text PRIMARY KEY,
+  task_name   text   NOT NULL,
+  args        bytea  NOT NULL,
+  priority    int    NOT NULL,
+  options     text   NOT NULL,
+  kind        text   NOT NULL,
+  every_secs  double precision,
+  cron        text,
+  timezone    text,
+  misfire     text   NOT NULL,
+  next_run_at bigint,
+  last_run_at bigint,
+  status      text   NOT NULL,
+  created_at  bigint NOT NULL
+);
+CREATE INDEX schedules_due ON ${s}.schedules (status, next_run_at);
+CREATE TABLE ${s}.heartbeats (
+  worker_id    text PRIMARY KEY,
+  host         text   NOT NULL,
+  pid          int    NOT NULL,
+  threads      int    NOT NULL,
+  busy_threads int    NOT NULL,
+  jobs_per_sec double precision NOT NULL,
+  started_at   bigint NOT NULL,
+  last_beat_at bigint NOT NULL,
+  period_ms    bigint NOT NULL
+);
+-- Fails the statement (so an enqueue batch is all or none, in one round trip) when fewer rows were written than asked.
+CREATE FUNCTION ${s}.expect_rows(got bigint, want int) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN IF got <> want THEN RAISE EXCEPTION 'nuvom: % of % job ids already queued', want - got, want USING ERRCODE = 'unique_violation'; END IF; RETURN got; END $$;
+-- Any INSERT (an enqueue, from this library or the app's own transaction) wakes listening workers at commit.
+CREATE FUNCTION ${s}.notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('${schema}_jobs', ''); RETURN NULL; END $$;
+CREATE TRIGGER jobs_inserted AFTER INSERT ON ${s}.jobs FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_jobs();
+-- A record reaching a final status wakes result() waiters in every process (payload: the job id).
+CREATE FUNCTION ${s}.notify_done() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('${schema}_done', NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER jobs_done AFTER INSERT OR UPDATE OF status ON ${s}.jobs FOR EACH ROW
+  WHEN (NEW.status IN ('SUCCESS', 'FAILED', 'CANCELLED')) EXECUTE FUNCTION ${s}.notify_done();
+`;
+
+/** Index = version - 1. Never edit a published entry: append. */
+const MIGRATIONS: Array<(s: string, schema: string) => string> = [v1];
+
+export const LATEST = MIGRATIONS.length;
+
+export interface MigrateOptions {
+  /** false: only check, and refuse an unmigrated schema (NUVOM_POSTGRES_MIGRATE=false). */
+  apply: boolean;
+  target: string;
+  logger?: Logger;
+}
+
+/** The schema's version: 0 when it has no nuvom tables yet. */
+export async function schemaVersion(c: Queryable, schema: string): Promise<number> {
+  const { rows } = await c.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`"${schema}".migrations`]);
+  if (rows[0]?.t === null) return 0;
+  const v = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM "${schema}".migrations`);
+  return Number(v.rows[0]?.v ?? 0);
+}
+
+/**
+ * Brings `schema` to LATEST (or checks it, with apply false). Returns the versions applied.
+ * Refuses a newer schema with NUVOM_E_STORAGE_SCHEMA.
+ */
+export async function migrate(c: Queryable, schema: string, opts: MigrateOptions): Promise<number[]> {
+  const s = `"${schema}"`;
+  const refuseNewer = (v: number) => new NuvomError('NUVOM_E_STORAGE_SCHEMA', `PostgreSQL schema ${schema} at ${opts.target} is at version ${v}, newer than this nuvom understands (${LATEST}); upgrade nuvom, or set NUVOM_POSTGRES_SCHEMA to another schema`, { plugin: PLUGIN_NAME, details: { version: v, latest: LATEST } });
+  let current: number;
+  try {
+    current = await schemaVersion(c, schema);
+  } catch (err) {
+    throw wrap(err, opts.target);
+  }
+  if (current > LATEST) throw refuseNewer(current);
+  if (current === LATEST) return [];
+  if (!opts.apply) {
+    throw new NuvomError('NUVOM_E_STORAGE_SCHEMA', `PostgreSQL schema ${schema} at ${opts.target} is at version ${current}, this nuvom needs ${LATEST}; run \`nuvom migrate\` (or set NUVOM_POSTGRES_MIGRATE=true)`, { plugin: PLUGIN_NAME, details: { version: current, latest: LATEST } });
+  }
+  const applied: number[] = [];
+  try {
+    await c.query('BEGIN');
+    // Concurrent starts: one migrates, the others wait here and then find nothing left to do.
+    await c.query(`SELECT pg_advisory_xact_lock(hashtext('nuvom.migrate'), hashtext($1))`, [schema]);
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await c.query(`CREATE TABLE IF NOT EXISTS ${s}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const again = await schemaVersion(c, schema);
+    if (again > LATEST) throw refuseNewer(again);
+    for (let v = again + 1; v <= LATEST; v++) {
+      await c.query(MIGRATIONS[v - 1](s, schema));
+      await c.query(`INSERT INTO ${s}.migrations (version) VALUES ($1)`, [v]);
+      applied.push(v);
+    }
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw wrap(err, opts.target);
+  }
+  if (applied.length) opts.logger?.info(`PostgreSQL schema ${schema} migrated to version ${LATEST} (applied ${applied.join(', ')})`);
+  return applied;
+}
+
+function wrap(err: unknown, target: string): NuvomError {
+  if (err instanceof NuvomError) return err;
+  const code = (err as { code?: string }).code;
+  if (code === '42501') {
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `migrating the nuvom schema at ${target}: permission denied (${messageOf(err)}); run \`nuvom migrate\` as a user with CREATE on the database, or GRANT CREATE ON DATABASE to this user`, { plugin: PLUGIN_NAME, cause: err });
+  }
+  return new NuvomError('NUVOM_E_STORAGE', `migrating the nuvom schema at ${target}: ${messageOf(err)}`, { plugin: PLUGIN_NAME, cause: err, details: { pgCode: code } });
+}

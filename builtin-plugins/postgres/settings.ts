@@ -1,0 +1,126 @@
+/**
+ * The PostgreSQL plugin's own settings (plugin-owned settings, docs/plugins.md "Settings"): read from
+ * flags, NUVOM_POSTGRES_* (environment and .env), the config file and `[settings.nuvom-postgres]`,
+ * validated, shown in `nuvom config`. An empty postgresUrl leaves the connection to libpq's PG*
+ * variables. `readSettings` is the same parsing for code that has no kernel (tests, scripts).
+ * Must never: import pg, or accept a schema name that would need quoting games in SQL.
+ */
+import { NuvomError, type SettingSpec as KernelSettingSpec } from '../../sdk/plugin.ts';
+
+declare module '../../sdk/plugin.ts' {
+  interface NuvomSettings {
+    postgresUrl: string;
+    postgresSchema: string;
+    postgresPoolSize: number;
+    postgresMigrate: boolean;
+  }
+}
+
+export const PLUGIN_NAME = 'nuvom-postgres';
+
+export interface PostgresSettings {
+  /** A connection string; '' means "libpq's PG* variables and pg's defaults". */
+  postgresUrl: string;
+  postgresSchema: string;
+  postgresPoolSize: number;
+  /** Run pending migrations when a service first connects (under an advisory lock). */
+  postgresMigrate: boolean;
+}
+
+interface SettingSpec<T> {
+  env: string;
+  /** The key in [settings.nuvom-postgres]. */
+  toml: string;
+  default: T;
+  doc: string;
+  parse: (raw: unknown) => T;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The declarations the kernel reads (env, doc, default, parse). */
+export function postgresSettings(): { [K in keyof PostgresSettings]: KernelSettingSpec<PostgresSettings[K]> } {
+  return Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, { env: v.env, doc: v.doc, default: v.default, parse: v.parse }])) as never;
+}
+
+export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSettings[K]> } = {
+  postgresUrl: {
+    env: 'NUVOM_POSTGRES_URL', toml: 'url', default: '',
+    doc: 'PostgreSQL connection string (postgres://user@host:5432/db); unset: libpq PG* variables (PGHOST, PGDATABASE, ...)',
+    parse: (raw) => {
+      const s = String(raw).trim();
+      if (s === '') return '';
+      let url: URL;
+      try { url = new URL(s); } catch { throw new Error('expected a connection string such as postgres://user@127.0.0.1:5432/app'); }
+      if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error(`expected a postgres:// or postgresql:// URL, got ${url.protocol}//...`);
+      return s;
+    },
+  },
+  postgresSchema: {
+    env: 'NUVOM_POSTGRES_SCHEMA', toml: 'schema', default: 'nuvom',
+    doc: 'the PostgreSQL schema holding nuvom\'s tables (one per app sharing a database)',
+    parse: (raw) => {
+      const s = String(raw).trim();
+      if (!SCHEMA_NAME.test(s)) throw new Error('expected a lower-case schema name: letters, digits and "_", not starting with a digit, at most 63 characters');
+      return s;
+    },
+  },
+  postgresPoolSize: {
+    env: 'NUVOM_POSTGRES_POOL_SIZE', toml: 'pool_size', default: 10,
+    doc: 'connections each process may open (plus one for LISTEN)',
+    parse: (raw) => {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('expected a whole number from 1 to 1000');
+      return n;
+    },
+  },
+  postgresMigrate: {
+    env: 'NUVOM_POSTGRES_MIGRATE', toml: 'migrate', default: true,
+    doc: 'run pending schema migrations at start (false: only `nuvom migrate` does)',
+    parse: (raw) => {
+      if (typeof raw === 'boolean') return raw;
+      const s = String(raw).trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+      if (['0', 'false', 'no', 'off'].includes(s)) return false;
+      throw new Error('expected true or false');
+    },
+  },
+};
+
+/**
+ * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table; a bad value is
+ * NUVOM_E_CONFIG naming where it came from.
+ */
+export function readSettings(env: NodeJS.ProcessEnv, table: Readonly<Record<string, unknown>> = {}): PostgresSettings {
+  const known = Object.values(SETTINGS).map((s) => s.toml);
+  const unknown = Object.keys(table).filter((k) => !known.includes(k));
+  if (unknown.length) {
+    throw new NuvomError('NUVOM_E_CONFIG', `[settings.${PLUGIN_NAME}] has unknown key(s) ${unknown.join(', ')}; known: ${known.join(', ')}`, { plugin: PLUGIN_NAME });
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as Array<[keyof PostgresSettings, SettingSpec<unknown>]>) {
+    const fromEnv = env[spec.env];
+    const [raw, where] = fromEnv !== undefined && fromEnv !== ''
+      ? [fromEnv, spec.env]
+      : table[spec.toml] !== undefined ? [table[spec.toml], `[settings.${PLUGIN_NAME}] ${spec.toml}`] : [undefined, ''];
+    if (raw === undefined) { out[key] = spec.default; continue; }
+    try {
+      out[key] = spec.parse(raw);
+    } catch (err) {
+      const shown = key === 'postgresUrl' ? redact(String(raw)) : JSON.stringify(raw);
+      throw new NuvomError('NUVOM_E_CONFIG', `${where} = ${shown}: ${(err as Error).message}`, { plugin: PLUGIN_NAME });
+    }
+  }
+  return out as unknown as PostgresSettings;
+}
+
+/** A connection string with its password replaced, for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * nuvom on PostgreSQL from an application: jobs run on real worker threads, enqueue inside the app's
+ * own transaction, migrations, `nuvom migrate`, the clear errors, and an app on SQLite never loading pg.
+ */
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createClient, inTransaction, isNuvomError, type Client } from '../../sdk/index.ts';
+import { PgDb } from '../../builtin-plugins/postgres/db.ts';
+import { LATEST } from '../../builtin-plugins/postgres/schema.ts';
+import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
+import { memoryLogger, REPO_ROOT, tempProject } from '../helpers/tmp.ts';
+import { add } from './fixtures/tasks.ts';
+import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+
+const run = promisify(execFile);
+
+async function expectCode(p: Promise<unknown>, code: string, text?: RegExp): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    expect(isNuvomError(err), String(err)).to.equal(true);
+    expect((err as { code: string }).code, (err as Error).message).to.equal(code);
+    if (text) expect((err as Error).message).to.match(text);
+    return err as Error;
+  }
+  throw new Error(`expected ${code}, but it resolved`);
+}
+
+describe('postgres: an application on PostgreSQL', function () {
+  this.timeout(60_000);
+  requirePostgres();
+  const schema = schemaName();
+  let client: Client;
+  const saved = { ...process.env };
+
+  before(async function () {
+    if (this.currentTest?.isPending()) return;
+    const { logger } = memoryLogger();
+    client = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', visibilityTimeoutSecs: 5, postgresUrl: PG_URL, postgresSchema: schema } });
+  });
+  after(async () => {
+    await client?.close();
+    process.env = saved;
+    await dropSchema(schema).catch(() => undefined);
+  });
+
+  it('runs a delayed job on a worker thread and result() returns its value', async () => {
+    const worker = await client.startWorker({ threads: 1, concurrency: 2 });
+    try {
+      const handle = await add.delay(20, 22);
+      expect(await handle.result({ timeoutSecs: 30 })).to.equal(42);
+      const rec = await client.getJob(handle.id);
+      expect(rec?.status).to.equal('SUCCESS');
+      expect(rec?.history?.map((h) => h.outcome)).to.deep.equal(['SUCCESS']);
+      const q = client.kernel.resolve('queue');
+      expect(await q.get(handle.id), 'a finished job left the queue').to.equal(null);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('enqueue({ tx }) writes the job only when the application\'s transaction commits', async () => {
+    const app = await pgClient();
+    try {
+      await app.query('BEGIN');
+      const rolledBack = await add.enqueue({ args: [1, 1], tx: app });
+      expect(await client.getJob(rolledBack.id), 'visible before the commit').to.equal(null);
+      await app.query('ROLLBACK');
+      expect(await client.getJob(rolledBack.id), 'a rolled back job exists').to.equal(null);
+
+      await app.query('BEGIN');
+      const kept = await inTransaction(app, () => add.map([[1, 2], [3, 4]]));
+      const single = await inTransaction(app, () => add.delay(5, 6));
+      expect(await client.getJob(kept[0].id)).to.equal(null);
+      await app.query('COMMIT');
+      expect((await client.getJob(kept[0].id))?.status).to.equal('PENDING');
+      const worker = await client.startWorker({ threads: 1 });
+      try {
+        expect(await Promise.all([...kept, single].map((h) => h.result({ timeoutSecs: 30 })))).to.deep.equal([3, 7, 11]);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await app.end();
+    }
+  });
+
+  it('enqueue({ tx }) on a queue that cannot use it is NUVOM_E_UNSUPPORTED and enqueues nothing', async () => {
+    const { logger } = memoryLogger();
+    const mem = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'memory', resultBackend: 'memory', schedulerBackend: 'memory' } });
+    try {
+      await expectCode(mem.enqueue('pgt.add', [1, 2], { tx: { query: async () => ({ rows: [] }) } }), 'NUVOM_E_UNSUPPORTED', /tx/);
+      expect(await mem.listJobs()).to.have.length(0);
+    } finally {
+      await mem.close();
+    }
+  });
+});
+
+describe('postgres: connections, migrations and errors', function () {
+  this.timeout(60_000);
+  requirePostgres();
+
+  it('a refused connection is NUVOM_E_STORAGE_UNREACHABLE naming the server', async () => {
+    const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: 'postgres://postgres:secret@127.0.0.1:1/test' } });
+    try {
+      const err = await expectCode(q.qsize(), 'NUVOM_E_STORAGE_UNREACHABLE', /127\.0\.0\.1:1.*refused/);
+      expect(err.message, 'the password leaked into the message').not.to.contain('secret');
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('a missing database is NUVOM_E_STORAGE_UNREACHABLE saying to create it', async () => {
+    const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: 'postgres://postgres@127.0.0.1:5432/nuvom_no_such_db' } });
+    try {
+      await expectCode(q.qsize(), 'NUVOM_E_STORAGE_UNREACHABLE', /nuvom_no_such_db.*does not exist.*createdb/);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('a bad NUVOM_POSTGRES_URL or schema name is NUVOM_E_CONFIG naming the variable', async () => {
+    await expectCode(createClient({ cwd: tempProject(), env: { NUVOM_POSTGRES_URL: 'mysql://x' }, logger: memoryLogger().logger }), 'NUVOM_E_CONFIG', /NUVOM_POSTGRES_URL/);
+    const { readSettings } = await import('../../builtin-plugins/postgres/settings.ts');
+    expect(() => readSettings({ NUVOM_POSTGRES_URL: 'mysql://x' })).to.throw(/NUVOM_POSTGRES_URL.*postgres:\/\//);
+    expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'Robert"; DROP' })).to.throw(/NUVOM_POSTGRES_SCHEMA/);
+    expect(() => readSettings({ NUVOM_POSTGRES_POOL_SIZE: '0' })).to.throw(/NUVOM_POSTGRES_POOL_SIZE/);
+  });
+
+  it('a user without the privilege to create the schema gets NUVOM_E_STORAGE_PERMISSION', async () => {
+    const role = `nuvom_t_noperm_${process.pid}`;
+    const admin = await pgClient();
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`REVOKE CREATE ON DATABASE test FROM PUBLIC`).catch(() => undefined);
+    const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
+    try {
+      await expectCode(q.qsize(), 'NUVOM_E_STORAGE_PERMISSION', /permission denied.*nuvom migrate/);
+    } finally {
+      await q.close();
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
+  });
+
+  it('concurrent starts migrate once (advisory lock), and a newer schema is refused', async () => {
+    const schema = schemaName();
+    const dbs = Array.from({ length: 5 }, () => new PgDb(settingsFor(schema)));
+    try {
+      await Promise.all(dbs.map((d) => d.open()));
+      const { rows } = await dbs[0].query('test', `SELECT version FROM "${schema}".migrations ORDER BY version`);
+      expect(rows.map((r) => r.version)).to.deep.equal(Array.from({ length: LATEST }, (_, i) => i + 1));
+      await dbs[0].query('test', `INSERT INTO "${schema}".migrations (version) VALUES (${LATEST + 1})`);
+      const later = new PgDb(settingsFor(schema));
+      try {
+        await expectCode(later.open(), 'NUVOM_E_STORAGE_SCHEMA', new RegExp(`version ${LATEST + 1}, newer than this nuvom`));
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await Promise.all(dbs.map((d) => d.close()));
+      await dropSchema(schema);
+    }
+  });
+
+  it('with NUVOM_POSTGRES_MIGRATE=false an unmigrated schema is refused; `nuvom migrate` migrates it once', async () => {
+    const schema = schemaName();
+    const off = new PgDb(settingsFor(schema, { postgresMigrate: false }));
+    try {
+      await expectCode(off.open(), 'NUVOM_E_STORAGE_SCHEMA', /nuvom migrate/);
+      const env = { ...process.env, NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema };
+      const cli = path.join(REPO_ROOT, 'cli/main.ts');
+      const cwd = tempProject();
+      const first = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
+      expect(JSON.parse(first.stdout)).to.include({ schema, before: 0, version: LATEST });
+      const again = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
+      expect(JSON.parse(again.stdout).applied).to.deep.equal([]);
+      await off.open();
+    } finally {
+      await off.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('an application on SQLite never loads the pg package', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/postgres/fixtures/sqlite-app.ts')], { cwd: REPO_ROOT, env: { ...process.env, PGT_CWD: tempProject() } });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false });
+  });
+});

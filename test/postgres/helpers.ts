@@ -1,0 +1,65 @@
+/**
+ * The real PostgreSQL server for these tests: NUVOM_TEST_POSTGRES_URL, default
+ * postgres://postgres@127.0.0.1:5432/test (trust auth). Each test makes its own schema and drops it.
+ * Outside CI, a suite skips with one line when no server answers; with CI set, it fails instead.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { PostgresSettings } from '../../builtin-plugins/postgres/settings.ts';
+
+export const PG_URL = process.env.NUVOM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let reachable: Promise<string | null> | null = null;
+
+/** null when the server answers, else why not. */
+export function serverProblem(): Promise<string | null> {
+  reachable ??= (async () => {
+    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return null;
+    } catch (err) {
+      return (err as Error).message || String((err as { code?: string }).code);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  })();
+  return reachable;
+}
+
+/** Call at the top of a describe(): skips it (or fails it in CI) when the server is not there. */
+export function requirePostgres(): void {
+  before(async function () {
+    const problem = await serverProblem();
+    if (!problem) return;
+    if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem}); .ci/run should have started it`);
+    console.log(`    (skipped: PostgreSQL at ${PG_URL} is not reachable: ${problem})`);
+    this.skip();
+  });
+}
+
+export function schemaName(): string {
+  return `nuvom_t_${randomBytes(5).toString('hex')}`;
+}
+
+export function settingsFor(schema: string, extra: Partial<PostgresSettings> = {}): PostgresSettings {
+  return { postgresUrl: PG_URL, postgresSchema: schema, postgresPoolSize: 4, postgresMigrate: true, ...extra };
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A client of the test database, for the test's own SQL. */
+export async function client(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  return c;
+}
