@@ -2,10 +2,10 @@
  * CPU time per job: a measure that a busy machine disturbs far less than jobs/s, for comparing two
  * checkouts (before and after a change) on a shared machine. Not part of `npm run bench`.
  *
- *   node --import tsx bench/cpu.ts <delay|map|process> <memory|file|sqlite> [n] [rounds]
+ *   node --import tsx bench/cpu.ts <delay|map|process> <memory|file|sqlite> [n] [rounds] [threads]
  *
  * One process per call, one fresh store per round. delay: n `noop.delay()` calls one at a time; map:
- * five `noop.map()` calls of n/5; process: n queued no-op jobs drained by one worker (threads 1,
+ * five `noop.map()` calls of n/5; process: n queued no-op jobs drained by one worker (threads 1 or [threads], 0 in-process,
  * concurrency 10, batch 100, burst), after an untimed warm-up drain of n jobs (threads started,
  * caches warm). Prints one JSON line per round: `cpuUsPerJob` is user + system CPU of the whole
  * process (main thread, worker threads, SQLite) per job; `wallRate` the jobs/s of the same window.
@@ -17,14 +17,14 @@ import { benchClient, removeDir, tempDir, type Backend } from './common.ts';
 
 type Mode = 'delay' | 'map' | 'process';
 
-async function round(mode: Mode, backend: Backend, n: number): Promise<{ cpuUsPerJob: number; wallRate: number }> {
+async function round(mode: Mode, backend: Backend, n: number, threads: number): Promise<{ cpuUsPerJob: number; wallRate: number }> {
   const dir = tempDir(`cpu-${backend}`);
   const client = await benchClient(dir, backend);
   try {
     for (let i = 0; i < 200; i++) await noop.delay();
     if (mode === 'process') {
       await noop.map(Array.from({ length: n }, () => []));
-      const warm = await client.startWorker({ threads: 1, concurrency: 10, batchSize: 100, burst: true });
+      const warm = await client.startWorker({ threads, concurrency: 10, batchSize: 100, burst: true });
       await warm.done;
       await noop.map(Array.from({ length: n }, () => []));
     }
@@ -35,7 +35,7 @@ async function round(mode: Mode, backend: Backend, n: number): Promise<{ cpuUsPe
     } else if (mode === 'map') {
       for (let k = 0; k < 5; k++) await noop.map(Array.from({ length: Math.ceil(n / 5) }, () => []));
     } else {
-      const worker = await client.startWorker({ threads: 1, concurrency: 10, batchSize: 100, burst: true });
+      const worker = await client.startWorker({ threads, concurrency: 10, batchSize: 100, burst: true });
       await worker.done;
     }
     const ms = performance.now() - t0;
@@ -48,14 +48,15 @@ async function round(mode: Mode, backend: Backend, n: number): Promise<{ cpuUsPe
 }
 
 async function main(): Promise<void> {
-  const [mode, backend, nArg, roundsArg] = process.argv.slice(2);
+  const [mode, backend, nArg, roundsArg, threadsArg] = process.argv.slice(2);
   if (!['delay', 'map', 'process'].includes(mode) || !['memory', 'file', 'sqlite'].includes(backend)) {
-    throw new Error('usage: node --import tsx bench/cpu.ts <delay|map|process> <memory|file|sqlite> [n] [rounds]');
+    throw new Error('usage: node --import tsx bench/cpu.ts <delay|map|process> <memory|file|sqlite> [n] [rounds] [threads]');
   }
   const n = Number(nArg ?? 10_000);
   const rounds = Number(roundsArg ?? 1);
+  const threads = Number(threadsArg ?? 1);
   for (let i = 0; i < rounds; i++) {
-    console.log(JSON.stringify({ mode, backend, n, ...(await round(mode as Mode, backend as Backend, n)) }));
+    console.log(JSON.stringify({ mode, backend, n, threads, ...(await round(mode as Mode, backend as Backend, n, threads)) }));
   }
 }
 

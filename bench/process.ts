@@ -92,9 +92,12 @@ export async function runProcess(scale: Scale, c: Ceilings): Promise<TableRow[]>
   const rows: TableRow[] = [];
   // The memory backend, a reference for the pool's own cost, in fewer configurations (time budget).
   const memory: Array<[number, number]> = scale.quick ? [[1, 10]] : [[1, 10], [2, 10]];
+  // threads 0: the in-process mode (jobs on the worker's main thread), on both backends.
   const plan: Array<[Backend, number, number]> = [
     ...CONFIGS.map(([t, cc]): [Backend, number, number] => ['sqlite', t, cc]),
+    ['sqlite', 0, 10],
     ...memory.map(([t, cc]): [Backend, number, number] => ['memory', t, cc]),
+    ['memory', 0, 10],
   ];
   // PostgreSQL (one schema per run, dropped after), when reachable: the many-hosts backend on one host.
   if (await pgReachable()) plan.push(['postgres', 1, 1], ['postgres', 1, 10]);
@@ -104,7 +107,7 @@ export async function runProcess(scale: Scale, c: Ceilings): Promise<TableRow[]>
     const value = perSec(scale.n, r.ms);
     const tr = row(`process no-op t${threads} c${concurrency}`, backend, 'jobs/s', value, backend === 'sqlite' ? c.sqlite.claim_done_100 : null, {
       n: scale.n,
-      note: `steady ${fmtRate(r.steadyRate)}/s, first done ${r.firstDoneMs.toFixed(0)} ms, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+      note: `${threads === 0 ? 'in-process, ' : ''}steady ${fmtRate(r.steadyRate)}/s, first done ${r.firstDoneMs.toFixed(0)} ms, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
     });
     if (backend === 'sqlite') tr.target = { text: '>= 25% of claim+done 100/tx', met: (tr.ratio ?? 0) >= 0.25 };
     else if (backend === 'memory') tr.target = { text: '>= 100,000 jobs/s', met: value >= 100_000 };

@@ -8,13 +8,14 @@ import { poolSettings } from './settings.ts';
 
 export { WorkerPool };
 
-function positiveInt(flag: string) {
+function wholeNumber(flag: string, min: number, hint = '') {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be a whole number >= 1, got "${v}"`);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be a whole number >= ${min}${hint}, got "${v}"`);
     return n;
   };
 }
+const positiveInt = (flag: string) => wholeNumber(flag, 1);
 
 function statusOf(w: RunningWorker, started: number): string {
   return statusLine(w.stats(), started);
@@ -22,13 +23,17 @@ function statusOf(w: RunningWorker, started: number): string {
 
 /** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
 async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler?: boolean; dev?: boolean }): Promise<void> {
+  if (opts.dev && (opts.threads ?? ctx.config.maxWorkers) === 0) {
+    throw new NuvomError('NUVOM_E_USAGE', '--dev reloads task modules by swapping worker threads, which in-process mode (--threads 0, NUVOM_MAX_WORKERS=0) has none of; use --threads 1 or more with --dev');
+  }
   await ensureManifest(ctx);
   const worker = await ctx.resolve('workerPool').start(opts);
   const log = ctx.logger;
   const unwatch = opts.dev ? watchSources(ctx, worker) : null;
   let scheduler: { stop(): Promise<void> } | null = null;
   if (opts.withScheduler) scheduler = ctx.resolve('scheduler').run({});
-  log.info(`worker ${worker.id} started: ${worker.stats().threads} thread(s), queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
+  const where = (opts.threads ?? ctx.config.maxWorkers) === 0 ? 'in-process (threads 0)' : `${worker.stats().threads} thread(s)`;
+  log.info(`worker ${worker.id} started: ${where}, queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
   const quiet = new StatusLog();
@@ -65,7 +70,7 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
 export default definePlugin({
   name: 'nuvom-worker-pool',
   apiVersion: 1,
-  description: 'runs jobs in a pool of worker threads; `nuvom runworker`',
+  description: 'runs jobs in a pool of worker threads (or in-process); `nuvom runworker`',
   provides: ['workerPool', 'cli'],
   dependsOn: ['nuvom-registry'],
   needs: ['queue', 'resultStore', 'serializer', 'registry'],
@@ -79,7 +84,7 @@ export default definePlugin({
     ctx.hooks.cli.tap('nuvom-worker-pool', ({ program }) => {
       program.command('runworker')
         .description('run the worker pool in the foreground; SIGINT/SIGTERM drain and stop, a second signal forces')
-        .option('--threads <n>', 'worker threads (default NUVOM_MAX_WORKERS)', positiveInt('--threads'))
+        .option('--threads <n>', 'worker threads (default NUVOM_MAX_WORKERS); 0 runs jobs in-process, on the worker\'s main thread (async tasks; a timeout only aborts the signal)', wholeNumber('--threads', 0, ' (0: in-process)'))
         .option('--concurrency <n>', 'jobs at once per thread, for async tasks (default 1)', positiveInt('--concurrency'))
         .option('--batch-size <n>', 'jobs claimed per round trip (default NUVOM_BATCH_SIZE)', positiveInt('--batch-size'))
         .option('--burst', 'exit once no job is ready to run now and nothing runs here (delayed jobs do not count; its own retries do)')

@@ -1,6 +1,6 @@
 /**
  * How the pool records an attempt's outcome: SUCCESS records and acks batched into one flush per turn
- * of the event loop (one transaction where the backends allow it), and the other outcomes (retry with
+ * of the event loop (one job store settle: one transaction where one plugin holds both queue and records), and the other outcomes (retry with
  * back-off, FAILED, CANCELLED) written one by one after the batch before them. Observer hooks fire
  * here, only when something listens, and only once the outcome is stored: a tap that reads the record
  * sees the final status, and a batch whose write fails fires nothing (it is logged).
@@ -10,16 +10,16 @@
  */
 import {
   attemptOf, messageOf, recordOf,
-  type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type JobStore, type Logger, type Serializer,
+  type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Serializer,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
 import { FailureLog } from './failure-log.ts';
+import type { PoolStore } from './store.ts';
 
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: JobError; kind: 'error' | 'timeout' | 'crash' | 'cancel' };
 
 export interface RecorderDeps {
-  /** Outcomes are settled through it: record and queue change together (see JobStore.settle). */
-  store: JobStore;
+  store: PoolStore;
   serializer: Serializer;
   bus: HookBus;
   logger: Logger;
@@ -50,14 +50,12 @@ export class OutcomeRecorder {
 
   constructor(
     private readonly d: RecorderDeps,
-    /** The worker's id, written on records and used for acks. */
+    /** The worker's id, written on records. */
     private readonly id: string,
     /** The pool's counters (done, failed), which stats() reports. */
     private readonly counters: { done: number; failed: number },
     /** Wakes the pool's loop (a retry may be due soon, at `runAt`). */
     private readonly wake: (retryAt?: number) => void,
-    /** Told whether each batched write worked (null) or failed (the error), for the storage events. */
-    private readonly storage: (err: unknown) => void = () => {},
   ) {
     this.failures = new FailureLog(d.logger);
   }
@@ -101,7 +99,7 @@ export class OutcomeRecorder {
     const ending: AttemptOutcome = outcome.kind === 'timeout' ? 'TIMED_OUT' : outcome.kind === 'crash' ? 'CRASHED' : 'FAILED';
     if (outcome.kind === 'cancel') {
       await this.flush();
-      await this.d.store.settle(this.id, [{ id: job.id, action: 'fail', record: recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }) }]);
+      await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }));
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
     }
@@ -112,13 +110,13 @@ export class OutcomeRecorder {
     await this.flush();
     if (decision.retry) {
       const runAt = now + decision.delayMs;
-      await this.d.store.settle(this.id, [{ id: job.id, action: 'retry', runAt, record: recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }) }]);
+      await this.d.store.retrying(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }), runAt);
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: true, delayMs: decision.delayMs } });
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
       this.wake(runAt);
     } else {
       this.counters.failed++;
-      await this.d.store.settle(this.id, [{ id: job.id, action: 'fail', record: recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }) }]);
+      await this.d.store.ended(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: false } });
       this.d.bus.emit('jobFailed', { ...ev, error });
     }
@@ -134,15 +132,14 @@ export class OutcomeRecorder {
       const records = this.pendingRecords; const acks = this.pendingAcks; const events = this.pendingEvents;
       this.pendingRecords = []; this.pendingAcks = []; this.pendingEvents = [];
       try {
-        // SUCCESS records and acks in one transaction where one plugin holds both, else records first.
-        await this.d.store.settle(this.id, records.map((record, i) => ({ id: acks[i], action: 'ack' as const, record })));
+        await this.d.store.succeeded(records, acks);
       } catch (err) {
-        this.storage(err);
+        this.d.store.failed('record', err);
         const silent = events.length ? `; jobSucceeded was not fired for them` : '';
         this.d.logger.error(`could not record ${records.length} finished job(s): ${messageOf(err)}; they will run again when their leases expire${silent}`);
         continue;
       }
-      this.storage(null);
+      this.d.store.worked('record');
       for (const e of events) this.d.bus.emit('jobSucceeded', e);
     }
   }

@@ -14,7 +14,7 @@ declare module '../../sdk/plugin.ts' {
 const { number: num } = settingParsers;
 
 export const poolSettings = {
-  maxWorkers: { env: 'NUVOM_MAX_WORKERS', doc: 'worker threads in the pool', default: () => availableParallelism(), parse: num(1, true) } as SettingSpec<number>,
+  maxWorkers: { env: 'NUVOM_MAX_WORKERS', doc: "worker threads in the pool (0: run jobs in-process, on the worker's main thread)", default: () => availableParallelism(), parse: num(0, true) } as SettingSpec<number>,
   concurrency: { env: 'NUVOM_CONCURRENCY', doc: 'jobs run at once in one thread (async tasks)', default: 1, parse: num(1, true) } as SettingSpec<number>,
   batchSize: { env: 'NUVOM_BATCH_SIZE', doc: 'jobs claimed per queue round trip', default: 10, parse: num(1, true) } as SettingSpec<number>,
   memoryLimitMb: {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Client } from '../../sdk/index.ts';
 import { createLogger, isNuvomError, loadConfig } from '../../sdk/plugin.ts';
 import { parsePluginsToml } from '../../kernel/config/load.ts';
-import { Registry } from '../../builtin-plugins/registry/index.ts';
+import registryPlugin, { Registry } from '../../builtin-plugins/registry/index.ts';
 import { loadManifest } from '../../builtin-plugins/discovery/manifest.ts';
 import { FileQueue } from '../../builtin-plugins/file/queue.ts';
 import { formatName, keyOfId, nextSeq } from '../../builtin-plugins/file/names.ts';
@@ -213,7 +213,8 @@ nested = { a = 1, b = [1, 2] }
       const dir = project(TASKS, TASK_LIST);
       const file = path.join(dir, '.nuvom/manifest.json');
       const valid = readFileSync(file);
-      const config = await loadConfig({ cwd: dir, env: {} });
+      // The registry's setting (manifestPath) is its plugin's since plugin-owned settings (16).
+      const config = await loadConfig({ cwd: dir, env: {}, plugins: [registryPlugin] });
       const logger = createLogger({ level: 'silent' });
       const rnd = prng(FUZZ_SEED + 2);
       for (let i = 0; i < (LONG ? 5000 : 300); i++) {
@@ -234,7 +235,8 @@ nested = { a = 1, b = [1, 2] }
     it('refuses a manifest whose "root" or task fields have the wrong type with NUVOM_E_MANIFEST', async () => {
       const dir = project(TASKS, TASK_LIST);
       const file = path.join(dir, '.nuvom/manifest.json');
-      const config = await loadConfig({ cwd: dir, env: {} });
+      // The registry's setting (manifestPath) is its plugin's since plugin-owned settings (16).
+      const config = await loadConfig({ cwd: dir, env: {}, plugins: [registryPlugin] });
       const read = () => new Registry(config, createLogger({ level: 'silent' })).get('slow');
       for (const doc of [{ root: 5, tasks: [] }, { root: {}, tasks: [{ name: 'slow', file: 'tasks.mjs' }] }]) {
         writeFileSync(file, JSON.stringify(doc));
@@ -292,7 +294,7 @@ nested = { a = 1, b = [1, 2] }
 
     it('refuses bad worker flags as usage errors (exit 2) with the flag named', async () => {
       const dir = project(TASKS, TASK_LIST);
-      const cases = [['--threads', '0'], ['--threads', 'many'], ['--concurrency', '-3'], ['--drain-secs', '1.5'], ['--memory-limit-mb', '1e309'], ['--batch-size']];
+      const cases = [['--threads', '-1'], ['--threads', '0', '--dev'], ['--threads', 'many'], ['--concurrency', '-3'], ['--drain-secs', '1.5'], ['--memory-limit-mb', '1e309'], ['--batch-size']];
       await inParallel(cases, 2, async (flags) => {
         const r = await runNuvom(dir, ['runworker', ...flags, '--burst']);
         expect(r.code, `${flags.join(' ')}: ${r.err}`).to.equal(2);

@@ -1,0 +1,171 @@
+/**
+ * Claiming and the buffer: claims batches under a lease ahead of the free slots (up to `batchSize`
+ * jobs wait in the pool's buffer, under their leases, renewed like running ones), so that a finished
+ * job is replaced from memory at once and claims stay batched: one claim per batch, not per job, which
+ * writes the jobs' RUNNING records in the same transaction (JobStore.claim). Decodes each claimed job, and fails at once those that cannot run here.
+ * Must never: let an error after a committed claim strand its jobs (they are given back, see
+ * prepareOrGiveBack); end the worker on a storage error.
+ */
+import { NuvomError, messageOf, type ClaimedJob } from '../../sdk/plugin.ts';
+import { listened } from './outcomes.ts';
+import type { Buffered, PoolState } from './state.ts';
+
+/**
+ * Deliveries allowed beyond a job's attempts for runs that never finished (a worker SIGKILLed, a
+ * thread that died with other jobs): enough to ride out crashes, few enough that a job that kills
+ * whatever runs it does not loop forever.
+ */
+const EXTRA_DELIVERIES = 3;
+
+/** Which jobs of a claim are settled: refused ones (their outcome written), and all once buffered. */
+interface Handled {
+  refused: Set<string> | null;
+  buffered: boolean;
+}
+
+export class Claimer {
+  /** The last claim came back short: do not claim again until new work is signalled or a poll is due. */
+  private dry = false;
+  private newWork = false;
+
+  constructor(private readonly p: PoolState) {}
+
+  /** The queue signalled a change. */
+  signal(): void {
+    this.newWork = true;
+    this.p.wake();
+  }
+
+  async loop(): Promise<void> {
+    const p = this.p;
+    const poll = p.opts.pollMs ?? (p.store.watches ? 1000 : 50);
+    const lowWater = Math.max(1, Math.ceil(p.s.batchSize / 2));
+    let backoffMs = 0;
+    while (!p.stopping) {
+      try {
+        if (await this.step(poll, lowWater)) break;
+        backoffMs = 0;
+      } catch (err) {
+        // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
+        // jobs it holds come back when their leases expire, and the next claim may well succeed.
+        backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
+        p.store.failed('claim', err);
+        p.d.logger.warn(`claiming jobs failed: ${messageOf(err)}; trying again in ${backoffMs} ms`, { code: (err as NuvomError).code });
+        await p.sleep(backoffMs);
+      }
+    }
+  }
+
+  /** One round of the loop: dispatch, claim if worth it, else wait. Resolves true when a burst run is done. */
+  private async step(poll: number, lowWater: number): Promise<boolean> {
+    const p = this.p;
+    const slots = p.parts.slots;
+    slots.dispatch();
+    const free = slots.capacity();
+    // Jobs in a thread's backlog are claimed ahead too: together with the buffer, at most batchSize.
+    const ahead = p.buffer.length + slots.queuedCount();
+    const deficit = free + p.s.batchSize - ahead;
+    const worthIt = deficit >= lowWater || (ahead === 0 && free > 0);
+    if (worthIt && (!this.dry || this.newWork)) {
+      this.newWork = false;
+      const jobs = await p.store.claim(deficit, p.s.leaseMs);
+      this.dry = jobs.length < deficit;
+      if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
+    }
+    const burst = p.opts.burst === true;
+    if (this.dry && burst && p.buffer.length === 0 && p.inflight.size === 0 && Date.now() >= p.retriesUntil) {
+      await p.parts.outcomes.flush();
+      // An outcome still being written may be a retry this run must wait for: look again after it.
+      if (p.releasing.size) { await Promise.all(p.releasing); return false; }
+      // Nothing claimable now ends a burst run: jobs delayed into the future (runAt ahead, a retry
+      // of another worker's) are not this run's work; retries this worker scheduled are (above).
+      if ((await p.store.counts()).ready === 0) return true;
+    }
+    let wait = poll;
+    if (this.dry) {
+      const next = await p.store.nextRunAt();
+      if (next !== null) wait = Math.max(1, Math.min(poll, next - Date.now()));
+      if (burst && p.retriesUntil > Date.now()) wait = Math.max(1, Math.min(wait, p.retriesUntil - Date.now()));
+    }
+    if (await p.sleep(wait)) this.dry = false;
+    return false;
+  }
+
+  /**
+   * The claim is committed (attempts counted, leases taken): any error from here on gives back every
+   * job of it not yet settled or buffered, its attempt taken back (`release`), so that a failed
+   * write (a refused job's outcome) does not leave them to expire, come back, and hit the delivery cap without running.
+   */
+  private async prepareOrGiveBack(jobs: ClaimedJob[]): Promise<void> {
+    const p = this.p;
+    const handled: Handled = { refused: null, buffered: false };
+    try {
+      await this.prepare(jobs, handled);
+    } catch (err) {
+      const back = handled.buffered ? [] : jobs.filter((j) => !handled.refused?.has(j.id));
+      const done = Promise.all(back.map((j) => p.store.release(j.id).catch((e) => {
+        p.d.logger.error(`could not give job ${j.id} back to the queue: ${messageOf(e)}; it comes back when its lease expires`);
+      })));
+      p.track(done);
+      await done;
+      throw new NuvomError('NUVOM_E_STORAGE', `${messageOf(err)} (after claiming ${jobs.length} job(s): ${back.length} given back to the queue, no attempt spent)`, { cause: err });
+    }
+  }
+
+  /** Fails a job that cannot run here, at once (no attempt runs). */
+  private refuse(job: ClaimedJob, args: unknown[], message: string, now: number, final: boolean): Promise<void> {
+    const j = final ? { ...job, options: { ...job.options, maxRetries: 0 } } : job;
+    return this.p.parts.outcomes.finalize(j, args, { ok: false, kind: 'error', error: { name: 'NuvomError', message, stack: null } }, now, true);
+  }
+
+  /**
+   * Decodes claimed jobs, fails those that cannot run here, buffers the rest (the claim recorded them RUNNING).
+   * `handled` tells which jobs have their outcome written or reached the buffer.
+   */
+  private async prepare(jobs: ClaimedJob[], handled: Handled): Promise<void> {
+    const p = this.p;
+    const { bus, serializer, registry } = p.d;
+    const now = Date.now();
+    const ready: Buffered[] = [];
+    const redelivered = listened(bus.hooks.jobRedelivered);
+    const claimed = listened(bus.hooks.jobClaimed);
+    for (const job of jobs) {
+      // The queue says this claim follows a lease that ran out (a worker died, hung or lost it).
+      if (job.redelivered && redelivered) {
+        bus.emit('jobRedelivered', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
+      }
+      if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
+        await this.refuse(job, [], `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`, now, true);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      if (job.damaged) {
+        await this.refuse(job, [], `the stored job is damaged and cannot run: ${job.damaged}`, now, true);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      let args: unknown[];
+      try {
+        const decoded = serializer.decode(job.args);
+        if (!Array.isArray(decoded)) throw new Error('stored arguments are not a list');
+        args = decoded;
+      } catch (err) {
+        await this.refuse(job, [], `could not decode the job's arguments: ${messageOf(err)}`, now, false);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      const ref = registry.get(job.taskName);
+      if (!ref || !ref.moduleUrl) {
+        await this.refuse(job, args, `task "${job.taskName}" is unknown to this worker${ref ? ' (its module is not known)' : ''}; define it in an imported module or run \`nuvom discover tasks\` and restart the worker`, now, false);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
+      if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
+    }
+    // The claim wrote the RUNNING records (JobStore.claim).
+    for (const b of ready) p.buffer.push(b);
+    handled.buffered = true;
+    p.parts.slots.dispatch();
+  }
+}

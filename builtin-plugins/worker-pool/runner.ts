@@ -1,0 +1,244 @@
+/**
+ * Runs jobs where it is created: loads task modules on demand, runs jobs (several at once for async
+ * tasks), and reports outcomes through `post`. A worker thread hosts one (thread-runner.ts); the
+ * in-process mode (`threads: 0`) hosts one on the worker's main thread (inline-thread.ts).
+ * Must never: touch the queue or the result store; exit on a task's error.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
+import { DoneBuilder, type DoneBatch, type FromThread, type RunMessage, type ToThread } from './protocol.ts';
+
+/**
+ * A running job's abort signal, made when first asked for (by the task, through `currentJob()`, or
+ * by an abort): most jobs never look at it, and an AbortController is among the dearest things a
+ * no-op job costs here.
+ */
+class Abort {
+  private c: AbortController | null = null;
+  get signal(): AbortSignal {
+    return (this.c ??= new AbortController()).signal;
+  }
+  get aborted(): boolean {
+    return this.c !== null && this.c.signal.aborted;
+  }
+  abort(reason: Error): void {
+    (this.c ??= new AbortController()).abort(reason);
+  }
+}
+
+/**
+ * A `.ts` task module in a CommonJS package (no "type": "module") is loaded as CommonJS, and its
+ * `import 'nuvom'` (an ES module that imports the task module back) then fails with Node's raw
+ * ERR_REQUIRE_CYCLE_MODULE: say what to change instead.
+ */
+function loadError(err: unknown, moduleUrl: string): unknown {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== 'ERR_REQUIRE_CYCLE_MODULE' && !/Cannot require\(\) ES Module .* in a cycle/.test(String(e?.message))) return err;
+  const file = moduleUrl.startsWith('file:') ? fileURLToPath(moduleUrl) : moduleUrl;
+  const message = `${path.basename(file)} is TypeScript in a CommonJS package: rename it to .mts, or add "type": "module" to package.json (Node loads it as CommonJS, and its import of nuvom, an ES module, makes a require cycle Node refuses: ERR_REQUIRE_CYCLE_MODULE, ${file})`;
+  return Object.assign(new Error(message), { name: 'NuvomError', code: 'NUVOM_E_TASK_LOAD' });
+}
+
+export function errorOf(err: unknown): JobError {
+  if (err instanceof Error) return { name: err.name || 'Error', message: err.message, stack: err.stack ?? null };
+  if (typeof err === 'string') return { name: 'Error', message: err, stack: null };
+  // A thrown plain object: keep what it says rather than "[object Object]".
+  const o = err !== null && typeof err === 'object' ? err as Record<string, unknown> : null;
+  let message: string;
+  try {
+    message = typeof o?.message === 'string' ? o.message : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: typeof o?.name === 'string' ? o.name : 'Error', message: `the task threw a non-Error value: ${message}`, stack: null };
+}
+
+/** Module URLs the runner needs a TypeScript loader for (see `RunnerOptions.beforeImport`). */
+const TS_MODULE = /\.(?:ts|mts|cts|tsx)$/;
+
+export interface RunnerOptions {
+  /** Delivers a message to the pool. */
+  post(msg: FromThread): void;
+  /** Called (and awaited) once before the first import of a TypeScript task module. */
+  beforeTsImport?: () => Promise<void>;
+}
+
+export class Runner {
+  private readonly modules = new Map<string, Promise<Record<string, unknown>>>();
+  private readonly controllers = new Map<string, Abort>();
+  /**
+   * The onError hook of each running job that has one, until it has fired: a timeout fires it from the
+   * abort message (the pool may end the thread before the task throws), and the task's own error then
+   * does not fire it a second time.
+   */
+  private readonly errorHooks = new Map<string, (err: Error) => Promise<void>>();
+  /** Jobs sent beyond the free slots, in order; `active` jobs run, at most `limit`. */
+  private readonly backlog: RunMessage[] = [];
+  private active = 0;
+  private limit = Infinity;
+  private readonly outcomes = new DoneBuilder();
+  /** Jobs given up on while still running (in-process mode): their late outcome is dropped. */
+  private readonly abandoned = new Set<string>();
+  private tsReady: Promise<void> | null = null;
+  private readonly flushAndFill = (): void => {
+    this.flush();
+    this.fill();
+  };
+
+  constructor(private readonly o: RunnerOptions) {}
+
+  receive(msg: ToThread): void {
+    if (msg.t === 'run') {
+      this.limit = msg.limit;
+      const { ids, tasks, task, args, attempts } = msg;
+      for (let i = 0; i < ids.length; i++) this.backlog.push({ id: ids[i], task: tasks[task[i]], args: args[i], attempt: attempts[i] });
+      this.fill();
+    } else if (msg.t === 'abort') {
+      const c = this.controllers.get(msg.id);
+      const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
+      reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
+      if (c) {
+        if (!c.aborted) c.abort(reason);
+        const onError = msg.onError ? this.errorHooks.get(msg.id) : undefined;
+        if (onError) {
+          this.errorHooks.delete(msg.id);
+          void onError(reason);
+        }
+        return;
+      }
+      const i = this.backlog.findIndex((r) => r.id === msg.id);
+      if (i >= 0) {
+        this.backlog.splice(i, 1);
+        this.outcomes.fail(msg.id, errorOf(reason), true);
+        this.scheduleFlush();
+      }
+    } else if (msg.t === 'abandon') {
+      // In-process only: a job that ignored its abort cannot be ended; its slot is freed, its
+      // outcome reported now as the abort's error, and whatever it does later is ignored.
+      if (!this.controllers.has(msg.id) || this.abandoned.has(msg.id)) return;
+      this.abandoned.add(msg.id);
+      this.active--;
+      this.outcomes.fail(msg.id, { name: 'AbortError', message: 'the job did not stop after its abort and was abandoned', stack: null });
+      this.scheduleFlush();
+    } else if (msg.t === 'recall') {
+      // Outcomes first, and the slots they free filled, as always: the pool counts on that order.
+      this.flush();
+      this.fill();
+      this.o.post({ t: 'recalled', ids: this.backlog.splice(0).map((r) => r.id) });
+    }
+  }
+
+  /** Starts backlog jobs in the free slots (only after their freeing was posted: see protocol.ts). */
+  private fill(): void {
+    while (this.active < this.limit && this.backlog.length) {
+      this.active++;
+      void this.run(this.backlog.shift()!);
+    }
+  }
+
+  /** Outcomes finished in one turn of the event loop go back in one message. */
+  private scheduleFlush(): void {
+    if (this.outcomes.size === 1) setImmediate(this.flushAndFill);
+  }
+
+  private flush(): void {
+    if (!this.outcomes.size) return;
+    const batch = this.outcomes.take();
+    try {
+      this.o.post(batch);
+    } catch {
+      // One result could not be cloned: send them one by one so only that job fails.
+      const failed = new Set(batch.failed);
+      const dropped = new Set(batch.dropped);
+      for (let i = 0; i < batch.ids.length; i++) {
+        const one: DoneBatch = { t: 'done', ids: [batch.ids[i]], values: [batch.values[i]], failed: failed.has(i) ? [0] : [], dropped: dropped.has(i) ? [0] : [] };
+        try {
+          this.o.post(one);
+        } catch (err) {
+          this.o.post({ t: 'done', ids: one.ids, values: [{ name: 'NuvomError', message: `the task returned a value that cannot leave the worker thread (${errorOf(err).message}); return plain data`, stack: null }], failed: [0], dropped: [] });
+        }
+      }
+    }
+  }
+
+  private async findTask(msg: RunMessage): Promise<AnyTask> {
+    const { taskName, moduleUrl: url, exportName } = msg.task;
+    let t = getTask(taskName);
+    if (t) return t;
+    if (!url) {
+      throw Object.assign(new Error(`task "${taskName}" is not defined in this worker and its module is unknown; run \`nuvom discover tasks\` so the manifest lists it`), { name: 'NuvomError', code: 'NUVOM_E_TASK_UNKNOWN' });
+    }
+    let mod = this.modules.get(url);
+    if (!mod) {
+      mod = this.load(url);
+      this.modules.set(url, mod);
+      mod.catch(() => this.modules.delete(url));
+    }
+    const loaded = await mod;
+    t = getTask(taskName);
+    if (!t && exportName && isTask(loaded[exportName])) t = loaded[exportName] as AnyTask;
+    if (!t) {
+      throw Object.assign(new Error(`task "${taskName}" was not found in ${url} after loading it; the manifest may be stale: run \`nuvom discover tasks\``), { name: 'NuvomError', code: 'NUVOM_E_TASK_UNKNOWN' });
+    }
+    return t;
+  }
+
+  private async load(url: string): Promise<Record<string, unknown>> {
+    if (this.o.beforeTsImport && TS_MODULE.test(new URL(url).pathname)) {
+      const ready = (this.tsReady ??= this.o.beforeTsImport());
+      ready.catch(() => { if (this.tsReady === ready) this.tsReady = null; });
+      await ready;
+    }
+    return (import(url) as Promise<Record<string, unknown>>).catch((err: unknown) => { throw loadError(err, url); });
+  }
+
+  private async runHook(name: string, fn: (() => unknown) | undefined, jobId: string): Promise<void> {
+    if (!fn) return;
+    try {
+      await fn();
+    } catch (err) {
+      this.o.post({ t: 'log', level: 'warn', message: `${name} hook of job ${jobId} threw: ${errorOf(err).message}` });
+    }
+  }
+
+  private async run(msg: RunMessage): Promise<void> {
+    const controller = new Abort();
+    const id = msg.id;
+    this.controllers.set(id, controller);
+    const taskName = msg.task.taskName;
+    let ok = true;
+    let value: unknown;
+    try {
+      const t = await this.findTask(msg);
+      const info = { id, taskName, attempt: msg.attempt, get signal() { return controller.signal; } };
+      const o = t.options;
+      const result = await runInJob(info, o.beforeJob || o.afterJob || o.onError ? async () => {
+        const hookJob = { id, taskName, attempt: msg.attempt, signal: controller.signal, args: msg.args };
+        if (o.onError) this.errorHooks.set(id, (err) => this.runHook('onError', () => o.onError!(hookJob, err), id));
+        await this.runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), id);
+        try {
+          const r = await t.fn(...msg.args);
+          await this.runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), id);
+          return r;
+        } catch (err) {
+          const onError = this.errorHooks.get(id);
+          this.errorHooks.delete(id);
+          if (onError) await onError(err as Error);
+          throw err;
+        }
+      } : () => t.fn(...msg.args));
+      value = result;
+    } catch (err) {
+      ok = false;
+      value = errorOf(err);
+    }
+    this.controllers.delete(id);
+    if (this.errorHooks.size) this.errorHooks.delete(id);
+    if (this.abandoned.size && this.abandoned.delete(id)) return;
+    this.active--;
+    if (ok) this.outcomes.ok(id, value);
+    else this.outcomes.fail(id, value as JobError);
+    this.scheduleFlush();
+  }
+}

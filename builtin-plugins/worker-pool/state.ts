@@ -1,0 +1,146 @@
+/**
+ * What the pool's parts share: the jobs it holds (buffered, or in flight on a host), its hosts, its
+ * settings, and the explicit state of an in-flight job. Each part (claimer, slots, endings, leases,
+ * supervisor, drain) reads and changes this, and calls the others through `parts`.
+ * Must never: hold a job in two places at once (the buffer, `inflight`), or in flight on no host.
+ */
+import type {
+  ClaimedJob, HookBus, JobStore, Logger, NuvomConfig, Queue, RegistryService, ResultStore, Serializer, WorkerOptions,
+} from '../../sdk/plugin.ts';
+import type { Timed } from './deadlines.ts';
+import type { OutcomeRecorder } from './outcomes.ts';
+import type { PoolStore } from './store.ts';
+import type { SlotHost } from './threads.ts';
+import type { Claimer } from './claimer.ts';
+import type { Slots } from './slots.ts';
+import type { Endings } from './endings.ts';
+import type { LeaseKeeper } from './leases.ts';
+import type { Supervisor } from './supervisor.ts';
+
+export interface PoolDeps {
+  config: NuvomConfig;
+  queue: Queue;
+  resultStore: ResultStore;
+  /** Claims (with their RUNNING records) and outcomes are written through it (see JobStore), by store.ts. */
+  store: JobStore;
+  serializer: Serializer;
+  registry: RegistryService;
+  bus: HookBus;
+  logger: Logger;
+}
+
+export interface PoolOptions extends WorkerOptions {
+  /** Time between aborting a timed-out job's signal and terminating its thread (abandoning it, in-process). */
+  graceMs?: number;
+  memoryLimitMb?: number;
+  /** Idle poll when the queue offers no change notifications. */
+  pollMs?: number;
+}
+
+export type AbortReason = 'timeout' | 'cancel' | 'shutdown';
+
+/** A claimed job, decoded and recorded RUNNING, waiting in the pool's buffer for a free slot. */
+export interface Buffered {
+  readonly job: ClaimedJob;
+  readonly args: unknown[];
+  readonly moduleUrl: string;
+  readonly exportName: string | null;
+}
+
+/**
+ * A job handed to a host. Three questions, each with its own field, instead of a flag per case:
+ * where it is (`phase`), whether it was asked to stop and why (`abort`), and who writes its outcome
+ * (`fate`). Every field is set at creation, so every entry has one shape.
+ */
+export interface Inflight extends Buffered, Timed {
+  readonly thread: SlotHost;
+  /**
+   * `backlog`: sent ahead, waits in the host's backlog (not started, no timer) until a slot frees;
+   * `running`: in a slot (its timer starts once the host is ready).
+   */
+  phase: 'backlog' | 'running';
+  /** Why the job was aborted, if it was. */
+  abort: AbortReason | null;
+  /**
+   * `open`: this pool writes its outcome when the host reports it; `written`: already written
+   * (cancelled while in the backlog), the host's report is ignored; `lost`: another worker may hold
+   * the job now, so this attempt's outcome must not be written.
+   */
+  fate: 'open' | 'written' | 'lost';
+  startedAt: number;
+  /** The timeout's deadline once its timer started (slots.ts, deadlines.ts), else 0. */
+  deadline: number;
+  grace: NodeJS.Timeout | undefined;
+}
+
+export function inflightOf(b: Buffered, thread: SlotHost, phase: Inflight['phase']): Inflight {
+  return {
+    job: b.job, args: b.args, moduleUrl: b.moduleUrl, exportName: b.exportName, thread, phase,
+    abort: null, fate: 'open', startedAt: Date.now(), deadline: 0, prevT: null, nextT: null, listT: null, grace: undefined,
+  };
+}
+
+export interface PoolSettings {
+  readonly nThreads: number;
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly graceMs: number;
+  readonly leaseMs: number;
+  /** A lease this close to its end is checked with the queue before an outcome is written. */
+  readonly leaseMarginMs: number;
+}
+
+export interface Parts {
+  claimer: Claimer;
+  slots: Slots;
+  endings: Endings;
+  leases: LeaseKeeper;
+  supervisor: Supervisor;
+  outcomes: OutcomeRecorder;
+}
+
+export class PoolState {
+  readonly threads: SlotHost[] = [];
+  readonly inflight = new Map<string, Inflight>();
+  /** Claimed, recorded RUNNING, waiting for a free slot. */
+  readonly buffer: Buffered[] = [];
+  /** Jobs given back after a thread they shared died: each runs alone until it settles here. */
+  readonly suspects = new Set<string>();
+  /** Storage writes in flight, which stop() waits for. */
+  readonly releasing = new Set<Promise<unknown>>();
+  readonly counters = { done: 0, failed: 0 };
+  stopping = false;
+  /** The latest runAt of a retry this worker scheduled: a burst run waits for its own retries. */
+  retriesUntil = 0;
+  parts!: Parts;
+  private wakeLoop: (() => void) | null = null;
+
+  constructor(
+    readonly d: PoolDeps,
+    readonly opts: PoolOptions,
+    readonly id: string,
+    readonly s: PoolSettings,
+    readonly store: PoolStore,
+  ) {}
+
+  /** Wakes the claim loop (a slot freed, new work, stopping). */
+  wake(): void {
+    const w = this.wakeLoop;
+    this.wakeLoop = null;
+    w?.();
+  }
+
+  /** Resolves true when the time ran out, false when woken. */
+  sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.wakeLoop = null; resolve(true); }, ms);
+      this.wakeLoop = () => { clearTimeout(t); resolve(false); };
+    });
+  }
+
+  /** Keeps a storage write in flight visible to stop(), which waits for all of them. */
+  track(p: Promise<unknown>): void {
+    this.releasing.add(p);
+    void p.finally(() => this.releasing.delete(p));
+  }
+}

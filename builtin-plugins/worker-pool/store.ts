@@ -1,0 +1,115 @@
+/**
+ * Every storage call the worker pool makes, in one place: claims (with their RUNNING records) and
+ * outcomes through the job store (kernel/contracts.ts `JobStore`: one transaction where one plugin
+ * holds both the queue and the records, else `pairJobStore`'s two calls, records first), and the
+ * queue's own calls (leases, cancel reads, counts). The rest of the pool speaks in these terms (claim,
+ * give back, record successes / a retry / a failure). The storage observer hooks (`storageError`,
+ * `storageRecovered`) are fired from here, told by the callers what failed or worked.
+ * Must never: write an outcome without the queue change that ends the attempt (settle writes both),
+ * or order the two otherwise than record first, queue second (a crash in between then redelivers,
+ * never loses).
+ */
+import {
+  attemptOf, messageOf, recordOf,
+  type ClaimedJob, type HookBus, type JobRecord, type JobStore, type QueueCounts, type RenewResult, type StorageEvent,
+} from '../../sdk/plugin.ts';
+import { listened } from './outcomes.ts';
+
+/** The deepest code in an error's cause chain that is not nuvom's own (SQLITE_FULL, ENOSPC), else nuvom's. */
+export function rootCode(err: unknown): string | undefined {
+  let code: string | undefined;
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && (!code || !c.startsWith('NUVOM_E_'))) code = c;
+  }
+  return code;
+}
+
+export class PoolStore {
+  /** A storage call failed since the last write that worked (see failed()). */
+  private failing = false;
+
+  constructor(private readonly store: JobStore, private readonly workerId: string, private readonly bus: HookBus) {}
+
+  private get queue() {
+    return this.store.queue;
+  }
+
+  get watches(): boolean {
+    return this.queue.subscribe !== undefined;
+  }
+
+  get readsCancels(): boolean {
+    return this.queue.cancelRequested !== undefined;
+  }
+
+  subscribe(onChange: () => void): (() => void) | undefined {
+    return this.queue.subscribe?.(onChange);
+  }
+
+  /** Claims up to `max` jobs; their records become RUNNING in the same transaction (JobStore.claim). */
+  claim(max: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.store.claim({ max, workerId: this.workerId, leaseMs });
+  }
+
+  renew(ids: string[], leaseMs: number): Promise<RenewResult> {
+    return this.queue.renew(ids, this.workerId, leaseMs);
+  }
+
+  cancelRequested(ids: string[]): Promise<string[]> {
+    return this.queue.cancelRequested!(ids);
+  }
+
+  /** A claimed job this worker never prepared (its claim's attempt is taken back). */
+  release(id: string): Promise<void> {
+    return this.queue.release(id, this.workerId);
+  }
+
+  /**
+   * Back to the queue without a failure counted: `started`, the attempt ran (part of it) and ends
+   * INTERRUPTED; else it never started and its claim's attempt is taken back.
+   */
+  async giveBack(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
+    const attempts = started ? job.attempts : Math.max(0, job.attempts - 1);
+    const history = started ? [attemptOf(job.attempts, 'INTERRUPTED', null, Date.now(), this.workerId)] : [];
+    await this.store.results.put(recordOf(job, args, { status: 'PENDING', attempts, history }));
+    if (started) await this.queue.retry(job.id, this.workerId, Date.now());
+    else await this.queue.release(job.id, this.workerId);
+  }
+
+  /** SUCCESS records and their acks: `ack` settlements, one transaction where one plugin holds both. */
+  async succeeded(records: JobRecord[], ids: string[]): Promise<void> {
+    await this.store.settle(this.workerId, records.map((record, i) => ({ id: ids[i], action: 'ack' as const, record })));
+  }
+
+  /** A FAILED or CANCELLED record: a `fail` settlement, the job leaves the queue for good. */
+  async ended(record: JobRecord): Promise<void> {
+    await this.store.settle(this.workerId, [{ id: record.id, action: 'fail', record }]);
+  }
+
+  /** A RETRYING record: a `retry` settlement, the job waits in the queue until `runAt`. */
+  async retrying(record: JobRecord, runAt: number): Promise<void> {
+    await this.store.settle(this.workerId, [{ id: record.id, action: 'retry', runAt, record }]);
+  }
+
+  counts(): Promise<QueueCounts> {
+    return this.queue.counts();
+  }
+
+  nextRunAt(): Promise<number | null> {
+    return this.queue.nextRunAt();
+  }
+
+  /** Tells the storageError observers (doctor's last-error record) what failed, with its root code. */
+  failed(op: StorageEvent['op'], err: unknown): void {
+    this.failing = true;
+    if (listened(this.bus.hooks.storageError)) this.bus.emit('storageError', { workerId: this.workerId, at: Date.now(), op, code: rootCode(err), message: messageOf(err) });
+  }
+
+  /** A write worked (a claim that took jobs, a committed outcome batch): storageRecovered, once after failures. */
+  worked(op: StorageEvent['op']): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.bus.emit('storageRecovered', { workerId: this.workerId, at: Date.now(), op });
+  }
+}

@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import type { Client, RunningWorker } from '../../sdk/index.ts';
+import { settledJob, testClient } from '../helpers/client.ts';
+import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
+import * as t from '../fixtures/in-process-tasks.ts';
+import { nuvom, project } from '../cli/helpers.ts';
+
+describe('worker pool: in-process mode (threads 0)', function () {
+  this.timeout(30_000);
+  let client: Client & { logLines: string[] };
+  let worker: RunningWorker | null = null;
+
+  beforeEach(async () => {
+    client = await testClient();
+  });
+  afterEach(async () => {
+    await worker?.stop({ force: true });
+    worker = null;
+    await client.close();
+  });
+  after(() => cleanupTempProjects());
+
+  it('runs async jobs on the worker main thread and records their results', async () => {
+    worker = await client.startWorker({ threads: 0, concurrency: 4 });
+    const hs = await t.where.map([[1], [2], [3]]);
+    expect(await Promise.all(hs.map((h) => h.result({ timeoutSecs: 10 })))).to.deep.equal([1, 2, 3].map((x) => ({ x, mainThread: true })));
+    const rec = await client.getJob(hs[0].id);
+    expect(rec).to.include({ status: 'SUCCESS', attempts: 1, workerId: worker.id });
+  });
+
+  it('takes threads 0 from NUVOM_MAX_WORKERS=0', async () => {
+    await client.close();
+    client = await testClient({ config: { maxWorkers: '0' } });
+    worker = await client.startWorker();
+    const h = await t.where.delay(7);
+    expect(await h.result({ timeoutSecs: 10 })).to.deep.equal({ x: 7, mainThread: true });
+  });
+
+  it('refuses a negative thread count, saying what is allowed', async () => {
+    const err = await client.startWorker({ threads: -1 }).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_CONFIG');
+    expect(err.message).to.contain('threads must be a whole number >= 0');
+  });
+
+  it('retries a failing job until it succeeds', async () => {
+    worker = await client.startWorker({ threads: 0 });
+    const h = await t.flaky.delay(3);
+    expect(await h.result({ timeoutSecs: 10 })).to.equal(3);
+    expect(await client.getJob(h.id)).to.include({ status: 'SUCCESS', attempts: 3 });
+  });
+
+  it('times a job out by aborting its signal', async () => {
+    worker = await client.startWorker({ threads: 0 });
+    const h = await t.untilAborted.delay();
+    const rec = await settledJob(client, h.id);
+    expect(rec.status).to.equal('FAILED');
+    expect(rec.error).to.include({ name: 'TimeoutError' });
+  });
+
+  it('times out a short-timeout job that started after a long-timeout one, on its own deadline', async () => {
+    worker = await client.startWorker({ threads: 0, concurrency: 2 });
+    const long = await t.wait.delay(60_000);
+    await waitFor(async () => (await client.getJob(long.id))?.status === 'RUNNING', { what: 'the long job to run' });
+    const short = await t.untilAborted.delay();
+    const rec = await settledJob(client, short.id, 10_000);
+    expect(rec.error).to.include({ name: 'TimeoutError' });
+    expect((await client.getJob(long.id))!.status).to.equal('RUNNING');
+  });
+
+  it('abandons a job that ignores its timeout after the grace period, and frees its slot', async () => {
+    worker = await client.startWorker({ threads: 0, concurrency: 1, graceMs: 200 } as never);
+    const deaf = await t.deaf.delay();
+    const next = await t.where.delay(1);
+    const rec = await settledJob(client, deaf.id);
+    expect(rec.status).to.equal('FAILED');
+    expect(rec.error).to.include({ name: 'TimeoutError' });
+    expect(await next.result({ timeoutSecs: 10 })).to.deep.equal({ x: 1, mainThread: true });
+    expect(client.logLines.join('\n')).to.contain(`job ${deaf.id} did not stop within 200 ms of its timeout; it runs on in-process, abandoned`);
+  });
+
+  it('cancels a running job by aborting its signal', async () => {
+    worker = await client.startWorker({ threads: 0 });
+    const h = await t.wait.delay(60_000);
+    await waitFor(async () => (await client.getJob(h.id))?.status === 'RUNNING', { what: 'the job to run' });
+    expect(await client.cancelJob(h.id)).to.equal('signalled');
+    const err = await h.result({ timeoutSecs: 15 }).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_JOB_CANCELLED');
+  });
+
+  it('drains on stop: a job that finishes within the drain period succeeds, one that does not goes back to the queue', async () => {
+    worker = await client.startWorker({ threads: 0, concurrency: 2, drainMs: 300 });
+    const quick = await t.wait.delay(100);
+    const long = await t.wait.delay(60_000);
+    await waitFor(async () => (await client.getJob(long.id))?.status === 'RUNNING' && (await client.getJob(quick.id))?.status === 'RUNNING', { what: 'both jobs to run' });
+    await worker.stop();
+    expect(await client.getJob(quick.id)).to.include({ status: 'SUCCESS', result: 'done' });
+    const back = await client.getJob(long.id);
+    expect(back).to.include({ status: 'PENDING', attempts: 1 });
+    expect(back!.history!.at(-1)).to.include({ outcome: 'INTERRUPTED' });
+  });
+});
+
+describe('nuvom runworker --threads 0 (a real process, SQLite)', function () {
+  this.timeout(120_000);
+  after(() => cleanupTempProjects());
+
+  it('runs the queued jobs in-process and says so at start', async () => {
+    const p = project();
+    expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
+    const e = await nuvom(p, ['enqueue', 'add', '2', '3']);
+    expect(e.code, e.stderr).to.equal(0);
+    const id = e.stdout.trim();
+    const w = await nuvom(p, ['runworker', '--threads', '0', '--burst']);
+    expect(w.code, w.stderr).to.equal(0);
+    expect(w.stderr).to.match(/started: in-process \(threads 0\)/);
+    const s = await nuvom(p, ['status', id]);
+    expect(s.stdout, s.stdout).to.match(new RegExp(`^${id} add SUCCESS attempts=1`));
+  });
+});
