@@ -15,7 +15,7 @@ import {
   NuvomError, claimArgs, duplicateJob, renewArgs, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
   type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
-import { acquireDb, isConnectionLost, pgError, type PgDb, type PgLease, type Queryable } from './db.ts';
+import { acquireDb, pgError, type PgDb, type PgLease, type Queryable } from './db.ts';
 import { removeQueued, toBuf, toBytes, writeRecords, type RecordRow } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
 
@@ -49,6 +49,7 @@ const Q_COLS = 'id, task_name, args, priority, run_at, q_attempts, created_at, o
 
 export class PgQueue implements Queue {
   private readonly lease: PgLease;
+  /** @internal */
   readonly db: PgDb;
   private readonly clock: Clock;
   private readonly unsubscribers = new Set<() => void>();
@@ -78,6 +79,7 @@ export class PgQueue implements Queue {
    * Records and jobs as one write (JobStore.enqueue): a single INSERT of whole rows when the records
    * carry no attempts (what the dispatcher writes), else one transaction. With `tx` it runs on the
    * application's client, inside its transaction: the jobs exist if and only if that transaction commits.
+   * @internal
    */
   async enqueueRows(jobs: QueuedJob[], rows: RecordRow[], tx?: unknown): Promise<void> {
     this.live();
@@ -422,4 +424,5 @@ function toJob(row: QueueRow): QueuedJob {
   return job;
 }
 
-export { isConnectionLost };
+/** @internal */
+export { isConnectionLost } from './db.ts';

@@ -21,6 +21,7 @@ export interface PgResultStoreOptions {
 
 export class PgResultStore implements ResultStore, HeartbeatStore {
   private readonly lease: PgLease;
+  /** @internal */
   readonly db: PgDb;
   readonly serializer: Serializer;
   private closed = false;
@@ -31,12 +32,12 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     this.db = this.lease.db;
   }
 
-  /** For PgQueue's one-transaction writes: whether this (open) store writes through `db`. */
+  /** For PgQueue's one-transaction writes: whether this (open) store writes through `db`. @internal */
   sharesDb(db: PgDb): boolean {
     return !this.closed && this.db === db;
   }
 
-  /** Records as rows, encoded before any write (a value the serializer refuses throws here). */
+  /** Records as rows, encoded before any write (a value the serializer refuses throws here). @internal */
   rowsOf(records: JobRecord[]): RecordRow[] {
     this.live();
     return records.map((r) => toRecordRow(r, this.serializer));

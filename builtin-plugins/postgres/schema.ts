@@ -100,6 +100,7 @@ const MIGRATIONS: Array<(s: string, schema: string) => string> = [v1];
 
 export const LATEST = MIGRATIONS.length;
 
+/** @internal */
 export interface MigrateOptions {
   /** false: only check, and refuse an unmigrated schema (NUVOM_POSTGRES_MIGRATE=false). */
   apply: boolean;
@@ -107,7 +108,7 @@ export interface MigrateOptions {
   logger?: Logger;
 }
 
-/** The schema's version: 0 when it has no nuvom tables yet. */
+/** The schema's version: 0 when it has no nuvom tables yet. @internal */
 export async function schemaVersion(c: Queryable, schema: string): Promise<number> {
   const { rows } = await c.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`"${schema}".migrations`]);
   if (rows[0]?.t === null) return 0;
@@ -118,6 +119,7 @@ export async function schemaVersion(c: Queryable, schema: string): Promise<numbe
 /**
  * Brings `schema` to LATEST (or checks it, with apply false). Returns the versions applied.
  * Refuses a newer schema with NUVOM_E_STORAGE_SCHEMA.
+ * @internal
  */
 export async function migrate(c: Queryable, schema: string, opts: MigrateOptions): Promise<number[]> {
   const s = `"${schema}"`;

@@ -91,7 +91,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
  * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table; a bad value is
  * NUVOM_E_CONFIG naming where it came from.
  */
-export function readSettings(env: NodeJS.ProcessEnv, table: Readonly<Record<string, unknown>> = {}): PostgresSettings {
+export function readSettings(env: Readonly<Record<string, string | undefined>>, table: Readonly<Record<string, unknown>> = {}): PostgresSettings {
   const known = Object.values(SETTINGS).map((s) => s.toml);
   const unknown = Object.keys(table).filter((k) => !known.includes(k));
   if (unknown.length) {

@@ -27,6 +27,7 @@ export interface SqliteQueueOptions {
   logger?: Logger;
 }
 
+/** @internal */
 export interface QueueRow {
   seq: number;
   id: string;
@@ -41,12 +42,13 @@ export interface QueueRow {
   lease_expires_at?: number | null;
 }
 
-/** What a claim transaction returns: the leased rows, and which of them are redeliveries. */
+/** What a claim transaction returns: the leased rows, and which of them are redeliveries. @internal */
 export interface ClaimedRows {
   rows: QueueRow[];
   redelivered: Set<number>;
 }
 
+/** @internal */
 export const SQL = {
   // A row with no queue part (its job finished, the record kept) takes the job again, at the back of
   // the line; one still queued refuses it (no change: a duplicate).
@@ -119,7 +121,7 @@ export class SqliteQueue implements Queue {
   private closed = false;
 
   private readonly insertTx: Transaction<(jobs: QueuedJob[], now: number) => void>;
-  /** The claim's transaction; the job store runs it inside its own (a savepoint there). */
+  /** The claim's transaction; the job store runs it inside its own (a savepoint there). @internal */
   readonly claimTx: Transaction<(now: number, workerId: string, leaseExpiresAt: number, max: number) => ClaimedRows>;
   private readonly clearTx: Transaction<() => void>;
   private readonly renewTx: Transaction<(ids: string[], workerId: string, leaseExpiresAt: number) => RenewResult>;
@@ -210,7 +212,7 @@ export class SqliteQueue implements Queue {
     return claimedJobs(claimed, opts.workerId);
   }
 
-  /** For the job store: the connection this queue writes through. */
+  /** For the job store: the connection this queue writes through. @internal */
   connection(): Db {
     this.live();
     return this.db;
@@ -332,6 +334,7 @@ export class SqliteQueue implements Queue {
   }
 }
 
+/** @internal */
 export function toParams(job: QueuedJob, now: number) {
   return {
     id: job.id,
@@ -362,7 +365,7 @@ function readObject<T>(text: string, what: string, id: string, fallback: T, dama
   return fallback;
 }
 
-/** Claimed rows as jobs, highest priority first, then oldest (RETURNING does not promise an order). */
+/** Claimed rows as jobs, highest priority first, then oldest (RETURNING does not promise an order). @internal */
 export function claimedJobs({ rows, redelivered }: ClaimedRows, workerId: string): ClaimedJob[] {
   rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
   return rows.map((row) => ({ ...toJob(row), workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: redelivered.has(row.seq) }));

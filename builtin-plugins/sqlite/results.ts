@@ -21,6 +21,7 @@ export interface SqliteResultStoreOptions {
   logger?: Logger;
 }
 
+/** @internal */
 export interface ResultRow {
   id: string;
   task_name: string;
@@ -45,7 +46,7 @@ export interface ResultRow {
   history: string | null;
 }
 
-/** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). */
+/** Records encoded for writing; args are encoded only when a row is inserted (see writeRows). @internal */
 export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
 
 /*
@@ -55,13 +56,15 @@ export type RecordRows = Array<{ row: ResultRow; record: JobRecord }>;
  * (a PENDING write of a running job is a worker giving it back: its INTERRUPTED entry needs the start).
  * In an UPDATE (and an upsert's DO UPDATE) the bare column names are the row's values before it.
  */
+/** @internal */
 export const MERGE = 'nuvom_merge_history';
+/** @internal */
 export const HISTORY_SET = `CASE
     WHEN @history IS NULL AND (status <> 'RUNNING' OR @rec_attempts <= rec_attempts) THEN history
     WHEN history IS NULL AND (status <> 'RUNNING' OR (@rec_attempts <= rec_attempts AND @status <> 'PENDING')) THEN @history
     ELSE ${MERGE}(history, status, rec_attempts, started_at, worker_id, @history, @rec_attempts, @started_at) END`;
 
-/** nuvom_merge_history(...): mergeHistory over the stored row and the write, as JSON (NULL for none). */
+/** nuvom_merge_history(...): mergeHistory over the stored row and the write, as JSON (NULL for none). @internal */
 export function mergeHistoryText(
   stored: string | null, status: JobStatus, attempts: number, startedAt: number | null, workerId: string | null,
   incoming: string | null, newAttempts: number, newStartedAt: number | null,
@@ -138,7 +141,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     this.beats = new SqliteHeartbeats(this.db);
   }
 
-  /** For the job store: the connection this store writes through. */
+  /** For the job store: the connection this store writes through. @internal */
   connection(): Db {
     this.live();
     return this.db;
@@ -147,6 +150,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
   /**
    * For the job store's one-transaction writes: the records as rows, encoded before any write (a value
    * the serializer refuses throws here, with nothing written).
+   * @internal
    */
   rowsOf(records: JobRecord[]): RecordRows {
     this.live();
@@ -154,7 +158,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     return records.map((record) => ({ row: this.toRow(record), record }));
   }
 
-  /** Writes rows inside the caller's transaction (putTx, or one of the job store's). */
+  /** Writes rows inside the caller's transaction (putTx, or one of the job store's). @internal */
   writeRows(rows: RecordRows): void {
     for (const { row, record } of rows) {
       if (this.stmt.update.run(row).changes > 0) continue;

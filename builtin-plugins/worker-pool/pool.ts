@@ -19,7 +19,8 @@ import { Endings } from './endings.ts';
 import { LeaseKeeper } from './leases.ts';
 import { listened, OutcomeRecorder } from './outcomes.ts';
 import { Slots } from './slots.ts';
-import { PoolState, type PoolDeps, type PoolOptions } from './state.ts';
+import { PoolState } from './state.ts';
+import { type PoolDeps, type PoolOptions } from './options.ts';
 import { PoolStore } from './store.ts';
 import { Supervisor } from './supervisor.ts';
 

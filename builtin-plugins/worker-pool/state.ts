@@ -4,9 +4,8 @@
  * supervisor, drain) reads and changes this, and calls the others through `parts`.
  * Must never: hold a job in two places at once (the buffer, `inflight`), or in flight on no host.
  */
-import type {
-  ClaimedJob, HookBus, JobStore, Logger, NuvomConfig, Queue, RegistryService, ResultStore, Serializer, WorkerOptions,
-} from '../../sdk/plugin.ts';
+import type { ClaimedJob } from '../../sdk/plugin.ts';
+import type { PoolDeps, PoolOptions } from './options.ts';
 import type { Timed } from './deadlines.ts';
 import type { OutcomeRecorder } from './outcomes.ts';
 import type { PoolStore } from './store.ts';
@@ -17,25 +16,7 @@ import type { Endings } from './endings.ts';
 import type { LeaseKeeper } from './leases.ts';
 import type { Supervisor } from './supervisor.ts';
 
-export interface PoolDeps {
-  config: NuvomConfig;
-  queue: Queue;
-  resultStore: ResultStore;
-  /** Claims (with their RUNNING records) and outcomes are written through it (see JobStore), by store.ts. */
-  store: JobStore;
-  serializer: Serializer;
-  registry: RegistryService;
-  bus: HookBus;
-  logger: Logger;
-}
-
-export interface PoolOptions extends WorkerOptions {
-  /** Time between aborting a timed-out job's signal and terminating its thread (abandoning it, in-process). */
-  graceMs?: number;
-  memoryLimitMb?: number;
-  /** Idle poll when the queue offers no change notifications. */
-  pollMs?: number;
-}
+export type { PoolDeps, PoolOptions } from './options.ts';
 
 export type AbortReason = 'timeout' | 'cancel' | 'shutdown';
 
@@ -70,7 +51,7 @@ export interface Inflight extends Buffered, Timed {
   startedAt: number;
   /** The timeout's deadline once its timer started (slots.ts, deadlines.ts), else 0. */
   deadline: number;
-  grace: NodeJS.Timeout | undefined;
+  grace: ReturnType<typeof setTimeout> | undefined;
 }
 
 export function inflightOf(b: Buffered, thread: SlotHost, phase: Inflight['phase']): Inflight {
