@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, formatSignature, NuvomError, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 // dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
@@ -49,20 +49,8 @@ function staleFor(ctx: PluginContext, moduleUrl: string): string | null {
 
 /** The known name closest to `name` by edit distance, if it is close enough to be a typo. */
 export function nearest(name: string, known: string[]): string | undefined {
-  const dist = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0]; row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return row[b.length];
-  };
   let best: { k: string; d: number } | undefined;
-  for (const k of known) { const d = dist(name, k); if (!best || d < best.d) best = { k, d }; }
+  for (const k of known) { const d = editDistance(name, k); if (!best || d < best.d) best = { k, d }; }
   return best && best.d <= Math.max(1, Math.floor(name.length / 3)) ? best.k : undefined;
 }
 

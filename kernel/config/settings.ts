@@ -17,25 +17,27 @@ interface OwnedSpec {
   owner: string;
 }
 
+/** Levenshtein distance (insertions, deletions, substitutions), for "did you mean" hints. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]; row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
 /** The closest known key, for "did you mean" hints (case, substring, then a small edit distance). */
 export function suggestKey(key: string, keys: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   const direct = keys.find((k) => k.toLowerCase() === lower || k.toLowerCase().includes(lower) || lower.includes(k.toLowerCase()));
   if (direct) return direct;
-  const dist = (a: string, b: string) => {
-    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = row[0]; row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const cur = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = cur;
-      }
-    }
-    return row[b.length];
-  };
   let best: { k: string; d: number } | undefined;
-  for (const k of keys) { const d = dist(lower, k.toLowerCase()); if (!best || d < best.d) best = { k, d }; }
+  for (const k of keys) { const d = editDistance(lower, k.toLowerCase()); if (!best || d < best.d) best = { k, d }; }
   return best && best.d <= Math.max(1, Math.floor(key.length / 3)) ? best.k : undefined;
 }
 
