@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   NUVOM_E_TASK_INVALID: 'task() was given bad options or no name',
   NUVOM_E_TASK_DUPLICATE: 'two tasks share one name',
   NUVOM_E_TASK_UNKNOWN: 'no task of that name is registered or in the manifest',
-  NUVOM_E_TASK_LOAD: 'a task module could not be loaded in a worker thread',
+  NUVOM_E_TASK_LOAD: 'a task module could not be loaded where the job runs',
   NUVOM_E_UNSERIALIZABLE: 'an argument or result cannot be serialized',
   NUVOM_E_DESERIALIZE: 'stored bytes could not be decoded',
   NUVOM_E_ENQUEUE_REFUSED: 'an enqueue hook refused the job',
@@ -33,13 +33,12 @@ export const ERROR_CODES = {
   NUVOM_E_JOB_CANCELLED: 'the awaited job was cancelled',
   NUVOM_E_TIMEOUT: 'a job ran past its timeout',
   NUVOM_E_RESULT_TIMEOUT: 'waiting for a job result took longer than asked',
-  NUVOM_E_WORKER_CRASHED: 'the worker thread running the job died',
+  NUVOM_E_WORKER_CRASHED: 'the worker running the job died under it',
   NUVOM_E_STORAGE: 'a storage backend failed',
   NUVOM_E_STORAGE_CORRUPT: 'stored data is corrupt and was quarantined',
   NUVOM_E_UNSUPPORTED: 'the configured backend does not support the operation',
   NUVOM_E_SCHEDULE_INVALID: 'a schedule trigger is invalid',
   NUVOM_E_SCHEDULE_NOT_FOUND: 'no schedule has that id',
-  NUVOM_E_DISCOVERY: 'task discovery found a problem',
   NUVOM_E_MANIFEST: 'the task manifest is missing, stale or unreadable',
   NUVOM_E_USAGE: 'a command was used wrongly',
   NUVOM_E_PORT_IN_USE: 'a network port is already taken',
@@ -49,7 +48,22 @@ export const ERROR_CODES = {
   NUVOM_E_STORAGE_SCHEMA: 'the storage schema is newer than this nuvom, or not migrated yet',
 } as const;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+/**
+ * Error codes that plugins declare (`errors: { NUVOM_E_ACME: 'what it means' }` in the definition),
+ * typed by augmenting this interface: `declare module 'nuvom/plugin' { interface PluginErrorCodes {
+ * NUVOM_E_ACME: true } }`. The kernel's codes and every loaded plugin's share one namespace.
+ */
+export interface PluginErrorCodes {} // eslint-disable-line @typescript-eslint/no-empty-interface
+
+export type ErrorCode = keyof typeof ERROR_CODES | (keyof PluginErrorCodes & string);
+
+/** What is wrong with a code a plugin declares (its shape, or a clash with the kernel's), or null. */
+export function errorCodeProblem(code: string, meaning: unknown): string | null {
+  if (!/^NUVOM_E_[A-Z][A-Z0-9_]*$/.test(code)) return `error code "${code}" must look like NUVOM_E_ACME_SOMETHING (upper case, digits and "_" after NUVOM_E_)`;
+  if (Object.hasOwn(ERROR_CODES, code)) return `error code "${code}" is the kernel's; declare a code of your own`;
+  if (typeof meaning !== 'string' || meaning === '') return `error code "${code}" needs a one-line meaning`;
+  return null;
+}
 
 export interface NuvomErrorOptions {
   /** The plugin whose code failed, when known. */

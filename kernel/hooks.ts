@@ -21,6 +21,7 @@ export interface JobEvent {
   attempt: number;
   at: number;
   workerId?: string;
+  /** Where in the worker the job ran, when the pool knows (the built-in pool: its thread's id). */
   threadId?: number;
   /** Time from becoming claimable (runAt) to start, on `jobStarted`. */
   waitMs?: number;
@@ -33,35 +34,10 @@ export interface JobEvent {
   phase?: 'queued' | 'running';
 }
 
-export interface ThreadEvent {
-  workerId: string;
-  threadId: number;
-  at: number;
-  reason?: string;
-}
-
-export interface WorkerEvent {
-  workerId: string;
-  at: number;
-  threads: number;
-  concurrency: number;
-}
-
-/** A snapshot the worker pool publishes periodically, for gauges and status lines. */
-export interface PoolStats {
-  workerId: string;
-  at: number;
-  threads: number;
-  busyThreads: number;
-  running: number;
-  done: number;
-  failed: number;
-}
-
 /**
  * A worker's storage call failed (`storageError`), or a write worked again after failures
- * (`storageRecovered`, without `message`). `code` is the underlying one when known (SQLITE_FULL,
- * ENOSPC, SQLITE_BUSY), else the NuvomError's.
+ * (`storageRecovered`, without `message`). `code` is the underlying one when known (the database's
+ * or the system's, such as ENOSPC), else the NuvomError's.
  */
 export interface StorageEvent {
   workerId: string;
@@ -99,20 +75,29 @@ function makeHooks() {
     jobTimedOut: new AsyncParallelHook<[JobEvent]>(['event']),
     jobCancelled: new AsyncParallelHook<[JobEvent]>(['event']),
     jobRedelivered: new AsyncParallelHook<[JobEvent]>(['event']),
-    threadStarted: new AsyncParallelHook<[ThreadEvent]>(['event']),
-    threadStopped: new AsyncParallelHook<[ThreadEvent]>(['event']),
-    threadReplaced: new AsyncParallelHook<[ThreadEvent]>(['event']),
-    workerStarted: new AsyncParallelHook<[WorkerEvent]>(['event']),
-    workerStopped: new AsyncParallelHook<[WorkerEvent]>(['event']),
-    poolStats: new AsyncParallelHook<[PoolStats]>(['stats']),
     storageError: new AsyncParallelHook<[StorageEvent]>(['event']),
     storageRecovered: new AsyncParallelHook<[StorageEvent]>(['event']),
   };
 }
 
-export type KernelHooks = ReturnType<typeof makeHooks>;
-export type PipelineHookName = 'enqueue' | 'retryDecision' | 'cli';
-export type ObserverHookName = Exclude<keyof KernelHooks, PipelineHookName>;
+/**
+ * The payloads of observer hooks that plugins declare (`hooks: { name: 'observer' }` in the plugin
+ * definition). A plugin types its hooks by augmenting this interface:
+ * `declare module 'nuvom/plugin' { interface ObserverEvents { acmeReported: AcmeEvent } }`.
+ */
+export interface ObserverEvents {} // eslint-disable-line @typescript-eslint/no-empty-interface
+/** The values of pipeline hooks that plugins declare (`hooks: { name: 'pipeline' }`), augmented likewise. */
+export interface PipelineValues {} // eslint-disable-line @typescript-eslint/no-empty-interface
+
+/** What a declared hook is: observers isolate a tap that throws, pipelines pass a value through their taps. */
+export type HookKind = 'observer' | 'pipeline';
+
+export type DeclaredHooks = { readonly [K in keyof ObserverEvents]: AsyncParallelHook<[ObserverEvents[K]]> }
+  & { readonly [K in keyof PipelineValues]: AsyncSeriesWaterfallHook<[PipelineValues[K]]> };
+type BuiltinHooks = ReturnType<typeof makeHooks>;
+export type KernelHooks = BuiltinHooks & DeclaredHooks;
+export type PipelineHookName = 'enqueue' | 'retryDecision' | 'cli' | (keyof PipelineValues & string);
+export type ObserverHookName = Exclude<keyof BuiltinHooks, 'enqueue' | 'retryDecision' | 'cli'> | (keyof ObserverEvents & string);
 const PIPELINE: ReadonlySet<string> = new Set<PipelineHookName>(['enqueue', 'retryDecision', 'cli']);
 
 interface AnyHook {
@@ -122,22 +107,70 @@ interface AnyHook {
   call?(...args: unknown[]): unknown;
 }
 
+/** Property names a hook table never answers with an idle hook (promise checks, JSON, inspection). */
+const NOT_HOOKS: ReadonlySet<string> = new Set(['then', 'toJSON', 'constructor', 'inspect']);
+
 export class HookBus {
+  /**
+   * The kernel's hooks and those the loaded plugins declared. A hook that no loaded plugin declares
+   * reads as an idle hook whose taps never fire (so a metrics plugin taps the worker pool's events
+   * whether or not the pool is loaded); TypeScript still refuses a name nobody declared.
+   */
   readonly hooks: Readonly<KernelHooks>;
+  private readonly table: Record<string, AnyHook>;
+  private readonly declared = new Map<string, { kind: HookKind; owner: string }>();
+  private readonly idle = new Map<string, AnyHook>();
   private readonly customHooks = new Map<string, { hook: AnyHook; kind: 'pipeline' | 'observer'; owner: string }>();
   private readonly reported = new Map<string, number>();
 
-  constructor(private readonly logger: Logger) {
+  /**
+   * `declared`: the hooks plugins declare in their definitions (`hooks`), created here, before any
+   * plugin registers, so a plugin that registers earlier can tap a later one's hooks.
+   */
+  constructor(private readonly logger: Logger, declared: ReadonlyArray<{ owner: string; name: string; kind: HookKind }> = []) {
     const hooks = makeHooks();
     for (const [name, hook] of Object.entries(hooks)) {
       this.wrap(name, hook as unknown as AnyHook, PIPELINE.has(name) ? 'pipeline' : 'observer');
     }
-    this.hooks = Object.freeze(hooks);
+    this.table = hooks as unknown as Record<string, AnyHook>;
+    for (const d of declared) this.declare(d.owner, d.name, d.kind);
+    Object.freeze(this.table);
+    this.hooks = new Proxy(this.table, {
+      get: (target, prop) => {
+        if (typeof prop !== 'string' || Object.hasOwn(target, prop) || NOT_HOOKS.has(prop) || prop in Object.prototype) return Reflect.get(target, prop);
+        let hook = this.idle.get(prop);
+        if (!hook) this.idle.set(prop, (hook = new AsyncParallelHook<[unknown]>(['event']) as unknown as AnyHook));
+        return hook;
+      },
+    }) as unknown as Readonly<KernelHooks>;
+  }
+
+  /** Creates a hook a plugin declared; its name shares one namespace with the kernel's hooks. */
+  private declare(owner: string, name: string, kind: HookKind): void {
+    if (!/^[a-z][A-Za-z0-9]*$/.test(name)) {
+      throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `hook name "${name}" must be camelCase letters and digits, starting with a lower-case letter`, { plugin: owner });
+    }
+    if (kind !== 'observer' && kind !== 'pipeline') {
+      throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `hook "${name}" is declared as ${JSON.stringify(kind)}; declare it as "observer" or "pipeline"`, { plugin: owner });
+    }
+    const other = this.declared.get(name)?.owner ?? (Object.hasOwn(this.table, name) || this.customHooks.has(name) ? 'the kernel' : undefined);
+    if (other) {
+      throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `hook "${name}" is already declared by ${other === 'the kernel' ? other : `plugin "${other}"`}; pick another name (prefix it with your plugin's name)`, { plugin: owner });
+    }
+    const hook = (kind === 'observer' ? new AsyncParallelHook<[unknown]>(['event']) : new AsyncSeriesWaterfallHook<[unknown]>(['value'])) as unknown as AnyHook;
+    this.wrap(name, hook, kind);
+    this.table[name] = hook;
+    this.declared.set(name, { kind, owner });
+  }
+
+  /** The hooks plugins declared, with their kind and owner (`nuvom plugin status`, docs). */
+  declaredHooks(): Array<{ name: string; kind: HookKind; owner: string }> {
+    return [...this.declared].map(([name, d]) => ({ name, ...d }));
   }
 
   /** Publishes a plugin's own hook so other plugins can tap it through `custom(name)`. */
   publish<H>(owner: string, name: string, hook: H, kind: 'pipeline' | 'observer'): H {
-    if (name in this.hooks || this.customHooks.has(name)) {
+    if (Object.hasOwn(this.table, name) || this.customHooks.has(name)) {
       throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `hook "${name}" is already declared; pick another name (prefix it with your plugin's name)`, { plugin: owner });
     }
     this.wrap(name, hook as unknown as AnyHook, kind);
@@ -259,6 +292,23 @@ export function hooksFor<H extends object>(hooks: H, plugin: string): H {
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  // The table is frozen (a Proxy could not hand out other objects for its properties): a new frozen table.
-  return Object.freeze(Object.fromEntries(Object.entries(hooks).map(([k, v]) => [k, typeof v === 'object' && v !== null ? wrapHook(v as Record<string, unknown>) : v]))) as H;
+  // One wrapper per hook, made on first use: the table also answers for idle hooks (see HookBus.hooks).
+  // The proxy's own target is empty (a frozen target would forbid answering with wrappers).
+  const wrapped = new Map<string, unknown>();
+  const get = (prop: string | symbol): unknown => {
+    const v = Reflect.get(hooks, prop);
+    if (typeof prop !== 'string' || typeof v !== 'object' || v === null) return v;
+    let w = wrapped.get(prop);
+    if (!w) wrapped.set(prop, (w = wrapHook(v as Record<string, unknown>)));
+    return w;
+  };
+  return new Proxy({} as H, {
+    get: (_t, prop) => get(prop),
+    has: (_t, prop) => Reflect.has(hooks, prop),
+    ownKeys: () => Reflect.ownKeys(hooks),
+    getOwnPropertyDescriptor: (_t, prop) => (Object.hasOwn(hooks, prop) ? { value: get(prop), enumerable: true, configurable: true, writable: false } : undefined),
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+  });
 }

@@ -8,7 +8,7 @@ import { ServiceContainer } from './container.ts';
 import { importListedPlugins } from './config/load.ts';
 import { CONFIG_KEYS, type KernelSettings, type NuvomConfig } from './config/schema.ts';
 import { resolveSettings, settingsFor } from './config/settings.ts';
-import { NuvomError } from './errors.ts';
+import { errorCodeProblem, NuvomError } from './errors.ts';
 import { HookBus, hooksFor } from './hooks.ts';
 import { createLogger } from './logger.ts';
 import type { ResolvedPreset } from './preset.ts';
@@ -47,6 +47,7 @@ export interface BootOptions {
 export class Kernel {
   readonly bus: HookBus;
   readonly container = new ServiceContainer<Services>();
+  private readonly errorCodes = new Map<string, { meaning: string; plugin: string }>();
   private stopped = false;
 
   constructor(
@@ -57,7 +58,17 @@ export class Kernel {
     clock: Clock,
     readonly catalogue: Catalogue = {},
   ) {
-    this.bus = new HookBus(logger);
+    // Plugins' own hooks and error codes exist before any plugin registers (one may tap another's).
+    this.bus = new HookBus(logger, plugins.flatMap((l) => Object.entries(l.plugin.hooks ?? {}).map(([name, kind]) => ({ owner: l.plugin.name, name, kind }))));
+    for (const l of plugins) {
+      for (const [code, meaning] of Object.entries(l.plugin.errors ?? {})) {
+        const problem = errorCodeProblem(code, meaning);
+        if (problem) throw new NuvomError('NUVOM_E_PLUGIN_INVALID', problem, { plugin: l.plugin.name });
+        const other = this.errorCodes.get(code);
+        if (other) throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `error code "${code}" is already declared by plugin "${other.plugin}"; pick another code`, { plugin: l.plugin.name });
+        this.errorCodes.set(code, { meaning, plugin: l.plugin.name });
+      }
+    }
     this.container.value('config', config);
     this.container.value('logger', logger);
     this.container.value('clock', clock);
@@ -65,6 +76,7 @@ export class Kernel {
     this.container.value('kernelInfo', {
       presetPlugins: () => this.plugins.filter((l) => l.source === 'builtin').map((l) => l.plugin),
       catalogue: () => this.catalogue,
+      errorCodes: () => Object.fromEntries(this.errorCodes),
       plugins: () => this.plugins.map((l) => ({
         name: l.plugin.name, version: l.plugin.version, source: l.source, state: l.state,
         provides: this.providesOf(l.plugin), dependsOn: l.plugin.dependsOn ?? [], needs: l.plugin.needs ?? [],

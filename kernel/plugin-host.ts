@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NuvomError, messageOf } from './errors.ts';
+import { errorCodeProblem, NuvomError, messageOf } from './errors.ts';
 import { API_VERSION, type NuvomPlugin, type PluginContext } from './plugin.ts';
 
 export interface LoadedPlugin {
@@ -23,7 +23,7 @@ export interface LoadedPlugin {
 /** Validates a plugin object's shape; the error says what is wrong and names the plugin or spec. */
 export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
   const fail = (what: string): never => {
-    throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: ${what}. A plugin is { name, apiVersion: ${API_VERSION}, provides?, dependsOn?, settings?, defaults?, register?, start?, stop? } (docs/plugins.md)`);
+    throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: ${what}. A plugin is { name, apiVersion: ${API_VERSION}, provides?, dependsOn?, needs?, settings?, defaults?, hooks?, errors?, register?, start?, stop? } (docs/plugins.md)`);
   };
   if (typeof candidate === 'function') {
     fail('exported a function or class, not a plugin object; export the object (e.g. `export default definePlugin({ ... })`)');
@@ -52,6 +52,19 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
       if (typeof sp!.parse !== 'function') fail(`setting "${key}" has no "parse" function (it returns the value or throws a message)`);
       if (typeof sp!.doc !== 'string' || sp!.doc === '') fail(`setting "${key}" has no one-line "doc"`);
       if (sp!.env !== undefined && (typeof sp!.env !== 'string' || !/^NUVOM_[A-Z0-9_]+$/.test(sp!.env))) fail(`setting "${key}": "env" must be a variable name such as "NUVOM_ACME_URL"`);
+    }
+  }
+  if (p.hooks !== undefined) {
+    if (typeof p.hooks !== 'object' || p.hooks === null || Array.isArray(p.hooks)) fail('"hooks" must be an object of hook name -> "observer" or "pipeline"');
+    for (const [name, kind] of Object.entries(p.hooks as Record<string, unknown>)) {
+      if (kind !== 'observer' && kind !== 'pipeline') fail(`hook "${name}" must be declared as "observer" or "pipeline", not ${JSON.stringify(kind)}`);
+    }
+  }
+  if (p.errors !== undefined) {
+    if (typeof p.errors !== 'object' || p.errors === null || Array.isArray(p.errors)) fail('"errors" must be an object of error code -> what it means');
+    for (const [code, meaning] of Object.entries(p.errors as Record<string, unknown>)) {
+      const problem = errorCodeProblem(code, meaning);
+      if (problem) fail(problem);
     }
   }
   if (p.defaults !== undefined && (typeof p.defaults !== 'object' || p.defaults === null || Array.isArray(p.defaults))) {

@@ -4,7 +4,7 @@
  */
 import type { Clock, JobStore, Logger, Queue, ResultStore, ScheduleStore, Serializer } from './contracts.ts';
 import type { NuvomConfig } from './config/schema.ts';
-import type { HookBus, KernelHooks } from './hooks.ts';
+import type { HookBus, HookKind, KernelHooks } from './hooks.ts';
 import type { Catalogue } from './plugin-host.ts';
 
 export const API_VERSION = 1 as const;
@@ -41,6 +41,8 @@ export interface PluginInfo {
 /** What the kernel tells about itself (for `nuvom plugin status`). */
 export interface KernelInfo {
   plugins(): PluginInfo[];
+  /** Error codes the loaded plugins declared, code -> { meaning, plugin }. */
+  errorCodes(): Record<string, { meaning: string; plugin: string }>;
   /** The plugin objects that came from the preset (and `builtins`), for building an isolated kernel. */
   presetPlugins(): NuvomPlugin[];
   /** The catalogue the kernel booted with ("nuvom/plugins/prometheus" -> loader). */
@@ -124,6 +126,18 @@ export interface NuvomPlugin<S extends SettingSpecs = SettingSpecs> {
    * (`{ queueBackend: 'sqlite' }`). The first loaded plugin that suggests one wins; any source beats it.
    */
   defaults?: Readonly<Record<string, unknown>>;
+  /**
+   * Hooks this plugin declares (docs/plugins.md, "Declaring hooks and error codes"): created by the
+   * kernel before any plugin registers, tapped through `ctx.hooks.<name>` like the kernel's, fired
+   * with `ctx.bus.emit(name, payload)` (observers) or `ctx.hooks.<name>.promise(value)` (pipelines).
+   * Type them by augmenting ObserverEvents / PipelineValues.
+   */
+  hooks?: Readonly<Record<string, HookKind>>;
+  /**
+   * Error codes this plugin throws (`new NuvomError(code, ...)`), with what each means; type them by
+   * augmenting PluginErrorCodes. A code the kernel or another loaded plugin declares is refused.
+   */
+  errors?: Readonly<Record<string, string>>;
   register?(ctx: PluginContext<SettingsOf<S>>): void | Promise<void>;
   /** `settings` is ctx.settings (declared settings), or the `[settings.<plugin>]` table as written. */
   start?(settings: SettingsOf<S>, ctx: PluginContext<SettingsOf<S>>): void | Promise<void>;

@@ -3,6 +3,7 @@
  * problems, warnings and the progress indicator go to stderr.
  * Must never: call process.exit (it sets process.exitCode), or print anything but JSON with --json.
  */
+import type {} from './errors.ts';
 import { join, relative, resolve, sep } from 'node:path';
 import { cliFormat, isNuvomError, type CliContext, type NuvomConfig } from '../../sdk/plugin.ts';
 import { defaultTaskTypesPath, writeTaskTypes } from './declarations.ts';

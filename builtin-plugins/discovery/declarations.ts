@@ -6,6 +6,7 @@
  * API server) gets `client.enqueue('add', [1, 2])` checked by name and arguments.
  * Must never: copy a type's text out of the source (a query cannot drift), or rewrite an unchanged file.
  */
+import type {} from './errors.ts';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { NuvomError } from '../../sdk/plugin.ts';

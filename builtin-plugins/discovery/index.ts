@@ -6,6 +6,7 @@ import { definePlugin } from '../../sdk/plugin.ts';
 import { addDiscoveryCommands, type DiscoveryCalls } from './cli.ts';
 import { defaultTaskTypesPath, renderTaskTypes, writeTaskTypes } from './declarations.ts';
 import { discoverTasks, isManifestStale, loadManifest, staleReason } from './discover.ts';
+import { DISCOVERY_ERRORS } from './errors.ts';
 import { diffTasks } from './manifest.ts';
 import { scanFile } from './scan.ts';
 import type { DiscoveryService } from './types.ts';
@@ -22,6 +23,7 @@ export default definePlugin({
   apiVersion: 1,
   description: 'static task discovery with oxc-parser, the task manifest, `discover tasks` and `list tasks`',
   provides: ['discovery:oxc', 'cli'],
+  errors: DISCOVERY_ERRORS,
   register(ctx) {
     ctx.provide('discovery', 'oxc', (): DiscoveryService => ({ discover: discoverTasks, loadManifest, isManifestStale, staleReason }) as DiscoveryService);
     // The commands reach discovery through the container: a third-party discovery chosen by config

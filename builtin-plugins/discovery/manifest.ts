@@ -3,6 +3,7 @@
  * diffing two versions, and refusing two tasks with one name.
  * Must never: leave a half-written manifest behind, or accept one whose shape it did not check.
  */
+import type {} from './errors.ts';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

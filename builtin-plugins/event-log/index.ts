@@ -6,7 +6,11 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { definePlugin, NuvomError, messageOf, type JobEvent, type NuvomPlugin, type ObserverHookName, type ThreadEvent, type WorkerEvent } from '../../sdk/plugin.ts';
+import { definePlugin, NuvomError, messageOf, type JobEvent, type NuvomPlugin, type ObserverEvents, type ObserverHookName } from '../../sdk/plugin.ts';
+
+/** The worker pool's payloads, as it declares them (nuvom-worker-pool's `hooks`). */
+type ThreadEvent = ObserverEvents['threadStarted'];
+type WorkerEvent = ObserverEvents['workerStarted'];
 
 export const PLUGIN_NAME = 'nuvom-event-log';
 

@@ -5,8 +5,10 @@ import { runTestJob } from './test-worker.ts';
 import { ensureManifest, watchSources } from './dev.ts';
 import { StatusLog, statusLine } from './status-line.ts';
 import { poolSettings } from './settings.ts';
+import { POOL_HOOKS } from './events.ts';
 
 export { WorkerPool };
+export type { PoolStats, ThreadEvent, WorkerEvent } from './events.ts';
 
 function wholeNumber(flag: string, min: number, hint = '') {
   return (v: string): number => {
@@ -75,6 +77,7 @@ export default definePlugin({
   dependsOn: ['nuvom-registry'],
   needs: ['queue', 'resultStore', 'serializer', 'registry'],
   settings: poolSettings,
+  hooks: POOL_HOOKS,
   register(ctx) {
     ctx.provide('workerPool', 'threads', (s) => ({
       start: (o: PoolOptions = {}) => new WorkerPool({

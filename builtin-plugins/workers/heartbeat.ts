@@ -7,7 +7,11 @@
  * period tries again), or write more often than once a period per pool.
  */
 import { hostname } from 'node:os';
-import { messageOf, type HeartbeatStore, type HookBus, type Logger, type PoolStats, type ResultStore, type WorkerEvent, type WorkerHeartbeat } from '../../sdk/plugin.ts';
+import { messageOf, type HeartbeatStore, type HookBus, type Logger, type ObserverEvents, type ResultStore, type WorkerHeartbeat } from '../../sdk/plugin.ts';
+
+/** The worker pool's payloads, as it declares them (nuvom-worker-pool's `hooks`). */
+type WorkerEvent = ObserverEvents['workerStarted'];
+type PoolStats = ObserverEvents['poolStats'];
 import { hasHeartbeats } from './view.ts';
 
 interface Tracked {

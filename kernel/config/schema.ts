@@ -129,7 +129,7 @@ export const CONFIG_KEYS: { [K in keyof KernelSettings]: KeySpec<KernelSettings[
   pluginsFile: { env: 'NUVOM_PLUGINS_FILE', doc: 'plugin listing file', default: '.nuvom_plugins.toml', parse: str },
   services: {
     env: 'NUVOM_SERVICES',
-    doc: 'implementation of any other service a plugin provides, as token=name pairs ("discovery=acme,workerPool=mine")',
+    doc: 'implementation of any other service a plugin provides, as token=name pairs ("scheduler=acme,workerPool=mine")',
     default: {},
     parse: parseServices,
   },
@@ -140,16 +140,16 @@ function parseServices(raw: unknown): Readonly<Record<string, string>> {
   const pairs: Array<[string, unknown]> = typeof raw === 'string'
     ? raw.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
       const i = s.indexOf('=');
-      if (i <= 0) throw new Error(`expected token=name pairs separated by commas, such as "discovery=acme", got ${JSON.stringify(s)}`);
+      if (i <= 0) throw new Error(`expected token=name pairs separated by commas, such as "scheduler=acme", got ${JSON.stringify(s)}`);
       return [s.slice(0, i).trim(), s.slice(i + 1).trim()];
     })
     : typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.entries(raw) : [];
   if (typeof raw !== 'string' && pairs.length === 0 && (typeof raw !== 'object' || raw === null || Array.isArray(raw))) {
-    throw new Error('expected a table of service token = implementation name, such as { discovery = "acme" }');
+    throw new Error('expected a table of service token = implementation name, such as { scheduler = "acme" }');
   }
   const out: Record<string, string> = {};
   for (const [token, n] of pairs) {
-    if (!/^[a-z][\w]*$/i.test(token)) throw new Error(`"${token}" is not a service token (letters and digits, such as "discovery")`);
+    if (!/^[a-z][\w]*$/i.test(token)) throw new Error(`"${token}" is not a service token (letters and digits, such as "scheduler")`);
     try { out[token] = name(n); } catch (err) { throw new Error(`${token}: ${(err as Error).message}`); }
   }
   return Object.freeze(out);
