@@ -2,20 +2,20 @@
  * The guard of read-only commands: `history recent`, `status`, `inspect`, `stats`, `schedule list`
  * and `retry jobs --dry-run`-like reads must not create a database where none is (a command run from
  * the wrong folder would otherwise print "no jobs found" and leave an empty `.nuvom/nuvom.db`).
- * When the configured store has no file yet, it says where it looked and why that is the project.
- * Must never: open or create a store (it only looks at the file system), or judge a plugin's backend
- * (only the built-in sqlite and file backends have paths to check).
+ * The chosen implementation says where its data lives (StorageHealth.locate, provided beside its
+ * factory); when that is nowhere yet, it says where it looked and why that is the project.
+ * Must never: open or create a store, or know a backend's paths (a backend without `locate`, such
+ * as a server, is not judged).
  */
-import { existsSync } from 'node:fs';
-import { NuvomError, resolvePath, type NuvomConfig } from '../sdk/plugin.ts';
+import { NuvomError, type NuvomConfig, type StorageHealth } from '../sdk/plugin.ts';
 
 /** Commands (first words) that only read job records or schedules. */
-const READ_ONLY: ReadonlyArray<{ words: string[]; store: 'results' | 'schedules' }> = [
-  { words: ['history', 'recent'], store: 'results' },
-  { words: ['status'], store: 'results' },
-  { words: ['inspect'], store: 'results' },
-  { words: ['stats'], store: 'results' },
-  { words: ['schedule', 'list'], store: 'schedules' },
+const READ_ONLY: ReadonlyArray<{ words: string[]; store: 'resultStore' | 'scheduleStore' }> = [
+  { words: ['history', 'recent'], store: 'resultStore' },
+  { words: ['status'], store: 'resultStore' },
+  { words: ['inspect'], store: 'resultStore' },
+  { words: ['stats'], store: 'resultStore' },
+  { words: ['schedule', 'list'], store: 'scheduleStore' },
 ];
 
 /** Global options that take a value: their value is not a command word. */
@@ -34,18 +34,18 @@ export function commandWords(argv: readonly string[]): string[] {
   return words;
 }
 
-/** Throws NUVOM_E_NO_DATABASE when `argv` is a read-only command and its store's file is missing. */
-export function checkReadOnly(argv: readonly string[], config: NuvomConfig): void {
+/**
+ * Throws NUVOM_E_NO_DATABASE when `argv` is a read-only command and its store's data is missing.
+ * `healthOf` gives the chosen implementation's checker (Kernel.healthOf).
+ */
+export function checkReadOnly(argv: readonly string[], config: NuvomConfig, healthOf: (token: string) => StorageHealth | undefined): void {
   if (argv.includes('--help') || argv.includes('-h')) return;
   const words = commandWords(argv);
   const cmd = READ_ONLY.find((c) => c.words.every((w, i) => words[i] === w));
   if (!cmd) return;
-  const backend = cmd.store === 'results' ? config.resultBackend : config.schedulerBackend;
-  const where = backend === 'sqlite' ? resolvePath(config, config.sqliteResultPath)
-    : backend === 'file' && cmd.store === 'results' ? resolvePath(config, config.fileResultDir)
-      : null;
-  if (where === null || existsSync(where)) return;
+  const where = healthOf(cmd.store)?.locate?.(cmd.store);
+  if (!where || where.exists) return;
   throw new NuvomError('NUVOM_E_NO_DATABASE',
-    `no nuvom ${backend === 'sqlite' ? 'database' : 'result folder'} at ${where}: \`nuvom ${cmd.words.join(' ')}\` only reads and creates nothing. `
-    + `The project root is ${config.cwd} (${config.rootReason}); run it in your project, pass --cwd <project>, or set ${backend === 'sqlite' ? 'NUVOM_SQLITE_PATH' : 'NUVOM_FILE_RESULT_DIR'}`);
+    `no nuvom ${where.what} at ${where.path}: \`nuvom ${cmd.words.join(' ')}\` only reads and creates nothing. `
+    + `The project root is ${config.cwd} (${config.rootReason}); run it in your project, pass --cwd <project>${where.setting ? `, or set ${where.setting}` : ''}`);
 }

@@ -6,6 +6,7 @@
  * concurrent and unordered, so the order is kept here).
  */
 import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix';
+import type { StorageHealth } from './contracts.ts';
 import { NuvomError, messageOf } from './errors.ts';
 
 export interface Provider {
@@ -16,12 +17,19 @@ export interface Provider {
 
 type Disposer = (instance: unknown) => unknown;
 
+/** What a plugin may provide beside a service's factory. */
+export interface ProvideOptions {
+  /** Checks the implementation's storage without building it (`nuvom doctor`, read-only commands). */
+  health?: StorageHealth;
+}
+
 export class ServiceContainer<S extends object> {
   private readonly awilix: AwilixContainer;
   private readonly providers = new Map<string, Map<string, Provider>>();
   private readonly selected = new Map<string, string>();
   private readonly factories = new Map<string, (services: S) => unknown>();
   private preferred: ReadonlySet<string> = new Set();
+  private readonly healths = new Map<string, StorageHealth>();
   private readonly built: Array<{ key: string; instance: unknown; dispose?: Disposer; plugin: string }> = [];
 
   constructor() {
@@ -40,6 +48,7 @@ export class ServiceContainer<S extends object> {
     name: string,
     factory: (services: S) => S[K],
     dispose?: (instance: S[K]) => unknown,
+    options: ProvideOptions = {},
   ): void {
     if (!/^[a-z][\w.-]*$/i.test(name)) {
       throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `implementation name "${name}" for service "${token}" must start with a letter and hold only letters, digits, "_", "-" or "."`, { plugin });
@@ -50,6 +59,7 @@ export class ServiceContainer<S extends object> {
     }
     const key = `${token}@${name}`;
     this.factories.set(key, factory as (services: S) => unknown);
+    if (options.health) this.healths.set(key, options.health);
     this.awilix.register(key, asFunction(() => {
       let instance: S[K];
       try {
@@ -119,6 +129,12 @@ export class ServiceContainer<S extends object> {
     const factory = this.factories.get(`${token}@${name}`);
     if (!factory) throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has no implementation named "${name}"`);
     return factory(this.cradle) as S[K];
+  }
+
+  /** The health checker the chosen implementation of `token` was provided with; builds nothing. */
+  healthOf(token: string): StorageHealth | undefined {
+    const name = this.selection(token);
+    return name === undefined ? undefined : this.healths.get(`${token}@${name}`);
   }
 
   /** The lazily resolving view that factories receive. */

@@ -3,7 +3,7 @@ export * from './contracts.ts';
 export * from './errors.ts';
 export * from './hooks.ts';
 export * from './plugin.ts';
-export { ServiceContainer, type Provider } from './container.ts';
+export { ServiceContainer, type Provider, type ProvideOptions } from './container.ts';
 export { bootKernel, Kernel, SERVICE_SELECTIONS, type BootOptions } from './kernel.ts';
 export { importFile, importPlugin, orderPlugins, parseSpec, validatePlugin, withTimeout, type Catalogue, type LoadedPlugin } from './plugin-host.ts';
 export { importListedPlugins, loadConfig, parsePluginsToml, resolvePath, type LoadConfigOptions } from './config/load.ts';

@@ -160,6 +160,11 @@ export class Kernel {
     return this.container.resolve(token);
   }
 
+  /** The health checker of the chosen implementation of `token` (StorageHealth), if it has one. */
+  healthOf(token: string) {
+    return this.container.healthOf(token);
+  }
+
   contextFor(plugin: NuvomPlugin): PluginContext {
     const logger = this.logger.child({ plugin: plugin.name });
     return {
@@ -169,7 +174,8 @@ export class Kernel {
       logger,
       hooks: hooksFor(this.bus.hooks, plugin.name),
       bus: this.bus,
-      provide: (token, name, factory, dispose) => this.container.provide(plugin.name, token, name, factory, dispose),
+      provide: (token, name, factory, dispose, options) => this.container.provide(plugin.name, token, name, factory, dispose, options),
+      healthOf: (token) => this.container.healthOf(token),
       resolve: (token) => this.container.resolve(token),
       implementations: (token) => this.container.implementations(token).map((p) => p.name),
     };

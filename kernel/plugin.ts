@@ -2,7 +2,8 @@
  * The plugin protocol: the shape every plugin has, built-in or third-party, and the context the host
  * hands it. Documented for authors in docs/plugins.md.
  */
-import type { Clock, JobStore, Logger, Queue, ResultStore, ScheduleStore, Serializer } from './contracts.ts';
+import type { Clock, JobStore, Logger, Queue, ResultStore, ScheduleStore, Serializer, StorageHealth } from './contracts.ts';
+import type { ProvideOptions } from './container.ts';
 import type { NuvomConfig } from './config/schema.ts';
 import type { HookBus, HookKind, KernelHooks } from './hooks.ts';
 import type { Catalogue } from './plugin-host.ts';
@@ -88,13 +89,19 @@ export interface PluginContext<S = Readonly<Record<string, unknown>>> {
   readonly logger: Logger;
   readonly hooks: Readonly<KernelHooks>;
   readonly bus: HookBus;
-  /** Provides `token` under `name`; the factory runs on first resolve and only if config chooses `name`. */
+  /**
+   * Provides `token` under `name`; the factory runs on first resolve and only if config chooses `name`.
+   * `options.health` checks the implementation's storage without building it (StorageHealth).
+   */
   provide<K extends keyof Services & string>(
     token: K,
     name: string,
     factory: (services: Services) => Services[K],
     dispose?: (instance: Services[K]) => unknown,
+    options?: ProvideOptions,
   ): void;
+  /** The health checker the chosen implementation of `token` was provided with, if any; builds nothing. */
+  healthOf(token: string): StorageHealth | undefined;
   /** The chosen implementation of a service (built on first use). */
   resolve<K extends keyof Services & string>(token: K): Services[K];
   /** Implementation names provided for a token. */

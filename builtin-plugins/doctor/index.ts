@@ -1,18 +1,19 @@
 /**
- * Doctor plugin: `nuvom doctor [--json] [--fix] [--grace-secs N]` checks the configured backends (SQLite
- * file, integrity and WAL state, expired leases; file-queue permissions and quarantine), jobs that
- * can never finish (stuck RUNNING, orphaned PENDING/RETRYING), and the task manifest. One line per
- * check, `ok|warn|FAIL  <check>: <detail>; fix: <what to do>`; exit code 1 when any check FAILs.
- * In a worker's process it records the worker's storage errors for doctor to read (last-error.ts).
- * Must never: change anything unless --fix is given, and then only mark hopeless records FAILED.
+ * Doctor plugin: `nuvom doctor [--json] [--fix] [--grace-secs N]` checks every chosen storage backend
+ * through the plugin contracts only (each implementation's StorageHealth, provided beside its
+ * factory, and a built backend's optional health()), jobs that can never finish (stuck RUNNING,
+ * orphaned PENDING/RETRYING), the volumes' free space, a worker's last storage error and the task
+ * manifest. One line per check, `ok|warn|FAIL  <check>: <detail>; fix: <what to do>`; exit code 1
+ * when any check FAILs. In a worker's process it records the worker's storage errors for doctor to
+ * read (last-error.ts).
+ * Must never: know a backend by name or read its files itself; change anything unless --fix is
+ * given, and then only mark hopeless records FAILED (and what a backend's own fixes do).
  */
-import { existsSync } from 'node:fs';
-import { definePlugin, hasHealth, messageOf, NuvomError, resolvePath, type PluginContext } from '../../sdk/plugin.ts';
+import { definePlugin, hasHealth, messageOf, NuvomError, type PluginContext, type StorageHealth, type StorageHealthReport, type StorageToken } from '../../sdk/plugin.ts';
 import { checkJobs, jobCheckError } from './jobs.ts';
 import { checkFreeSpace, checkLastStorageError, recordStorageErrors } from './last-error.ts';
 import { checkManifest } from './manifest.ts';
 import { finding, formatJson, formatLine, type Finding } from './report.ts';
-import { checkFileQueue, checkFileResults, checkSqliteFile, sqliteFiles } from './storage.ts';
 
 export type { Finding, Level } from './report.ts';
 
@@ -22,19 +23,35 @@ export interface DoctorOptions {
   graceSecs?: number;
 }
 
-/** Whether the job checks can read storage without creating it (a missing file is not an error). */
-function storagePresent(ctx: PluginContext, findings: Finding[]): string | null {
-  const c = ctx.config;
-  if (c.queueBackend === 'memory' || c.resultBackend === 'memory') return 'the memory backends keep jobs inside each process; nothing to check from here';
-  // A missing schedules-only file does not keep the job checks from reading the queue and results.
-  const missing = findings.find((f) => f.data?.exists === false && !(f.data.services as string[] | undefined)?.every((s) => s === 'schedules'));
-  if (missing) return 'no job storage yet';
-  if (findings.some((f) => f.level === 'FAIL' && f.check !== 'manifest')) return 'skipped: fix the storage problem above first';
-  // Opening the services would create nuvom's tables (and switch the file to WAL) in a foreign file.
-  const foreign = findings.find((f) => f.check === 'sqlite-integrity' && Array.isArray(f.data?.tables) && (f.data.tables as string[]).length === 0);
-  if (foreign) return 'the SQLite file holds no nuvom tables yet: no jobs to check';
-  if (c.queueBackend === 'file' && !existsSync(resolvePath(c, c.fileQueueDir))) return 'no job storage yet';
-  return null;
+const STORAGE: readonly StorageToken[] = ['queue', 'resultStore', 'scheduleStore'];
+
+/** The chosen storage implementations' health checkers, each with the services it serves (one checker may serve several). */
+function checkers(ctx: PluginContext): Map<StorageHealth, StorageToken[]> {
+  const out = new Map<StorageHealth, StorageToken[]>();
+  for (const token of STORAGE) {
+    const h = ctx.healthOf(token);
+    if (h) out.set(h, [...(out.get(h) ?? []), token]);
+  }
+  return out;
+}
+
+/** Asks every chosen storage implementation about its storage, without building any service. */
+async function storageHealth(ctx: PluginContext, opts: DoctorOptions) {
+  const findings: Finding[] = [];
+  const folders: NonNullable<StorageHealthReport['folders']> = [];
+  let skip: StorageHealthReport['jobChecks'];
+  for (const [h, services] of checkers(ctx)) {
+    try {
+      const report = await h.health({ services, fix: opts.fix === true, leaseSecs: ctx.config.visibilityTimeoutSecs });
+      findings.push(...report.findings.map((f) => finding(f.check, f.level, f.detail, f.fix, f.data)));
+      folders.push(...(report.folders ?? []));
+      skip ??= report.jobChecks;
+    } catch (err) {
+      findings.push(finding(`${services[0]}-health`, 'FAIL', `the storage check of ${services.join(', ')} threw: ${messageOf(err)}`, 'report this to the plugin\'s authors'));
+      skip ??= { skip: 'skipped: fix the storage problem above first', level: 'warn' };
+    }
+  }
+  return { findings, folders, skip };
 }
 
 export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): Promise<Finding[]> {
@@ -42,16 +59,14 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
   const findings: Finding[] = [
     finding('config', 'ok', `queue ${c.queueBackend}, results ${c.resultBackend}, schedules ${c.schedulerBackend}; lease ${c.visibilityTimeoutSecs}s; project ${c.cwd}`),
   ];
-  for (const [file, services] of sqliteFiles(c)) findings.push(...checkSqliteFile(file, services, c));
-  if (c.queueBackend === 'file') findings.push(...checkFileQueue(c));
-  if (c.resultBackend === 'file') findings.push(...checkFileResults(c));
+  const storage = await storageHealth(ctx, opts);
+  findings.push(...storage.findings);
   // A full volume or a worker's storage error does not keep the (read-only) job checks from running.
-  const volume = [...checkFreeSpace(c), checkLastStorageError(c)];
+  const volume = [...checkFreeSpace(storage.folders), checkLastStorageError(c)];
 
-  const skip = storagePresent(ctx, findings);
+  const skip = storage.skip;
   if (skip) {
-    const level = skip.startsWith('skipped') ? 'warn' : 'ok';
-    findings.push(finding('stuck-jobs', level, skip), finding('orphaned-jobs', level, skip));
+    findings.push(finding('stuck-jobs', skip.level, skip.skip), finding('orphaned-jobs', skip.level, skip.skip));
   } else {
     try {
       findings.push(...await checkJobs({
@@ -62,26 +77,23 @@ export async function runDoctor(ctx: PluginContext, opts: DoctorOptions = {}): P
       findings.push(jobCheckError(err));
     }
   }
-  findings.push(...await backendHealth(ctx, opts, skip === null));
+  findings.push(...await backendHealth(ctx, opts, skip === undefined));
   findings.push(...volume, checkManifest(ctx));
   return findings;
 }
 
-/** The backends doctor checks itself above (by their files); any other reports through health(). */
-const OWN_CHECKS = new Set(['sqlite', 'file', 'memory']);
-
 /**
- * Every chosen backend that implements the optional health() contract reports its own findings. A
- * backend doctor has no file checks for (a third party's) is always asked; a built-in one only once
- * its storage is known to exist (resolving it would create it).
+ * Every chosen backend that implements the optional health() contract reports its own findings. One
+ * with a storage checker is built only once its storage is known to be readable (building it would
+ * create it); one without (a third party's) is always asked.
  */
 async function backendHealth(ctx: PluginContext, opts: DoctorOptions, storageReady: boolean) {
   const out: ReturnType<typeof finding>[] = [];
   const info = ctx.resolve('kernelInfo').services();
   const asked = new Set<unknown>();
-  for (const token of ['queue', 'resultStore', 'scheduleStore'] as const) {
+  for (const token of STORAGE) {
     const name = info[token]?.selected;
-    if (!name || (OWN_CHECKS.has(name) && !storageReady)) continue;
+    if (!name || (ctx.healthOf(token) && !storageReady)) continue;
     let backend: unknown;
     try {
       backend = ctx.resolve(token);

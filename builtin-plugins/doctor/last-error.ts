@@ -60,8 +60,8 @@ function overwrite(file: string, rec: LastStorageError): void {
 
 /** The worker side: taps the pool's storage events in every process that runs a worker. */
 export function recordStorageErrors(ctx: PluginContext, name: string): void {
-  // The memory backends live and die with the process: nothing on a volume to report.
-  if (ctx.config.queueBackend === 'memory' && ctx.config.resultBackend === 'memory') return;
+  // Backends that live and die with the process have nothing on a volume to report.
+  if (ctx.healthOf('queue')?.inProcess && ctx.healthOf('resultStore')?.inProcess) return;
   const file = lastErrorPath(ctx.config);
   const runs = new Map<string, { rec: LastStorageError; writtenAt: number; timer?: NodeJS.Timeout }>();
   let ready = false;
@@ -134,7 +134,8 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
   try { rec = JSON.parse(text); } catch { rec = null; }
   if (!isRecord(rec)) return finding('storage-errors', 'warn', `${file} is not a storage-error record`, `delete it; workers write it again on their next storage error`, { path: file });
   const what = `worker ${rec.workerId} (pid ${rec.pid}) failed to ${rec.op === 'record' ? 'record outcomes' : rec.op === 'renew' ? 'renew leases' : 'claim jobs'}: ${rec.message}${rec.code ? ` (${rec.code})` : ''}; ${rec.count} time(s) from ${rec.firstAt} to ${rec.lastAt}`;
-  const full = /SQLITE_FULL|ENOSPC|EDQUOT/.test(rec.code ?? '') || /disk is full|no space left/i.test(rec.message);
+  // A database's "full" code (such as SQLITE_FULL, DISK_FULL) or the system's.
+  const full = /(^|_)FULL$|ENOSPC|EDQUOT/.test(rec.code ?? '') || /disk is full|no space left/i.test(rec.message);
   const fix = full
     ? 'free space on the storage\'s volume (see storage-space) or move the database to a larger one; the worker goes on by itself once writes work'
     : 'read the worker\'s log around that time; the worker retries by itself, and doctor shows when a write worked again';
@@ -145,25 +146,19 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
   return finding('storage-errors', 'FAIL', what, fix, data);
 }
 
-/** The folders the configured storage lives in (the nearest existing one for a path not created yet). */
-function storageFolders(config: NuvomConfig): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const add = (p: string, what: string) => {
-    let dir = p;
-    while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-    out.set(dir, [...(out.get(dir) ?? []), what]);
-  };
-  if (config.queueBackend === 'sqlite') add(path.dirname(resolvePath(config, config.sqliteQueuePath)), 'queue');
-  if (config.resultBackend === 'sqlite' || config.schedulerBackend === 'sqlite') add(path.dirname(resolvePath(config, config.sqliteResultPath)), 'results');
-  if (config.queueBackend === 'file') add(resolvePath(config, config.fileQueueDir), 'queue');
-  if (config.resultBackend === 'file') add(resolvePath(config, config.fileResultDir), 'results');
-  return out;
-}
+type Folder = { path: string; services: string[]; setting?: string };
 
-/** Doctor: free space of each storage volume (statfs of the storage's folder). */
-export function checkFreeSpace(config: NuvomConfig): Finding[] {
+/** Doctor: free space of each storage volume (statfs of the folders the storage checkers named). */
+export function checkFreeSpace(folders: readonly Folder[]): Finding[] {
+  const byDir = new Map<string, { services: string[]; settings: string[] }>();
+  for (const f of folders) {
+    const e = byDir.get(f.path) ?? { services: [], settings: [] };
+    e.services.push(...f.services);
+    if (f.setting) e.settings.push(f.setting);
+    byDir.set(f.path, e);
+  }
   const seen = new Map<string, Finding>();
-  for (const [dir, services] of storageFolders(config)) {
+  for (const [dir, { services, settings }] of byDir) {
     let st: { bavail: number; bsize: number; blocks: number };
     try {
       st = statfsSync(dir);
@@ -176,8 +171,9 @@ export function checkFreeSpace(config: NuvomConfig): Finding[] {
     const pct = size ? Math.round((free / size) * 1000) / 10 : 0;
     const detail = `${dir} (${[...new Set(services)].join(', ')}): ${bytes(free)} free of ${bytes(size)} (${pct}%)`;
     const data = { path: dir, freeBytes: free, sizeBytes: size };
+    const move = settings.length ? ` (${[...new Set(settings)].join(', ')})` : '';
     if (free < FULL_BYTES) {
-      seen.set(dir, finding('storage-space', 'FAIL', `${detail}: the volume is full; SQLite and the file backend cannot write (database or disk is full)`, 'free space on that volume (old logs, backups), or move the storage to a larger one (NUVOM_SQLITE_PATH); workers go on by themselves', data));
+      seen.set(dir, finding('storage-space', 'FAIL', `${detail}: the volume is full; the storage cannot write (database or disk is full)`, `free space on that volume (old logs, backups), or move the storage to a larger one${move}; workers go on by themselves`, data));
     } else if (free < WARN_BYTES && pct < 10) {
       seen.set(dir, finding('storage-space', 'warn', `${detail}: little room left`, 'free space on that volume before it fills: writes then fail with "database or disk is full"', data));
     } else {

@@ -8,6 +8,7 @@ import { definePlugin, resolvePath } from '../../sdk/plugin.ts';
 import { FileQueue } from './queue.ts';
 import { FileResultStore } from './results.ts';
 import { fileSettings } from './settings.ts';
+import { fileHealth } from './health.ts';
 
 export { FileQueue, FileResultStore };
 
@@ -19,12 +20,15 @@ export default definePlugin({
   settings: fileSettings,
   register(ctx) {
     const { fileQueueDir, fileResultDir } = ctx.settings;
-    ctx.provide('queue', 'file', (s) => new FileQueue(resolvePath(s.config, fileQueueDir), s.logger.child({ plugin: 'nuvom-file' })), (q) => q.close());
+    // One checker for both services: doctor asks it once about the ones config chose "file" for.
+    const health = fileHealth({ queue: resolvePath(ctx.config, fileQueueDir), results: resolvePath(ctx.config, fileResultDir) });
+    ctx.provide('queue', 'file', (s) => new FileQueue(resolvePath(s.config, fileQueueDir), s.logger.child({ plugin: 'nuvom-file' })), (q) => q.close(), { health });
     ctx.provide(
       'resultStore',
       'file',
       (s) => new FileResultStore(resolvePath(s.config, fileResultDir), s.serializer, s.logger.child({ plugin: 'nuvom-file' })),
       (r) => r.close(),
+      { health },
     );
   },
 });

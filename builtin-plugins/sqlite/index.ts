@@ -12,6 +12,7 @@ import { SqliteResultStore } from './results.ts';
 import { SqliteScheduleStore } from './schedules.ts';
 import { SqliteJobStore } from './job-store.ts';
 import { sqliteSettings } from './settings.ts';
+import { sqliteHealth } from './health.ts';
 
 export { SqliteQueue, type SqliteQueueOptions } from './queue.ts';
 export { SqliteResultStore, type SqliteResultStoreOptions } from './results.ts';
@@ -30,17 +31,21 @@ const sqlitePlugin = definePlugin({
   register(ctx) {
     const logger = ctx.logger;
     const { sqliteQueuePath, sqliteResultPath } = ctx.settings;
+    // One checker for every service: doctor asks it once about the ones config chose "sqlite" for.
+    const health = sqliteHealth({ queue: resolvePath(ctx.config, sqliteQueuePath), results: resolvePath(ctx.config, sqliteResultPath) });
     ctx.provide(
       'queue',
       'sqlite',
       (s) => new SqliteQueue({ path: resolvePath(s.config, sqliteQueuePath), clock: s.clock, logger }),
       (queue) => queue.close(),
+      { health },
     );
     ctx.provide(
       'resultStore',
       'sqlite',
       (s) => new SqliteResultStore({ path: resolvePath(s.config, sqliteResultPath), serializer: s.serializer, logger }),
       (store) => store.close(),
+      { health },
     );
     // Chosen when queueBackend and resultBackend are both "sqlite" (JobStore): one transaction per
     // batch when both are on one file; split files go through the generic pair.
@@ -55,6 +60,7 @@ const sqlitePlugin = definePlugin({
       'sqlite',
       (s) => new SqliteScheduleStore({ path: resolvePath(s.config, sqliteResultPath), logger }),
       (store) => store.close(),
+      { health },
     );
   },
 });

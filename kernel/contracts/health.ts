@@ -29,3 +29,52 @@ export function hasHealth(backend: unknown): backend is BackendHealth {
   return typeof backend === 'object' && backend !== null && typeof (backend as BackendHealth).health === 'function';
 }
 
+
+/** The storage services `nuvom doctor` and the read-only commands ask a health checker about. */
+export type StorageToken = 'queue' | 'resultStore' | 'scheduleStore';
+
+export interface StorageHealthOptions {
+  /** The services config chose this implementation for (one checker may serve several). */
+  services: StorageToken[];
+  /** Apply the fixes it can (`nuvom doctor --fix`), and say so in the findings. */
+  fix: boolean;
+  /** The configured lease length, for judging expired leases. */
+  leaseSecs: number;
+}
+
+export interface StorageHealthReport {
+  findings: HealthFinding[];
+  /**
+   * Set when the job checks cannot read through these services now (no storage yet, storage that is
+   * not nuvom's, storage that failed a check above, jobs only inside each process): why, and how
+   * serious. Doctor then skips them (and does not build the services, which would create storage).
+   */
+  jobChecks?: { skip: string; level: HealthLevel };
+  /** The folders the data lives in (the nearest existing one for a path not created yet), for doctor's free-space check. */
+  folders?: Array<{ path: string; services: string[]; setting?: string }>;
+}
+
+/** Where a service keeps its data, for commands that must not create it. */
+export interface StorageLocation {
+  path: string;
+  exists: boolean;
+  /** What it is, for messages: "database", "result folder". */
+  what: string;
+  /** The setting (its variable) that moves it, such as NUVOM_SQLITE_PATH. */
+  setting?: string;
+}
+
+/**
+ * Optional, provided beside a storage service's factory (`ctx.provide(token, name, factory, dispose,
+ * { health })`): checks the backend's storage without building the service, so without opening or
+ * creating anything (a missing file is a finding, not an error). `nuvom doctor` reports every chosen
+ * storage implementation through it (the built-in SQLite and file plugins' checks live there), and
+ * the read-only commands ask `locate` where the data is before they run.
+ */
+export interface StorageHealth {
+  health(opts: StorageHealthOptions): StorageHealthReport | Promise<StorageHealthReport>;
+  /** Where `service`'s data lives; null (or no method) when nothing is kept on disk to look for. */
+  locate?(service: StorageToken): StorageLocation | null;
+  /** The data lives inside each process and dies with it (nothing on a volume to report). */
+  readonly inProcess?: boolean;
+}

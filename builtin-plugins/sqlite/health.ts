@@ -1,18 +1,29 @@
 /**
- * Doctor checks of the storage files themselves: the SQLite file (exists, permissions, integrity, WAL
- * state, expired leases) and the file backend's directories (permissions, quarantined and leftover
- * files). Reads only; opens SQLite with its own short-lived connection, closed before returning.
- * Must never: create, repair or delete anything.
+ * The SQLite plugin's storage health (StorageHealth, nuvom/plugin), for `nuvom doctor` and the
+ * read-only commands: each file in use exists and is readable and writable (with its folder, for the
+ * -wal and -shm files), passes integrity_check, is in WAL mode with a WAL that checkpoints keep small,
+ * and how many of its jobs hold an expired lease. Opens each file with its own short-lived read
+ * connection (fileMustExist), closed before returning.
+ * Must never: create, repair or delete anything; build the plugin's services (that creates the file).
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { messageOf, resolvePath, type NuvomConfig } from '../../sdk/plugin.ts';
-import { bytes, finding, type Finding } from './report.ts';
+import { messageOf, type HealthFinding, type HealthLevel, type StorageHealth, type StorageHealthReport, type StorageToken } from '../../sdk/plugin.ts';
 
 /** A WAL larger than this means checkpoints are starved (a reader that never lets go). */
 const WAL_WARN_BYTES = 64 * 1024 * 1024;
-const TEMP_STALE_MS = 3_600_000;
+const LABELS: Record<StorageToken, string> = { queue: 'queue', resultStore: 'results', scheduleStore: 'schedules' };
+
+function finding(check: string, level: HealthLevel, detail: string, fix?: string, data?: Record<string, unknown>): HealthFinding {
+  return { check, level, detail, ...(fix ? { fix } : {}), ...(data ? { data } : {}) };
+}
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
 
 function writable(p: string): string | null {
   try {
@@ -23,17 +34,45 @@ function writable(p: string): string | null {
   }
 }
 
-/** The SQLite files the configuration uses, with the services on each. */
-export function sqliteFiles(config: NuvomConfig): Map<string, string[]> {
-  const files = new Map<string, string[]>();
-  const add = (p: string, service: string) => files.set(p, [...(files.get(p) ?? []), service]);
-  if (config.queueBackend === 'sqlite') add(resolvePath(config, config.sqliteQueuePath), 'queue');
-  if (config.resultBackend === 'sqlite') add(resolvePath(config, config.sqliteResultPath), 'results');
-  if (config.schedulerBackend === 'sqlite') add(resolvePath(config, config.sqliteResultPath), 'schedules');
-  return files;
+/** The nearest existing folder of a path (the one a file not created yet would be made in). */
+function nearestFolder(p: string): string {
+  let dir = path.dirname(p);
+  while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
 }
 
-export function checkSqliteFile(file: string, services: string[], config: NuvomConfig): Finding[] {
+/** `paths`: the absolute file of each service (the queue's, and results' and schedules' one). */
+export function sqliteHealth(paths: { queue: string; results: string }): StorageHealth {
+  const fileOf = (s: StorageToken) => (s === 'queue' ? paths.queue : paths.results);
+  return {
+    locate: (service) => ({ path: fileOf(service), exists: existsSync(fileOf(service)), what: 'database', setting: 'NUVOM_SQLITE_PATH' }),
+    health({ services, leaseSecs }): StorageHealthReport {
+      const files = new Map<string, StorageToken[]>();
+      for (const s of services) files.set(fileOf(s), [...(files.get(fileOf(s)) ?? []), s]);
+      const findings: HealthFinding[] = [];
+      let jobChecks: StorageHealthReport['jobChecks'];
+      for (const [file, on] of files) {
+        const found = checkFile(file, on.map((s) => LABELS[s]), leaseSecs);
+        findings.push(...found);
+        // A missing schedules-only file does not keep the job checks from reading the queue and results.
+        if (!jobChecks && found.some((f) => f.data?.exists === false) && on.some((s) => s !== 'scheduleStore')) jobChecks = { skip: 'no job storage yet', level: 'ok' };
+      }
+      // Opening the services would create nuvom's tables (and switch the file to WAL) in a foreign file.
+      if (!jobChecks && findings.some((f) => f.level === 'FAIL')) jobChecks = { skip: 'skipped: fix the storage problem above first', level: 'warn' };
+      if (!jobChecks && findings.some((f) => f.check === 'sqlite-integrity' && Array.isArray(f.data?.tables) && (f.data.tables as string[]).length === 0)) {
+        jobChecks = { skip: 'the SQLite file holds no nuvom tables yet: no jobs to check', level: 'ok' };
+      }
+      const folders = new Map<string, string[]>();
+      for (const [file, on] of files) {
+        const dir = nearestFolder(file);
+        folders.set(dir, [...(folders.get(dir) ?? []), ...on.map((s) => (s === 'queue' ? 'queue' : 'results'))]);
+      }
+      return { findings, jobChecks, folders: [...folders].map(([p, s]) => ({ path: p, services: [...new Set(s)], setting: 'NUVOM_SQLITE_PATH' })) };
+    },
+  };
+}
+
+function checkFile(file: string, services: string[], leaseSecs: number): HealthFinding[] {
   const label = `${file} (${services.join(', ')})`;
   let size: number;
   try {
@@ -66,7 +105,7 @@ export function checkSqliteFile(file: string, services: string[], config: NuvomC
     return out;
   }
   try {
-    out.push(...inspect(db, file, services, config));
+    out.push(...inspect(db, file, services, leaseSecs));
   } catch (err) {
     const notDb = /not a database|file is encrypted/i.test(messageOf(err));
     out.push(finding('sqlite-integrity', 'FAIL', notDb ? `${file} is not a SQLite database (${messageOf(err)})` : `${file} could not be read: ${messageOf(err)}`,
@@ -77,8 +116,8 @@ export function checkSqliteFile(file: string, services: string[], config: NuvomC
   return out;
 }
 
-function inspect(db: Database.Database, file: string, services: string[], config: NuvomConfig): Finding[] {
-  const out: Finding[] = [];
+function inspect(db: Database.Database, file: string, services: string[], leaseSecs: number): HealthFinding[] {
+  const out: HealthFinding[] = [];
   const problems = db.prepare('PRAGMA integrity_check(20)').pluck().all() as string[];
   const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'nuvom_%'").pluck().all() as string[]);
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -114,68 +153,11 @@ function inspect(db: Database.Database, file: string, services: string[], config
     const counts = `${row.ready} ready, ${row.delayed} delayed, ${row.leased} leased`;
     if (row.expired > 0) {
       const ago = Math.round((now - (row.oldest ?? now)) / 1000);
-      out.push(finding('sqlite-leases', 'warn', `${row.expired} job(s) hold an expired lease (the oldest expired ${ago}s ago; leases last ${config.visibilityTimeoutSecs}s): their worker died or stalled; ${counts}`,
+      out.push(finding('sqlite-leases', 'warn', `${row.expired} job(s) hold an expired lease (the oldest expired ${ago}s ago; leases last ${leaseSecs}s): their worker died or stalled; ${counts}`,
         'nothing is lost: any running worker claims them again; if none runs, start one (nuvom runworker)', { ...row }));
     } else {
       out.push(finding('sqlite-leases', 'ok', `${counts}; no expired leases`, undefined, { ...row }));
     }
   }
   return out;
-}
-
-const QUEUE_SUBDIRS = ['ready', 'leased', 'ids', 'cancel', 'tmp'];
-
-function listing(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-export function checkFileQueue(config: NuvomConfig): Finding[] {
-  const dir = resolvePath(config, config.fileQueueDir);
-  if (!existsSync(dir)) {
-    return [finding('file-queue', 'warn', `${dir} does not exist yet`, 'nothing to check: it is created by the first enqueue or worker; if you expected jobs here, check NUVOM_FILE_QUEUE_DIR and --cwd', { path: dir, exists: false })];
-  }
-  const bad: string[] = [];
-  for (const sub of ['.', ...QUEUE_SUBDIRS]) {
-    const p = path.join(dir, sub);
-    if (sub !== '.' && !existsSync(p)) continue;
-    try {
-      accessSync(p, constants.R_OK | constants.W_OK | constants.X_OK);
-    } catch (err) {
-      bad.push(`${sub === '.' ? dir : sub + '/'} (${(err as NodeJS.ErrnoException).code ?? messageOf(err)})`);
-    }
-  }
-  if (bad.length) {
-    return [finding('file-queue', 'FAIL', `not readable, writable and searchable: ${bad.join(', ')}`, `run nuvom as the owner of ${dir}, or chmod -R u+rwX ${dir}`, { path: dir })];
-  }
-  const out = [finding('file-queue', 'ok', `${dir}: ${listing(path.join(dir, 'ready')).length} waiting, ${listing(path.join(dir, 'leased')).length} leased; permissions ok`, undefined, { path: dir })];
-  const quarantined = listing(path.join(dir, '.corrupt')).filter((n) => !n.endsWith('.reason'));
-  if (quarantined.length) {
-    out.push(finding('file-quarantine', 'warn', `${quarantined.length} job file(s) were quarantined in ${path.join(dir, '.corrupt')} (they never run)`,
-      'read the .reason file beside each; re-enqueue the jobs you still need, then delete them', { count: quarantined.length }));
-  } else {
-    out.push(finding('file-quarantine', 'ok', 'no quarantined job files', undefined, { count: 0 }));
-  }
-  const now = Date.now();
-  const stale = listing(path.join(dir, 'tmp')).filter((n) => {
-    try { return now - statSync(path.join(dir, 'tmp', n)).mtimeMs > TEMP_STALE_MS; } catch { return false; }
-  });
-  if (stale.length) {
-    out.push(finding('file-temp', 'warn', `${stale.length} temp file(s) older than an hour in ${path.join(dir, 'tmp')}: enqueues that crashed before their rename`, 'they were never enqueued; safe to delete (a worker also sweeps them at start)', { count: stale.length }));
-  }
-  return out;
-}
-
-export function checkFileResults(config: NuvomConfig): Finding[] {
-  const dir = resolvePath(config, config.fileResultDir);
-  if (!existsSync(dir)) {
-    return [finding('file-results', 'warn', `${dir} does not exist yet`, 'nothing to check: it is created by the first enqueue or worker; check NUVOM_FILE_RESULT_DIR and --cwd', { path: dir, exists: false })];
-  }
-  const bad = [dir, ...listing(dir).filter((n) => n.endsWith('.jsonl')).map((n) => path.join(dir, n))].filter((p) => writable(p));
-  if (bad.length) return [finding('file-results', 'FAIL', `not readable and writable: ${bad.join(', ')}`, `run nuvom as their owner, or chmod -R u+rwX ${dir}`, { path: dir })];
-  const log = path.join(dir, 'results.jsonl');
-  return [finding('file-results', 'ok', `${dir}: results.jsonl ${existsSync(log) ? bytes(statSync(log).size) : 'not written yet'}; permissions ok`, undefined, { path: dir })];
 }
