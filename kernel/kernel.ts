@@ -129,7 +129,11 @@ export class Kernel {
     for (const l of this.plugins) {
       // Declared needs: a plugin that resolves a service nobody provides fails here, not at first use.
       for (const token of l.plugin.needs ?? []) {
-        if (!this.container.has(token)) {
+        if (!/^[a-z]\w*\??$/i.test(token)) {
+          throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `"needs" entry "${token}" must be a service token, with "?" at the end when optional ("scheduler?")`, { plugin: l.plugin.name });
+        }
+        // "token?" is an optional need: resolved only by some commands, so its absence is no boot error.
+        if (!token.endsWith('?') && !this.container.has(token)) {
           throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `needs service "${token}", which no loaded plugin provides; load a plugin that provides it (or do not leave it out of the preset)`, { plugin: l.plugin.name });
         }
       }
@@ -176,7 +180,12 @@ export class Kernel {
       bus: this.bus,
       provide: (token, name, factory, dispose, options) => this.container.provide(plugin.name, token, name, factory, dispose, options),
       healthOf: (token) => this.container.healthOf(token),
-      resolve: (token) => this.container.resolve(token),
+      resolve: (token) => {
+        if (!this.container.has(token) && plugin.needs?.includes(`${token}?`)) {
+          throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `this needs the optional service "${token}", which no loaded plugin provides; load a plugin that provides it (or do not leave it out of the preset)`, { plugin: plugin.name });
+        }
+        return this.container.resolve(token);
+      },
       implementations: (token) => this.container.implementations(token).map((p) => p.name),
     };
   }

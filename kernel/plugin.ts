@@ -119,8 +119,10 @@ export interface NuvomPlugin<S extends SettingSpecs = SettingSpecs> {
   /** Plugins that must register and start before this one. */
   dependsOn?: string[];
   /**
-   * Service tokens this plugin resolves and cannot work without ("queue", "registry"). Boot fails,
-   * naming the plugin and the service, when no loaded plugin provides one.
+   * Service tokens this plugin resolves ("queue", "registry"). Boot fails, naming the plugin and the
+   * service, when no loaded plugin provides one. A token ending in "?" ("scheduler?") is optional:
+   * only some of its commands resolve it, so boot goes on without it, and resolving it then fails
+   * naming the plugin and the service.
    */
   needs?: string[];
   /**

@@ -157,6 +157,7 @@ export default definePlugin({
   apiVersion: 1,
   description: 'core commands: version, config, plugin status, enqueue, status',
   provides: ['cli'],
+  needs: ['jobs', 'registry', 'kernelInfo'],
   register(ctx) {
     ctx.hooks.cli.tap('nuvom-cli-core', ({ program }) => addCommands(program, ctx));
   },

@@ -14,6 +14,7 @@ export default definePlugin({
   apiVersion: 1,
   description: 'operations commands: inspect job, history recent/purge, retry job, cancel job, stats',
   provides: ['cli'],
+  needs: ['jobs', 'resultStore', 'clock'],
   register(ctx) {
     ctx.hooks.cli.tap('nuvom-cli-ops', ({ program }) => {
       addInspectCommands(program, ctx);

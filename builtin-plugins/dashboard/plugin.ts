@@ -36,6 +36,8 @@ export function createDashboardPlugin() {
     apiVersion: 1,
     description: 'the web dashboard: `nuvom dashboard`, and dashboardHandler() from nuvom/plugins/dashboard',
     provides: ['cli', 'dashboard'],
+    // The schedules and workers pages only: the dashboard runs without either.
+    needs: ['jobs', 'resultStore', 'kernelInfo', 'scheduler?', 'workers?'],
     register(ctx) {
       ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addCommand(program, ctx, () => settings ?? readSettings({}, configVariables(ctx.config))));
     },

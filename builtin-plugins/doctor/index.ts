@@ -126,6 +126,8 @@ export default definePlugin({
   apiVersion: 1,
   description: '`nuvom doctor`: checks storage, stuck and orphaned jobs, and the task manifest, and says what to do',
   provides: ['cli'],
+  // Discovery only judges the manifest better when it is there.
+  needs: ['queue', 'resultStore', 'kernelInfo', 'discovery?'],
   async start(_raw, ctx) {
     recordStorageErrors(ctx, 'nuvom-doctor');
   },

@@ -13,6 +13,7 @@ export function pluginTools(): NuvomPlugin {
     apiVersion: 1,
     description: 'nuvom plugin test / scaffold',
     provides: ['cli'],
+    needs: ['kernelInfo'],
     register(ctx) {
       ctx.hooks.cli.tap('nuvom-plugin-tools', ({ program }) => {
         const plugin = program.commands.find((c) => c.name() === 'plugin') ?? program.command('plugin').description('inspect, test and scaffold plugins');

@@ -17,6 +17,7 @@ export default definePlugin({
   description: 'one-off, interval and cron schedules that fire once per fire time; `nuvom runscheduler`, `nuvom schedule`',
   provides: ['scheduler', 'cli'],
   dependsOn: ['nuvom-jobs'],
+  needs: ['scheduleStore', 'serializer'],
   register(ctx) {
     ctx.provide('scheduler', 'default', (s) => new Scheduler({
       config: s.config,

@@ -33,6 +33,7 @@ export function createWorkersPlugin(): NuvomPlugin {
     apiVersion: 1,
     description: 'worker heartbeats through the result store, `nuvom workers`, and the workers service the dashboard reads',
     provides: ['cli', 'workers:default'],
+    needs: ['resultStore'],
     register(ctx) {
       ctx.provide('workers', 'default', (s) => ({ list: () => listWorkers(s.resultStore) }));
       ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addWorkersCommand(program, ctx));

@@ -1,6 +1,6 @@
 /** Declared needs, checked provides, taps named after their plugin, untap (issue 16). */
 import { expect } from 'chai';
-import { bootKernel, definePlugin, loadConfig, untap, type NuvomPlugin } from '../../sdk/plugin.ts';
+import { bootKernel, definePlugin, loadConfig, resolvePreset, untap, type NuvomPlugin } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, memoryLogger, tempProject } from '../helpers/tmp.ts';
 
 async function boot(plugins: NuvomPlugin[]) {
@@ -46,5 +46,30 @@ describe('plugin protocol checks', () => {
     await k.hooks.jobSucceeded.promise({ jobId: 'j', taskName: 't', attempt: 1, at: 0 });
     expect(seen).to.deep.equal(['tap']);
     await k.stop();
+  });
+
+  it('boots without an optional need ("token?"), and resolving it then fails naming the plugin and the service', async () => {
+    let ctxOf: Parameters<NonNullable<NuvomPlugin['register']>>[0] | undefined;
+    const k = await boot([definePlugin({ name: 'pages', apiVersion: 1, needs: ['scheduler?'], register(ctx) { ctxOf = ctx; } })]);
+    try {
+      expect(k.resolve('kernelInfo').plugins().find((p) => p.name === 'pages')!.needs).to.deep.equal(['scheduler?']);
+      const err = (() => { try { ctxOf!.resolve('scheduler'); return null; } catch (e) { return e as Error & { code: string }; } })();
+      expect(err?.code).to.equal('NUVOM_E_SERVICE_UNKNOWN');
+      expect(err!.message).to.contain('[plugin "pages"]').and.contain('needs the optional service "scheduler"');
+    } finally {
+      await k.stop();
+    }
+    const bad = await boot([definePlugin({ name: 'typo', apiVersion: 1, needs: ['sched uler'] })]).catch((e: unknown) => e) as Error & { code: string };
+    expect(bad.code).to.equal('NUVOM_E_PLUGIN_INVALID');
+    expect(bad.message).to.contain('"needs" entry "sched uler"');
+  });
+
+  it('fails the boot of the default CLI plugins when a service their commands need is left out of the preset', async () => {
+    const { default: defaultPreset } = await import('../../presets/default/index.ts');
+    const preset = await resolvePreset(defaultPreset, { disable: ['nuvom-jobs'] });
+    const config = await loadConfig({ cwd: tempProject(), env: {}, noConfigFile: true });
+    const err = await bootKernel({ config, preset, logger: memoryLogger().logger }).catch((e: unknown) => e) as Error & { code: string };
+    expect(err.code).to.be.oneOf(['NUVOM_E_SERVICE_UNKNOWN', 'NUVOM_E_PLUGIN_DEPENDENCY']);
+    expect(err.message).to.match(/needs service "jobs"|nuvom-jobs/);
   });
 });
