@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { bootKernel, definePlugin, isNuvomError, loadConfig, type NuvomPlugin } from '../../sdk/plugin.ts';
+import { bootKernel, definePlugin, isNuvomError, loadConfig, resolvePreset, type NuvomPlugin } from '../../sdk/plugin.ts';
 import defaultPreset from '../../presets/default/index.ts';
-import { resolvePreset } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, memoryLogger, REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
 
 const run = promisify(execFile);
