@@ -105,36 +105,41 @@ export class Jobs implements JobsService {
     // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or
     // stored; once per run of one name, since a map() repeats it for every call.
     let checkedName: string | undefined;
-    let jobs: QueuedJob[] = calls.map(({ taskName, taskOptions, call }, i) => {
+    const jobs0: QueuedJob[] = new Array(calls.length);
+    for (let i = 0; i < calls.length; i++) {
+      const { taskName, taskOptions, call } = calls[i];
       if (taskName !== checkedName) {
         const badName = typeof taskName === 'string' ? taskNameProblem(taskName) : 'the task name is not a string';
         if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
         checkedName = taskName;
       }
-      const label = `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
+      // Named only in an error: a map() of many calls builds no label per call.
+      const label = () => `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
       checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
       if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
-        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
       }
       let args: Uint8Array;
       try {
         args = serializer.encode(call.args);
       } catch (err) {
         const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
-        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was enqueued`, { cause: err });
+        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label()}: ${m}; nothing was enqueued`, { cause: err });
       }
-      return {
+      jobs0[i] = {
         id: call.id ?? newJobId(),
         taskName,
         args,
         priority: call.priority ?? taskOptions.priority ?? 0,
-        runAt: runAtOf(call, now, label),
+        runAt: call.runAt === undefined && call.delaySecs === undefined ? now : runAtOf(call, now, label()),
         attempts: 0,
         createdAt: now,
-        options: jobOptions(taskOptions, { ...call, retries: call.retries }, config),
+        // The call's per-job options have the task options' names (retries, timeoutSecs, ...).
+        options: jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
         meta: {},
       };
-    });
+    }
+    let jobs = jobs0;
     if (bus.hooks.enqueue.isUsed()) {
       const piped: QueuedJob[] = [];
       for (const job of jobs) {

@@ -8,7 +8,8 @@
  */
 import { PLUGIN_NAME, withBusyRetry, type Db, type Statement, type Transaction } from './db.ts';
 import { claimArgs, duplicateJob, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
-import { claimedJobs, toParams, type ClaimedRows, type SqliteQueue } from './queue.ts';
+import { claimedJobs, metaText, optionsText, type ClaimedRows, type SqliteQueue } from './queue.ts';
+import { toBlob } from './codec.ts';
 import { HISTORY_SET, MERGE, type RecordRows, type SqliteResultStore } from './results.ts';
 
 /** The record columns an outcome sets (identity columns and the indexed created_at/task stay). */
@@ -48,6 +49,21 @@ const SQL = {
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
+/**
+ * The enqueue statement's parameters: the queue part (toParams) and the record part (the row) in one
+ * object literal of one shape, built once per job (spreading the two cost a dictionary per job).
+ */
+function enqueueParams(job: QueuedJob, row: RecordRows[number]['row'], now: number) {
+  return {
+    id: job.id, taskName: job.taskName, args: toBlob(job.args), priority: job.priority, runAt: job.runAt, attempts: job.attempts,
+    createdAt: job.createdAt, options: optionsText(job), meta: metaText(job), state: job.runAt <= now ? 'ready' : 'waiting',
+    status: row.status, rec_attempts: row.rec_attempts, max_retries: row.max_retries, retries_left: row.retries_left,
+    tags: row.tags, started_at: row.started_at, completed_at: row.completed_at, next_run_at: row.next_run_at,
+    result: row.result, error: row.error, timeout_secs: row.timeout_secs, timeout_policy: row.timeout_policy,
+    worker_id: row.worker_id, history: row.history ?? null,
+  };
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Db;
   private readonly stmt: Statements;
@@ -61,8 +77,7 @@ export class SqliteJobStore implements JobStore {
     this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
     this.enqueueTx = this.db.transaction((jobs: QueuedJob[], rows: RecordRows, now: number) => {
       for (let i = 0; i < jobs.length; i++) {
-        const params = { ...rows[i].row, ...toParams(jobs[i], now) };
-        if (this.stmt.enqueue.run(params).changes === 0) throw duplicateJob(jobs[i].id, PLUGIN_NAME);
+        if (this.stmt.enqueue.run(enqueueParams(jobs[i], rows[i].row, now)).changes === 0) throw duplicateJob(jobs[i].id, PLUGIN_NAME);
       }
     });
     this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
@@ -89,7 +104,6 @@ export class SqliteJobStore implements JobStore {
     if (jobs.length === 0) return;
     if (records.length !== jobs.length) throw new Error(`enqueue: ${jobs.length} job(s) but ${records.length} record(s)`);
     const rows = this.results.rowsOf(records);
-    for (let i = 0; i < rows.length; i++) rows[i].row.history = rows[i].row.history ?? null;
     await withBusyRetry('enqueue', () => this.enqueueTx.immediate(jobs, rows, this.queue.now()));
     this.queue.notifyLocal();
   }

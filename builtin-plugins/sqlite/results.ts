@@ -330,7 +330,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       max_retries: r.maxRetries,
       retries_left: r.retriesLeft,
       priority: r.priority,
-      tags: toJson(r.tags ?? [], `the tags of job ${r.id}`),
+      tags: Array.isArray(r.tags) && r.tags.length === 0 ? '[]' : toJson(r.tags ?? [], `the tags of job ${r.id}`),
       created_at: toMs(r.createdAt, `createdAt of job ${r.id}`),
       started_at: toMsOrNull(r.startedAt, `startedAt of job ${r.id}`),
       completed_at: toMsOrNull(r.completedAt, `completedAt of job ${r.id}`),
@@ -342,7 +342,8 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       timeout_policy: r.timeoutPolicy,
       worker_id: r.workerId ?? null,
       // Merged with nothing: duplicates folded and the limit applied, so the SQL may store it as it is.
-      history: historyText(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
+      history: r.history == null || (Array.isArray(r.history) && r.history.length === 0) ? null
+        : historyText(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
     };
   }
 
