@@ -82,6 +82,20 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
   return now;
 }
 
+/**
+ * Whether a hook has anyone to call: a tap, or an interceptor that sees calls. tapable's isUsed()
+ * also counts the hook bus's own `register` interceptor (kernel/hooks.ts), so it was always true and
+ * every job of a map() ran the enqueue pipeline (a promise per job) and built its jobEnqueued event
+ * with nobody listening (the worker pool checks its hooks the same way).
+ */
+function listened(hook: { taps: readonly unknown[]; interceptors: readonly object[] }): boolean {
+  if (hook.taps.length) return true;
+  for (const i of hook.interceptors as Array<Record<string, unknown>>) {
+    if (i.call || i.tap || i.done || i.result || i.error || i.loop) return true;
+  }
+  return false;
+}
+
 /** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
 function transactionOf(calls: EnqueueCall[]): unknown {
   const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
@@ -140,7 +154,7 @@ export class Jobs implements JobsService {
       };
     }
     let jobs = jobs0;
-    if (bus.hooks.enqueue.isUsed()) {
+    if (listened(bus.hooks.enqueue)) {
       const piped: QueuedJob[] = [];
       for (const job of jobs) {
         const out = await bus.hooks.enqueue.promise(job);
@@ -166,7 +180,7 @@ export class Jobs implements JobsService {
     if (tx === undefined) await this.d.store.enqueue(jobs, records);
     else if (this.d.store.enqueueInTransaction) await this.d.store.enqueueInTransaction(tx, jobs, records);
     else throw new NuvomError('NUVOM_E_UNSUPPORTED', `enqueue with { tx } needs a job store that writes in the application's transaction (NUVOM_QUEUE_BACKEND=postgres and NUVOM_RESULT_BACKEND=postgres); nothing was enqueued`);
-    if (bus.hooks.jobEnqueued.isUsed()) {
+    if (listened(bus.hooks.jobEnqueued)) {
       for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
     }
     return jobs.map((j) => this.handle(j.id, j.taskName));
