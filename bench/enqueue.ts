@@ -14,7 +14,8 @@ import type { Ceilings } from './ceiling.ts';
 
 interface EnqueueScenario { backends: Backend[]; n: number; fileMapCap: number; budgetMs: number }
 type BackendResult = { delay: Timed; map: Timed };
-interface Timed { count: number; ms: number }
+/** `cpuUs`: the process's CPU time (user + system) over the timed part, the figure decisions use on a loaded machine. */
+interface Timed { count: number; ms: number; cpuUs: number }
 
 /** One measure on a fresh store with a fresh client; a short warm-up first, not timed. */
 async function measure(backend: Backend, mode: 'delay' | 'map', n: number, budgetMs: number): Promise<Timed> {
@@ -26,6 +27,7 @@ async function measure(backend: Backend, mode: 'delay' | 'map', n: number, budge
     await noop.map(Array.from({ length: warm }, () => []));
     let count = 0;
     let ms: number;
+    const cpu0 = process.cpuUsage();
     if (mode === 'delay') {
       const t0 = performance.now();
       const stopAt = t0 + budgetMs;
@@ -42,9 +44,10 @@ async function measure(backend: Backend, mode: 'delay' | 'map', n: number, budge
       ms = performance.now() - t0;
       count = handles.length;
     }
+    const cpu = process.cpuUsage(cpu0);
     const queued = await client.kernel.resolve('queue').qsize();
     if (queued !== count + 2 * warm) throw new Error(`enqueue ${backend} ${mode}: ${queued} jobs queued, expected ${count + 2 * warm}`);
-    return { count, ms };
+    return { count, ms, cpuUs: cpu.user + cpu.system };
   } finally {
     await client.close();
     removeDir(dir);
@@ -68,6 +71,9 @@ export async function enqueueMain(s: EnqueueScenario): Promise<BackendResult[]> 
 
 const BACKENDS: Backend[] = ['memory', 'file', 'sqlite'];
 
+/** CPU per job of the process (PostgreSQL's own server time is not in it). */
+const cpuPerJob = (t: Timed): string => `${(t.cpuUs / Math.max(1, t.count)).toFixed(1)} us CPU/job`;
+
 /** Parent side: one process per backend (a quick run uses one process for all three). */
 export async function runEnqueue(scale: Scale, c: Ceilings): Promise<TableRow[]> {
   const common = { kind: 'enqueue', n: scale.n, fileMapCap: scale.fileMapCap, budgetMs: scale.delayBudgetMs };
@@ -83,13 +89,13 @@ export async function runEnqueue(scale: Scale, c: Ceilings): Promise<TableRow[]>
     const n = mapN(backend, scale.n, scale.fileMapCap);
     const delayRate = perSec(d.count, d.ms);
     const r = row('enqueue delay()', backend, 'jobs/s', delayRate, c.sqlite.insert_1, {
-      n: d.count, note: d.count < scale.n ? `stopped at the ${scale.delayBudgetMs / 1000} s budget` : undefined,
+      n: d.count, note: `${cpuPerJob(d)}${d.count < scale.n ? `; stopped at the ${scale.delayBudgetMs / 1000} s budget` : ''}`,
     });
     if (backend === 'sqlite') r.target = { text: '>= 70% of insert 1/tx', met: (r.ratio ?? 0) >= 0.7 };
     rows.push(r);
 
     const mr = row('enqueue map(N)', backend, 'jobs/s', perSec(m.count, m.ms), c.sqlite.insert_N, {
-      n: m.count, note: `one call: ${m.ms.toFixed(0)} ms${n < scale.n ? ' (file backend capped)' : ''}`,
+      n: m.count, note: `one call: ${m.ms.toFixed(0)} ms, ${cpuPerJob(m)}${n < scale.n ? ' (file backend capped)' : ''}`,
     });
     if (backend === 'sqlite') mr.target = { text: '>= 50% of insert N/tx', met: (mr.ratio ?? 0) >= 0.5 };
     rows.push(mr);

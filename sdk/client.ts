@@ -76,7 +76,9 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.
   const kernel = await bootKernel({ config: loaded, preset, plugins: opts.plugins, logger: opts.logger });
   const { config } = kernel;
-  const jobs = (): JobsService => kernel.resolve('jobs');
+  // Resolved once: every delay() went through the container's lookup for the same singleton.
+  let jobsService: JobsService | undefined;
+  const jobs = (): JobsService => (jobsService ??= kernel.resolve('jobs'));
   const workers = new Set<RunningWorker>();
   let closed = false;
 

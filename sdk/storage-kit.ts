@@ -108,6 +108,7 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
   };
 }
 
+let lastCreatedAt: string | undefined;
 const isoOrNull = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && Number.isFinite(Date.parse(v)));
 
 /**
@@ -124,7 +125,11 @@ export function checkRecords(records: readonly JobRecord[], plugin?: string): vo
     if (typeof r.taskName !== 'string' || r.taskName === '') throw bad('taskName', 'a non-empty string', r.taskName);
     if (!JOB_STATUSES.includes(r.status)) throw bad('status', `one of ${JOB_STATUSES.join(', ')}`, r.status);
     if (!Number.isInteger(r.attempts) || r.attempts < 0) throw bad('attempts', 'a whole number >= 0', r.attempts);
-    if (typeof r.createdAt !== 'string' || !Number.isFinite(Date.parse(r.createdAt))) throw bad('createdAt', 'an ISO-8601 date string', r.createdAt);
+    // The records of one batch share createdAt: parse a repeated one once.
+    if (r.createdAt !== lastCreatedAt) {
+      if (typeof r.createdAt !== 'string' || !Number.isFinite(Date.parse(r.createdAt))) throw bad('createdAt', 'an ISO-8601 date string', r.createdAt);
+      lastCreatedAt = r.createdAt;
+    }
     for (const field of ['startedAt', 'completedAt', 'nextRunAt'] as const) {
       if (!isoOrNull(r[field])) throw bad(field, 'an ISO-8601 date string or null', r[field]);
     }

@@ -169,14 +169,17 @@ const EXPECTED: Record<string, string> = {
 };
 
 /** Validates task (or per-call) options; the error names the option, the task and what is expected. */
-export function checkOptions(opts: Record<string, unknown>, label: string, allowed = Object.keys(OPTION_CHECKS)): void {
-  for (const [k, v] of Object.entries(opts)) {
-    if (v === undefined) continue;
+export function checkOptions(opts: Record<string, unknown>, label: string | (() => string), allowed = Object.keys(OPTION_CHECKS)): void {
+  // `label` may be a function: the dispatcher checks every call of a map() and names one only on error.
+  const name = () => (typeof label === 'string' ? label : label());
+  for (const k in opts) {
+    const v = opts[k];
+    if (v === undefined || !Object.prototype.hasOwnProperty.call(opts, k)) continue;
     if (!allowed.includes(k)) {
-      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: unknown option "${k}"; known options: ${allowed.join(', ')}`);
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${name()}: unknown option "${k}"; known options: ${allowed.join(', ')}`);
     }
     if (OPTION_CHECKS[k] && !OPTION_CHECKS[k](v)) {
-      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: option "${k}" must be ${EXPECTED[k]}, got ${JSON.stringify(v) ?? String(v)}`);
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${name()}: option "${k}" must be ${EXPECTED[k]}, got ${JSON.stringify(v) ?? String(v)}`);
     }
   }
 }

@@ -82,6 +82,20 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
   return now;
 }
 
+/**
+ * Whether a hook has anyone to call: a tap, or an interceptor that sees calls. tapable's isUsed()
+ * also counts the hook bus's own `register` interceptor (kernel/hooks.ts), so it was always true and
+ * every job of a map() ran the enqueue pipeline (a promise per job) and built its jobEnqueued event
+ * with nobody listening (the worker pool checks its hooks the same way).
+ */
+function listened(hook: { taps: readonly unknown[]; interceptors: readonly object[] }): boolean {
+  if (hook.taps.length) return true;
+  for (const i of hook.interceptors as Array<Record<string, unknown>>) {
+    if (i.call || i.tap || i.done || i.result || i.error || i.loop) return true;
+  }
+  return false;
+}
+
 /** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
 function transactionOf(calls: EnqueueCall[]): unknown {
   const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
@@ -105,37 +119,42 @@ export class Jobs implements JobsService {
     // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or
     // stored; once per run of one name, since a map() repeats it for every call.
     let checkedName: string | undefined;
-    let jobs: QueuedJob[] = calls.map(({ taskName, taskOptions, call }, i) => {
+    const jobs0: QueuedJob[] = new Array(calls.length);
+    for (let i = 0; i < calls.length; i++) {
+      const { taskName, taskOptions, call } = calls[i];
       if (taskName !== checkedName) {
         const badName = typeof taskName === 'string' ? taskNameProblem(taskName) : 'the task name is not a string';
         if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
         checkedName = taskName;
       }
-      const label = `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
+      // Named only in an error: a map() of many calls builds no label per call.
+      const label = () => `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
       checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
       if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
-        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
       }
       let args: Uint8Array;
       try {
         args = serializer.encode(call.args);
       } catch (err) {
         const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
-        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label}: ${m}; nothing was enqueued`, { cause: err });
+        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label()}: ${m}; nothing was enqueued`, { cause: err });
       }
-      return {
+      jobs0[i] = {
         id: call.id ?? newJobId(),
         taskName,
         args,
         priority: call.priority ?? taskOptions.priority ?? 0,
-        runAt: runAtOf(call, now, label),
+        runAt: call.runAt === undefined && call.delaySecs === undefined ? now : runAtOf(call, now, label()),
         attempts: 0,
         createdAt: now,
-        options: jobOptions(taskOptions, { ...call, retries: call.retries }, config),
+        // The call's per-job options have the task options' names (retries, timeoutSecs, ...).
+        options: jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
         meta: {},
       };
-    });
-    if (bus.hooks.enqueue.isUsed()) {
+    }
+    let jobs = jobs0;
+    if (listened(bus.hooks.enqueue)) {
       const piped: QueuedJob[] = [];
       for (const job of jobs) {
         const out = await bus.hooks.enqueue.promise(job);
@@ -161,7 +180,7 @@ export class Jobs implements JobsService {
     if (tx === undefined) await this.d.store.enqueue(jobs, records);
     else if (this.d.store.enqueueInTransaction) await this.d.store.enqueueInTransaction(tx, jobs, records);
     else throw new NuvomError('NUVOM_E_UNSUPPORTED', `enqueue with { tx } needs a job store that writes in the application's transaction (NUVOM_QUEUE_BACKEND=postgres and NUVOM_RESULT_BACKEND=postgres); nothing was enqueued`);
-    if (bus.hooks.jobEnqueued.isUsed()) {
+    if (listened(bus.hooks.jobEnqueued)) {
       for (const job of jobs) bus.emit('jobEnqueued', { jobId: job.id, taskName: job.taskName, attempt: 0, at: now });
     }
     return jobs.map((j) => this.handle(j.id, j.taskName));

@@ -24,28 +24,48 @@ function pathOf(parts: Array<string | number>): string {
   return parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('');
 }
 
-/** Throws NUVOM_E_UNSERIALIZABLE naming the path of the first value the format cannot keep. */
+/**
+ * Throws NUVOM_E_UNSERIALIZABLE naming the path of the first value the format cannot keep.
+ * Runs on every enqueued argument list, so the walk shares one path stack and one set of open
+ * objects instead of allocating a path per value; the path becomes text only for the error.
+ */
 export function assertSerializable(value: unknown, rules: CheckRules, root = 'value'): void {
-  const seen = new Set<object>();
-  const walk = (v: unknown, at: Array<string | number>): void => {
-    const fail = (why: string) => {
-      throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${pathOf(at)} is ${why}, which the ${rules.name} serializer cannot store; pass plain data (strings, numbers, booleans, null, arrays, plain objects${rules.name === 'msgpack' ? ', Dates, Maps, Sets, Uint8Arrays, BigInts' : ''})`, { details: { path: pathOf(at) } });
-    };
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-    if (typeof v === 'number') { if (!Number.isFinite(v) && rules.name === 'json') fail(`${v} (not finite)`); return; }
-    if (typeof v === 'function' || typeof v === 'symbol') fail(describe(v));
-    if (typeof v === 'bigint' || v === undefined) { if (!rules.accepts(v as bigint | undefined)) fail(describe(v)); return; }
-    const obj = v as object;
-    if (seen.has(obj)) fail('a circular reference');
-    if (!rules.accepts(obj)) fail(describe(obj));
-    seen.add(obj);
-    if (Array.isArray(obj)) obj.forEach((x, i) => walk(x, [...at, i]));
-    else if (obj instanceof Map) { for (const [k, x] of obj) { walk(k, [...at, `<key ${String(k)}>`]); walk(x, [...at, String(k)]); } }
-    else if (obj instanceof Set) { let i = 0; for (const x of obj) walk(x, [...at, i++]); }
-    else if (!(obj instanceof Date) && !ArrayBuffer.isView(obj)) {
-      for (const k of Object.keys(obj)) walk((obj as Record<string, unknown>)[k], [...at, k]);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && (rules.name !== 'json' || Number.isFinite(value)))) return;
+  walk(value, { rules, path: [root], open: new Set() });
+}
+
+interface Walk { rules: CheckRules; path: Array<string | number>; open: Set<object> }
+
+function fail(w: Walk, why: string): never {
+  const at = pathOf(w.path);
+  throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${at} is ${why}, which the ${w.rules.name} serializer cannot store; pass plain data (strings, numbers, booleans, null, arrays, plain objects${w.rules.name === 'msgpack' ? ', Dates, Maps, Sets, Uint8Arrays, BigInts' : ''})`, { details: { path: at } });
+}
+
+function walk(v: unknown, w: Walk): void {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') { if (!Number.isFinite(v) && w.rules.name === 'json') fail(w, `${v} (not finite)`); return; }
+  if (typeof v === 'function' || typeof v === 'symbol') fail(w, describe(v));
+  if (typeof v === 'bigint' || v === undefined) { if (!w.rules.accepts(v as bigint | undefined)) fail(w, describe(v)); return; }
+  const obj = v as object;
+  if (w.open.has(obj)) fail(w, 'a circular reference');
+  if (!w.rules.accepts(obj)) fail(w, describe(obj));
+  w.open.add(obj);
+  const path = w.path;
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) { path.push(i); walk(obj[i], w); path.pop(); }
+  } else if (obj instanceof Map) {
+    for (const [k, x] of obj) {
+      path.push(`<key ${String(k)}>`); walk(k, w); path.pop();
+      path.push(String(k)); walk(x, w); path.pop();
     }
-    seen.delete(obj);
-  };
-  walk(value, [root]);
+  } else if (obj instanceof Set) {
+    let i = 0;
+    for (const x of obj) { path.push(i++); walk(x, w); path.pop(); }
+  } else if (!(obj instanceof Date) && !ArrayBuffer.isView(obj)) {
+    for (const k in obj) {
+      if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+      path.push(k); walk((obj as Record<string, unknown>)[k], w); path.pop();
+    }
+  }
+  w.open.delete(obj);
 }

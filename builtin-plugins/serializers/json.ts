@@ -1,18 +1,19 @@
 /** The JSON serializer: portable and readable; refuses what JSON would silently change (Map, BigInt, NaN). */
 import { NuvomError, messageOf, type Serializer } from '../../sdk/plugin.ts';
-import { assertSerializable } from './check.ts';
+import { assertSerializable, type CheckRules } from './check.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
+const RULES: CheckRules = {
+  name: 'json',
+  accepts: (v) => v !== undefined && typeof v !== 'bigint' && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null || v instanceof Date),
+};
 
 export class JsonSerializer implements Serializer {
   readonly name = 'json';
 
   encode(value: unknown): Uint8Array {
-    assertSerializable(value, {
-      name: 'json',
-      accepts: (v) => v !== undefined && typeof v !== 'bigint' && (Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null || v instanceof Date),
-    });
+    assertSerializable(value, RULES);
     return encoder.encode(JSON.stringify(value === undefined ? null : value));
   }
 

@@ -1,19 +1,20 @@
 /** The default serializer: msgpack through msgpackr (fast; keeps Dates, Maps, Sets, BigInts, bytes). */
 import { Packr } from 'msgpackr';
 import { NuvomError, messageOf, type Serializer } from '../../sdk/plugin.ts';
-import { assertSerializable } from './check.ts';
+import { assertSerializable, type CheckRules } from './check.ts';
 
 const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, null, Date.prototype, Map.prototype, Set.prototype]);
+const RULES: CheckRules = {
+  name: 'msgpack',
+  accepts: (v) => v === undefined || typeof v === 'bigint' || ArrayBuffer.isView(v) || PLAIN.has(Object.getPrototypeOf(v)),
+};
 
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack';
   private readonly packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true, largeBigIntToFloat: false, int64AsType: 'bigint' });
 
   encode(value: unknown): Uint8Array {
-    assertSerializable(value, {
-      name: 'msgpack',
-      accepts: (v) => v === undefined || typeof v === 'bigint' || ArrayBuffer.isView(v) || PLAIN.has(Object.getPrototypeOf(v)),
-    });
+    assertSerializable(value, RULES);
     try {
       return this.packr.pack(value);
     } catch (err) {

@@ -11,7 +11,8 @@ export function toBlob(bytes: Uint8Array): Buffer {
   if (!(bytes instanceof Uint8Array)) {
     throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `expected encoded bytes (a Uint8Array), got ${typeof bytes}; encode values with the serializer service first`, { plugin: PLUGIN_NAME });
   }
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // msgpackr already hands back a Buffer: bind it as it is, without a second view per job.
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A plain Uint8Array over a BLOB read back (better-sqlite3 returns a fresh Buffer per row). */

@@ -8,7 +8,8 @@
  */
 import { PLUGIN_NAME, withBusyRetry, type Db, type Statement, type Transaction } from './db.ts';
 import { claimArgs, duplicateJob, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
-import { claimedJobs, toParams, type ClaimedRows, type SqliteQueue } from './queue.ts';
+import { claimedJobs, metaText, optionsText, type ClaimedRows, type SqliteQueue } from './queue.ts';
+import { toBlob } from './codec.ts';
 import { HISTORY_SET, MERGE, type RecordRows, type SqliteResultStore } from './results.ts';
 
 /** The record columns an outcome sets (identity columns and the indexed created_at/task stay). */
@@ -23,13 +24,11 @@ const SQL = {
   enqueue: `INSERT INTO nuvom_jobs (id, task_name, args, priority, run_at, attempts, created_at, options, meta, state,
               status, rec_attempts, max_retries, retries_left, tags, started_at, completed_at, next_run_at, result, error,
               timeout_secs, timeout_policy, worker_id, history)
-            VALUES (@id, @taskName, @args, @priority, @runAt, @attempts, @createdAt, @options, @meta, @state,
-              @status, @rec_attempts, @max_retries, @retries_left, @tags, @started_at, @completed_at, @next_run_at, @result, @error,
-              @timeout_secs, @timeout_policy, @worker_id, @history)
+            VALUES (${Array(24).fill('?').join(', ')})
             ON CONFLICT (id) DO UPDATE SET task_name = excluded.task_name, args = excluded.args, priority = excluded.priority,
               run_at = excluded.run_at, attempts = excluded.attempts, created_at = excluded.created_at, options = excluded.options,
               meta = excluded.meta, state = excluded.state, lease_owner = NULL, lease_expires_at = NULL, cancel_requested = 0,
-              seq = (SELECT MAX(seq) + 1 FROM nuvom_jobs), ${OUTCOME_SET}
+              seq = (SELECT MAX(seq) + 1 FROM nuvom_jobs), ${OUTCOME_SET.replace(/@(\w+)/g, 'excluded.$1')}
             WHERE state IS NULL`,
   // The claimed rows' records become RUNNING; the history turns an overtaken RUNNING attempt LOST.
   running: `UPDATE nuvom_jobs SET status = 'RUNNING', rec_attempts = attempts, started_at = @now, worker_id = @workerId,
@@ -48,6 +47,20 @@ const SQL = {
 
 type Statements = { [K in keyof typeof SQL]: Statement };
 
+/**
+ * The enqueue statement's values, in its column order: the queue part, then the record part (the
+ * row). Positional: binding 24 named parameters cost about 2.5 us more per row than an array, and
+ * the upsert's SET reads the same values back as `excluded.<column>`.
+ */
+function enqueueValues(job: QueuedJob, row: RecordRows[number]['row'], now: number): unknown[] {
+  return [
+    job.id, job.taskName, toBlob(job.args), job.priority, job.runAt, job.attempts, job.createdAt, optionsText(job), metaText(job),
+    job.runAt <= now ? 'ready' : 'waiting',
+    row.status, row.rec_attempts, row.max_retries, row.retries_left, row.tags, row.started_at, row.completed_at, row.next_run_at,
+    row.result, row.error, row.timeout_secs, row.timeout_policy, row.worker_id, row.history ?? null,
+  ];
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Db;
   private readonly stmt: Statements;
@@ -61,8 +74,7 @@ export class SqliteJobStore implements JobStore {
     this.stmt = Object.fromEntries(Object.entries(SQL).map(([k, sql]) => [k, this.db.prepare(sql)])) as Statements;
     this.enqueueTx = this.db.transaction((jobs: QueuedJob[], rows: RecordRows, now: number) => {
       for (let i = 0; i < jobs.length; i++) {
-        const params = { ...rows[i].row, ...toParams(jobs[i], now) };
-        if (this.stmt.enqueue.run(params).changes === 0) throw duplicateJob(jobs[i].id, PLUGIN_NAME);
+        if (this.stmt.enqueue.run(enqueueValues(jobs[i], rows[i].row, now)).changes === 0) throw duplicateJob(jobs[i].id, PLUGIN_NAME);
       }
     });
     this.claimTx = this.db.transaction((now: number, workerId: string, leaseExpiresAt: number, max: number) => {
@@ -89,7 +101,6 @@ export class SqliteJobStore implements JobStore {
     if (jobs.length === 0) return;
     if (records.length !== jobs.length) throw new Error(`enqueue: ${jobs.length} job(s) but ${records.length} record(s)`);
     const rows = this.results.rowsOf(records);
-    for (let i = 0; i < rows.length; i++) rows[i].row.history = rows[i].row.history ?? null;
     await withBusyRetry('enqueue', () => this.enqueueTx.immediate(jobs, rows, this.queue.now()));
     this.queue.notifyLocal();
   }

@@ -344,10 +344,45 @@ export function toParams(job: QueuedJob, now: number) {
     runAt: job.runAt,
     attempts: job.attempts,
     createdAt: job.createdAt,
-    options: toJson(job.options, `the options of job ${job.id}`),
-    meta: toJson(job.meta ?? {}, `the meta of job ${job.id}`),
+    options: optionsText(job),
+    meta: metaText(job),
     state: job.runAt <= now ? 'ready' : 'waiting',
   };
+}
+
+let lastOptions: JobOptions | null = null;
+let lastOptionsText = '';
+
+/**
+ * A job's options as JSON. The jobs of one map() carry equal options: the text of the last one is
+ * kept and reused while the next ones match it field by field (cheaper than JSON.stringify).
+ */
+export function optionsText(job: QueuedJob): string {
+  const o = job.options;
+  const p = lastOptions;
+  if (p !== null && o !== null && typeof o === 'object' && sameOptions(o, p)) return lastOptionsText;
+  const text = toJson(o, `the options of job ${job.id}`);
+  lastOptions = o && typeof o === 'object' && Object.keys(o).length === 7 && Array.isArray(o.tags) ? { ...o, tags: [...o.tags] } : null;
+  lastOptionsText = text;
+  return text;
+}
+
+function sameOptions(o: JobOptions, p: JobOptions): boolean {
+  if (o.maxRetries !== p.maxRetries || o.retryDelaySecs !== p.retryDelaySecs || o.backoff !== p.backoff || o.timeoutSecs !== p.timeoutSecs
+    || o.timeoutPolicy !== p.timeoutPolicy || o.storeResult !== p.storeResult || !Array.isArray(o.tags) || o.tags.length !== p.tags.length) return false;
+  for (let i = 0; i < o.tags.length; i++) if (o.tags[i] !== p.tags[i]) return false;
+  // Same fields, and no others (a third party's extra option must reach the text).
+  let n = 0;
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) n++;
+  return n === 7;
+}
+
+/** A job's meta as JSON; most jobs carry none. */
+export function metaText(job: QueuedJob): string {
+  const m = job.meta;
+  if (m === undefined || m === null) return '{}';
+  for (const k in m) if (Object.prototype.hasOwnProperty.call(m, k)) return toJson(m, `the meta of job ${job.id}`);
+  return Object.getPrototypeOf(m) === Object.prototype ? '{}' : toJson(m, `the meta of job ${job.id}`);
 }
 
 /** Options for a row whose stored options cannot be read: run never, fail once (see `damaged`). */

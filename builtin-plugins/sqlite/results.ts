@@ -218,18 +218,19 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       params.prefix = q.idPrefix;
       params.prefixEnd = q.idPrefix.slice(0, -1) + String.fromCharCode(q.idPrefix.charCodeAt(q.idPrefix.length - 1) + 1);
     }
+    const ranges: string[] = [];
     if (q.before !== null) {
-      where.push('created_at < @before');
+      ranges.push('created_at < @before');
       params.before = q.before;
     }
     if (q.after !== null) {
-      where.push('created_at >= @after');
+      ranges.push('created_at >= @after');
       params.after = q.after;
     }
-    const order = q.order;
-    const dir = order === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT * FROM nuvom_jobs WHERE ${where.join(' AND ')}
-                 ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset`;
+    const dir = q.order === 'asc' ? 'ASC' : 'DESC';
+    const byStatus = q.task === null && q.idPrefix === null && (q.statuses === null || q.statuses.length > 1);
+    const sql = byStatus ? mergedListing(q.statuses ?? JOB_STATUSES, ranges, dir, params)
+      : `SELECT * FROM nuvom_jobs WHERE ${[...where, ...ranges].join(' AND ')} ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset`;
     const rows = await withBusyRetry('listing job records', () => {
       let stmt = this.listStatements.get(sql);
       if (!stmt) {
@@ -330,7 +331,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       max_retries: r.maxRetries,
       retries_left: r.retriesLeft,
       priority: r.priority,
-      tags: toJson(r.tags ?? [], `the tags of job ${r.id}`),
+      tags: Array.isArray(r.tags) && r.tags.length === 0 ? '[]' : toJson(r.tags ?? [], `the tags of job ${r.id}`),
       created_at: toMs(r.createdAt, `createdAt of job ${r.id}`),
       started_at: toMsOrNull(r.startedAt, `startedAt of job ${r.id}`),
       completed_at: toMsOrNull(r.completedAt, `completedAt of job ${r.id}`),
@@ -342,7 +343,8 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       timeout_policy: r.timeoutPolicy,
       worker_id: r.workerId ?? null,
       // Merged with nothing: duplicates folded and the limit applied, so the SQL may store it as it is.
-      history: historyText(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
+      history: r.history == null || (Array.isArray(r.history) && r.history.length === 0) ? null
+        : historyText(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
     };
   }
 
@@ -384,6 +386,23 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
 }
 
 const historyText = (h: unknown[]): string | null => (h.length ? JSON.stringify(h) : null);
+
+/*
+ * A listing of several statuses (or all) in created order, without an index on created_at alone
+ * (schema v4 dropped it: every enqueue wrote a page of it). Each status's newest (or oldest)
+ * offset+limit entries come from the status index (status, created_at, id), already in order; SQLite
+ * merges those runs, keeps the page, then reads just the page's rows. A first page of 50 reads at most
+ * 6 x 50 index entries and 50 rows however many records there are. `statuses` were checked against
+ * JOB_STATUSES (listQuery), so they are written into the SQL as literals; `ranges` are the created_at
+ * bounds, with their parameters already in `params`.
+ */
+function mergedListing(statuses: readonly JobStatus[], ranges: string[], dir: 'ASC' | 'DESC', params: Record<string, unknown>): string {
+  params.runLength = (params.limit as number) + (params.offset as number);
+  const runs = [...new Set(statuses)].map((st) => `SELECT * FROM (SELECT seq, created_at, id FROM nuvom_jobs INDEXED BY nuvom_jobs_status
+      WHERE status = '${st}'${ranges.map((r) => ` AND ${r}`).join('')} ORDER BY created_at ${dir}, id ${dir} LIMIT @runLength)`);
+  return `SELECT j.* FROM (${runs.join(' UNION ALL ')} ORDER BY created_at ${dir}, id ${dir} LIMIT @limit OFFSET @offset) AS page
+          JOIN nuvom_jobs AS j ON j.seq = page.seq ORDER BY page.created_at ${dir}, page.id ${dir}`;
+}
 
 function toJobError(value: unknown, id: string): JobError {
   const e = value as Partial<JobError> | null;

@@ -12,9 +12,11 @@ import { ensureCounts } from './counts.ts';
 /*
  * 1: the first release. 2: nuvom_results.history (the attempts, JSON), and nullable queue_name,
  * dedupe_key, parent_id, progress columns. 3: one row per job (nuvom_jobs), replacing nuvom_queue and
- * nuvom_results; v1 and v2 files are migrated on open (migrateToOneRow).
+ * nuvom_results; v1 and v2 files are migrated on open (migrateToOneRow). 4: no index on
+ * (created_at, id): every enqueue wrote a page of it, and the listing it served reads the status
+ * index instead, one status at a time (results.ts); v3 files lose the index on open.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export type SchemaPart = 'queue' | 'results' | 'schedules';
 
@@ -36,7 +38,9 @@ export type SchemaPart = 'queue' | 'results' | 'schedules';
  * The queue's `attempts` and `lease_owner` and the record's `rec_attempts` and `worker_id` are kept
  * apart: they agree at every commit of the job store, but a third party may write one side alone.
  * Indexes: the claim, the waiting rows (promotion, nextRunAt), the leases (sweep), and the record
- * listings (newest first, by status, by task, completed since): six, where v2 had seven on two rows.
+ * listings (by status, by task, completed since). An enqueue writes a page of each index it touches
+ * in its commit: the claim (or waiting), id, status and task ones, and the table; a listing of any
+ * status newest first merges the status index's runs (results.ts), so no index keys on created_at alone.
  */
 const JOBS = `
 CREATE TABLE IF NOT EXISTS nuvom_jobs (
@@ -78,7 +82,6 @@ CREATE INDEX IF NOT EXISTS nuvom_jobs_waiting ON nuvom_jobs (run_at) WHERE state
 CREATE INDEX IF NOT EXISTS nuvom_jobs_lease ON nuvom_jobs (lease_expires_at) WHERE state = 'leased';
 CREATE INDEX IF NOT EXISTS nuvom_jobs_status ON nuvom_jobs (status, created_at, id);
 CREATE INDEX IF NOT EXISTS nuvom_jobs_task ON nuvom_jobs (task_name, created_at, id);
-CREATE INDEX IF NOT EXISTS nuvom_jobs_created ON nuvom_jobs (created_at, id);
 CREATE INDEX IF NOT EXISTS nuvom_jobs_completed ON nuvom_jobs (completed_at) WHERE completed_at IS NOT NULL;
 `;
 
@@ -162,7 +165,10 @@ export function ensureSchema(db: Database.Database, part: SchemaPart): void {
     }
     db.exec(PARTS[part]);
     // By the tables the file has, not by user_version alone: a schedules-only open may have stamped it.
-    if (part !== 'schedules') migrateToOneRow(db);
+    if (part !== 'schedules') {
+      migrateToOneRow(db);
+      db.exec('DROP INDEX IF EXISTS nuvom_jobs_created'); // v3 -> v4
+    }
     if (part === 'results') ensureCounts(db); // counters kept by triggers (counts.ts)
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

@@ -72,7 +72,7 @@ describe('nuvom doctor', function () {
     expect(d.report.ok).to.equal(true);
     expect(d.report.checks.map((c) => c.check)).to.deep.equal(['config', 'sqlite-file', 'sqlite-integrity', 'sqlite-wal', 'sqlite-leases', 'stuck-jobs', 'orphaned-jobs', 'storage-space', 'storage-errors', 'manifest']);
     expect(d.report.checks.filter((c) => c.level !== 'ok')).to.deep.equal([]);
-    expect(d.line('sqlite-integrity')).to.match(/^ok {4}sqlite-integrity: integrity_check ok; schema version 3/);
+    expect(d.line('sqlite-integrity')).to.match(/^ok {4}sqlite-integrity: integrity_check ok; schema version 4/);
     expect(d.line('sqlite-wal')).to.match(/journal_mode=wal, WAL file/);
     expect(d.line('manifest')).to.match(/1 task\(s\), up to date/);
   });

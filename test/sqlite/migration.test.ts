@@ -1,9 +1,10 @@
 /**
- * Schema v1 and v2 -> v3 (one row per job): test/sqlite/fixtures/v1.db, written by nuvom at 7b4adf2
- * (make-v1-db.ts), and v2.db, written at f791859 (make-v2-db.ts), open under the current code with
+ * Schema v1 and v2 -> v4 (one row per job, v3; without the created_at index, v4), and v3 -> v4:
+ * test/sqlite/fixtures/v1.db, written by nuvom at 7b4adf2 (make-v1-db.ts), v2.db, written at f791859
+ * (make-v2-db.ts), and v3.db, written at 245be8a (make-v3-db.ts), open under the current code with
  * nothing lost: pending jobs run, a job whose worker died runs again, delayed and retrying jobs keep
- * their times, finished ones stay in history with their attempts, the schedule fires, and (v2) the
- * worker heartbeat is still listed.
+ * their times, finished ones stay in history with their attempts, the schedule fires, and (v2, v3)
+ * the worker heartbeat is still listed.
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
@@ -38,6 +39,15 @@ function columns(file: string, table: string): string[] {
   }
 }
 
+function indexes(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
 function userVersion(file: string): number {
   const db = new Database(file, { readonly: true });
   try {
@@ -53,7 +63,7 @@ async function opened(client: Client): Promise<void> {
   await client.kernel.resolve('scheduler').list();
 }
 
-for (const v of [1, 2]) describe(`sqlite schema v${v} -> v3 migration`, () => {
+for (const v of [1, 2, 3]) describe(`sqlite schema v${v} -> v4 migration`, () => {
   const p = `v${v}-`;
   let file: string;
   let client: Client;
@@ -68,10 +78,11 @@ for (const v of [1, 2]) describe(`sqlite schema v${v} -> v3 migration`, () => {
   afterEach(async () => { await client.close(); });
   after(() => cleanupTempProjects());
 
-  it('stamps the file v3 and moves both tables into one row per job', async () => {
-    expect(SCHEMA_VERSION).to.equal(3);
+  it('stamps the file v4, with one row per job and no index on created_at alone', async () => {
+    expect(SCHEMA_VERSION).to.equal(4);
     await opened(client); // the file is opened when the services are first used
-    expect(userVersion(file)).to.equal(3);
+    expect(userVersion(file)).to.equal(4);
+    expect(indexes(file)).to.include.members(['nuvom_jobs_status', 'nuvom_jobs_task', 'nuvom_jobs_claim']).and.not.include('nuvom_jobs_created');
     expect(tables(file)).to.include('nuvom_jobs').and.not.include.members(['nuvom_queue', 'nuvom_results']);
     expect(columns(file, 'nuvom_jobs')).to.include.members(['history', 'queue_name', 'dedupe_key', 'parent_id', 'progress', 'state', 'status']);
     const db = new Database(file, { readonly: true });
@@ -144,10 +155,10 @@ for (const v of [1, 2]) describe(`sqlite schema v${v} -> v3 migration`, () => {
     expect(made.filter((r) => !r.id.startsWith(p)).map((r) => r.args)).to.deep.equal([[20, 22]]);
   });
 
-  if (v === 2) {
+  if (v >= 2) {
     it('keeps the worker heartbeats', async () => {
       const beats = await (client.kernel.resolve('resultStore') as unknown as { listHeartbeats(): Promise<Array<{ workerId: string; periodMs: number }>> }).listHeartbeats();
-      expect(beats.map((b) => [b.workerId, b.periodMs])).to.deep.equal([['v2-host:42:abc', 5_000]]);
+      expect(beats.map((b) => [b.workerId, b.periodMs])).to.deep.equal([[`v${v}-host:42:abc`, 5_000]]);
     });
   }
 
@@ -156,7 +167,7 @@ for (const v of [1, 2]) describe(`sqlite schema v${v} -> v3 migration`, () => {
     await client.close();
     client = await testClient({ cwd: path.dirname(file), config: { queueBackend: 'sqlite', resultBackend: 'sqlite', schedulerBackend: 'sqlite', sqlitePath: file } });
     await opened(client);
-    expect(userVersion(file)).to.equal(3);
+    expect(userVersion(file)).to.equal(4);
     expect(columns(file, 'nuvom_jobs').filter((c) => c === 'history')).to.have.length(1);
     expect((await client.getJob(`${p}success`))?.result).to.deep.equal({ sum: 19 });
     expect((await client.listJobs({ limit: 100 })).length).to.equal(7);

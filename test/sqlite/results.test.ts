@@ -93,6 +93,23 @@ describe('sqlite result store', () => {
     expect(pages).to.deep.equal(records.map((x) => x.id).reverse());
   });
 
+  it('lists several statuses in one created order across statuses, pages and windows included (schema v4 merges the status index runs)', async () => {
+    const statuses = ['PENDING', 'RUNNING', 'RETRYING', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+    // 60 records, statuses interleaved in time, several sharing a millisecond (ties by id)
+    const records = Array.from({ length: 60 }, (_, i) => jobRecord({ id: `r${String(i).padStart(2, '0')}`, status: statuses[(i * 7) % 6], createdAt: iso(T + Math.floor(i / 3) * 10) }));
+    await store.putMany(structuredClone(records));
+    const order = (rs: JobRecord[], dir: 1 | -1) => [...rs].sort((a, b) => dir * (Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.id < b.id ? -1 : 1))).map((r) => r.id);
+    const ids = (rs: JobRecord[]) => rs.map((r) => r.id);
+    const desc = order(records, -1);
+    expect(ids(await store.listJobs({ limit: 100 }))).to.deep.equal(desc);
+    expect(ids(await store.listJobs({ limit: 7, offset: 20 }))).to.deep.equal(desc.slice(20, 27));
+    expect(ids(await store.listJobs({ order: 'asc', limit: 9, offset: 50 }))).to.deep.equal([...desc].reverse().slice(50, 59));
+    const finals = records.filter((r) => r.status === 'SUCCESS' || r.status === 'FAILED');
+    expect(ids(await store.listJobs({ status: ['SUCCESS', 'FAILED', 'SUCCESS'], limit: 100 }))).to.deep.equal(order(finals, -1));
+    const window = records.filter((r) => Date.parse(r.createdAt) >= T + 50 && Date.parse(r.createdAt) < T + 120);
+    expect(ids(await store.listJobs({ createdAfter: T + 50, createdBefore: T + 120, order: 'asc', limit: 100 }))).to.deep.equal(order(window, 1));
+  });
+
   it('refuses a negative or fractional limit with NUVOM_E_USAGE', async () => {
     let caught: unknown;
     try { await store.listJobs({ limit: -1 }); } catch (err) { caught = err; }
