@@ -36,6 +36,8 @@ interface ScheduleRow {
 const COLS = ['id', 'task_name', 'args', 'priority', 'options', 'kind', 'every_secs', 'cron', 'timezone', 'misfire', 'next_run_at', 'last_run_at', 'status', 'created_at'] as const;
 const VALUES = COLS.map((_, i) => `$${i + 1}`).join(', ');
 const DEFAULT_LIMIT = 100;
+/** The compare-and-set that wins a fire time: $1 id, $2 next fire time, $3 the fire time claimed, $4 status. */
+const MOVE_SQL = (s: string): string => `UPDATE ${s}.schedules SET next_run_at = $2, last_run_at = $3, status = $4 WHERE id = $1 AND status = 'ACTIVE' AND next_run_at = $3`;
 
 export class PgScheduleStore implements ScheduleStore {
   private readonly lease: PgLease;
@@ -73,23 +75,10 @@ export class PgScheduleStore implements ScheduleStore {
       const { rows } = await c.query<ScheduleRow>(`SELECT * FROM ${s}.schedules WHERE status = 'ACTIVE' AND next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, [now, max]);
       const won: DueFire[] = [];
       for (const row of rows) {
-        const entry = toEntry(row);
-        const fireAt = Number(row.next_run_at);
-        let next: number | null;
-        let fire: number | null;
-        try {
-          const out = advance(entry);
-          ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
-        } catch (err) {
-          this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
-          continue;
-        }
-        if (next !== null && !Number.isFinite(next)) {
-          this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
-          continue;
-        }
-        const status = next === null ? 'DONE' : 'ACTIVE';
-        const moved = await c.query(`UPDATE ${s}.schedules SET next_run_at = $2, last_run_at = $3, status = $4 WHERE id = $1 AND status = 'ACTIVE' AND next_run_at = $3`, [entry.id, next, fireAt, status]);
+        const plan = this.planOf(row, advance);
+        if (!plan) continue;
+        const { entry, fireAt, next, fire, status } = plan;
+        const moved = await c.query(MOVE_SQL(s), [entry.id, next, fireAt, status]);
         if (moved.rowCount !== 1) continue;
         const movedEntry: ScheduleEntry = { ...entry, nextRunAt: next, lastRunAt: fireAt, status };
         const fired: DueFire = { entry: movedEntry, fireAt, fireFor: fire };
@@ -101,6 +90,59 @@ export class PgScheduleStore implements ScheduleStore {
         won.push(fired);
       }
       return won;
+    });
+  }
+
+  /**
+   * Claims due entries and fires them in one transaction (the scheduler's one-transaction path, used
+   * when the job store is this plugin's, on this database): for each won entry `fire(tx, fire)` runs
+   * inside the claim's transaction, `tx` being the client the job store writes through
+   * (enqueueInTransaction). 'made' keeps the move and the job; 'none' keeps the move, undoing anything
+   * the callback wrote; 'retry' (or a throw) undoes both, so the entry stays due. A scheduler killed
+   * mid-fire leaves an open transaction the server rolls back: nothing claimed, nothing enqueued.
+   * Entries in `skip` are not claimed (a pass retries a failing fire once, not in a loop).
+   * Returns null with a pool of one connection: the enqueue reads on a second one while the
+   * transaction holds the first, so the scheduler keeps its two-phase holds there.
+   */
+  async claimDueInTransaction(now: number, advance: (entry: ScheduleEntry) => number | null | FirePlan, limit: number,
+    fire: (tx: unknown, fire: DueFire) => Promise<'made' | 'none' | 'retry'>, skip: ReadonlySet<string> = new Set()): Promise<{ fires: DueFire[]; claimed: number } | null> {
+    this.live();
+    if (this.db.poolSize < 2) return null;
+    const max = Math.floor(limit);
+    if (!(max >= 1)) return { fires: [], claimed: 0 };
+    const s = this.db.s;
+    return this.db.tx('firing due schedules', async (c) => {
+      const { rows } = await c.query<ScheduleRow>(`SELECT * FROM ${s}.schedules WHERE status = 'ACTIVE' AND next_run_at <= $1 AND NOT (id = ANY($3::text[]))
+        ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, [now, max, [...skip]]);
+      const won: DueFire[] = [];
+      for (const row of rows) {
+        const plan = this.planOf(row, advance);
+        if (!plan) continue;
+        const { entry, fireAt, next, fire: fireFor, status } = plan;
+        await c.query('SAVEPOINT nuvom_claim');
+        const moved = await c.query(MOVE_SQL(s), [entry.id, next, fireAt, status]);
+        if (moved.rowCount !== 1) {
+          await c.query('RELEASE SAVEPOINT nuvom_claim');
+          continue;
+        }
+        const fired: DueFire = { entry: { ...entry, nextRunAt: next, lastRunAt: fireAt, status }, fireAt, fireFor };
+        await c.query('SAVEPOINT nuvom_fire');
+        let outcome: 'made' | 'none' | 'retry';
+        try {
+          outcome = await fire(c, fired);
+        } catch (err) {
+          this.logger?.error(`schedule ${entry.id}: firing ${new Date(fireAt).toISOString()} failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
+          outcome = 'retry';
+        }
+        if (outcome === 'retry') {
+          await c.query('ROLLBACK TO SAVEPOINT nuvom_claim');
+        } else {
+          if (outcome === 'none') await c.query('ROLLBACK TO SAVEPOINT nuvom_fire');
+          won.push(fired);
+        }
+        await c.query('RELEASE SAVEPOINT nuvom_claim');
+      }
+      return { fires: won, claimed: rows.length };
     });
   }
 
@@ -149,6 +191,27 @@ export class PgScheduleStore implements ScheduleStore {
     if (this.closed) return;
     this.closed = true;
     await this.lease.release();
+  }
+
+  /** The entry of a locked due row and what `advance` decided for it; null (logged) when it stays due. */
+  private planOf(row: ScheduleRow, advance: (entry: ScheduleEntry) => number | null | FirePlan) {
+    const entry = toEntry(row);
+    const fireAt = Number(row.next_run_at);
+    let next: number | null;
+    let fire: number | null;
+    try {
+      const out = advance(entry);
+      ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
+    } catch (err) {
+      this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
+      return null;
+    }
+    if (next !== null && !Number.isFinite(next)) {
+      this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
+      return null;
+    }
+    const status: ScheduleEntry['status'] = next === null ? 'DONE' : 'ACTIVE';
+    return { entry, fireAt, next, fire, status };
   }
 
   private live(): void {

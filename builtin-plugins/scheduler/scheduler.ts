@@ -16,7 +16,8 @@ import {
   type Clock, type DueFire, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
   type ScheduleHandle, type SchedulerService, type ScheduleStore, type Serializer, type TaskOptionsSnapshot, type Trigger,
 } from '../../sdk/plugin.ts';
-import { parseTrigger, timeline, type Timeline } from './trigger.ts';
+import { at, firesInTransaction, jobIdOf, keepTimeline, keyOf, KEY_RE, timelineOf } from './entries.ts';
+import { parseTrigger } from './trigger.ts';
 
 export interface SchedulerDeps {
   config: NuvomConfig;
@@ -26,6 +27,11 @@ export interface SchedulerDeps {
   scheduleStore: ScheduleStore;
   jobs: JobsService;
   registry: RegistryService;
+  /**
+   * The job store is the schedule store's pair (one plugin, one database): a store with
+   * claimDueInTransaction then claims a fire time and enqueues its job in one transaction.
+   */
+  pairedJobStore?: boolean;
 }
 
 export interface SchedulerTuning {
@@ -47,7 +53,6 @@ export interface SchedulerTuning {
 
 /** A test hook: SIGKILL this process at that point of a pass (test/reliability/scheduler-crash.test.ts). */
 const KILL_AT = process.env.NUVOM_TEST_SCHEDULER_KILL;
-const KEY_RE = /^[\w.:-]{1,100}$/;
 
 /** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
 interface Plan {
@@ -68,44 +73,6 @@ export interface RunHandle {
 const MAX_ROUNDS = 100;
 const REFRESH_MS = 10_000;
 const REPEAT_LOG_MS = 60_000;
-
-const at = (ms: number | null): string => iso(ms) ?? 'never';
-
-/** One id per fire time: a second enqueue of the same fire time is refused, and recovery finds it. */
-const jobIdOf = (scheduleId: string, fireFor: number): string => `${scheduleId}:${new Date(fireFor).toISOString()}`;
-
-/** The trigger's key, checked, or null. */
-function keyOf(trigger: unknown, label: string): string | null {
-  if (trigger === null || typeof trigger !== 'object' || !('key' in trigger) || trigger.key === undefined) return null;
-  const key = trigger.key;
-  if (typeof key !== 'string' || !KEY_RE.test(key)) {
-    throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key must be 1-100 letters, digits, "_", "-", ".", ":", e.g. "hourly-add"; got ${JSON.stringify(key) ?? String(key)}`);
-  }
-  return key;
-}
-
-/**
- * Upserting an unchanged trigger (a deploy calling schedule() at boot again) keeps the stored timeline,
- * so an hourly schedule redeployed every 20 minutes still fires; a changed trigger starts afresh.
- * `inSecs` is relative to the call, so it always starts afresh.
- */
-function keepTimeline(prior: ScheduleEntry | null, entry: ScheduleEntry, trigger: Trigger): Pick<ScheduleEntry, 'nextRunAt' | 'lastRunAt' | 'status' | 'createdAt'> | null {
-  if (!prior || prior.status === 'CANCELLED' || 'inSecs' in trigger) return null;
-  const same = prior.kind === entry.kind && prior.everySecs === entry.everySecs && prior.cron === entry.cron
-    && prior.timezone === entry.timezone && prior.misfire === entry.misfire
-    && (entry.kind !== 'once' || (prior.nextRunAt ?? prior.lastRunAt) === entry.nextRunAt);
-  if (!same) return null;
-  return { nextRunAt: prior.nextRunAt, lastRunAt: prior.lastRunAt, status: prior.status, createdAt: prior.createdAt };
-}
-
-/** The entry's timeline, or why it cannot be computed (a corrupt stored cron, say). */
-function timelineOf(entry: ScheduleEntry, fireAt: number, now: number): Timeline | string {
-  try {
-    return timeline(entry, fireAt, now);
-  } catch (err) {
-    return messageOf(err);
-  }
-}
 
 export class Scheduler implements SchedulerService {
   private readonly log: Logger;
@@ -214,13 +181,35 @@ export class Scheduler implements SchedulerService {
       await store.settle!(settled);
       if (owed.length < this.batch) break;
     }
+    let inTx = this.d.pairedJobStore ? firesInTransaction(store) : null;
+    const skip = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const plans = new Map<string, Plan>();
-      const fires = await store.claimDue(now, (entry) => {
+      const advance = (entry: ScheduleEntry) => {
         const plan = this.plan(entry, now);
         plans.set(entry.id, plan);
         return { next: plan.next, fire: plan.fireFor };
-      }, this.batch, twoPhase ? { holdMs: this.holdMs } : undefined);
+      };
+      if (inTx) {
+        // One transaction: the claim and the job commit together, or (a kill, a lost connection) neither.
+        const outcomes = new Map<string, 'made' | 'none' | 'retry'>();
+        const res = await inTx.claimDueInTransaction(now, advance, this.batch, async (tx, fire) => {
+          if (KILL_AT === 'after-claim') process.kill(process.pid, 'SIGKILL');
+          const plan = plans.get(fire.entry.id) ?? { next: fire.entry.nextRunAt, fireFor: fire.fireFor ?? fire.fireAt, missing: false, note: null };
+          const outcome = await this.dispatch(fire.entry, plan, tx);
+          if (outcome === 'retry') skip.add(fire.entry.id);
+          outcomes.set(fire.entry.id, outcome);
+          if (KILL_AT === 'after-enqueue' && outcome === 'made') process.kill(process.pid, 'SIGKILL');
+          return outcome;
+        }, skip);
+        if (res !== null) {
+          made += res.fires.filter((f) => outcomes.get(f.entry.id) === 'made').length;
+          if (res.claimed < this.batch) break;
+          continue;
+        }
+        inTx = null; // the store cannot here: two-phase holds
+      }
+      const fires = await store.claimDue(now, advance, this.batch, twoPhase ? { holdMs: this.holdMs } : undefined);
       if (KILL_AT === 'after-claim' && fires.length > 0) process.kill(process.pid, 'SIGKILL');
       const settled: string[] = [];
       for (const fire of fires) {
@@ -334,7 +323,7 @@ export class Scheduler implements SchedulerService {
    * Acts on a won fire time: reports, and makes the job when the plan says so. 'retry': the enqueue
    * failed and may work later (the hold stays, so the fire is reclaimed); 'none': nothing is owed.
    */
-  private async dispatch(entry: ScheduleEntry, plan: Plan): Promise<'made' | 'none' | 'retry'> {
+  private async dispatch(entry: ScheduleEntry, plan: Plan, tx?: unknown): Promise<'made' | 'none' | 'retry'> {
     const who = `schedule ${entry.id} (task "${entry.taskName}")`;
     if (plan.missing) {
       if (!this.missing.has(entry.id)) {
@@ -366,6 +355,7 @@ export class Scheduler implements SchedulerService {
         call: {
           args, id, priority: entry.priority, retries: o.maxRetries, retryDelaySecs: o.retryDelaySecs, backoff: o.backoff,
           timeoutSecs: o.timeoutSecs, timeoutPolicy: o.timeoutPolicy, storeResult: o.storeResult, tags: o.tags,
+          ...(tx === undefined ? {} : { tx }),
         },
       }]);
     } catch (err) {
@@ -373,7 +363,8 @@ export class Scheduler implements SchedulerService {
         this.log.warn(`${who}: the job for ${fireIso} was already dispatched (${id})`, { schedule: entry.id });
         return 'none';
       }
-      this.log.error(`${who}: enqueueing the job for ${fireIso} failed; it is tried again in ${this.holdMs / 1000}s: ${messageOf(err)}`, { schedule: entry.id });
+      if (tx !== undefined) this.logRepeated('error', `${who}: enqueueing the job for ${fireIso} failed; it stays due and is tried again on the next pass: ${messageOf(err)}`);
+      else this.log.error(`${who}: enqueueing the job for ${fireIso} failed; it is tried again in ${this.holdMs / 1000}s: ${messageOf(err)}`, { schedule: entry.id });
       return 'retry';
     }
     this.log.debug(`${who}: fire time ${fireIso} -> job ${id}`, { schedule: entry.id, job: id });

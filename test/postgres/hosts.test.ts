@@ -5,46 +5,12 @@
  * two schedulers racing on an every-second schedule make one job per fire time.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
+import { tempProject, waitFor } from '../helpers/tmp.ts';
 import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName } from './helpers.ts';
-
-const HOST = path.join(REPO_ROOT, 'test/postgres/fixtures/host.ts');
-
-interface Host {
-  child: ChildProcess;
-  ready: Promise<void>;
-  /** The last stdout line as JSON, once the process exited 0. */
-  result: Promise<unknown>;
-  stderr: () => string;
-}
-
-function startHost(env: NodeJS.ProcessEnv, role: string, ...args: string[]): Host {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST, role, ...args], { cwd: REPO_ROOT, env });
-  let stdout = '';
-  let stderr = '';
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => { markReady = resolve; });
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; if (stdout.startsWith('ready\n')) markReady(); });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-  const result = new Promise<unknown>((resolve, reject) => {
-    child.on('exit', (code, signal) => {
-      if (code !== 0) return reject(new Error(`host ${role} exited with ${code ?? signal}: ${stderr.slice(-2000)}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!));
-    });
-  });
-  result.catch(() => undefined);
-  return { child, ready, result, stderr: () => stderr };
-}
-
-/** "<job id> start|end" lines of every process's log, as [id, what, pid]. */
-function runLog(dir: string): Array<[string, string, number]> {
-  return readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').trim().split('\n').filter(Boolean)
-    .map((l) => { const [id, what] = l.split(' '); return [id, what, Number(f.split('.')[0])] as [string, string, number]; }));
-}
+import { runLog, startHost, type Host } from './host-process.ts';
 
 describe('postgres: many hosts', function () {
   this.timeout(240_000);

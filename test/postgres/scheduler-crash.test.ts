@@ -1,0 +1,86 @@
+/**
+ * On PostgreSQL a fire time is claimed and its job enqueued in one transaction: a scheduler process
+ * SIGKILLed mid-fire (its job written, the transaction not committed) leaves every schedule due and
+ * no job, no hold; the next scheduler fires each time exactly once, at once (no 30 s hold to wait for).
+ */
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { tempProject, waitFor } from '../helpers/tmp.ts';
+import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName } from './helpers.ts';
+import { startHost, type Host } from './host-process.ts';
+
+const OPTIONS = JSON.stringify({ maxRetries: 0, retryDelaySecs: 1, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] });
+const ONE_OFFS = 30;
+
+describe('postgres: a scheduler killed mid-fire', function () {
+  this.timeout(120_000);
+  requirePostgres();
+  let schema: string;
+  let logDir: string;
+  const hosts: Host[] = [];
+
+  beforeEach(() => {
+    schema = schemaName();
+    logDir = mkdtempSync(path.join(tmpdir(), 'nuvom-pg-sched-'));
+  });
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) {
+      if (h.child.exitCode === null && h.child.signalCode === null) {
+        h.child.kill('SIGKILL');
+        await new Promise((r) => h.child.once('exit', r));
+      }
+    }
+    rmSync(logDir, { recursive: true, force: true });
+    await dropSchema(schema).catch(() => undefined);
+  });
+
+  const host = (extra: NodeJS.ProcessEnv = {}) => {
+    const h = startHost({
+      ...process.env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres',
+      NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema, NUVOM_POSTGRES_POOL_SIZE: '4',
+      NUVOM_LOG_LEVEL: 'warn', PGT_RUNLOG: logDir, PGT_CWD: tempProject(), ...extra,
+    }, 'scheduler');
+    hosts.push(h);
+    return h;
+  };
+  async function rows(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
+    const c = await pgClient();
+    try {
+      return (await c.query(sql.replaceAll('S.', `"${schema}".`), params)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('leaves every fire time due and no job, and the next scheduler makes each job exactly once', async () => {
+    const killed = host({ NUVOM_TEST_SCHEDULER_KILL: 'after-enqueue' });
+    await killed.ready; // connected, schema migrated
+    const at = Date.now() + 500;
+    const ids = Array.from({ length: ONE_OFFS }, (_, i) => `once-${i}`);
+    // One commit: the scheduler sees all of them due in one pass, and dies after its first enqueue.
+    await rows(`INSERT INTO S.schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire, next_run_at, last_run_at, status, created_at)
+      SELECT id, 'pgt.tick', $2, 0, $3, 'once', NULL, NULL, NULL, 'skip', $4::int8 + n, NULL, 'ACTIVE', $4
+        FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n)`, [ids, Buffer.from([0x90]), OPTIONS, at]);
+    const exit = await new Promise<NodeJS.Signals | null>((resolve) => killed.child.once('exit', (_code, signal) => resolve(signal)));
+    expect(exit, `the scheduler was not killed mid-fire: ${killed.stderr().slice(-2000)}`).to.equal('SIGKILL');
+
+    // The server rolled the open transaction back: no job, no hold, every one-off still due at its time.
+    expect(await rows(`SELECT id FROM S.jobs`), 'jobs of the killed transaction').to.deep.equal([]);
+    const left = await rows(`SELECT id, status, next_run_at FROM S.schedules ORDER BY id`);
+    expect(left.filter((r) => r.status !== 'ACTIVE'), 'schedules not ACTIVE (a hold, or a claim that committed)').to.deep.equal([]);
+    expect(left.map((r) => Number(r.next_run_at)).sort((a, b) => a - b)).to.deep.equal(ids.map((_, i) => at + i + 1));
+
+    const next = host();
+    await next.ready;
+    await waitFor(async () => (await rows(`SELECT count(*) AS n FROM S.jobs`))[0].n === String(ONE_OFFS), { timeoutMs: 60_000, what: `${ONE_OFFS} jobs from the restarted scheduler` });
+    next.child.kill('SIGTERM');
+    await next.result;
+    const jobs = (await rows(`SELECT id FROM S.jobs`)).map((r) => String(r.id)).sort();
+    const expected = ids.map((id, i) => `${id}:${new Date(at + i + 1).toISOString()}`).sort();
+    expect(jobs).to.deep.equal(expected);
+    expect((await rows(`SELECT count(*) AS n FROM S.schedules WHERE status <> 'DONE'`))[0].n, 'schedules not DONE').to.equal('0');
+    expect(next.stderr(), 'the restarted scheduler recovered a hold').not.to.match(/claimed but its job not enqueued/);
+  });
+});
