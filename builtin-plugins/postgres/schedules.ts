@@ -6,9 +6,11 @@
  * id `<entry id>#<fire ms>`, written in the claim's transaction, as in the SQLite store.
  * Must never: return a fire time it did not win, or commit a claim it does not return.
  */
-import { NuvomError, messageOf, type DueFire, type FirePlan, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
+import {
+  NuvomError, claimStep, fireOfHold, holdRow, messageOf, scheduleFromRow, scheduleToRow, SCHEDULE_COLUMNS,
+  type DueFire, type FirePlan, type Logger, type ScheduleEntry, type ScheduleRow, type ScheduleStore,
+} from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
-import { toBuf, toBytes } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
 
 export interface PgScheduleStoreOptions {
@@ -16,24 +18,7 @@ export interface PgScheduleStoreOptions {
   logger?: Logger;
 }
 
-interface ScheduleRow {
-  id: string;
-  task_name: string;
-  args: Buffer;
-  priority: number;
-  options: string;
-  kind: ScheduleEntry['kind'];
-  every_secs: number | null;
-  cron: string | null;
-  timezone: string | null;
-  misfire: ScheduleEntry['misfire'];
-  next_run_at: number | null;
-  last_run_at: number | null;
-  status: ScheduleEntry['status'] | 'HELD';
-  created_at: number;
-}
-
-const COLS = ['id', 'task_name', 'args', 'priority', 'options', 'kind', 'every_secs', 'cron', 'timezone', 'misfire', 'next_run_at', 'last_run_at', 'status', 'created_at'] as const;
+const COLS = SCHEDULE_COLUMNS;
 const VALUES = COLS.map((_, i) => `$${i + 1}`).join(', ');
 const DEFAULT_LIMIT = 100;
 /** The compare-and-set that wins a fire time: $1 id, $2 next fire time, $3 the fire time claimed, $4 status. */
@@ -83,9 +68,9 @@ export class PgScheduleStore implements ScheduleStore {
         const movedEntry: ScheduleEntry = { ...entry, nextRunAt: next, lastRunAt: fireAt, status };
         const fired: DueFire = { entry: movedEntry, fireAt, fireFor: fire };
         if (opts.holdMs !== undefined && fire !== null) {
-          fired.hold = `${entry.id}#${fireAt}`;
-          await c.query(`INSERT INTO ${s}.schedules (${COLS.join(', ')}) VALUES (${VALUES}) ON CONFLICT (id) DO NOTHING`,
-            values({ ...toRow(movedEntry), id: fired.hold, next_run_at: now + opts.holdMs, last_run_at: fire, status: 'HELD' }));
+          const hold = holdRow(movedEntry, fireAt, fire, now + opts.holdMs, PLUGIN_NAME);
+          fired.hold = hold.id;
+          await c.query(`INSERT INTO ${s}.schedules (${COLS.join(', ')}) VALUES (${VALUES}) ON CONFLICT (id) DO NOTHING`, values(hold));
         }
         won.push(fired);
       }
@@ -161,11 +146,7 @@ export class PgScheduleStore implements ScheduleStore {
       `UPDATE ${s}.schedules SET next_run_at = $2 WHERE id IN (
          SELECT id FROM ${s}.schedules WHERE status = 'HELD' AND next_run_at <= $1 ORDER BY next_run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING *`, [now, now + holdMs, max]);
-    return rows.map((row) => {
-      const cut = row.id.lastIndexOf('#');
-      const entry = toEntry({ ...row, id: row.id.slice(0, cut), status: 'ACTIVE' });
-      return { entry, fireAt: Number(row.id.slice(cut + 1)), fireFor: row.last_run_at === null ? null : Number(row.last_run_at), hold: row.id };
-    });
+    return rows.map((row) => fireOfHold(row, PLUGIN_NAME));
   }
 
   async get(id: string): Promise<ScheduleEntry | null> {
@@ -197,21 +178,8 @@ export class PgScheduleStore implements ScheduleStore {
   private planOf(row: ScheduleRow, advance: (entry: ScheduleEntry) => number | null | FirePlan) {
     const entry = toEntry(row);
     const fireAt = Number(row.next_run_at);
-    let next: number | null;
-    let fire: number | null;
-    try {
-      const out = advance(entry);
-      ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
-    } catch (err) {
-      this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
-      return null;
-    }
-    if (next !== null && !Number.isFinite(next)) {
-      this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
-      return null;
-    }
-    const status: ScheduleEntry['status'] = next === null ? 'DONE' : 'ACTIVE';
-    return { entry, fireAt, next, fire, status };
+    const step = claimStep(entry, fireAt, advance, this.logger);
+    return step && { entry, fireAt, ...step };
   }
 
   private live(): void {
@@ -223,27 +191,5 @@ function values(row: ScheduleRow): unknown[] {
   return COLS.map((c) => row[c]);
 }
 
-function toRow(e: ScheduleEntry): ScheduleRow {
-  const options = JSON.stringify(e.options);
-  if (options === undefined) throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `the options of schedule ${e.id} must be JSON-safe`, { plugin: PLUGIN_NAME });
-  return {
-    id: e.id, task_name: e.taskName, args: toBuf(e.args), priority: e.priority, options, kind: e.kind, every_secs: e.everySecs ?? null,
-    cron: e.cron ?? null, timezone: e.timezone ?? null, misfire: e.misfire, next_run_at: e.nextRunAt ?? null, last_run_at: e.lastRunAt ?? null,
-    status: e.status, created_at: e.createdAt,
-  };
-}
-
-function toEntry(row: ScheduleRow): ScheduleEntry {
-  let options: JobOptions;
-  try { options = JSON.parse(row.options) as JobOptions; } catch (err) {
-    throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored options of schedule ${row.id} are not valid JSON: ${messageOf(err)}`, { plugin: PLUGIN_NAME });
-  }
-  return {
-    id: row.id,
-    ...(row.id.startsWith('key:') ? { key: row.id.slice(4) } : {}),
-    taskName: row.task_name, args: toBytes(row.args), priority: row.priority, options, kind: row.kind,
-    everySecs: row.every_secs, cron: row.cron, timezone: row.timezone, misfire: row.misfire,
-    nextRunAt: row.next_run_at === null ? null : Number(row.next_run_at), lastRunAt: row.last_run_at === null ? null : Number(row.last_run_at),
-    status: row.status as ScheduleEntry['status'], createdAt: Number(row.created_at),
-  };
-}
+const toRow = (e: ScheduleEntry): ScheduleRow => scheduleToRow(e, PLUGIN_NAME);
+const toEntry = (row: ScheduleRow): ScheduleEntry => scheduleFromRow(row, PLUGIN_NAME);

@@ -4,12 +4,9 @@
  * no job, no hold; the next scheduler fires each time exactly once, at once (no 30 s hold to wait for).
  */
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { tempProject, waitFor } from '../helpers/tmp.ts';
-import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName } from './helpers.ts';
-import { startHost, type Host } from './host-process.ts';
+import { waitFor } from '../helpers/tmp.ts';
+import { requirePostgres } from './helpers.ts';
+import { useHosts } from './host-process.ts';
 
 const OPTIONS = JSON.stringify({ maxRetries: 0, retryDelaySecs: 1, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] });
 const ONE_OFFS = 30;
@@ -17,42 +14,9 @@ const ONE_OFFS = 30;
 describe('postgres: a scheduler killed mid-fire', function () {
   this.timeout(120_000);
   requirePostgres();
-  let schema: string;
-  let logDir: string;
-  const hosts: Host[] = [];
-
-  beforeEach(() => {
-    schema = schemaName();
-    logDir = mkdtempSync(path.join(tmpdir(), 'nuvom-pg-sched-'));
-  });
-  afterEach(async () => {
-    for (const h of hosts.splice(0)) {
-      if (h.child.exitCode === null && h.child.signalCode === null) {
-        h.child.kill('SIGKILL');
-        await new Promise((r) => h.child.once('exit', r));
-      }
-    }
-    rmSync(logDir, { recursive: true, force: true });
-    await dropSchema(schema).catch(() => undefined);
-  });
-
-  const host = (extra: NodeJS.ProcessEnv = {}) => {
-    const h = startHost({
-      ...process.env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres',
-      NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema, NUVOM_POSTGRES_POOL_SIZE: '4',
-      NUVOM_LOG_LEVEL: 'warn', PGT_RUNLOG: logDir, PGT_CWD: tempProject(), ...extra,
-    }, 'scheduler');
-    hosts.push(h);
-    return h;
-  };
-  async function rows(sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-    const c = await pgClient();
-    try {
-      return (await c.query(sql.replaceAll('S.', `"${schema}".`), params)).rows;
-    } finally {
-      await c.end();
-    }
-  }
+  const t = useHosts();
+  const host = (env: NodeJS.ProcessEnv = {}) => t.host('scheduler', [], env);
+  const { rows } = t;
 
   it('leaves every fire time due and no job, and the next scheduler makes each job exactly once', async () => {
     const killed = host({ NUVOM_TEST_SCHEDULER_KILL: 'after-enqueue' });
