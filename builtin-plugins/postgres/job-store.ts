@@ -10,14 +10,10 @@
 import { NuvomError, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
 import type { PgQueue } from './queue.ts';
 import type { PgResultStore } from './results.ts';
-import { settleRows, type StoredRow } from './rows.ts';
-import { ClaimedRows, settleKnown } from './settle.ts';
+import { settleRows } from './rows.ts';
 import { PLUGIN_NAME } from './settings.ts';
 
 export class PgJobStore implements JobStore {
-  /** What each claim left in its rows, for one-statement settles (settle.ts). */
-  private readonly claimed = new ClaimedRows();
-
   constructor(readonly queue: PgQueue, readonly results: PgResultStore) {
     if (queue.db !== results.db) {
       throw new NuvomError('NUVOM_E_SERVICE', 'the PostgreSQL job store needs its queue and result store on one database and schema', { plugin: PLUGIN_NAME });
@@ -33,7 +29,7 @@ export class PgJobStore implements JobStore {
   }
 
   claim(opts: ClaimOptions): Promise<ClaimedJob[]> {
-    return this.queue.claimWith(opts, true, (rows: StoredRow[]) => this.claimed.remember(rows));
+    return this.queue.claimWith(opts, true);
   }
 
   async settle(workerId: string, outcomes: JobSettlement[]): Promise<string[]> {
@@ -43,18 +39,11 @@ export class PgJobStore implements JobStore {
     const records = this.results.rowsOf(outcomes.map((o) => o.record));
     const rows = outcomes.map((o, i) => ({ row: records[i], action: o.action, runAt: o.action === 'retry' ? o.runAt : null }));
     const db = this.queue.db;
-    try {
-      // Rows whose state the claim told us: one guarded UPDATE; the others (and any that changed) lock, merge and write.
-      const { applied, rest } = await settleKnown(db, workerId, rows, this.claimed);
-      if (rest.length === 0) return applied;
-      return [...applied, ...await db.tx('settling jobs', async (c) => {
-        const out = await settleRows(c, db.s, workerId, rest);
-        if (out.requeued) await c.query('SELECT pg_notify($1, \'\')', [db.jobsChannel]);
-        return out.applied;
-      })];
-    } finally {
-      this.claimed.forget(outcomes.map((o) => o.id));
-    }
+    return db.tx('settling jobs', async (c) => {
+      const { applied, requeued } = await settleRows(c, db.s, workerId, rows);
+      if (requeued) await c.query('SELECT pg_notify($1, \'\')', [db.jobsChannel]);
+      return applied;
+    });
   }
 
   async close(): Promise<void> {

@@ -18,7 +18,7 @@ import {
 } from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
 import { PgEnqueue } from './enqueue.ts';
-import { removeQueued, toBytes, type RecordRow, type StoredRow } from './rows.ts';
+import { removeQueued, toBytes, type RecordRow } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
 
 export interface PgQueueOptions {
@@ -93,7 +93,7 @@ export class PgQueue implements Queue {
    * The claim statement; with `running`, the claimed rows' records become RUNNING in the same UPDATE
    * (JobStore.claim): an overtaken RUNNING attempt is appended to the history as LOST, in SQL.
    */
-  async claimWith(opts: ClaimOptions, running: boolean, onStored?: (rows: StoredRow[]) => void): Promise<ClaimedJob[]> {
+  async claimWith(opts: ClaimOptions, running: boolean): Promise<ClaimedJob[]> {
     this.live();
     const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
     if (max === 0) return [];
@@ -110,9 +110,8 @@ export class PgQueue implements Queue {
        picked AS (SELECT * FROM w UNION ALL SELECT * FROM x ORDER BY priority DESC, seq LIMIT $2)
        UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
          FROM picked, ${ASYNC_COMMIT} WHERE j.id = picked.id
-       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered${running ? STORED_RETURNING : ''}`,
+       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered`,
       [now, max, opts.workerId, now + opts.leaseMs]);
-    if (onStored) onStored((rows as unknown as Array<StoredRow & { status: StoredRow['status'] | null }>).filter((r) => r.status !== null));
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
   }
@@ -255,9 +254,6 @@ export class PgQueue implements Queue {
  * delivery allows. Enqueues and outcomes keep the server's setting (durable at commit).
  */
 const ASYNC_COMMIT = `(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit`;
-
-/* The record state a claim left (rows.ts StoredRow), for the one-statement settle (settle.ts). */
-const STORED_RETURNING = ', j.status, j.attempts, j.started_at, j.r_worker_id, j.history';
 
 const ISO = (ms: string) => `to_char(to_timestamp((${ms})::float8 / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 /* The RUNNING record of a claim ($1 = now, $3 = worker), for rows that have a record (status NOT NULL). */

@@ -36,7 +36,7 @@ export interface RecordRow {
 }
 
 /** What the stored row holds for the history merge. */
-export interface StoredRow {
+interface StoredRow {
   id: string;
   status: JobStatus;
   attempts: number;
@@ -92,7 +92,7 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
 }
 
 /** Merges each row's history into the stored one (rows in `stored` by id). */
-export function merge(rows: RecordRow[], stored: ReadonlyMap<string, StoredRow>): void {
+function merge(rows: RecordRow[], stored: Map<string, StoredRow>): void {
   for (const row of rows) {
     const prev = stored.get(row.id);
     const incoming = JSON.parse(row.incoming);
@@ -110,7 +110,7 @@ const TYPES = ['text', 'text', 'text', 'bytea', 'int', 'int8', 'int', 'int', 'in
 const UNNEST = `unnest(${COLS.map((_, i) => `$${i + 1}::${TYPES[i]}[]`).join(', ')}) AS u(${COLS.join(', ')})`;
 const SET_RECORD = COLS.filter((c) => c !== 'id' && c !== 'args').map((c) => `${c} = u.${c}`).join(', ');
 
-export function columns(rows: RecordRow[]): unknown[][] {
+function columns(rows: RecordRow[]): unknown[][] {
   return COLS.map((c) => rows.map((r) => r[c]));
 }
 
@@ -162,45 +162,21 @@ export async function settleRows(c: Queryable, s: string, workerId: string, outc
   if (mine.length === 0) return { applied: [], requeued: false };
   const rows = mine.map((o) => o.row);
   merge(rows, held);
-  await c.query(settleSql(s, false), [...columns(rows), mine.map((o) => o.action), mine.map((o) => o.runAt)]);
-  // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
-  return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
-}
-
-const GUARD_COLS = ['status', 'attempts', 'started_at', 'r_worker_id', 'history'] as const;
-const GUARD_TYPES = ['text', 'int', 'int8', 'text', 'text'];
-
-/**
- * The settle UPDATE: $1..$19 the record columns, then the actions and their run_at. With `guard`
- * (settle.ts) it also takes the worker id and the stored state each row is expected to hold (the
- * columns the history merge read), applies only where both still hold, and NOTIFYs for requeued
- * rows: one statement, no transaction around it. Returns the ids it applied.
- */
-export function settleSql(s: string, guard: boolean): string {
+  const params = [...columns(rows), mine.map((o) => o.action), mine.map((o) => o.runAt)];
   const n = COLS.length;
-  const g = guard
-    ? `, unnest(${GUARD_COLS.map((_, i) => `$${n + 4 + i}::${GUARD_TYPES[i]}[]`).join(', ')}) WITH ORDINALITY AS g(${GUARD_COLS.join(', ')}, k)`
-    : '';
-  const where = guard
-    ? ` AND g.k = u.k AND j.worker_id = $${n + 3} AND j.q_state IS NOT NULL AND ${GUARD_COLS.map((col) => `j.${col} IS NOT DISTINCT FROM g.${col}`).join(' AND ')}`
-    : '';
-  const update = `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
+  await c.query(
+    `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
        r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
        q_state = CASE WHEN a.action IN ('retry', 'release') THEN 'waiting' END,
        run_at = CASE WHEN a.action = 'retry' THEN a.run_at ELSE j.run_at END,
        q_attempts = CASE WHEN a.action = 'release' THEN GREATEST(j.q_attempts - 1, 0) ELSE j.q_attempts END,
        worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
-     FROM ${UNNEST.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`)}, unnest($${n + 1}::text[], $${n + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)${g}
-     WHERE j.id = u.id AND a.k = u.k${where}`;
-  return guard
-    ? `WITH upd AS (${update} RETURNING j.id, a.action)
-       SELECT id, CASE WHEN action IN ('retry', 'release') THEN pg_notify($${n + 4 + GUARD_COLS.length}, '') END AS woke FROM upd`
-    : update;
-}
-
-/** The guard values of settleSql(s, true) for rows expected to hold `known`. */
-export function guardParams(known: StoredRow[]): unknown[][] {
-  return GUARD_COLS.map((col) => known.map((r) => r[col]));
+     FROM ${UNNEST}, unnest($${n + 1}::text[], $${n + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
+     WHERE j.id = u.id AND a.k = u.k`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`),
+    params,
+  );
+  // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
+  return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
 }
 
 /** Takes jobs out of the queue (ack, fail): rows without a record go, the others keep their record. */

@@ -1,8 +1,8 @@
 /**
- * The job store's one-statement settle (builtin-plugins/postgres/settle.ts) writes what the locked
- * read-merge-write would: a row whose record changed after the claim (here its history, written by
- * another process) is merged against what is stored now, so that attempt is kept; a row the worker
- * no longer holds is left alone.
+ * The job store's settle merges against what is stored at settle time: a row whose record changed
+ * after the claim (here its history, written by another process) keeps that attempt; a row the worker
+ * no longer holds is left alone. (A one-statement settle that trusted the claim's copy of the row
+ * would lose the first; docs/decisions.md has why settles stay a locked transaction.)
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
