@@ -47,4 +47,16 @@ describe('postgres: a scheduler killed mid-fire', function () {
     expect((await rows(`SELECT count(*) AS n FROM S.schedules WHERE status <> 'DONE'`))[0].n, 'schedules not DONE').to.equal('0');
     expect(next.stderr(), 'the restarted scheduler recovered a hold').not.to.match(/claimed but its job not enqueued/);
   });
+
+  it('with a pool of one connection fires through holds instead (the enqueue needs a second connection)', async () => {
+    const one = host({ NUVOM_POSTGRES_POOL_SIZE: '1' });
+    await one.ready;
+    const at = Date.now() + 300;
+    await rows(`INSERT INTO S.schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire, next_run_at, last_run_at, status, created_at)
+      SELECT id, 'pgt.tick', $2, 0, $3, 'once', NULL, NULL, NULL, 'skip', $4::int8, NULL, 'ACTIVE', $4 FROM unnest($1::text[]) AS u(id)`, [['a', 'b', 'c'], Buffer.from([0x90]), OPTIONS, at]);
+    await waitFor(async () => (await rows(`SELECT count(*) AS n FROM S.jobs`))[0].n === '3', { timeoutMs: 30_000, what: '3 jobs from a scheduler with a pool of one' });
+    one.child.kill('SIGTERM');
+    await one.result;
+    expect((await rows(`SELECT id FROM S.jobs`)).map((r) => String(r.id)).sort()).to.deep.equal(['a', 'b', 'c'].map((id) => `${id}:${new Date(at).toISOString()}`));
+  });
 });
