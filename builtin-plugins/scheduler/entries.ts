@@ -1,6 +1,7 @@
 /**
  * Pure helpers of the scheduler: fire-time job ids, trigger keys, keeping a stored timeline on an
- * unchanged upsert, timelines that cannot fail, and the optional one-transaction store contract.
+ * unchanged upsert, timelines that cannot fail, what a pass does with one due entry (planFire), and
+ * the optional one-transaction store contract.
  * Must never: touch a store or the clock.
  */
 import { NuvomError, iso, messageOf, type DueFire, type FirePlan, type ScheduleEntry, type ScheduleStore, type Trigger } from '../../sdk/plugin.ts';
@@ -63,3 +64,46 @@ export function timelineOf(entry: ScheduleEntry, fireAt: number, now: number): T
   }
 }
 
+/** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
+export interface Plan {
+  /** The entry's next fire time (null: DONE). */
+  next: number | null;
+  /** The fire time the job stands for, or null: no job for this claim. */
+  fireFor: number | null;
+  /** The task is not in the registry: no job, reported once. */
+  missing: boolean;
+  note: { level: 'info' | 'warn' | 'error'; text: string } | null;
+}
+
+/**
+ * Decides, for one due entry, its next fire time and whether (and for which time) a job is made:
+ * `known` whether its task is in the registry; misfire 'skip' runs a fire at most `graceMs` late.
+ */
+export function planFire(entry: ScheduleEntry, now: number, known: boolean, graceMs: number, missingRetryMs: number): Plan {
+  const fireAt = entry.nextRunAt ?? now;
+  if (!known) {
+    // One-offs wait for the task to come back; recurring entries move on along their timeline.
+    if (entry.kind === 'once') return { next: now + missingRetryMs, fireFor: null, missing: true, note: null };
+    const t = timelineOf(entry, fireAt, now);
+    return { next: typeof t === 'string' ? null : t.next, fireFor: null, missing: true, note: null };
+  }
+  if (entry.kind === 'once') return { next: null, fireFor: fireAt, missing: false, note: null };
+  const t = timelineOf(entry, fireAt, now);
+  if (typeof t === 'string') {
+    return { next: null, fireFor: fireAt, missing: false, note: { level: 'error', text: `its next fire time could not be computed (${t}); it runs this once and is now DONE` } };
+  }
+  const span = t.passed > 1 ? `${t.passed} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
+  let plan: Plan;
+  if (entry.misfire === 'catchup') {
+    plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `missed ${span}; one job catches up (misfire 'catchup')` } : null };
+  } else if (now - t.latest <= graceMs) {
+    plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${t.passed - 1} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
+  } else {
+    plan = { next: t.next, fireFor: null, missing: false, note: { level: 'warn', text: `skipped ${span}, ${Math.round((now - t.latest) / 1000)}s late (misfire 'skip'; 'catchup' would run it once); next at ${at(t.next)}` } };
+  }
+  if (t.next === null) {
+    const last = 'the expression has no later fire time, so the schedule is now DONE';
+    plan.note = plan.note ? { level: plan.note.level, text: `${plan.note.text}; ${last}` } : { level: 'info', text: last };
+  }
+  return plan;
+}

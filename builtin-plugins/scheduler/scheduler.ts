@@ -16,7 +16,7 @@ import {
   type Clock, type DueFire, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
   type ScheduleHandle, type SchedulerService, type ScheduleStore, type Serializer, type TaskOptionsSnapshot, type Trigger,
 } from '../../sdk/plugin.ts';
-import { at, firesInTransaction, jobIdOf, keepTimeline, keyOf, KEY_RE, timelineOf } from './entries.ts';
+import { at, firesInTransaction, jobIdOf, keepTimeline, keyOf, KEY_RE, planFire, type Plan } from './entries.ts';
 import { parseTrigger } from './trigger.ts';
 
 export interface SchedulerDeps {
@@ -53,17 +53,6 @@ export interface SchedulerTuning {
 
 /** A test hook: SIGKILL this process at that point of a pass (test/reliability/scheduler-crash.test.ts). */
 const KILL_AT = process.env.NUVOM_TEST_SCHEDULER_KILL;
-
-/** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
-interface Plan {
-  /** The entry's next fire time (null: DONE). */
-  next: number | null;
-  /** The fire time the job stands for, or null: no job for this claim. */
-  fireFor: number | null;
-  /** The task is not in the registry: no job, reported once. */
-  missing: boolean;
-  note: { level: 'info' | 'warn' | 'error'; text: string } | null;
-}
 
 export interface RunHandle {
   stop(): Promise<void>;
@@ -291,32 +280,7 @@ export class Scheduler implements SchedulerService {
 
   /** Decides, for one due entry, its next fire time and whether (and for which time) a job is made. */
   private plan(entry: ScheduleEntry, now: number): Plan {
-    const fireAt = entry.nextRunAt ?? now;
-    if (!this.known(entry.taskName)) {
-      // One-offs wait for the task to come back; recurring entries move on along their timeline.
-      if (entry.kind === 'once') return { next: now + this.missingRetryMs, fireFor: null, missing: true, note: null };
-      const t = timelineOf(entry, fireAt, now);
-      return { next: typeof t === 'string' ? null : t.next, fireFor: null, missing: true, note: null };
-    }
-    if (entry.kind === 'once') return { next: null, fireFor: fireAt, missing: false, note: null };
-    const t = timelineOf(entry, fireAt, now);
-    if (typeof t === 'string') {
-      return { next: null, fireFor: fireAt, missing: false, note: { level: 'error', text: `its next fire time could not be computed (${t}); it runs this once and is now DONE` } };
-    }
-    const span = t.passed > 1 ? `${t.passed} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
-    let plan: Plan;
-    if (entry.misfire === 'catchup') {
-      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `missed ${span}; one job catches up (misfire 'catchup')` } : null };
-    } else if (now - t.latest <= this.graceMs) {
-      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${t.passed - 1} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
-    } else {
-      plan = { next: t.next, fireFor: null, missing: false, note: { level: 'warn', text: `skipped ${span}, ${Math.round((now - t.latest) / 1000)}s late (misfire 'skip'; 'catchup' would run it once); next at ${at(t.next)}` } };
-    }
-    if (t.next === null) {
-      const last = 'the expression has no later fire time, so the schedule is now DONE';
-      plan.note = plan.note ? { level: plan.note.level, text: `${plan.note.text}; ${last}` } : { level: 'info', text: last };
-    }
-    return plan;
+    return planFire(entry, now, this.known(entry.taskName), this.graceMs, this.missingRetryMs);
   }
 
   /**
