@@ -4,14 +4,16 @@
  * two-phase holds kept in the same table: a row with status 'HELD', id `<entry id>#<fire time ms>`,
  * next_run_at = when the hold runs out, last_run_at = the fire time its job stands for.
  * Must never: hand back a Buffer where the contracts promise a Uint8Array (deep equality tells them
- * apart), or read a driver's int8 text as a string.
+ * apart), read a driver's int8 text as a string, or name Node's Buffer in its types (the published
+ * declarations compile without @types/node).
  */
 import { NuvomError, type DueFire, type FirePlan, type JobOptions, type Logger, type ScheduleEntry } from '../../kernel/index.ts';
 
 export interface ScheduleRow {
   id: string;
   task_name: string;
-  args: Buffer;
+  /** The encoded arguments; a Buffer at run time (what SQLite and pg bind as a BLOB / bytea). */
+  args: Uint8Array;
   priority: number;
   options: string;
   kind: ScheduleEntry['kind'];
