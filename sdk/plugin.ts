@@ -13,4 +13,5 @@ export { resolveJobId, MIN_ID_PREFIX } from './job-ids.ts';
 export { taskNameProblem } from './task-names.ts';
 export { jobStoreOf, pairJobStore } from './job-store.ts';
 export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, renewArgs, type ListQuery } from './storage-kit.ts';
+export { claimStep, fireOfHold, holdRow, scheduleFromRow, scheduleToRow, SCHEDULE_COLUMNS, type ClaimStep, type ScheduleRow } from './storage-kit/schedule-rows.ts';
 export { argCountProblem, formatSignature, maxArgs, signatureShapeProblem, type TaskParam, type TaskSignature } from './task-signature.ts';

@@ -229,6 +229,11 @@ export class PgDb {
     await this.pool?.end().catch(() => undefined);
   }
 
+  /** The most connections the pool opens (NUVOM_POSTGRES_POOL_SIZE). */
+  get poolSize(): number {
+    return this.settings.postgresPoolSize;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

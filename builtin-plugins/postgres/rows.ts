@@ -175,8 +175,7 @@ export async function settleRows(c: Queryable, s: string, workerId: string, outc
      WHERE j.id = u.id AND a.k = u.k`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`),
     params,
   );
-  // Rows queued without a record (a queue written by other code) go as the queue's ack would delete them.
-  await c.query(`DELETE FROM ${s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NULL AND status IS NULL`, [rows.map((r) => r.id)]);
+  // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
   return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
 }
 

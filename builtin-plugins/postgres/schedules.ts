@@ -6,9 +6,11 @@
  * id `<entry id>#<fire ms>`, written in the claim's transaction, as in the SQLite store.
  * Must never: return a fire time it did not win, or commit a claim it does not return.
  */
-import { NuvomError, messageOf, type DueFire, type FirePlan, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
+import {
+  NuvomError, claimStep, fireOfHold, holdRow, messageOf, scheduleFromRow, scheduleToRow, SCHEDULE_COLUMNS,
+  type DueFire, type FirePlan, type Logger, type ScheduleEntry, type ScheduleRow, type ScheduleStore,
+} from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
-import { toBuf, toBytes } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
 
 export interface PgScheduleStoreOptions {
@@ -16,26 +18,11 @@ export interface PgScheduleStoreOptions {
   logger?: Logger;
 }
 
-interface ScheduleRow {
-  id: string;
-  task_name: string;
-  args: Buffer;
-  priority: number;
-  options: string;
-  kind: ScheduleEntry['kind'];
-  every_secs: number | null;
-  cron: string | null;
-  timezone: string | null;
-  misfire: ScheduleEntry['misfire'];
-  next_run_at: number | null;
-  last_run_at: number | null;
-  status: ScheduleEntry['status'] | 'HELD';
-  created_at: number;
-}
-
-const COLS = ['id', 'task_name', 'args', 'priority', 'options', 'kind', 'every_secs', 'cron', 'timezone', 'misfire', 'next_run_at', 'last_run_at', 'status', 'created_at'] as const;
+const COLS = SCHEDULE_COLUMNS;
 const VALUES = COLS.map((_, i) => `$${i + 1}`).join(', ');
 const DEFAULT_LIMIT = 100;
+/** The compare-and-set that wins a fire time: $1 id, $2 next fire time, $3 the fire time claimed, $4 status. */
+const MOVE_SQL = (s: string): string => `UPDATE ${s}.schedules SET next_run_at = $2, last_run_at = $3, status = $4 WHERE id = $1 AND status = 'ACTIVE' AND next_run_at = $3`;
 
 export class PgScheduleStore implements ScheduleStore {
   private readonly lease: PgLease;
@@ -73,34 +60,74 @@ export class PgScheduleStore implements ScheduleStore {
       const { rows } = await c.query<ScheduleRow>(`SELECT * FROM ${s}.schedules WHERE status = 'ACTIVE' AND next_run_at <= $1 ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, [now, max]);
       const won: DueFire[] = [];
       for (const row of rows) {
-        const entry = toEntry(row);
-        const fireAt = Number(row.next_run_at);
-        let next: number | null;
-        let fire: number | null;
-        try {
-          const out = advance(entry);
-          ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
-        } catch (err) {
-          this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
-          continue;
-        }
-        if (next !== null && !Number.isFinite(next)) {
-          this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
-          continue;
-        }
-        const status = next === null ? 'DONE' : 'ACTIVE';
-        const moved = await c.query(`UPDATE ${s}.schedules SET next_run_at = $2, last_run_at = $3, status = $4 WHERE id = $1 AND status = 'ACTIVE' AND next_run_at = $3`, [entry.id, next, fireAt, status]);
+        const plan = this.planOf(row, advance);
+        if (!plan) continue;
+        const { entry, fireAt, next, fire, status } = plan;
+        const moved = await c.query(MOVE_SQL(s), [entry.id, next, fireAt, status]);
         if (moved.rowCount !== 1) continue;
         const movedEntry: ScheduleEntry = { ...entry, nextRunAt: next, lastRunAt: fireAt, status };
         const fired: DueFire = { entry: movedEntry, fireAt, fireFor: fire };
         if (opts.holdMs !== undefined && fire !== null) {
-          fired.hold = `${entry.id}#${fireAt}`;
-          await c.query(`INSERT INTO ${s}.schedules (${COLS.join(', ')}) VALUES (${VALUES}) ON CONFLICT (id) DO NOTHING`,
-            values({ ...toRow(movedEntry), id: fired.hold, next_run_at: now + opts.holdMs, last_run_at: fire, status: 'HELD' }));
+          const hold = holdRow(movedEntry, fireAt, fire, now + opts.holdMs, PLUGIN_NAME);
+          fired.hold = hold.id;
+          await c.query(`INSERT INTO ${s}.schedules (${COLS.join(', ')}) VALUES (${VALUES}) ON CONFLICT (id) DO NOTHING`, values(hold));
         }
         won.push(fired);
       }
       return won;
+    });
+  }
+
+  /**
+   * Claims due entries and fires them in one transaction (the scheduler's one-transaction path, used
+   * when the job store is this plugin's, on this database): for each won entry `fire(tx, fire)` runs
+   * inside the claim's transaction, `tx` being the client the job store writes through
+   * (enqueueInTransaction). 'made' keeps the move and the job; 'none' keeps the move, undoing anything
+   * the callback wrote; 'retry' (or a throw) undoes both, so the entry stays due. A scheduler killed
+   * mid-fire leaves an open transaction the server rolls back: nothing claimed, nothing enqueued.
+   * Entries in `skip` are not claimed (a pass retries a failing fire once, not in a loop).
+   * Returns null with a pool of one connection: the enqueue reads on a second one while the
+   * transaction holds the first, so the scheduler keeps its two-phase holds there.
+   */
+  async claimDueInTransaction(now: number, advance: (entry: ScheduleEntry) => number | null | FirePlan, limit: number,
+    fire: (tx: unknown, fire: DueFire) => Promise<'made' | 'none' | 'retry'>, skip: ReadonlySet<string> = new Set()): Promise<{ fires: DueFire[]; claimed: number } | null> {
+    this.live();
+    if (this.db.poolSize < 2) return null;
+    const max = Math.floor(limit);
+    if (!(max >= 1)) return { fires: [], claimed: 0 };
+    const s = this.db.s;
+    return this.db.tx('firing due schedules', async (c) => {
+      const { rows } = await c.query<ScheduleRow>(`SELECT * FROM ${s}.schedules WHERE status = 'ACTIVE' AND next_run_at <= $1 AND NOT (id = ANY($3::text[]))
+        ORDER BY next_run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`, [now, max, [...skip]]);
+      const won: DueFire[] = [];
+      for (const row of rows) {
+        const plan = this.planOf(row, advance);
+        if (!plan) continue;
+        const { entry, fireAt, next, fire: fireFor, status } = plan;
+        await c.query('SAVEPOINT nuvom_claim');
+        const moved = await c.query(MOVE_SQL(s), [entry.id, next, fireAt, status]);
+        if (moved.rowCount !== 1) {
+          await c.query('RELEASE SAVEPOINT nuvom_claim');
+          continue;
+        }
+        const fired: DueFire = { entry: { ...entry, nextRunAt: next, lastRunAt: fireAt, status }, fireAt, fireFor };
+        await c.query('SAVEPOINT nuvom_fire');
+        let outcome: 'made' | 'none' | 'retry';
+        try {
+          outcome = await fire(c, fired);
+        } catch (err) {
+          this.logger?.error(`schedule ${entry.id}: firing ${new Date(fireAt).toISOString()} failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
+          outcome = 'retry';
+        }
+        if (outcome === 'retry') {
+          await c.query('ROLLBACK TO SAVEPOINT nuvom_claim');
+        } else {
+          if (outcome === 'none') await c.query('ROLLBACK TO SAVEPOINT nuvom_fire');
+          won.push(fired);
+        }
+        await c.query('RELEASE SAVEPOINT nuvom_claim');
+      }
+      return { fires: won, claimed: rows.length };
     });
   }
 
@@ -119,11 +146,7 @@ export class PgScheduleStore implements ScheduleStore {
       `UPDATE ${s}.schedules SET next_run_at = $2 WHERE id IN (
          SELECT id FROM ${s}.schedules WHERE status = 'HELD' AND next_run_at <= $1 ORDER BY next_run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING *`, [now, now + holdMs, max]);
-    return rows.map((row) => {
-      const cut = row.id.lastIndexOf('#');
-      const entry = toEntry({ ...row, id: row.id.slice(0, cut), status: 'ACTIVE' });
-      return { entry, fireAt: Number(row.id.slice(cut + 1)), fireFor: row.last_run_at === null ? null : Number(row.last_run_at), hold: row.id };
-    });
+    return rows.map((row) => fireOfHold(row, PLUGIN_NAME));
   }
 
   async get(id: string): Promise<ScheduleEntry | null> {
@@ -151,6 +174,14 @@ export class PgScheduleStore implements ScheduleStore {
     await this.lease.release();
   }
 
+  /** The entry of a locked due row and what `advance` decided for it; null (logged) when it stays due. */
+  private planOf(row: ScheduleRow, advance: (entry: ScheduleEntry) => number | null | FirePlan) {
+    const entry = toEntry(row);
+    const fireAt = Number(row.next_run_at);
+    const step = claimStep(entry, fireAt, advance, this.logger);
+    return step && { entry, fireAt, ...step };
+  }
+
   private live(): void {
     if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL schedule store is closed; resolve the scheduleStore service again from a running kernel', { plugin: PLUGIN_NAME });
   }
@@ -160,27 +191,5 @@ function values(row: ScheduleRow): unknown[] {
   return COLS.map((c) => row[c]);
 }
 
-function toRow(e: ScheduleEntry): ScheduleRow {
-  const options = JSON.stringify(e.options);
-  if (options === undefined) throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `the options of schedule ${e.id} must be JSON-safe`, { plugin: PLUGIN_NAME });
-  return {
-    id: e.id, task_name: e.taskName, args: toBuf(e.args), priority: e.priority, options, kind: e.kind, every_secs: e.everySecs ?? null,
-    cron: e.cron ?? null, timezone: e.timezone ?? null, misfire: e.misfire, next_run_at: e.nextRunAt ?? null, last_run_at: e.lastRunAt ?? null,
-    status: e.status, created_at: e.createdAt,
-  };
-}
-
-function toEntry(row: ScheduleRow): ScheduleEntry {
-  let options: JobOptions;
-  try { options = JSON.parse(row.options) as JobOptions; } catch (err) {
-    throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored options of schedule ${row.id} are not valid JSON: ${messageOf(err)}`, { plugin: PLUGIN_NAME });
-  }
-  return {
-    id: row.id,
-    ...(row.id.startsWith('key:') ? { key: row.id.slice(4) } : {}),
-    taskName: row.task_name, args: toBytes(row.args), priority: row.priority, options, kind: row.kind,
-    everySecs: row.every_secs, cron: row.cron, timezone: row.timezone, misfire: row.misfire,
-    nextRunAt: row.next_run_at === null ? null : Number(row.next_run_at), lastRunAt: row.last_run_at === null ? null : Number(row.last_run_at),
-    status: row.status as ScheduleEntry['status'], createdAt: Number(row.created_at),
-  };
-}
+const toRow = (e: ScheduleEntry): ScheduleRow => scheduleToRow(e, PLUGIN_NAME);
+const toEntry = (row: ScheduleRow): ScheduleEntry => scheduleFromRow(row, PLUGIN_NAME);

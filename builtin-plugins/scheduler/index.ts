@@ -27,6 +27,9 @@ export default definePlugin({
       // Built before the scheduler, so disposed after it: a loop never outlives its store.
       scheduleStore: s.scheduleStore,
       registry: s.registry,
+      // One plugin chosen for schedules, queue and results: its schedule store and job store share a
+      // database, so a fire time and its job can commit in one transaction (claimDueInTransaction).
+      pairedJobStore: s.config.schedulerBackend !== '' && s.config.schedulerBackend === s.config.queueBackend && s.config.queueBackend === s.config.resultBackend,
       // On first use: `schedule list` and `schedule cancel` need no queue.
       get jobs() { return s.jobs; },
     }), (scheduler) => (scheduler as Scheduler).close());

@@ -16,7 +16,8 @@ import {
   type Clock, type DueFire, type JobsService, type Logger, type NuvomConfig, type RegistryService, type ScheduleEntry,
   type ScheduleHandle, type SchedulerService, type ScheduleStore, type Serializer, type TaskOptionsSnapshot, type Trigger,
 } from '../../sdk/plugin.ts';
-import { parseTrigger, timeline, type Timeline } from './trigger.ts';
+import { at, firesInTransaction, jobIdOf, keepTimeline, keyOf, KEY_RE, planFire, type Plan } from './entries.ts';
+import { parseTrigger } from './trigger.ts';
 
 export interface SchedulerDeps {
   config: NuvomConfig;
@@ -26,6 +27,11 @@ export interface SchedulerDeps {
   scheduleStore: ScheduleStore;
   jobs: JobsService;
   registry: RegistryService;
+  /**
+   * The job store is the schedule store's pair (one plugin, one database): a store with
+   * claimDueInTransaction then claims a fire time and enqueues its job in one transaction.
+   */
+  pairedJobStore?: boolean;
 }
 
 export interface SchedulerTuning {
@@ -47,18 +53,6 @@ export interface SchedulerTuning {
 
 /** A test hook: SIGKILL this process at that point of a pass (test/reliability/scheduler-crash.test.ts). */
 const KILL_AT = process.env.NUVOM_TEST_SCHEDULER_KILL;
-const KEY_RE = /^[\w.:-]{1,100}$/;
-
-/** What a pass decided for one claimed entry (computed inside claimDue, acted on once won). */
-interface Plan {
-  /** The entry's next fire time (null: DONE). */
-  next: number | null;
-  /** The fire time the job stands for, or null: no job for this claim. */
-  fireFor: number | null;
-  /** The task is not in the registry: no job, reported once. */
-  missing: boolean;
-  note: { level: 'info' | 'warn' | 'error'; text: string } | null;
-}
 
 export interface RunHandle {
   stop(): Promise<void>;
@@ -68,44 +62,6 @@ export interface RunHandle {
 const MAX_ROUNDS = 100;
 const REFRESH_MS = 10_000;
 const REPEAT_LOG_MS = 60_000;
-
-const at = (ms: number | null): string => iso(ms) ?? 'never';
-
-/** One id per fire time: a second enqueue of the same fire time is refused, and recovery finds it. */
-const jobIdOf = (scheduleId: string, fireFor: number): string => `${scheduleId}:${new Date(fireFor).toISOString()}`;
-
-/** The trigger's key, checked, or null. */
-function keyOf(trigger: unknown, label: string): string | null {
-  if (trigger === null || typeof trigger !== 'object' || !('key' in trigger) || trigger.key === undefined) return null;
-  const key = trigger.key;
-  if (typeof key !== 'string' || !KEY_RE.test(key)) {
-    throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key must be 1-100 letters, digits, "_", "-", ".", ":", e.g. "hourly-add"; got ${JSON.stringify(key) ?? String(key)}`);
-  }
-  return key;
-}
-
-/**
- * Upserting an unchanged trigger (a deploy calling schedule() at boot again) keeps the stored timeline,
- * so an hourly schedule redeployed every 20 minutes still fires; a changed trigger starts afresh.
- * `inSecs` is relative to the call, so it always starts afresh.
- */
-function keepTimeline(prior: ScheduleEntry | null, entry: ScheduleEntry, trigger: Trigger): Pick<ScheduleEntry, 'nextRunAt' | 'lastRunAt' | 'status' | 'createdAt'> | null {
-  if (!prior || prior.status === 'CANCELLED' || 'inSecs' in trigger) return null;
-  const same = prior.kind === entry.kind && prior.everySecs === entry.everySecs && prior.cron === entry.cron
-    && prior.timezone === entry.timezone && prior.misfire === entry.misfire
-    && (entry.kind !== 'once' || (prior.nextRunAt ?? prior.lastRunAt) === entry.nextRunAt);
-  if (!same) return null;
-  return { nextRunAt: prior.nextRunAt, lastRunAt: prior.lastRunAt, status: prior.status, createdAt: prior.createdAt };
-}
-
-/** The entry's timeline, or why it cannot be computed (a corrupt stored cron, say). */
-function timelineOf(entry: ScheduleEntry, fireAt: number, now: number): Timeline | string {
-  try {
-    return timeline(entry, fireAt, now);
-  } catch (err) {
-    return messageOf(err);
-  }
-}
 
 export class Scheduler implements SchedulerService {
   private readonly log: Logger;
@@ -214,13 +170,35 @@ export class Scheduler implements SchedulerService {
       await store.settle!(settled);
       if (owed.length < this.batch) break;
     }
+    let inTx = this.d.pairedJobStore ? firesInTransaction(store) : null;
+    const skip = new Set<string>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const plans = new Map<string, Plan>();
-      const fires = await store.claimDue(now, (entry) => {
+      const advance = (entry: ScheduleEntry) => {
         const plan = this.plan(entry, now);
         plans.set(entry.id, plan);
         return { next: plan.next, fire: plan.fireFor };
-      }, this.batch, twoPhase ? { holdMs: this.holdMs } : undefined);
+      };
+      if (inTx) {
+        // One transaction: the claim and the job commit together, or (a kill, a lost connection) neither.
+        const outcomes = new Map<string, 'made' | 'none' | 'retry'>();
+        const res = await inTx.claimDueInTransaction(now, advance, this.batch, async (tx, fire) => {
+          if (KILL_AT === 'after-claim') process.kill(process.pid, 'SIGKILL');
+          const plan = plans.get(fire.entry.id) ?? { next: fire.entry.nextRunAt, fireFor: fire.fireFor ?? fire.fireAt, missing: false, note: null };
+          const outcome = await this.dispatch(fire.entry, plan, tx);
+          if (outcome === 'retry') skip.add(fire.entry.id);
+          outcomes.set(fire.entry.id, outcome);
+          if (KILL_AT === 'after-enqueue' && outcome === 'made') process.kill(process.pid, 'SIGKILL');
+          return outcome;
+        }, skip);
+        if (res !== null) {
+          made += res.fires.filter((f) => outcomes.get(f.entry.id) === 'made').length;
+          if (res.claimed < this.batch) break;
+          continue;
+        }
+        inTx = null; // the store cannot here: two-phase holds
+      }
+      const fires = await store.claimDue(now, advance, this.batch, twoPhase ? { holdMs: this.holdMs } : undefined);
       if (KILL_AT === 'after-claim' && fires.length > 0) process.kill(process.pid, 'SIGKILL');
       const settled: string[] = [];
       for (const fire of fires) {
@@ -302,39 +280,14 @@ export class Scheduler implements SchedulerService {
 
   /** Decides, for one due entry, its next fire time and whether (and for which time) a job is made. */
   private plan(entry: ScheduleEntry, now: number): Plan {
-    const fireAt = entry.nextRunAt ?? now;
-    if (!this.known(entry.taskName)) {
-      // One-offs wait for the task to come back; recurring entries move on along their timeline.
-      if (entry.kind === 'once') return { next: now + this.missingRetryMs, fireFor: null, missing: true, note: null };
-      const t = timelineOf(entry, fireAt, now);
-      return { next: typeof t === 'string' ? null : t.next, fireFor: null, missing: true, note: null };
-    }
-    if (entry.kind === 'once') return { next: null, fireFor: fireAt, missing: false, note: null };
-    const t = timelineOf(entry, fireAt, now);
-    if (typeof t === 'string') {
-      return { next: null, fireFor: fireAt, missing: false, note: { level: 'error', text: `its next fire time could not be computed (${t}); it runs this once and is now DONE` } };
-    }
-    const span = t.passed > 1 ? `${t.passed} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
-    let plan: Plan;
-    if (entry.misfire === 'catchup') {
-      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `missed ${span}; one job catches up (misfire 'catchup')` } : null };
-    } else if (now - t.latest <= this.graceMs) {
-      plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${t.passed - 1} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
-    } else {
-      plan = { next: t.next, fireFor: null, missing: false, note: { level: 'warn', text: `skipped ${span}, ${Math.round((now - t.latest) / 1000)}s late (misfire 'skip'; 'catchup' would run it once); next at ${at(t.next)}` } };
-    }
-    if (t.next === null) {
-      const last = 'the expression has no later fire time, so the schedule is now DONE';
-      plan.note = plan.note ? { level: plan.note.level, text: `${plan.note.text}; ${last}` } : { level: 'info', text: last };
-    }
-    return plan;
+    return planFire(entry, now, this.known(entry.taskName), this.graceMs, this.missingRetryMs);
   }
 
   /**
    * Acts on a won fire time: reports, and makes the job when the plan says so. 'retry': the enqueue
    * failed and may work later (the hold stays, so the fire is reclaimed); 'none': nothing is owed.
    */
-  private async dispatch(entry: ScheduleEntry, plan: Plan): Promise<'made' | 'none' | 'retry'> {
+  private async dispatch(entry: ScheduleEntry, plan: Plan, tx?: unknown): Promise<'made' | 'none' | 'retry'> {
     const who = `schedule ${entry.id} (task "${entry.taskName}")`;
     if (plan.missing) {
       if (!this.missing.has(entry.id)) {
@@ -366,6 +319,7 @@ export class Scheduler implements SchedulerService {
         call: {
           args, id, priority: entry.priority, retries: o.maxRetries, retryDelaySecs: o.retryDelaySecs, backoff: o.backoff,
           timeoutSecs: o.timeoutSecs, timeoutPolicy: o.timeoutPolicy, storeResult: o.storeResult, tags: o.tags,
+          ...(tx === undefined ? {} : { tx }),
         },
       }]);
     } catch (err) {
@@ -373,7 +327,8 @@ export class Scheduler implements SchedulerService {
         this.log.warn(`${who}: the job for ${fireIso} was already dispatched (${id})`, { schedule: entry.id });
         return 'none';
       }
-      this.log.error(`${who}: enqueueing the job for ${fireIso} failed; it is tried again in ${this.holdMs / 1000}s: ${messageOf(err)}`, { schedule: entry.id });
+      if (tx !== undefined) this.logRepeated('error', `${who}: enqueueing the job for ${fireIso} failed; it stays due and is tried again on the next pass: ${messageOf(err)}`);
+      else this.log.error(`${who}: enqueueing the job for ${fireIso} failed; it is tried again in ${this.holdMs / 1000}s: ${messageOf(err)}`, { schedule: entry.id });
       return 'retry';
     }
     this.log.debug(`${who}: fire time ${fireIso} -> job ${id}`, { schedule: entry.id, job: id });

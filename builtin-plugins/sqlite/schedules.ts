@@ -10,31 +10,16 @@
  * and deleted by settle(). list() and get() never show holds.
  * Must never: return a fire time it did not win, or commit a claim it does not return.
  */
-import { NuvomError, messageOf, type DueFire, type FirePlan, type JobOptions, type Logger, type ScheduleEntry, type ScheduleStore } from '../../sdk/plugin.ts';
+import {
+  NuvomError, claimStep, fireOfHold, holdRow, scheduleFromRow, scheduleToRow,
+  type DueFire, type FirePlan, type Logger, type ScheduleEntry, type ScheduleRow, type ScheduleStore,
+} from '../../sdk/plugin.ts';
 import { acquireDb, isUniqueViolation, PLUGIN_NAME, storageError, withBusyRetry, type Db, type DbLease, type Statement, type Transaction } from './db.ts';
-import { fromBlob, fromJson, toBlob, toJson } from './codec.ts';
 
 export interface SqliteScheduleStoreOptions {
   /** Absolute path of the database file. */
   path: string;
   logger?: Logger;
-}
-
-interface ScheduleRow {
-  id: string;
-  task_name: string;
-  args: Buffer;
-  priority: number;
-  options: string;
-  kind: ScheduleEntry['kind'];
-  every_secs: number | null;
-  cron: string | null;
-  timezone: string | null;
-  misfire: ScheduleEntry['misfire'];
-  next_run_at: number | null;
-  last_run_at: number | null;
-  status: ScheduleEntry['status'] | 'HELD';
-  created_at: number;
 }
 
 type ClaimArgs = [now: number, advance: (entry: ScheduleEntry) => number | null | FirePlan, limit: number, holdMs: number | undefined];
@@ -97,30 +82,18 @@ export class SqliteScheduleStore implements ScheduleStore {
       for (const row of this.stmt.due.all({ now, limit }) as ScheduleRow[]) {
         const entry = toEntry(row);
         const fireAt = row.next_run_at as number;
-        let next: number | null;
-        let fire: number | null;
-        try {
-          const out = advance(entry);
-          // A bare number is the old contract: a job for the claimed fire time.
-          ({ next, fire } = out !== null && typeof out === 'object' ? out : { next: out, fire: fireAt });
-        } catch (err) {
-          // Leave this entry as it is (due again next poll) rather than lose the fires already won.
-          this.logger?.error(`schedule ${entry.id}: computing its next fire time failed, it stays due: ${messageOf(err)}`, { schedule: entry.id });
-          continue;
-        }
-        if (next !== null && !Number.isFinite(next)) {
-          this.logger?.error(`schedule ${entry.id}: advance returned ${String(next)}, not epoch ms or null; it stays due`, { schedule: entry.id });
-          continue;
-        }
-        const status = next === null ? 'DONE' : 'ACTIVE';
+        const step = claimStep(entry, fireAt, advance, this.logger);
+        if (!step) continue;
+        const { next, fire, status } = step;
         const { changes } = this.stmt.advance.run({ id: entry.id, fireAt, next, lastRunAt: fireAt, status });
         if (changes !== 1) continue;
         const moved: ScheduleEntry = { ...entry, nextRunAt: next, lastRunAt: fireAt, status };
         const fired: DueFire = { entry: moved, fireAt, fireFor: fire };
         if (holdMs !== undefined && fire !== null) {
           // The hold commits with the claim: a crash after this transaction leaves it to be reclaimed.
-          fired.hold = `${entry.id}#${fireAt}`;
-          this.stmt.hold.run({ ...toRow(moved), id: fired.hold, next_run_at: now + holdMs, last_run_at: fire, status: 'HELD' });
+          const hold = holdRow(moved, fireAt, fire, now + holdMs, PLUGIN_NAME);
+          fired.hold = hold.id;
+          this.stmt.hold.run(hold);
         }
         won.push(fired);
       }
@@ -130,9 +103,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       const out: DueFire[] = [];
       for (const row of this.stmt.expiredHolds.all({ now, limit }) as ScheduleRow[]) {
         if (this.stmt.takeHold.run({ id: row.id, was: row.next_run_at, until: now + holdMs }).changes !== 1) continue;
-        const cut = row.id.lastIndexOf('#');
-        const entry = toEntry({ ...row, id: row.id.slice(0, cut), status: 'ACTIVE' });
-        out.push({ entry, fireAt: Number(row.id.slice(cut + 1)), fireFor: row.last_run_at, hold: row.id });
+        out.push(fireOfHold(row, PLUGIN_NAME));
       }
       return out;
     });
@@ -211,41 +182,5 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 }
 
-function toRow(e: ScheduleEntry): ScheduleRow {
-  return {
-    id: e.id,
-    task_name: e.taskName,
-    args: toBlob(e.args),
-    priority: e.priority,
-    options: toJson(e.options, `the options of schedule ${e.id}`),
-    kind: e.kind,
-    every_secs: e.everySecs ?? null,
-    cron: e.cron ?? null,
-    timezone: e.timezone ?? null,
-    misfire: e.misfire,
-    next_run_at: e.nextRunAt ?? null,
-    last_run_at: e.lastRunAt ?? null,
-    status: e.status,
-    created_at: e.createdAt,
-  };
-}
-
-function toEntry(row: ScheduleRow): ScheduleEntry {
-  return {
-    id: row.id,
-    ...(row.id.startsWith('key:') ? { key: row.id.slice(4) } : {}),
-    taskName: row.task_name,
-    args: fromBlob(row.args),
-    priority: row.priority,
-    options: fromJson(row.options, 'options', `schedule ${row.id}`) as JobOptions,
-    kind: row.kind,
-    everySecs: row.every_secs,
-    cron: row.cron,
-    timezone: row.timezone,
-    misfire: row.misfire,
-    nextRunAt: row.next_run_at,
-    lastRunAt: row.last_run_at,
-    status: row.status as ScheduleEntry['status'],
-    createdAt: row.created_at,
-  };
-}
+const toRow = (e: ScheduleEntry): ScheduleRow => scheduleToRow(e, PLUGIN_NAME);
+const toEntry = (row: ScheduleRow): ScheduleEntry => scheduleFromRow(row, PLUGIN_NAME);

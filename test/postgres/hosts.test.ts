@@ -5,92 +5,16 @@
  * two schedulers racing on an every-second schedule make one job per fire time.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
-import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName } from './helpers.ts';
-
-const HOST = path.join(REPO_ROOT, 'test/postgres/fixtures/host.ts');
-
-interface Host {
-  child: ChildProcess;
-  ready: Promise<void>;
-  /** The last stdout line as JSON, once the process exited 0. */
-  result: Promise<unknown>;
-  stderr: () => string;
-}
-
-function startHost(env: NodeJS.ProcessEnv, role: string, ...args: string[]): Host {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST, role, ...args], { cwd: REPO_ROOT, env });
-  let stdout = '';
-  let stderr = '';
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => { markReady = resolve; });
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c; if (stdout.startsWith('ready\n')) markReady(); });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
-  const result = new Promise<unknown>((resolve, reject) => {
-    child.on('exit', (code, signal) => {
-      if (code !== 0) return reject(new Error(`host ${role} exited with ${code ?? signal}: ${stderr.slice(-2000)}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!));
-    });
-  });
-  result.catch(() => undefined);
-  return { child, ready, result, stderr: () => stderr };
-}
-
-/** "<job id> start|end" lines of every process's log, as [id, what, pid]. */
-function runLog(dir: string): Array<[string, string, number]> {
-  return readdirSync(dir).flatMap((f) => readFileSync(path.join(dir, f), 'utf8').trim().split('\n').filter(Boolean)
-    .map((l) => { const [id, what] = l.split(' '); return [id, what, Number(f.split('.')[0])] as [string, string, number]; }));
-}
+import { waitFor } from '../helpers/tmp.ts';
+import { client as pgClient, requirePostgres } from './helpers.ts';
+import { runLog, useHosts } from './host-process.ts';
 
 describe('postgres: many hosts', function () {
   this.timeout(240_000);
   requirePostgres();
-  let schema: string;
-  let logDir: string;
-  let env: NodeJS.ProcessEnv;
-  const hosts: Host[] = [];
-
-  beforeEach(() => {
-    schema = schemaName();
-    logDir = mkdtempSync(path.join(tmpdir(), 'nuvom-pg-runs-'));
-    env = {
-      ...process.env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres',
-      NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema, NUVOM_POSTGRES_POOL_SIZE: '4', NUVOM_VISIBILITY_TIMEOUT_SECS: '3',
-      NUVOM_LOG_LEVEL: 'warn', PGT_RUNLOG: logDir, PGT_CWD: tempProject(),
-    };
-  });
-  afterEach(async () => {
-    for (const h of hosts.splice(0)) {
-      if (h.child.exitCode === null && h.child.signalCode === null) {
-        h.child.kill('SIGKILL');
-        await new Promise((r) => h.child.once('exit', r));
-      }
-    }
-    rmSync(logDir, { recursive: true, force: true });
-    await dropSchema(schema).catch(() => undefined);
-  });
-
-  const host = (role: string, ...args: string[]) => {
-    const h = startHost(env, role, ...args);
-    hosts.push(h);
-    return h;
-  };
-  async function count(sql: string, params: unknown[] = []): Promise<number> {
-    const c = await pgClient();
-    try {
-      return Number((await c.query(sql.replaceAll('S.', `"${schema}".`), params)).rows[0].n);
-    } finally {
-      await c.end();
-    }
-  }
-  async function stop(h: Host): Promise<void> {
-    h.child.kill('SIGTERM');
-    await h.result;
-  }
+  const t = useHosts();
+  const host = (role: string, ...args: string[]) => t.host(role, args);
+  const { count, stop } = t;
 
   it('3 worker processes and 2 producer processes run 5,000 jobs, each exactly once', async () => {
     const workers = [host('worker', '8'), host('worker', '8'), host('worker', '8')];
@@ -100,7 +24,7 @@ describe('postgres: many hosts', function () {
     expect(new Set(ids).size).to.equal(5000);
     await waitFor(async () => (await count(`SELECT count(*) AS n FROM S.jobs WHERE status = 'SUCCESS'`)) === 5000, { timeoutMs: 150_000, what: '5,000 jobs to succeed' });
     expect(await count(`SELECT count(*) AS n FROM S.jobs WHERE q_state IS NOT NULL`), 'jobs left in the queue').to.equal(0);
-    const starts = runLog(logDir).filter(([, what]) => what === 'start');
+    const starts = runLog(t.logDir).filter(([, what]) => what === 'start');
     expect(starts.length, 'runs (a job ran twice?)').to.equal(5000);
     expect(new Set(starts.map(([id]) => id))).to.deep.equal(new Set(ids));
     expect(new Set(starts.map(([, , pid]) => pid)).size, 'more than one worker process took part').to.be.greaterThan(1);
@@ -113,14 +37,14 @@ describe('postgres: many hosts', function () {
     const producer = host('producer', '6', '0', '2000');
     const { ids } = (await producer.result) as { ids: string[] };
     const aPid = a.child.pid!;
-    await waitFor(() => runLog(logDir).some(([, what, pid]) => what === 'start' && pid === aPid), { timeoutMs: 30_000, what: 'worker A to start a job' });
+    await waitFor(() => runLog(t.logDir).some(([, what, pid]) => what === 'start' && pid === aPid), { timeoutMs: 30_000, what: 'worker A to start a job' });
     a.child.kill('SIGKILL');
     await new Promise((r) => a.child.once('exit', r));
-    const startedOnA = new Set(runLog(logDir).filter(([, what, pid]) => what === 'start' && pid === aPid).map(([id]) => id));
+    const startedOnA = new Set(runLog(t.logDir).filter(([, what, pid]) => what === 'start' && pid === aPid).map(([id]) => id));
     const b = host('worker', '2');
     await b.ready;
     await waitFor(async () => (await count(`SELECT count(*) AS n FROM S.jobs WHERE status = 'SUCCESS'`)) === ids.length, { timeoutMs: 60_000, what: 'every job to succeed after the kill' });
-    const log = runLog(logDir);
+    const log = runLog(t.logDir);
     for (const id of ids) expect(log.some(([i, what]) => i === id && what === 'end'), `job ${id} never ended`).to.equal(true);
     const cutShort = [...startedOnA].filter((id) => !log.some(([i, what, pid]) => i === id && what === 'end' && pid === aPid));
     expect(cutShort.length, 'jobs A was running when killed').to.be.greaterThan(0);
@@ -136,19 +60,19 @@ describe('postgres: many hosts', function () {
     await w.ready;
     const producer = host('producer', '300', '0');
     const { ids } = (await producer.result) as { ids: string[] };
-    await waitFor(() => runLog(logDir).filter(([, what]) => what === 'end').length >= 20, { timeoutMs: 60_000, what: 'the worker to be mid-run' });
+    await waitFor(() => runLog(t.logDir).filter(([, what]) => what === 'end').length >= 20, { timeoutMs: 60_000, what: 'the worker to be mid-run' });
     const cut = await count(`SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1`, [`nuvom:${w.child.pid}`]);
     expect(cut, 'connections cut').to.be.greaterThan(0);
     try {
       await waitFor(async () => (await count(`SELECT count(*) AS n FROM S.jobs WHERE status = 'SUCCESS'`)) === ids.length, { timeoutMs: 90_000, what: 'every job to succeed after the cut' });
     } catch (err) {
       const c = await pgClient();
-      const states = (await c.query(`SELECT status, q_state, count(*) FROM "${schema}".jobs GROUP BY 1, 2`)).rows;
+      const states = (await c.query(`SELECT status, q_state, count(*) FROM "${t.schema}".jobs GROUP BY 1, 2`)).rows;
       await c.end();
       throw new Error(`${(err as Error).message}; rows by status/q_state ${JSON.stringify(states)}; worker stderr: ${w.stderr().slice(-3000)}`);
     }
     expect(w.child.exitCode, 'the worker process ended').to.equal(null);
-    const ended = new Set(runLog(logDir).filter(([, what]) => what === 'end').map(([id]) => id));
+    const ended = new Set(runLog(t.logDir).filter(([, what]) => what === 'end').map(([id]) => id));
     expect(ended).to.deep.equal(new Set(ids));
     await stop(w);
   });
@@ -160,7 +84,7 @@ describe('postgres: many hosts', function () {
     const first = Date.now() + 1000;
     try {
       // The schedule row as the scheduler stores it (keyed), due in a second.
-      await c.query(`INSERT INTO "${schema}".schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire, next_run_at, last_run_at, status, created_at)
+      await c.query(`INSERT INTO "${t.schema}".schedules (id, task_name, args, priority, options, kind, every_secs, cron, timezone, misfire, next_run_at, last_run_at, status, created_at)
         VALUES ('key:race', 'pgt.tick', $1, 0, $2, 'interval', 1, NULL, NULL, 'skip', $3, NULL, 'ACTIVE', $4)`,
       [Buffer.from([0x90]), JSON.stringify({ maxRetries: 0, retryDelaySecs: 1, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }), first, Date.now()]);
     } finally {
@@ -172,11 +96,11 @@ describe('postgres: many hosts', function () {
     await Promise.all([stop(scheduler), stop(other)]);
     const db = await pgClient();
     try {
-      const { rows } = await db.query(`SELECT id FROM "${schema}".jobs WHERE r_task_name = 'pgt.tick' ORDER BY id`);
+      const { rows } = await db.query(`SELECT id FROM "${t.schema}".jobs WHERE r_task_name = 'pgt.tick' ORDER BY id`);
       const fires = rows.map((r) => Date.parse(String(r.id).slice('key:race:'.length)));
       expect(new Set(fires).size, 'one job per fire time').to.equal(fires.length);
       for (let i = 1; i < fires.length; i++) expect(fires[i] - fires[i - 1], `fire ${i} is not one second after the one before`).to.equal(1000);
-      const holds = await db.query(`SELECT count(*) AS n FROM "${schema}".schedules WHERE status = 'HELD'`);
+      const holds = await db.query(`SELECT count(*) AS n FROM "${t.schema}".schedules WHERE status = 'HELD'`);
       expect(Number(holds.rows[0].n), 'unsettled holds').to.equal(0);
     } finally {
       await db.end();
