@@ -108,7 +108,16 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
   };
 }
 
-const isoOrNull = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && Number.isFinite(Date.parse(v)));
+/** The last timestamp found valid: records of one batch share their times, and Date.parse is dear per record. */
+let lastIso = '';
+const isoOrNull = (v: unknown): boolean => {
+  if (v === null || v === undefined) return true;
+  if (typeof v !== 'string') return false;
+  if (v === lastIso) return true;
+  if (!Number.isFinite(Date.parse(v))) return false;
+  lastIso = v;
+  return true;
+};
 
 /**
  * Checks records before any is written (put, putMany, a job store's batches): an id and a task name,
