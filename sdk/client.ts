@@ -4,9 +4,8 @@
  * job control and an in-process worker. The first client created also serves `task().delay()` (the default client), so
  * an application that creates one client and starts a worker on the memory backend talks to itself.
  */
-import {
-  bootKernel, loadConfig, presetEntries, resolvePreset, type ConfigKey, type Preset, type PresetEntry, type JobRecord, type JobStats, type Kernel, type ListJobsFilter,
-  type Logger, type NuvomConfig, type NuvomPlugin, type ScheduleEntry, type Trigger,
+import type {
+  ConfigKey, Preset, PresetEntry, JobRecord, JobStats, Kernel, ListJobsFilter, Logger, NuvomConfig, NuvomPlugin, ScheduleEntry, Trigger,
 } from '../kernel/index.ts';
 import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
 import type { ResultType, TaskArgsOf, TaskName, TaskResultOf } from './task-map.ts';
@@ -67,6 +66,9 @@ function bundledDefaultPreset(): Promise<Preset> {
 }
 
 export async function createClient(opts: ClientOptions = {}): Promise<Client> {
+  // The kernel is imported here, not at the top: `import 'nuvom'` in a worker thread (a task module)
+  // then loads only the task API, and a thread starts its first job without loading the kernel.
+  const { bootKernel, loadConfig, presetEntries, resolvePreset } = await import('../kernel/index.ts');
   const loaded = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
   // A programmatic plugin named like a preset plugin replaces it: the preset's is not even imported.
   const own = new Set((opts.plugins ?? []).map((p) => p.name));

@@ -7,8 +7,7 @@ export { currentJob } from './current-job.ts';
 export type { NuvomTaskMap, TaskName, TaskArgsOf, TaskResultOf, ResultType, TaskTypesOf, MethodTaskTypesOf } from './task-map.ts';
 export { createClient, getDefaultClient, type Client, type ClientOptions } from './client.ts';
 export type { RunningWorker, WorkerOptions } from './services.ts';
-export {
-  NuvomError, isNuvomError, type ErrorCode, type JobRecord, type JobStatus, type JobError, type ListJobsFilter,
-  type AttemptRecord, type AttemptOutcome,
-  type TimeoutPolicy, type Backoff, type Trigger, type ScheduleEntry,
+export { NuvomError, isNuvomError, type ErrorCode } from '../kernel/errors.ts';
+export type {
+  JobRecord, JobStatus, JobError, ListJobsFilter, AttemptRecord, AttemptOutcome, TimeoutPolicy, Backoff, Trigger, ScheduleEntry,
 } from '../kernel/index.ts';

@@ -143,7 +143,16 @@ export function mergeHistory(
   return out.length > HISTORY_LIMIT ? out.slice(-HISTORY_LIMIT) : out;
 }
 
-const isoOrNull = (v: unknown): v is string | null => v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v)));
+/** The last timestamp found valid: a batch's attempts share their times, and Date.parse is dear per job. */
+let lastIso = '';
+const isoOrNull = (v: unknown): v is string | null => {
+  if (v === null) return true;
+  if (typeof v !== 'string') return false;
+  if (v === lastIso) return true;
+  if (Number.isNaN(Date.parse(v))) return false;
+  lastIso = v;
+  return true;
+};
 
 /**
  * A history given to a store (or read back from one) checked and copied: a list of AttemptRecord.

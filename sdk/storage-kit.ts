@@ -108,8 +108,16 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
   };
 }
 
-let lastCreatedAt: string | undefined;
-const isoOrNull = (v: unknown) => v === null || v === undefined || (typeof v === 'string' && Number.isFinite(Date.parse(v)));
+/** The last timestamp found valid: records of one batch share their times, and Date.parse is dear per record. */
+let lastIso = '';
+const isoOrNull = (v: unknown): boolean => {
+  if (v === null || v === undefined) return true;
+  if (typeof v !== 'string') return false;
+  if (v === lastIso) return true;
+  if (!Number.isFinite(Date.parse(v))) return false;
+  lastIso = v;
+  return true;
+};
 
 /**
  * Checks records before any is written (put, putMany, a job store's batches): an id and a task name,
@@ -125,11 +133,7 @@ export function checkRecords(records: readonly JobRecord[], plugin?: string): vo
     if (typeof r.taskName !== 'string' || r.taskName === '') throw bad('taskName', 'a non-empty string', r.taskName);
     if (!JOB_STATUSES.includes(r.status)) throw bad('status', `one of ${JOB_STATUSES.join(', ')}`, r.status);
     if (!Number.isInteger(r.attempts) || r.attempts < 0) throw bad('attempts', 'a whole number >= 0', r.attempts);
-    // The records of one batch share createdAt: parse a repeated one once.
-    if (r.createdAt !== lastCreatedAt) {
-      if (typeof r.createdAt !== 'string' || !Number.isFinite(Date.parse(r.createdAt))) throw bad('createdAt', 'an ISO-8601 date string', r.createdAt);
-      lastCreatedAt = r.createdAt;
-    }
+    if (typeof r.createdAt !== 'string' || !isoOrNull(r.createdAt)) throw bad('createdAt', 'an ISO-8601 date string', r.createdAt);
     for (const field of ['startedAt', 'completedAt', 'nextRunAt'] as const) {
       if (!isoOrNull(r[field])) throw bad(field, 'an ISO-8601 date string or null', r[field]);
     }

@@ -7,7 +7,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
-import { NuvomError, type Backoff, type JobRecord, type TimeoutPolicy, type Trigger } from '../kernel/index.ts';
+// Only the error class at run time: a worker thread imports this (through a task module's `nuvom`)
+// and must not load the kernel (hooks, container, config) to run a job.
+import { NuvomError } from '../kernel/errors.ts';
+import type { Backoff, JobRecord, TimeoutPolicy, Trigger } from '../kernel/index.ts';
 import { taskNameProblem } from './task-names.ts';
 
 export interface JobInfo {

@@ -17,6 +17,17 @@ import type { Buffered, PoolState } from './state.ts';
  */
 const EXTRA_DELIVERIES = 3;
 
+/**
+ * How far ahead the pool claims: at most `batchSize` jobs, but only as many as it ends in about
+ * AHEAD_MS at its recent pace, and at least AHEAD_FLOOR (or batchSize, if smaller). Short jobs get
+ * big claims (one claim transaction per tens of jobs); slow ones are not hoarded under this worker's
+ * leases while another worker idles (ten ahead, as the old default batchSize of 10 held).
+ */
+const AHEAD_MS = 200;
+const AHEAD_FLOOR = 10;
+/** The pace is measured over windows of this length. */
+const PACE_WINDOW_MS = 100;
+
 /** Which jobs of a claim are settled: refused ones (their outcome written), and all once buffered. */
 interface Handled {
   refused: Set<string> | null;
@@ -27,8 +38,26 @@ export class Claimer {
   /** The last claim came back short: do not claim again until new work is signalled or a poll is due. */
   private dry = false;
   private newWork = false;
+  /** Jobs claimed ahead at most now (see AHEAD_MS), and the pace window it was set from. */
+  private ahead: number;
+  private paceSince = Date.now();
+  private paceDone = 0;
 
-  constructor(private readonly p: PoolState) {}
+  constructor(private readonly p: PoolState) {
+    this.ahead = Math.min(p.s.batchSize, AHEAD_FLOOR);
+  }
+
+  /** Follows the pool's pace: jobs ended per ms over the last window sets how many it claims ahead. */
+  private pace(now: number): void {
+    const elapsed = now - this.paceSince;
+    if (elapsed < PACE_WINDOW_MS) return;
+    const { done, failed } = this.p.counters;
+    const rate = (done + failed - this.paceDone) / elapsed;
+    const max = this.p.s.batchSize;
+    this.ahead = Math.min(max, Math.max(Math.min(max, AHEAD_FLOOR), Math.ceil(rate * AHEAD_MS)));
+    this.paceSince = now;
+    this.paceDone = done + failed;
+  }
 
   /** The queue signalled a change. */
   signal(): void {
@@ -39,11 +68,10 @@ export class Claimer {
   async loop(): Promise<void> {
     const p = this.p;
     const poll = p.opts.pollMs ?? (p.store.watches ? 1000 : 50);
-    const lowWater = Math.max(1, Math.ceil(p.s.batchSize / 2));
     let backoffMs = 0;
     while (!p.stopping) {
       try {
-        if (await this.step(poll, lowWater)) break;
+        if (await this.step(poll)) break;
         backoffMs = 0;
       } catch (err) {
         // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
@@ -57,14 +85,16 @@ export class Claimer {
   }
 
   /** One round of the loop: dispatch, claim if worth it, else wait. Resolves true when a burst run is done. */
-  private async step(poll: number, lowWater: number): Promise<boolean> {
+  private async step(poll: number): Promise<boolean> {
     const p = this.p;
     const slots = p.parts.slots;
     slots.dispatch();
     const free = slots.capacity();
-    // Jobs in a thread's backlog are claimed ahead too: together with the buffer, at most batchSize.
+    this.pace(Date.now());
+    const lowWater = Math.max(1, Math.ceil(this.ahead / 2));
+    // Jobs in a thread's backlog are claimed ahead too: together with the buffer, at most `ahead`.
     const ahead = p.buffer.length + slots.queuedCount();
-    const deficit = free + p.s.batchSize - ahead;
+    const deficit = free + this.ahead - ahead;
     const worthIt = deficit >= lowWater || (ahead === 0 && free > 0);
     if (worthIt && (!this.dry || this.newWork)) {
       this.newWork = false;

@@ -55,7 +55,7 @@ export class WorkerPool implements RunningWorker {
       outcomes: new OutcomeRecorder({ store: p.store, serializer: d.serializer, bus: d.bus, logger: d.logger }, this.id, p.counters, (retryAt) => {
         if (retryAt !== undefined) p.retriesUntil = Math.max(p.retriesUntil, retryAt);
         p.wake();
-      }),
+      }, () => p.inflight.size > 0),
     };
     this.p = p;
     this.done = new Promise((r) => { this.resolveDone = r; });

@@ -6,7 +6,10 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getTask, isTask, runInJob, type AnyTask, type JobError } from '../../sdk/plugin.ts';
+// Not sdk/plugin.ts: that re-exports the kernel, which a thread running jobs does not need to load.
+import type { JobError } from '../../kernel/index.ts';
+import { getTask, isTask, type AnyTask } from '../../sdk/task.ts';
+import { runInJob } from '../../sdk/current-job.ts';
 import { DoneBuilder, type DoneBatch, type FromThread, type RunMessage, type ToThread } from './protocol.ts';
 
 /**

@@ -98,8 +98,13 @@ describe('reliability: crashes (real processes, SIGKILL)', function () {
       const expiries = leaseExpiries(dir, backend, ids);
       for (const id of orphaned) expect(expiries.get(id), `job ${id} is still leased to the dead worker`).to.be.a('number');
 
-      const b = nuvom(dir, ['runworker', '--threads', '2', '--concurrency', '4', '--burst'], env);
-      const done = await exited(b, 90_000, 'worker B');
+      // Not --burst: a burst run ends once nothing is ready now, and the dead worker's jobs are not
+      // ready until their leases expire (docs/workers.md), so a fast worker B could end first. B runs
+      // until every job is settled, then stops on SIGTERM.
+      const b = nuvom(dir, ['runworker', '--threads', '2', '--concurrency', '4'], env);
+      await waitFor(async () => (await allRecords(client)).every((r) => r.status === 'SUCCESS' || r.status === 'FAILED'), { timeoutMs: 90_000, what: 'worker B to settle every job' });
+      b.child.kill('SIGTERM');
+      const done = await exited(b, 30_000, 'worker B');
       expect(done.code, b.err).to.equal(0);
 
       const records = await allRecords(client);

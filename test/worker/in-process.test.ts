@@ -42,6 +42,30 @@ describe('worker pool: in-process mode (threads 0)', function () {
     expect(err.message).to.contain('threads must be a whole number >= 0');
   });
 
+  it('leaves its event loop to other work while it drains a burst: timers and messages of its process run between jobs', async () => {
+    // A user's in-process worker shares the event loop with the rest of the process (a server, a
+    // BroadcastChannel): it must yield between batches, not run the whole queue in one go.
+    const n = 3000;
+    const hs = await t.where.map(Array.from({ length: n }, (_, i) => [i]));
+    const seenAt: number[] = [];
+    const ch = new BroadcastChannel('in-process-test');
+    const peer = new BroadcastChannel('in-process-test');
+    const heard: number[] = [];
+    peer.onmessage = () => { heard.push(worker?.stats().done ?? 0); };
+    const tick = setInterval(() => { seenAt.push(worker?.stats().done ?? 0); ch.postMessage('ping'); }, 5);
+    try {
+      worker = await client.startWorker({ threads: 0, concurrency: 10 });
+      await waitFor(async () => worker!.stats().done >= n, { what: 'the burst to be done', timeoutMs: 25_000 });
+    } finally {
+      clearInterval(tick);
+      ch.close();
+      peer.close();
+    }
+    expect(seenAt.filter((done) => done > 0 && done < n).length, `timer ticks while jobs remained (done counts at ticks: ${seenAt.slice(0, 20).join(', ')}, ...)`).to.be.at.least(2);
+    expect(heard.filter((done) => done > 0 && done < n).length, 'channel messages heard while jobs remained').to.be.at.least(2);
+    expect(await settledJob(client, hs[n - 1].id)).to.include({ status: 'SUCCESS' });
+  });
+
   it('retries a failing job until it succeeds', async () => {
     worker = await client.startWorker({ threads: 0 });
     const h = await t.flaky.delay(3);
