@@ -75,7 +75,7 @@ export default definePlugin({
   description: 'runs jobs in a pool of worker threads (or in-process); `nuvom runworker`',
   provides: ['workerPool', 'cli'],
   dependsOn: ['nuvom-registry'],
-  needs: ['queue', 'resultStore', 'serializer', 'registry'],
+  needs: ['queue', 'resultStore', 'serializer', 'registry', 'scheduler?', 'discovery?'],
   settings: poolSettings,
   hooks: POOL_HOOKS,
   register(ctx) {
