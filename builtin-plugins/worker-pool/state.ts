@@ -95,6 +95,8 @@ export class PoolState {
   retriesUntil = 0;
   parts!: Parts;
   private wakeLoop: (() => void) | null = null;
+  /** A wake that came while the loop was busy (claiming, flushing): the next sleep returns at once. */
+  private wokenEarly = false;
 
   constructor(
     readonly d: PoolDeps,
@@ -108,11 +110,20 @@ export class PoolState {
   wake(): void {
     const w = this.wakeLoop;
     this.wakeLoop = null;
-    w?.();
+    if (w) w();
+    else this.wokenEarly = true;
   }
 
-  /** Resolves true when the time ran out, false when woken. */
+  /**
+   * Resolves true when the time ran out, false when woken, also by a wake that came since the last
+   * sleep (the last job of a burst run can end while the loop awaits a claim: without this its wake
+   * was lost and the run ended a poll interval, 1 s, late).
+   */
   sleep(ms: number): Promise<boolean> {
+    if (this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
       const t = setTimeout(() => { this.wakeLoop = null; resolve(true); }, ms);
       this.wakeLoop = () => { clearTimeout(t); resolve(false); };
