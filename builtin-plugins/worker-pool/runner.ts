@@ -6,8 +6,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// Not sdk/plugin.ts: that re-exports the kernel, which a thread running jobs does not need to load.
-import type { JobError } from '../../kernel/index.ts';
+// A type only (erased at run time): the thread loads nothing of the kernel for it.
+import type { JobError } from '../../sdk/plugin.ts';
 import { getTask, isTask, type AnyTask } from '../../sdk/task.ts';
 import { runInJob } from '../../sdk/current-job.ts';
 import { DoneBuilder, type DoneBatch, type FromThread, type RunMessage, type ToThread } from './protocol.ts';
