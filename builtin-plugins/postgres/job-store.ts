@@ -2,15 +2,16 @@
  * The PostgreSQL job store (JobStore, kernel/contracts.ts), chosen when queueBackend and
  * resultBackend are both "postgres". Since a job's queue entry and record are one row, each step is
  * one statement or one short transaction: enqueue = one INSERT of whole rows; claim = one UPDATE that
- * leases and makes the records RUNNING; settle = lock the held rows, one UPDATE that stores the
- * records and applies ack/fail/retry/release, fenced by worker_id. `enqueueInTransaction` writes
+ * leases and makes the records RUNNING; settle = one UPDATE that stores the records and applies
+ * ack/fail/retry/release, fenced by worker_id (a job with stored history first locks its row to merge it). `enqueueInTransaction` writes
  * through the application's own pg client.
  * Must never: write a queue change without its record, or touch a job another worker holds.
  */
 import { NuvomError, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
 import type { PgQueue } from './queue.ts';
 import type { PgResultStore } from './results.ts';
-import { settleRows } from './rows.ts';
+import type { Queryable } from './db.ts';
+import { settleRows, settleUnmerged } from './rows.ts';
 import { PLUGIN_NAME } from './settings.ts';
 
 export class PgJobStore implements JobStore {
@@ -39,11 +40,18 @@ export class PgJobStore implements JobStore {
     const records = this.results.rowsOf(outcomes.map((o) => o.record));
     const rows = outcomes.map((o, i) => ({ row: records[i], action: o.action, runAt: o.action === 'retry' ? o.runAt : null }));
     const db = this.queue.db;
-    return db.tx('settling jobs', async (c) => {
-      const { applied, requeued } = await settleRows(c, db.s, workerId, rows);
+    await db.open();
+    // First attempts' outcomes: one statement, no read (settleUnmerged); the rest merge their history.
+    const pool = { query: (t: string, v?: unknown[]) => db.rawQuery(t, v) } as Queryable;
+    const first = await db.recovering('settling jobs', () => settleUnmerged(pool, db.s, workerId, rows));
+    if (first.requeued) await db.query('settling jobs', 'SELECT pg_notify($1, \'\')', [db.jobsChannel]);
+    if (first.rest.length === 0) return first.applied;
+    const merged = await db.tx('settling jobs', async (c) => {
+      const { applied, requeued } = await settleRows(c, db.s, workerId, first.rest);
       if (requeued) await c.query('SELECT pg_notify($1, \'\')', [db.jobsChannel]);
       return applied;
     });
+    return [...first.applied, ...merged];
   }
 
   async close(): Promise<void> {

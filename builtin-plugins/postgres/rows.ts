@@ -156,28 +156,56 @@ export interface SettleRow {
 export async function settleRows(c: Queryable, s: string, workerId: string, outcomes: SettleRow[]): Promise<{ applied: string[]; requeued: boolean }> {
   const held = await lockStored(c, s, [...new Set(outcomes.map((o) => o.row.id))], workerId);
   // One outcome per job: the last one given wins.
-  const last = new Map<string, SettleRow>();
-  for (const o of outcomes) if (held.has(o.row.id)) last.set(o.row.id, o);
-  const mine = [...last.values()];
+  const mine = lastPerJob(outcomes).filter((o) => held.has(o.row.id));
   if (mine.length === 0) return { applied: [], requeued: false };
   const rows = mine.map((o) => o.row);
   merge(rows, held);
-  const params = [...columns(rows), mine.map((o) => o.action), mine.map((o) => o.runAt)];
-  const n = COLS.length;
-  await c.query(
-    `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
+  await c.query(SETTLE_SQL(s, ''), settleParams(mine));
+  // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
+  return { applied: rows.map((r) => r.id), requeued: requeues(mine) };
+}
+
+/**
+ * The settle of the common case as one statement, without reading first: a job `workerId` holds
+ * whose stored row has no history yet and no RUNNING attempt this write would overtake (a first
+ * attempt's outcome) keeps exactly the attempts the write brings, so no merge is needed. The UPDATE
+ * checks that, and the lease (fencing), in its WHERE, under the row lock. Returns the ids it applied;
+ * the others (`rest`) need settleRows (a merge against the stored history, or not held any more).
+ */
+export async function settleUnmerged(c: Queryable, s: string, workerId: string, outcomes: SettleRow[]): Promise<{ applied: string[]; rest: SettleRow[]; requeued: boolean }> {
+  const mine = lastPerJob(outcomes);
+  // An INTERRUPTED attempt without its start takes the stored start (mergeHistory): not this path.
+  const direct = mine.filter((o) => !o.row.incoming.includes('"startedAt":null'));
+  if (direct.length === 0) return { applied: [], rest: mine, requeued: false };
+  for (const o of direct) o.row.history = o.row.incoming === '[]' ? null : o.row.incoming;
+  const { rows } = await c.query<{ id: string }>(SETTLE_SQL(s, `AND j.worker_id = $${COLS.length + 3} AND j.q_state IS NOT NULL
+       AND j.history IS NULL AND (j.status IS DISTINCT FROM 'RUNNING' OR j.attempts >= u.attempts) RETURNING j.id`), [...settleParams(direct), workerId]);
+  const applied = new Set(rows.map((r) => r.id));
+  const done = direct.filter((o) => applied.has(o.row.id));
+  return { applied: done.map((o) => o.row.id), rest: mine.filter((o) => !applied.has(o.row.id)), requeued: requeues(done) };
+}
+
+function lastPerJob(outcomes: SettleRow[]): SettleRow[] {
+  const last = new Map<string, SettleRow>();
+  for (const o of outcomes) last.set(o.row.id, o);
+  return [...last.values()];
+}
+
+const requeues = (rows: SettleRow[]): boolean => rows.some((o) => o.action === 'retry' || o.action === 'release');
+
+function settleParams(rows: SettleRow[]): unknown[] {
+  return [...columns(rows.map((o) => o.row)), rows.map((o) => o.action), rows.map((o) => o.runAt)];
+}
+
+/** The settle UPDATE: records stored and queue actions applied for each row of the batch; `where` adds conditions. */
+const SETTLE_SQL = (s: string, where: string): string => `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
        r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
        q_state = CASE WHEN a.action IN ('retry', 'release') THEN 'waiting' END,
        run_at = CASE WHEN a.action = 'retry' THEN a.run_at ELSE j.run_at END,
        q_attempts = CASE WHEN a.action = 'release' THEN GREATEST(j.q_attempts - 1, 0) ELSE j.q_attempts END,
        worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
-     FROM ${UNNEST}, unnest($${n + 1}::text[], $${n + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
-     WHERE j.id = u.id AND a.k = u.k`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`),
-    params,
-  );
-  // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
-  return { applied: rows.map((r) => r.id), requeued: mine.some((o) => o.action === 'retry' || o.action === 'release') };
-}
+     FROM ${UNNEST}, unnest($${COLS.length + 1}::text[], $${COLS.length + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
+     WHERE j.id = u.id AND a.k = u.k ${where}`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`);
 
 /** Takes jobs out of the queue (ack, fail): rows without a record go, the others keep their record. */
 export async function removeQueued(c: Queryable, s: string, ids: string[], workerId: string | null): Promise<number> {

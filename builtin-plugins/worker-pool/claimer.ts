@@ -38,6 +38,8 @@ export class Claimer {
   /** The last claim came back short: do not claim again until new work is signalled or a poll is due. */
   private dry = false;
   private newWork = false;
+  /** The queue's next runAt as read since the last claim or signal (undefined: not read yet): read once per dry spell, not per wake. */
+  private nextAt: number | null | undefined = undefined;
   /** Jobs claimed ahead at most now (see AHEAD_MS), and the pace window it was set from. */
   private ahead: number;
   private paceSince = Date.now();
@@ -62,6 +64,7 @@ export class Claimer {
   /** The queue signalled a change. */
   signal(): void {
     this.newWork = true;
+    this.nextAt = undefined;
     this.p.wake();
   }
 
@@ -98,6 +101,7 @@ export class Claimer {
     const worthIt = deficit >= lowWater || (ahead === 0 && free > 0);
     if (worthIt && (!this.dry || this.newWork)) {
       this.newWork = false;
+      this.nextAt = undefined;
       const jobs = await p.store.claim(deficit, p.s.leaseMs);
       this.dry = jobs.length < deficit;
       if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
@@ -113,7 +117,8 @@ export class Claimer {
     }
     let wait = poll;
     if (this.dry) {
-      const next = await p.store.nextRunAt();
+      if (this.nextAt === undefined) this.nextAt = await p.store.nextRunAt();
+      const next = this.nextAt;
       if (next !== null) wait = Math.max(1, Math.min(poll, next - Date.now()));
       if (burst && p.retriesUntil > Date.now()) wait = Math.max(1, Math.min(wait, p.retriesUntil - Date.now()));
     }
