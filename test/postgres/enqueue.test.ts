@@ -102,7 +102,7 @@ describe('postgres: enqueue statement shapes', function () {
       }) as typeof db.rawQuery;
       const batch = Array.from({ length: size }, (_, i) => pair([`lost ${i}`]));
       await store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record));
-      expect(tries, 'the write was not tried again').to.equal(2);
+      expect(tries, 'the write was not tried again').to.be.at.least(2);
       expect(await queue.qsize()).to.equal(size);
       for (const p of batch) expect(await results.getFull(p.job.id)).to.deep.equal(p.record);
     });
