@@ -1,0 +1,147 @@
+/**
+ * The shapes of the enqueue INSERT (enqueue.ts): a batch of one is a VALUES row, a larger batch sends
+ * a column that every row shares once and the others as arrays. Each shape keeps what a user relies
+ * on: a duplicate id refuses the batch and writes nothing, a finished job's id can be queued again,
+ * and every row gets its own values whichever columns its batch shared.
+ */
+import { expect } from 'chai';
+import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
+import { isNuvomError, type JobRecord, type QueuedJob, type Serializer } from '../../sdk/plugin.ts';
+import { makeJobOptions, makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
+import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+
+const json: Serializer = {
+  name: 'json',
+  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
+  decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
+};
+
+describe('postgres: enqueue statement shapes', function () {
+  this.timeout(30_000);
+  requirePostgres();
+  let schema: string;
+  let queue: PgQueue;
+  let results: PgResultStore;
+  let store: PgJobStore;
+
+  beforeEach(() => {
+    schema = schemaName();
+    const settings = settingsFor(schema);
+    queue = new PgQueue({ settings });
+    results = new PgResultStore({ settings, serializer: json });
+    store = new PgJobStore(queue, results);
+  });
+  afterEach(async () => {
+    await queue.close();
+    await results.close();
+    await dropSchema(schema);
+  });
+
+  /** A job and its PENDING record, as the dispatcher writes them. */
+  function pair(args: unknown[], job: Partial<QueuedJob> = {}, record: Partial<JobRecord> = {}): { job: QueuedJob; record: JobRecord } {
+    const j = makeQueuedJob({ args: json.encode(args), ...job });
+    const r = makeJobRecord({ id: j.id, taskName: j.taskName, args, priority: j.priority, createdAt: new Date(j.createdAt).toISOString(), tags: [...j.options.tags], maxRetries: j.options.maxRetries, retriesLeft: j.options.maxRetries, timeoutSecs: j.options.timeoutSecs, timeoutPolicy: j.options.timeoutPolicy, ...record });
+    return { job: j, record: r };
+  }
+
+  async function rejectsDuplicate(p: Promise<unknown>): Promise<void> {
+    let caught: unknown;
+    try { await p; } catch (err) { caught = err; }
+    expect(isNuvomError(caught, 'NUVOM_E_DUPLICATE_JOB'), `expected NUVOM_E_DUPLICATE_JOB, got ${String(caught)}`).to.equal(true);
+  }
+
+  /** Enqueues, claims and acks `p`: its row keeps the SUCCESS record and leaves the queue. */
+  async function finish(p: { job: QueuedJob; record: JobRecord }): Promise<void> {
+    const [claimed] = await store.claim({ max: 1, workerId: 'w1', leaseMs: 30_000 });
+    expect(claimed?.id).to.equal(p.job.id);
+    const running = (await results.getFull(p.job.id))!;
+    const now = new Date().toISOString();
+    const done: JobRecord = { ...running, status: 'SUCCESS', completedAt: now, result: 1, history: [{ attempt: 1, startedAt: running.startedAt, endedAt: now, outcome: 'SUCCESS', error: null, workerId: 'w1', threadId: 1 }] };
+    expect(await store.settle('w1', [{ id: p.job.id, action: 'ack', record: done }])).to.deep.equal([p.job.id]);
+  }
+
+  for (const size of [1, 3]) {
+    it(`a batch of ${size} whose id is already queued is refused and changes nothing`, async () => {
+      const first = pair(['first']);
+      await store.enqueue([first.job], [first.record]);
+      const batch = [...Array.from({ length: size - 1 }, () => pair(['other'])), pair(['again'], { id: first.job.id, priority: 7 }, { id: first.job.id, priority: 7 })];
+      await rejectsDuplicate(store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record)));
+      await rejectsDuplicate(queue.enqueueMany(batch.map((p) => p.job)));
+      expect(await results.getFull(first.job.id)).to.deep.equal(first.record);
+      expect(await queue.qsize()).to.equal(1);
+    });
+
+    it(`a batch of ${size} may reuse the id of a finished job: the job is queued again with a new PENDING record`, async () => {
+      const first = pair(['first']);
+      await store.enqueue([first.job], [first.record]);
+      await finish(first);
+      const batch = [...Array.from({ length: size - 1 }, () => pair(['other'])), pair(['again'], { id: first.job.id, priority: 2 }, { id: first.job.id, priority: 2 })];
+      await store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record));
+      const again = batch[batch.length - 1];
+      // The earlier attempts' history stays with the id (as before these shapes); the rest is the new record.
+      const { history: _kept, ...stored } = (await results.getFull(first.job.id))!;
+      const { history: _none, ...given } = again.record;
+      expect(stored).to.deep.equal(given);
+      expect((await queue.get(first.job.id))?.priority).to.equal(2);
+      const claimed = await store.claim({ max: 10, workerId: 'w2', leaseMs: 30_000 });
+      expect(claimed.map((j) => j.id).sort()).to.deep.equal(batch.map((p) => p.job.id).sort());
+      expect(json.decode(claimed.find((j) => j.id === first.job.id)!.args)).to.deep.equal(['again']);
+    });
+  }
+
+  for (const size of [1, 3]) {
+    it(`a batch of ${size} whose write committed but whose answer was lost is retried and counts as done`, async () => {
+      const db = queue.db;
+      const raw = db.rawQuery.bind(db);
+      let tries = 0;
+      db.rawQuery = (async (text: string, values?: unknown[]) => {
+        const first = tries++ === 0;
+        const out = await raw(text, values);
+        if (first) throw new Error('Connection terminated unexpectedly');
+        return out;
+      }) as typeof db.rawQuery;
+      const batch = Array.from({ length: size }, (_, i) => pair([`lost ${i}`]));
+      await store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record));
+      expect(tries, 'the write was not tried again').to.be.at.least(2);
+      expect(await queue.qsize()).to.equal(size);
+      for (const p of batch) expect(await results.getFull(p.job.id)).to.deep.equal(p.record);
+    });
+  }
+
+  it('a batch whose rows share some columns and differ in others stores every row\'s own values', async () => {
+    const now = Date.now();
+    const batch = [
+      pair(['same'], { priority: 1, createdAt: now, runAt: now }, { createdAt: new Date(now).toISOString() }),
+      pair(['same'], { priority: 1, createdAt: now, runAt: now + 60_000, options: makeJobOptions({ maxRetries: 2, tags: ['t'] }) }, { createdAt: new Date(now).toISOString(), nextRunAt: new Date(now + 60_000).toISOString(), maxRetries: 2, retriesLeft: 2, tags: ['t'] }),
+      pair(['other'], { priority: 5, createdAt: now, runAt: now }, { createdAt: new Date(now).toISOString() }),
+    ];
+    batch[2].record.priority = 5;
+    await store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record));
+    for (const p of batch) {
+      expect(await results.getFull(p.job.id), p.job.id).to.deep.equal(p.record);
+      const queued = (await queue.get(p.job.id))!;
+      expect({ priority: queued.priority, runAt: queued.runAt, options: queued.options, args: json.decode(queued.args) }).to.deep.equal({ priority: p.job.priority, runAt: p.job.runAt, options: p.job.options, args: json.decode(p.job.args) });
+    }
+  });
+
+  it('a batch of one in the application\'s transaction is written only when it commits, and a duplicate id refuses it', async () => {
+    const app = await pgClient();
+    try {
+      const p = pair(['tx']);
+      await app.query('BEGIN');
+      await store.enqueueInTransaction(app, [p.job], [p.record]);
+      await app.query('ROLLBACK');
+      expect(await results.getFull(p.job.id)).to.equal(null);
+      await app.query('BEGIN');
+      await store.enqueueInTransaction(app, [p.job], [p.record]);
+      await app.query('COMMIT');
+      expect(await results.getFull(p.job.id)).to.deep.equal(p.record);
+      await app.query('BEGIN');
+      await rejectsDuplicate(store.enqueueInTransaction(app, [p.job], [p.record]));
+      await app.query('ROLLBACK');
+      expect(await queue.qsize()).to.equal(1);
+    } finally {
+      await app.end();
+    }
+  });
+});
