@@ -29,6 +29,12 @@ export function loadPg(): Promise<PgModule> {
 /** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
 export const RECOVER_MS = 30_000;
 
+/**
+ * What opens a transaction: BEGIN, or BEGIN followed by `SET LOCAL`s of this transaction only, as
+ * one simple-protocol string (no parameters), so the settings cost no extra round trip.
+ */
+export type TxBegin = 'BEGIN' | `BEGIN; SET LOCAL ${string}`;
+
 /** Something with pg's `query(text, values)`: a Pool, a PoolClient, a Client (the app's transaction). */
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
@@ -162,14 +168,17 @@ export class PgDb {
     return this.recovering(what, () => this.pool!.query<R>(named(text, values)));
   }
 
-  /** Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on a throw), retried whole on a lost connection. */
-  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on a throw), retried whole on a lost connection.
+   * `begin`: the statement(s) that open it, sent in one round trip (BEGIN plus SET LOCALs, see TxBegin).
+   */
+  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>, begin: TxBegin = 'BEGIN'): Promise<T> {
     await this.open();
-    return this.recovering(what, () => this.txOnce(fn));
+    return this.recovering(what, () => this.txOnce(fn, begin));
   }
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
-  async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
+  async txOnce<T>(fn: (c: Queryable) => Promise<T>, begin: TxBegin = 'BEGIN'): Promise<T> {
     const client = await this.pool!.connect();
     // A connection cut while the client is checked out but between statements is emitted as an
     // 'error' event, which would crash the process unheard; the next statement then fails and is retried.
@@ -177,7 +186,7 @@ export class PgDb {
     client.on('error', onError);
     let broken: unknown;
     try {
-      await client.query('BEGIN');
+      await client.query(begin);
       const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
       return out;

@@ -89,7 +89,7 @@ export default definePlugin({
         .description('run the worker pool in the foreground; SIGINT/SIGTERM drain and stop, a second signal forces')
         .option('--threads <n>', 'worker threads (default NUVOM_MAX_WORKERS); 0 runs jobs in-process, on the worker\'s main thread (async tasks; a timeout only aborts the signal)', wholeNumber('--threads', 0, ' (0: in-process)'))
         .option('--concurrency <n>', 'jobs at once per thread, for async tasks (default 1)', positiveInt('--concurrency'))
-        .option('--batch-size <n>', 'most jobs claimed ahead of free slots (default NUVOM_BATCH_SIZE, 100)', positiveInt('--batch-size'))
+        .option('--batch-size <n>', 'most jobs claimed ahead of free slots (default NUVOM_BATCH_SIZE, 500)', positiveInt('--batch-size'))
         .option('--burst', 'exit once no job is ready to run now and nothing runs here (delayed jobs do not count; its own retries do)')
         .option('--drain-secs <n>', 'how long running jobs get to finish on SIGINT/SIGTERM (default 10)', positiveInt('--drain-secs'))
         .option('--with-scheduler', 'also run the scheduler loop in this process')

@@ -14,7 +14,7 @@ describe('configuration', () => {
     const c = await loadConfig({ cwd: tempProject(), env: {} });
     expect(c.queueBackend).to.equal('sqlite');
     expect(c.serializationBackend).to.equal('msgpack');
-    expect(c.batchSize).to.equal(100);
+    expect(c.batchSize).to.equal(500);
     expect(c.jobTimeoutSecs).to.equal(30);
     expect(c.sqliteQueuePath).to.equal('.nuvom/nuvom.db');
     expect(c.sources.queueBackend.source).to.equal('default');
