@@ -76,7 +76,13 @@ export class PgEnqueue {
         if (rowCount !== 1) throw Object.assign(new Error(`nuvom: job ${jobs[0].id} already queued`), { code: '23505' });
       };
     }
-    const { shape, params } = compact(jobs.length, cols);
+    let { shape, params } = compact(jobs.length, cols);
+    // Past MAX_SHAPES statements (a batch seldom varies in more than its ids and arguments) a new shape
+    // goes with every column as an array.
+    if (this.sql.size >= MAX_SHAPES && !this.sql.has(sqlKey(withRecords, shape, false))) {
+      shape = 'a'.repeat(cols.length);
+      params = cols.map((col) => Array.from({ length: jobs.length }, (_, i) => col(i)));
+    }
     const upsert = this.insertSql(withRecords, shape);
     if (inTx) return (c) => c.query(upsert, params);
     const plain = this.insertSql(withRecords, shape, true);
@@ -95,11 +101,9 @@ export class PgEnqueue {
    * `shape` (see compact): one VALUES row, or per column an array to unnest or one value for every row.
    */
   private insertSql(withRecords: boolean, shape: string, plain = false): string {
-    const key = `${withRecords ? 'r' : 'q'}${plain ? 'p' : 'u'}${shape}`;
+    const key = sqlKey(withRecords, shape, plain);
     const cached = this.sql.get(key);
     if (cached !== undefined) return cached;
-    // Past MAX_SHAPES (a batch seldom varies in more than its ids and arguments) every column goes as an array.
-    if (this.sql.size >= MAX_SHAPES && /s/.test(shape)) return this.insertSql(withRecords, shape.replace(/s/g, 'a'), plain);
     const s = this.db.s;
     const qCols = ['id', 'task_name', 'args', 'priority', 'run_at', 'q_attempts', 'created_at', 'options', 'meta'];
     const qTypes = ['text', 'text', 'bytea', 'int', 'int8', 'int', 'int8', 'text', 'text'];
@@ -221,8 +225,10 @@ function checkRepeats(jobs: QueuedJob[]): void {
  */
 const ONE = '1';
 const ONE_COUNTED = '1c';
-/** The most statement shapes kept (each is a prepared statement on every connection). */
+/** The most statement texts kept (each is a prepared statement on every connection). */
 const MAX_SHAPES = 32;
+
+const sqlKey = (withRecords: boolean, shape: string, plain: boolean): string => `${withRecords ? 'r' : 'q'}${plain ? 'p' : 'u'}${shape}`;
 
 /** A column of a batch: its value on row i. */
 type Column = (i: number) => unknown;

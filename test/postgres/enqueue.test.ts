@@ -124,6 +124,29 @@ describe('postgres: enqueue statement shapes', function () {
     }
   });
 
+  it('batches of many different shapes (past the statements kept) each store their own values', async () => {
+    // Which of priority, runAt, createdAt, attempts, taskName, options differ between a batch's two jobs: 64 shapes.
+    const now = Date.now();
+    const batches: QueuedJob[][] = [];
+    for (let mask = 0; mask < 64; mask++) {
+      const varies = <T>(bit: number, same: T, k: number, other: T): T => ((mask >> bit) & 1 && k === 1 ? other : same);
+      batches.push([0, 1].map((k) => makeQueuedJob({
+        priority: varies(0, 1, k, 2),
+        runAt: varies(1, now, k, now - 1),
+        createdAt: varies(2, now, k, now + 1),
+        attempts: varies(3, 0, k, 1),
+        taskName: varies(4, 't.a', k, 't.b'),
+        options: makeJobOptions({ maxRetries: varies(5, 0, k, 3) }),
+      })));
+    }
+    for (const batch of batches) await queue.enqueueMany(batch);
+    for (const job of batches.flat()) {
+      const queued = (await queue.get(job.id))!;
+      expect({ priority: queued.priority, runAt: queued.runAt, createdAt: queued.createdAt, attempts: queued.attempts, taskName: queued.taskName, options: queued.options })
+        .to.deep.equal({ priority: job.priority, runAt: job.runAt, createdAt: job.createdAt, attempts: job.attempts, taskName: job.taskName, options: job.options });
+    }
+  });
+
   it('a batch of one in the application\'s transaction is written only when it commits, and a duplicate id refuses it', async () => {
     const app = await pgClient();
     try {
