@@ -33,19 +33,6 @@ export const RECOVER_MS = 30_000;
  * What opens a transaction: BEGIN, or BEGIN followed by `SET LOCAL`s of this transaction only, as
  * one simple-protocol string (no parameters), so the settings cost no extra round trip.
  */
-/**
- * A value written into SQL text (db.script): a finite number as is, a string as an E'' literal (quotes and
- * backslashes doubled, so it reads the same whatever standard_conforming_strings says). Anything else is refused.
- */
-export function sqlLiteral(v: number | string): string {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new TypeError(`not a finite number: ${v}`);
-    return String(v);
-  }
-  if (v.includes('\0')) throw new TypeError('a string with a NUL character cannot be written into SQL');
-  return `E'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
 export type TxBegin = 'BEGIN' | `BEGIN; SET LOCAL ${string}`;
 
 /** Something with pg's `query(text, values)`: a Pool, a PoolClient, a Client (the app's transaction). */
@@ -211,34 +198,6 @@ export class PgDb {
       client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
-  }
-
-  /**
-   * Runs `text`, several statements from BEGIN to COMMIT with their values written in (no
-   * parameters), in one round trip on one connection: the simple query protocol sends them as one
-   * message. Resolves each statement's result. A failure rolls the transaction back (the statements
-   * after the failed one do not run, the transaction is left aborted); a lost connection is retried
-   * whole, like tx(). Values must be inlined with `sqlLiteral`.
-   */
-  async script(what: string, text: string): Promise<QueryResult[]> {
-    await this.open();
-    return this.recovering(what, async () => {
-      const client = await this.pool!.connect();
-      const onError = (): void => undefined; // as in txOnce
-      client.on('error', onError);
-      let broken: unknown;
-      try {
-        const out = await client.query(text) as unknown as QueryResult | QueryResult[];
-        return Array.isArray(out) ? out : [out];
-      } catch (err) {
-        broken = isConnectionLost(err) ? err : undefined;
-        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.off('error', onError);
-        client.release(broken instanceof Error ? broken : undefined);
-      }
-    });
   }
 
   /** One statement on the pool, errors as the driver gave them (after open()). */

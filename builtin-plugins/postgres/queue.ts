@@ -3,8 +3,7 @@
  *
  * Claim is one statement: the best waiting rows whose run_at has come (priority DESC, then insertion
  * order) and the rows whose lease ran out (a redelivery) are picked FOR UPDATE SKIP LOCKED and
- * leased in one statement (in its own transaction, which keeps the plan on the claim index: CLAIM_BEGIN;
- * the transaction goes in one round trip, db.script),
+ * leased in one statement (in its own transaction, which keeps the plan on the claim index: CLAIM_BEGIN),
  * so claimers on many hosts never wait for each other nor share a row. "Holds" (ack, retry, release, renew) require worker_id to still name the worker, so a
  * worker that lost its lease to another writes nothing (fencing); the job store (job-store.ts) stores
  * outcomes only for jobs the worker holds.
@@ -18,7 +17,7 @@ import {
   NuvomError, claimArgs, renewArgs, type CancelOutcome, type ClaimOptions, type ClaimedJob, type Clock, type JobOptions, type Logger,
   type Queue, type QueueCounts, type QueuedJob, type RenewResult,
 } from '../../sdk/plugin.ts';
-import { acquireDb, sqlLiteral, type PgDb, type PgLease } from './db.ts';
+import { acquireDb, type PgDb, type PgLease } from './db.ts';
 import { PgEnqueue } from './enqueue.ts';
 import { removeQueued, toBytes, type RecordRow } from './rows.ts';
 import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
@@ -99,11 +98,8 @@ export class PgQueue implements Queue {
     this.live();
     const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
     if (max === 0) return [];
-    // One round trip: BEGIN with its SET LOCALs, the claim and COMMIT go as one message (db.script),
-    // the values written in; as separate statements a claim cost three round trips.
-    const claim = claimStatementWith(this.db.s, running, [now, max, opts.workerId, now + opts.leaseMs]);
-    const results = await this.db.script('claiming jobs', `${CLAIM_BEGIN}; ${claim}; COMMIT`);
-    const rows = (results.find((r) => r.command === 'UPDATE')?.rows ?? []) as (QueueRow & { seq: number })[];
+    const { rows } = await this.db.tx('claiming jobs', (c) => c.query<QueueRow & { seq: number }>(claimStatement(this.db.s, running),
+      [now, max, opts.workerId, now + opts.leaseMs]), CLAIM_BEGIN);
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
   }
@@ -277,8 +273,7 @@ const RUNNING_SET = `,
   r_worker_id = CASE WHEN j.status IS NULL THEN NULL ELSE $3 END`;
 
 /**
- * The claim statement ($1 now, $2 max, $3 worker, $4 lease expiry), run in a CLAIM_BEGIN transaction
- * (values written in by claimStatementWith, the whole transaction one round trip).
+ * The claim statement ($1 now, $2 max, $3 worker, $4 lease expiry), run in a CLAIM_BEGIN transaction.
  * Waiting rows and rows whose lease ran out, each picked from its own partial index; the best `max`
  * of both are leased. Rows locked but not chosen are let go when the transaction commits.
  * @internal
@@ -294,12 +289,6 @@ export function claimStatement(s: string, running: boolean): string {
        UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
          FROM picked WHERE j.id = picked.id
        RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered`;
-}
-
-/** The claim statement with its values ([now, max, worker, lease expiry]) written in, as db.script sends it. @internal */
-export function claimStatementWith(s: string, running: boolean, values: [number, number, string, number]): string {
-  const literals = values.map(sqlLiteral);
-  return claimStatement(s, running).replace(/\$([1-4])\b/g, (_, i: string) => literals[Number(i) - 1]);
 }
 
 const DAMAGED_OPTIONS: JobOptions = Object.freeze({ maxRetries: 0, retryDelaySecs: 5, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }) as JobOptions;
