@@ -29,12 +29,6 @@ export function loadPg(): Promise<PgModule> {
 /** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
 export const RECOVER_MS = 30_000;
 
-/**
- * What opens a transaction: BEGIN, or BEGIN followed by `SET LOCAL`s of this transaction only, as
- * one simple-protocol string (no parameters), so the settings cost no extra round trip.
- */
-export type TxBegin = 'BEGIN' | `BEGIN; SET LOCAL ${string}`;
-
 /** Something with pg's `query(text, values)`: a Pool, a PoolClient, a Client (the app's transaction). */
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
@@ -107,6 +101,9 @@ export class PgDb {
   readonly doneChannel: string;
   readonly target: string;
   private pool: Pool | null = null;
+  /** One connection for claims, its session set up by the SETs given to claimQuery; made on the first claim. */
+  private claimPool: Pool | null = null;
+  private makePool: ((max: number) => Pool) | null = null;
   private opened: Promise<void> | null = null;
   private everConnected = false;
   private closed = false;
@@ -135,9 +132,13 @@ export class PgDb {
     if (this.closed) throw this.closedError();
     const types = new pg.TypeOverrides();
     types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
-    this.pool = new pg.Pool({ ...this.connectionConfig(), max: this.settings.postgresPoolSize, types, idleTimeoutMillis: 30_000 });
-    // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
-    this.pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
+    this.makePool = (max) => {
+      const pool = new pg.Pool({ ...this.connectionConfig(), max, types, idleTimeoutMillis: 30_000 });
+      // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
+      pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
+      return pool;
+    };
+    this.pool = this.makePool(this.settings.postgresPoolSize);
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -170,15 +171,14 @@ export class PgDb {
 
   /**
    * Runs `fn` in one transaction (BEGIN ... COMMIT, ROLLBACK on a throw), retried whole on a lost connection.
-   * `begin`: the statement(s) that open it, sent in one round trip (BEGIN plus SET LOCALs, see TxBegin).
    */
-  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>, begin: TxBegin = 'BEGIN'): Promise<T> {
+  async tx<T>(what: string, fn: (c: Queryable) => Promise<T>): Promise<T> {
     await this.open();
-    return this.recovering(what, () => this.txOnce(fn, begin));
+    return this.recovering(what, () => this.txOnce(fn));
   }
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
-  async txOnce<T>(fn: (c: Queryable) => Promise<T>, begin: TxBegin = 'BEGIN'): Promise<T> {
+  async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool!.connect();
     // A connection cut while the client is checked out but between statements is emitted as an
     // 'error' event, which would crash the process unheard; the next statement then fails and is retried.
@@ -186,7 +186,7 @@ export class PgDb {
     client.on('error', onError);
     let broken: unknown;
     try {
-      await client.query(begin);
+      await client.query('BEGIN');
       const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
       return out;
@@ -198,6 +198,25 @@ export class PgDb {
       client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
+  }
+
+  /**
+   * One statement on the claim connection: a pool of one whose every new connection first runs
+   * `session` (SETs that hold for the whole session, queued ahead of any statement), so the statement
+   * is one round trip and stays prepared. Retried on a lost connection like query(); a fresh
+   * connection runs `session` again. The session must be set up the same way on every call.
+   */
+  async claimQuery<R extends QueryResultRow = QueryResultRow>(what: string, session: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
+    await this.open();
+    if (!this.claimPool) {
+      const pool = this.makePool!(1);
+      pool.on('connect', (client: PoolClient) => {
+        client.query(session).catch((err: unknown) => this.logger?.warn(`setting up the claim connection failed: ${messageOf(err)}`));
+      });
+      this.claimPool = pool;
+    }
+    const pool = this.claimPool;
+    return this.recovering(what, () => pool.query<R>(named(text, values)));
   }
 
   /** One statement on the pool, errors as the driver gave them (after open()). */
@@ -236,6 +255,7 @@ export class PgDb {
     await this.listener?.close();
     await this.opened?.catch(() => undefined);
     await this.pool?.end().catch(() => undefined);
+    await this.claimPool?.end().catch(() => undefined);
   }
 
   /** The most connections the pool opens (NUVOM_POSTGRES_POOL_SIZE). */

@@ -3,7 +3,7 @@
  *
  * Claim is one statement: the best waiting rows whose run_at has come (priority DESC, then insertion
  * order) and the rows whose lease ran out (a redelivery) are picked FOR UPDATE SKIP LOCKED and
- * leased in one statement (in its own transaction, which keeps the plan on the claim index: CLAIM_BEGIN),
+ * leased in one statement (on the claim connection, whose session keeps the plan on the claim index: CLAIM_SESSION),
  * so claimers on many hosts never wait for each other nor share a row. "Holds" (ack, retry, release, renew) require worker_id to still name the worker, so a
  * worker that lost its lease to another writes nothing (fencing); the job store (job-store.ts) stores
  * outcomes only for jobs the worker holds.
@@ -98,8 +98,8 @@ export class PgQueue implements Queue {
     this.live();
     const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
     if (max === 0) return [];
-    const { rows } = await this.db.tx('claiming jobs', (c) => c.query<QueueRow & { seq: number }>(claimStatement(this.db.s, running),
-      [now, max, opts.workerId, now + opts.leaseMs]), CLAIM_BEGIN);
+    const { rows } = await this.db.claimQuery<QueueRow & { seq: number }>('claiming jobs', CLAIM_SESSION, claimStatement(this.db.s, running),
+      [now, max, opts.workerId, now + opts.leaseMs]);
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
   }
@@ -236,17 +236,18 @@ export class PgQueue implements Queue {
 }
 
 /**
- * The claim's transaction: sorts and bitmap scans off, so the waiting rows are always read in
+ * The claim connection's session (db.claimQuery: its own connection, so no other statement plans
+ * under it, and each claim stays one prepared statement, one round trip): sorts and bitmap scans off, so the waiting rows are always read in
  * jobs_claim's order and the scan stops at the LIMIT. Left to the statistics, the planner takes a
  * bitmap scan and a sort of every waiting row whenever they say few rows wait: a table never
  * analyzed yet, or last analyzed while empty, which is what a queue is after a drain and before a
  * burst. 10,000 waiting jobs: 4.6 ms a claim of 100 that way, 0.1 ms in index order. jit off: the
  * merge of both picks still sorts (a few rows), and the cost a disabled sort is given would pass
- * jit_above_cost: 0.4-0.8 s of JIT compilation a claim. Its commit does not wait for the WAL flush,
- * as ASYNC_COMMIT below.
+ * jit_above_cost: 0.4-0.8 s of JIT compilation a claim. Its commits do not wait for the WAL flush,
+ * as ASYNC_COMMIT below. (As BEGIN plus SET LOCALs around each claim it cost three round trips.)
  * @internal
  */
-export const CLAIM_BEGIN = 'BEGIN; SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off; SET LOCAL synchronous_commit = off' as const;
+export const CLAIM_SESSION = 'SET enable_sort = off; SET enable_bitmapscan = off; SET jit = off; SET synchronous_commit = off' as const;
 
 /*
  * Joined into the renew statement: its own (autocommit) transaction commits without
@@ -273,7 +274,7 @@ const RUNNING_SET = `,
   r_worker_id = CASE WHEN j.status IS NULL THEN NULL ELSE $3 END`;
 
 /**
- * The claim statement ($1 now, $2 max, $3 worker, $4 lease expiry), run in a CLAIM_BEGIN transaction.
+ * The claim statement ($1 now, $2 max, $3 worker, $4 lease expiry), run on the claim connection (CLAIM_SESSION).
  * Waiting rows and rows whose lease ran out, each picked from its own partial index; the best `max`
  * of both are leased. Rows locked but not chosen are let go when the transaction commits.
  * @internal

@@ -67,7 +67,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
   },
   postgresPoolSize: {
     env: 'NUVOM_POSTGRES_POOL_SIZE', toml: 'pool_size', default: 10,
-    doc: 'connections each process may open (plus one for LISTEN)',
+    doc: 'connections each process may open (plus one for LISTEN, and a worker one for claims)',
     parse: (raw) => {
       const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new Error('expected a whole number from 1 to 1000');

@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { PgQueue } from '../../builtin-plugins/postgres/index.ts';
-import { CLAIM_BEGIN, claimStatement } from '../../builtin-plugins/postgres/queue.ts';
+import { CLAIM_SESSION, claimStatement } from '../../builtin-plugins/postgres/queue.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
 import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
@@ -50,7 +50,8 @@ describe('postgres: the claim plan', function () {
         for (let i = 0; i < 2000; i += 500) {
           await queue.enqueueMany(Array.from({ length: 500 }, () => makeQueuedJob({ runAt: now - 1000 })));
         }
-        await c.query(CLAIM_BEGIN);
+        await c.query('BEGIN');
+        await c.query(CLAIM_SESSION);
         let plan: { Plan: PlanNode; JIT?: unknown };
         try {
           const { rows } = await c.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; JIT?: unknown }> }>(
