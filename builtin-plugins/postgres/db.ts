@@ -104,6 +104,8 @@ export class PgDb {
   /** One connection for claims, its session set up by the SETs given to claimQuery; made on the first claim. */
   private claimPool: Pool | null = null;
   private makePool: ((max: number) => Pool) | null = null;
+  /** Claim connections whose session is set up. */
+  private readonly claimReady = new WeakSet<PoolClient>();
   private opened: Promise<void> | null = null;
   private everConnected = false;
   private closed = false;
@@ -202,21 +204,32 @@ export class PgDb {
 
   /**
    * One statement on the claim connection: a pool of one whose every new connection first runs
-   * `session` (SETs that hold for the whole session, queued ahead of any statement), so the statement
-   * is one round trip and stays prepared. Retried on a lost connection like query(); a fresh
+   * `session` (SETs that hold for the whole session), so the statement is one round trip and stays
+   * prepared. Retried on a lost connection like query(); a fresh
    * connection runs `session` again. The session must be set up the same way on every call.
    */
   async claimQuery<R extends QueryResultRow = QueryResultRow>(what: string, session: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
     await this.open();
-    if (!this.claimPool) {
-      const pool = this.makePool!(1);
-      pool.on('connect', (client: PoolClient) => {
-        client.query(session).catch((err: unknown) => this.logger?.warn(`setting up the claim connection failed: ${messageOf(err)}`));
-      });
-      this.claimPool = pool;
-    }
-    const pool = this.claimPool;
-    return this.recovering(what, () => pool.query<R>(named(text, values)));
+    const pool = this.claimPool ??= this.makePool!(1);
+    return this.recovering(what, async () => {
+      const client = await pool.connect();
+      const onError = (): void => undefined; // as in txOnce
+      client.on('error', onError);
+      let broken: unknown;
+      try {
+        if (!this.claimReady.has(client)) {
+          await client.query(session);
+          this.claimReady.add(client);
+        }
+        return await client.query<R>(named(text, values));
+      } catch (err) {
+        broken = isConnectionLost(err) ? err : undefined;
+        throw err;
+      } finally {
+        client.off('error', onError);
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    });
   }
 
   /** One statement on the pool, errors as the driver gave them (after open()). */
