@@ -8,7 +8,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
 import { ensureSchema, type SchemaPart } from './schema.ts';
 import { ChangeNotifier, DEFAULT_POLL_MS } from './watch.ts';
@@ -18,6 +19,17 @@ export type Statement = Database.Statement;
 export type Transaction<F extends (...args: never[]) => unknown> = Database.Transaction<F>;
 
 export const PLUGIN_NAME = 'nuvom-sqlite';
+
+let driver: typeof Database | undefined;
+
+/**
+ * better-sqlite3 (a native addon) loads when the first file is opened, not with the plugin: an
+ * application whose config chooses another backend boots this plugin and never opens a file.
+ */
+export function sqliteDriver(): typeof Database {
+  driver ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return driver;
+}
 
 /** A connection shared by the services on one file. */
 export interface SharedDb {
@@ -44,7 +56,7 @@ function open(file: string, logger?: Logger): CacheEntry {
   let db: Db;
   try {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-    db = new Database(file);
+    db = new (sqliteDriver())(file);
   } catch (err) {
     throw new NuvomError('NUVOM_E_STORAGE', `could not open the SQLite file ${file}: ${messageOf(err)}; check the path (NUVOM_SQLITE_PATH) and its permissions`, { plugin: PLUGIN_NAME, cause: err });
   }
