@@ -8,9 +8,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME, sqliteDriver } from './driver.ts';
 import { ensureSchema, type SchemaPart } from './schema.ts';
 import { ChangeNotifier, DEFAULT_POLL_MS } from './watch.ts';
 
@@ -18,18 +18,7 @@ export type Db = Database.Database;
 export type Statement = Database.Statement;
 export type Transaction<F extends (...args: never[]) => unknown> = Database.Transaction<F>;
 
-export const PLUGIN_NAME = 'nuvom-sqlite';
-
-let driver: typeof Database | undefined;
-
-/**
- * better-sqlite3 (a native addon) loads when the first file is opened, not with the plugin: an
- * application whose config chooses another backend boots this plugin and never opens a file.
- */
-export function sqliteDriver(): typeof Database {
-  driver ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
-  return driver;
-}
+export { PLUGIN_NAME, sqliteDriver };
 
 /** A connection shared by the services on one file. */
 export interface SharedDb {

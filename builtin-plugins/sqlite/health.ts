@@ -9,7 +9,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
-import { sqliteDriver } from './db.ts';
+import { sqliteDriver } from './driver.ts';
 import { messageOf, type HealthFinding, type HealthLevel, type StorageHealth, type StorageHealthReport, type StorageToken } from '../../sdk/plugin.ts';
 
 /** A WAL larger than this means checkpoints are starved (a reader that never lets go). */

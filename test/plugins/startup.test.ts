@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cleanupTempProjects, REPO_ROOT, tempProject } from '../helpers/tmp.ts';
@@ -25,5 +26,14 @@ describe('start-up of a programmatic client', function () {
     const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
     expect(out.modules, 'the load hook saw nuvom load').to.be.greaterThan(20);
     expect(out).to.deep.include({ sum: 5, oxcParser: false, conformanceKit: false });
+  });
+
+  it('the build leaves no dynamic import of a .ts module (the lazy loads work from dist/)', () => {
+    // tsc's rewriteRelativeImportExtensions skips an import() inside `export default <expression>`.
+    const dist = path.join(REPO_ROOT, 'dist');
+    const files = (readdirSync(dist, { recursive: true }) as string[]).filter((f) => f.endsWith('.js'));
+    expect(files.length, 'run `npm run build` first').to.be.greaterThan(50);
+    const bad = files.filter((f) => /\bimport\(\s*['"]\.{1,2}\/[^'"]*\.ts['"]\s*\)/.test(readFileSync(path.join(dist, f), 'utf8')));
+    expect(bad).to.deep.equal([]);
   });
 });
