@@ -2,8 +2,10 @@
  * The service container, on awilix (strict). A plugin provides an implementation of a service token
  * under a name ("queue" / "sqlite"); the configuration chooses the name each token resolves to.
  * Implementations are singletons built on first resolve: one that is not chosen is never built, so it
- * opens no file and no socket. Disposal runs in reverse construction order (awilix's own dispose() is
- * concurrent and unordered, so the order is kept here).
+ * opens no file and no socket. An implementation may also be loaded lazily (ProvideOptions.load): the
+ * kernel awaits the chosen ones' loads at boot, so one not chosen is never even imported. Disposal runs
+ * in reverse construction order (awilix's own dispose() is concurrent and unordered, so the order is
+ * kept here).
  */
 import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix';
 import type { StorageHealth } from './contracts.ts';
@@ -21,6 +23,13 @@ type Disposer = (instance: unknown) => unknown;
 export interface ProvideOptions {
   /** Checks the implementation's storage without building it (`nuvom doctor`, read-only commands). */
   health?: StorageHealth;
+  /**
+   * Imports what the factory needs (`() => import('./store.ts')`), so that a process whose config does
+   * not choose this implementation never loads its modules. The kernel awaits it at boot, after every
+   * plugin registered and before any starts, for the implementation config chooses of each token;
+   * `load(token, name)` runs it for any other (conformance tests). The factory runs only after it.
+   */
+  load?: () => Promise<unknown>;
 }
 
 export class ServiceContainer<S extends object> {
@@ -30,6 +39,8 @@ export class ServiceContainer<S extends object> {
   private readonly factories = new Map<string, (services: S) => unknown>();
   private preferred: ReadonlySet<string> = new Set();
   private readonly healths = new Map<string, StorageHealth>();
+  /** key -> the provider's load(), then its promise once started; absent when there is nothing to load. */
+  private readonly loads = new Map<string, { load: () => Promise<unknown>; done?: Promise<unknown>; settled?: boolean }>();
   private readonly built: Array<{ key: string; instance: unknown; dispose?: Disposer; plugin: string }> = [];
 
   constructor() {
@@ -60,9 +71,11 @@ export class ServiceContainer<S extends object> {
     const key = `${token}@${name}`;
     this.factories.set(key, factory as (services: S) => unknown);
     if (options.health) this.healths.set(key, options.health);
+    if (options.load) this.loads.set(key, { load: options.load });
     this.awilix.register(key, asFunction(() => {
       let instance: S[K];
       try {
+        this.assertLoaded(token, name);
         instance = factory(this.cradle);
       } catch (err) {
         throw new NuvomError('NUVOM_E_SERVICE', `could not build service "${token}" (implementation "${name}"): ${messageOf(err)}`, { plugin, cause: err });
@@ -128,7 +141,27 @@ export class ServiceContainer<S extends object> {
   construct<K extends keyof S & string>(token: K, name: string): S[K] {
     const factory = this.factories.get(`${token}@${name}`);
     if (!factory) throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has no implementation named "${name}"`);
+    this.assertLoaded(token, name);
     return factory(this.cradle) as S[K];
+  }
+
+  /** Runs the provider's `load` (once; later calls share it). Nothing to do for one provided without. */
+  async load(token: string, name: string): Promise<void> {
+    const l = this.loads.get(`${token}@${name}`);
+    if (!l) return;
+    l.done ??= l.load().then(() => { l.settled = true; }, (err: unknown) => {
+      l.done = undefined;
+      throw new NuvomError('NUVOM_E_SERVICE', `could not load service "${token}" (implementation "${name}"): ${messageOf(err)}`, { plugin: this.providers.get(token)?.get(name)?.plugin, cause: err });
+    });
+    await l.done;
+  }
+
+  /** Loads the implementation each token resolves to (the kernel calls it at boot). */
+  async loadChosen(): Promise<void> {
+    for (const token of this.providers.keys()) {
+      const name = this.selection(token);
+      if (name !== undefined && this.providers.get(token)!.has(name)) await this.load(token, name);
+    }
   }
 
   /** The health checker the chosen implementation of `token` was provided with; builds nothing. */
@@ -157,6 +190,13 @@ export class ServiceContainer<S extends object> {
       }
     }
     return errors;
+  }
+
+  private assertLoaded(token: string, name: string): void {
+    const l = this.loads.get(`${token}@${name}`);
+    if (l && !l.settled) {
+      throw new NuvomError('NUVOM_E_SERVICE', `service "${token}" (implementation "${name}") is not loaded yet: the kernel loads the chosen implementations at boot; await container.load("${token}", "${name}") before building another`);
+    }
   }
 
   private registerProvider(p: Provider): void {

@@ -235,7 +235,11 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
     }
   }
   try {
-    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => settingsFor(config, p), timeouts, () => kernel.checkSelections());
+    await startPlugins(ordered, (p) => kernel.contextFor(p), (p) => settingsFor(config, p), timeouts, async () => {
+      kernel.checkSelections();
+      // The chosen implementations' lazy modules (ProvideOptions.load), before any plugin starts.
+      await kernel.container.loadChosen();
+    });
   } catch (err) {
     await kernel.container.dispose();
     throw err;

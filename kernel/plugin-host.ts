@@ -190,14 +190,14 @@ export async function startPlugins(
   contextFor: (p: NuvomPlugin) => PluginContext,
   settingsFor: (p: NuvomPlugin) => Readonly<Record<string, unknown>>,
   timeouts: HostTimeouts,
-  /** Runs once every plugin has registered, before any starts (e.g. the configuration's choices). */
-  afterRegister?: () => void,
+  /** Runs once every plugin has registered, before any starts (the configuration's choices, lazy loads). */
+  afterRegister?: () => void | Promise<void>,
 ): Promise<void> {
   for (const l of ordered) {
     await step(l, 'register', () => l.plugin.register?.(contextFor(l.plugin)), timeouts.startMs);
     l.state = 'registered';
   }
-  afterRegister?.();
+  await afterRegister?.();
   for (const l of ordered) {
     try {
       await step(l, 'start', () => l.plugin.start?.(settingsFor(l.plugin), contextFor(l.plugin)), timeouts.startMs);

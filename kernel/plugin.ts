@@ -91,7 +91,8 @@ export interface PluginContext<S = Readonly<Record<string, unknown>>> {
   readonly bus: HookBus;
   /**
    * Provides `token` under `name`; the factory runs on first resolve and only if config chooses `name`.
-   * `options.health` checks the implementation's storage without building it (StorageHealth).
+   * `options.health` checks the implementation's storage without building it (StorageHealth);
+   * `options.load` imports the factory's modules, awaited at boot only when config chooses `name`.
    */
   provide<K extends keyof Services & string>(
     token: K,

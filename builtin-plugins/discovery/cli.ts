@@ -7,7 +7,9 @@ import type {} from './errors.ts';
 import { join, relative, resolve, sep } from 'node:path';
 import { cliFormat, isNuvomError, type CliContext, type NuvomConfig } from '../../sdk/plugin.ts';
 import { defaultTaskTypesPath, writeTaskTypes } from './declarations.ts';
-import { discoverTasks, loadManifest, staleReason } from './discover.ts';
+import type { discoverTasks } from './discover.ts';
+import { loadManifest } from './manifest.ts';
+import { staleReason } from './stale.ts';
 import type { DiscoverProgress, Problem, TaskEntry } from './types.ts';
 
 type Command = CliContext['program'];
@@ -17,6 +19,9 @@ export interface CliIo {
   stdout: Out;
   stderr: Out;
 }
+
+/** The parser loads with the first discovery, not with the commands' declarations. */
+export const discoverLazily: typeof discoverTasks = async (opts) => (await import('./discover.ts')).discoverTasks(opts);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 /** Errors print as one line, as every other command prints them (a JSON.parse message may hold a newline). */
@@ -35,7 +40,7 @@ export function addDiscoveryCommands(
   program: Command,
   config: NuvomConfig,
   io: CliIo = process,
-  discovery: () => DiscoveryCalls = () => ({ discover: discoverTasks, loadManifest, staleReason }),
+  discovery: () => DiscoveryCalls = () => ({ discover: discoverLazily, loadManifest, staleReason }),
 ): void {
   const manifestPath = () => resolve(config.cwd, config.manifestPath);
   const shown = (root: string, file: string) => relative(config.cwd, join(root, file)).split(sep).join('/');

@@ -4,7 +4,7 @@
  * Must never: write a manifest that holds two tasks with one name, or rewrite an unchanged one.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { NuvomError } from '../../sdk/plugin.ts';
@@ -16,6 +16,7 @@ import type { DiscoverOptions, DiscoverResult, Manifest, ManifestFile, Problem, 
 import { walkSources } from './walk.ts';
 
 export { loadManifest };
+export { isManifestStale, staleReason } from './stale.ts';
 
 const PROGRESS_EVERY = 100;
 const YIELD_EVERY = 500;
@@ -105,45 +106,6 @@ export async function discoverTasks(opts: DiscoverOptions): Promise<DiscoverResu
   if (written) writeManifest(manifestPath, manifest);
   stats.ms = Math.round((performance.now() - started) * 10) / 10;
   return { manifest: unchanged ? old : manifest, diff: diffTasks(old?.tasks ?? [], tasks), problems, stats, written };
-}
-
-/**
- * Why the manifest no longer matches the sources under `root` (default: the manifest's own root), or
- * null when it still does. Cheap: a walk and a stat per file, no reads. A file whose mtime changed
- * but whose content did not still counts as a change; a rescan settles it quickly.
- */
-export function staleReason(manifest: Manifest, root: string = manifest.root): string | null {
-  const abs = resolve(root);
-  if (abs !== manifest.root) return `the manifest was built for ${manifest.root}, not ${abs}`;
-  let paths: string[];
-  try {
-    paths = walkSources(abs, { include: manifest.include, exclude: manifest.exclude });
-  } catch (err) {
-    return `the root ${abs} cannot be read (${(err as Error).message})`;
-  }
-  const listed = Object.keys(manifest.files);
-  const known = new Set(listed);
-  for (const rel of paths) if (!known.has(rel)) return `${rel} is new`;
-  if (paths.length !== listed.length) {
-    const present = new Set(paths);
-    const gone = listed.find((rel) => !present.has(rel));
-    if (gone) return `${gone} is no longer scanned (deleted or ignored)`;
-  }
-  for (const rel of listed) {
-    const entry = manifest.files[rel];
-    try {
-      const st = statSync(join(abs, rel));
-      if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) return `${rel} changed`;
-    } catch {
-      return `${rel} is missing`;
-    }
-  }
-  return null;
-}
-
-/** True when any listed file changed size or mtime or is missing, or a new candidate file appeared. */
-export function isManifestStale(manifest: Manifest, root?: string): boolean {
-  return staleReason(manifest, root) !== null;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

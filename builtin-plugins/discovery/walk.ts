@@ -5,8 +5,15 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import ignore from 'ignore';
-import picomatch from 'picomatch';
+import { createRequire } from 'node:module';
+import type ignoreFn from 'ignore';
+import type picomatchFn from 'picomatch';
+
+// Both CommonJS, required on first use: only a `.nuvomignore` needs `ignore`, only globs `picomatch`,
+// and every process that boots the discovery plugin loads this module (the manifest's stale check).
+const requireHere = createRequire(import.meta.url);
+const ignore = (): ReturnType<typeof ignoreFn> => (requireHere('ignore') as typeof ignoreFn)();
+const picomatch = (globs: string[], opts: picomatchFn.PicomatchOptions) => (requireHere('picomatch') as typeof picomatchFn)(globs, opts);
 
 export const SOURCE_EXTENSIONS: readonly string[] = ['.ts', '.mts', '.cts', '.tsx', '.js', '.mjs', '.cjs'];
 const EXTENSIONS: ReadonlySet<string> = new Set(SOURCE_EXTENSIONS);

@@ -1,10 +1,16 @@
-/** Plugin tools: `nuvom plugin test TARGET` and `nuvom plugin scaffold NAME`. */
+/**
+ * Plugin tools: `nuvom plugin test TARGET` and `nuvom plugin scaffold NAME`.
+ * Must never: import test-plugin.ts (the conformance kit, `nuvom/testing`) at the top: only
+ * `plugin test` runs it, and every client boots this plugin.
+ */
 import path from 'node:path';
 import { definePlugin, type NuvomPlugin } from '../../sdk/plugin.ts';
 import { CAPABILITIES, scaffold } from './scaffold.ts';
-import { testPlugin } from './test-plugin.ts';
 
-export { scaffold, testPlugin };
+export { scaffold };
+
+/** `plugin test`'s runner; the conformance kit loads with it (the module is loaded on the first call). */
+export const testPlugin: typeof import('./test-plugin.ts').testPlugin = async (...args) => (await import('./test-plugin.ts')).testPlugin(...args);
 
 /** The isolated kernel of `plugin test` boots the same preset plugins and catalogue as this one (kernelInfo). */
 export function pluginTools(): NuvomPlugin {

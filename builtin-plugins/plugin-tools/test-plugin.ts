@@ -20,14 +20,17 @@ type Fresh = (over?: Partial<NuvomConfig>) => Promise<{ kernel: Kernel; cleanup:
 const SUITES = {
   queue: (fresh: Fresh, name: string) => runQueueConformance(async () => {
     const { kernel, cleanup } = await fresh();
+    await kernel.container.load('queue', name); // a lazily loaded implementation config did not choose
     return { queue: kernel.container.construct('queue', name), cleanup };
   }),
   resultStore: (fresh: Fresh, name: string) => runResultStoreConformance(async () => {
     const { kernel, cleanup } = await fresh();
+    await kernel.container.load('resultStore', name); // a lazily loaded implementation config did not choose
     return { store: kernel.container.construct('resultStore', name), cleanup };
   }),
   scheduleStore: (fresh: Fresh, name: string) => runScheduleStoreConformance(async () => {
     const { kernel, cleanup } = await fresh();
+    await kernel.container.load('scheduleStore', name); // a lazily loaded implementation config did not choose
     return { store: kernel.container.construct('scheduleStore', name), cleanup };
   }),
 } as const;

@@ -4,7 +4,8 @@
  * Must never: read the wall clock (callers pass `now`), or accept a trigger whose first fire time it
  * cannot compute: everything wrong is refused at schedule time, not found out at fire time.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser } from 'cron-parser';
 import { NuvomError, type MisfirePolicy, type ScheduleEntry, type Trigger } from '../../sdk/plugin.ts';
 
 /**
@@ -73,9 +74,17 @@ export function checkTimezone(tz: unknown, label: string): string {
   return tz;
 }
 
+let cronParser: typeof CronExpressionParser | undefined;
+
+/** cron-parser (and luxon under it) loads with the first cron expression: most processes parse none. */
+function cronParserClass(): typeof CronExpressionParser {
+  cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser;
+  return cronParser;
+}
+
 function parseCron(expr: string, tz: string, currentDate: number, seed: string) {
   // hashSeed: an "H" field must pick the same minute every time this schedule is evaluated.
-  return CronExpressionParser.parse(expr, { currentDate: new Date(currentDate), tz, hashSeed: seed });
+  return cronParserClass().parse(expr, { currentDate: new Date(currentDate), tz, hashSeed: seed });
 }
 
 /** Checks a cron expression's shape and syntax; the parser's own message says what is wrong. */

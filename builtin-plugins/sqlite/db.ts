@@ -8,8 +8,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
+import { PLUGIN_NAME, sqliteDriver } from './driver.ts';
 import { ensureSchema, type SchemaPart } from './schema.ts';
 import { ChangeNotifier, DEFAULT_POLL_MS } from './watch.ts';
 
@@ -17,7 +18,7 @@ export type Db = Database.Database;
 export type Statement = Database.Statement;
 export type Transaction<F extends (...args: never[]) => unknown> = Database.Transaction<F>;
 
-export const PLUGIN_NAME = 'nuvom-sqlite';
+export { PLUGIN_NAME, sqliteDriver };
 
 /** A connection shared by the services on one file. */
 export interface SharedDb {
@@ -44,7 +45,7 @@ function open(file: string, logger?: Logger): CacheEntry {
   let db: Db;
   try {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-    db = new Database(file);
+    db = new (sqliteDriver())(file);
   } catch (err) {
     throw new NuvomError('NUVOM_E_STORAGE', `could not open the SQLite file ${file}: ${messageOf(err)}; check the path (NUVOM_SQLITE_PATH) and its permissions`, { plugin: PLUGIN_NAME, cause: err });
   }

@@ -8,7 +8,8 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { sqliteDriver } from './driver.ts';
 import { messageOf, type HealthFinding, type HealthLevel, type StorageHealth, type StorageHealthReport, type StorageToken } from '../../sdk/plugin.ts';
 
 /** A WAL larger than this means checkpoints are starved (a reader that never lets go). */
@@ -99,7 +100,7 @@ function checkFile(file: string, services: string[], leaseSecs: number): HealthF
   const out = [finding('sqlite-file', 'ok', `${label}: ${bytes(size)}, readable and writable`, undefined, { path: file, bytes: size })];
   let db: Database.Database;
   try {
-    db = new Database(file, { fileMustExist: true, timeout: 5000 });
+    db = new (sqliteDriver())(file, { fileMustExist: true, timeout: 5000 });
   } catch (err) {
     out.push(finding('sqlite-integrity', 'FAIL', `${file} could not be opened: ${messageOf(err)}`, 'check the file; nuvom never overwrites it'));
     return out;

@@ -13,9 +13,9 @@ const core = definePreset({
     { name: 'nuvom-serializers', load: async () => (await import('../../builtin-plugins/serializers/index.ts')).default },
     { name: 'nuvom-registry', load: async () => (await import('../../builtin-plugins/registry/index.ts')).default },
     { name: 'nuvom-jobs', load: async () => (await import('../../builtin-plugins/jobs/index.ts')).default },
-    { name: 'nuvom-memory', load: async () => (await import('../../builtin-plugins/memory/index.ts')).default },
-    { name: 'nuvom-sqlite', load: async () => (await import('../../builtin-plugins/sqlite/index.ts')).default },
-    { name: 'nuvom-file', load: async () => (await import('../../builtin-plugins/file/index.ts')).default },
+    { name: 'nuvom-memory', load: async () => (await import('../../builtin-plugins/memory/plugin.ts')).default },
+    { name: 'nuvom-sqlite', load: async () => (await import('../../builtin-plugins/sqlite/plugin.ts')).default },
+    { name: 'nuvom-file', load: async () => (await import('../../builtin-plugins/file/plugin.ts')).default },
     { name: 'nuvom-scheduler', load: async () => (await import('../../builtin-plugins/scheduler/index.ts')).default },
   ],
 });

@@ -25,7 +25,7 @@ const defaultPreset = definePreset({
     { name: 'nuvom-postgres', load: async () => (await import('../../builtin-plugins/postgres/index.ts')).default },
     { name: 'nuvom-worker-pool', load: async () => (await import('../../builtin-plugins/worker-pool/index.ts')).default },
     { name: 'nuvom-cli-core', load: async () => (await import('../../builtin-plugins/cli-core/index.ts')).default },
-    { name: 'nuvom-discovery', load: async () => (await import('../../builtin-plugins/discovery/index.ts')).default },
+    { name: 'nuvom-discovery', load: async () => (await import('../../builtin-plugins/discovery/plugin.ts')).default },
     fromCore('nuvom-scheduler'),
     { name: 'nuvom-cli-ops', load: async () => (await import('../../builtin-plugins/cli-ops/index.ts')).default },
     { name: 'nuvom-doctor', load: async () => (await import('../../builtin-plugins/doctor/index.ts')).default },

@@ -96,6 +96,47 @@ describe('plugin host', () => {
     await kernel.stop();
   });
 
+  it('loads a lazily provided implementation at boot only when config chooses it, before any plugin starts', async () => {
+    const loaded: string[] = [];
+    let seenAtStart: string[] = [];
+    const lazy = (name: string) => {
+      let mod: { kind: string } | undefined;
+      return { factory: () => ({ kind: mod!.kind }) as never, load: async () => { loaded.push(name); mod = { kind: name }; } };
+    };
+    const acme = lazy('acme');
+    const other = lazy('other');
+    const provider = definePlugin({
+      name: 'acme-queue', apiVersion: 1, provides: ['queue:acme', 'queue:other'],
+      register(ctx) {
+        ctx.provide('queue', 'acme', acme.factory, undefined, { load: acme.load });
+        ctx.provide('queue', 'other', other.factory, undefined, { load: other.load });
+      },
+      start() { seenAtStart = [...loaded]; },
+    });
+    const config = await loadConfig({ cwd: tempProject(), env: { NUVOM_QUEUE_BACKEND: 'acme' } });
+    const kernel = await bootKernel({ config, plugins: [provider], logger: memoryLogger().logger });
+    expect(seenAtStart).to.deep.equal(['acme']);
+    expect(kernel.resolve('queue')).to.deep.equal({ kind: 'acme' });
+    // The one config did not choose: never imported, and building it says to load it first.
+    expect(() => kernel.container.construct('queue', 'other')).to.throw(/not loaded yet.*container\.load\("queue", "other"\)/);
+    await kernel.container.load('queue', 'other');
+    await kernel.container.load('queue', 'other');
+    expect(kernel.container.construct('queue', 'other')).to.deep.equal({ kind: 'other' });
+    expect(loaded).to.deep.equal(['acme', 'other']);
+    await kernel.stop();
+  });
+
+  it('fails boot naming the service when a chosen implementation cannot be loaded', async () => {
+    const provider = definePlugin({
+      name: 'acme-queue', apiVersion: 1, provides: ['queue:acme'],
+      register(ctx) { ctx.provide('queue', 'acme', () => ({}) as never, undefined, { load: async () => { throw new Error('no driver'); } }); },
+    });
+    const config = await loadConfig({ cwd: tempProject(), env: { NUVOM_QUEUE_BACKEND: 'acme' } });
+    const err = await bootKernel({ config, plugins: [provider], logger: memoryLogger().logger }).catch((e: unknown) => e) as Error & { code?: string };
+    expect(err.code).to.equal('NUVOM_E_SERVICE');
+    expect(err.message).to.contain('could not load service "queue" (implementation "acme"): no driver');
+  });
+
   it('splits module specs from export names', () => {
     expect(parseSpec('./plugins/q.ts:MyQueue')).to.deep.equal({ module: './plugins/q.ts', exportName: 'MyQueue' });
     expect(parseSpec('@acme/nuvom-s3')).to.deep.equal({ module: '@acme/nuvom-s3', exportName: null });
