@@ -7,7 +7,7 @@
  * in reverse construction order (awilix's own dispose() is concurrent and unordered, so the order is
  * kept here).
  */
-import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix';
+import { asFunction, asValue, createContainer, type AwilixContainer } from 'awilix/browser';
 import type { StorageHealth } from './contracts.ts';
 import { NuvomError, messageOf } from './errors.ts';
 

@@ -22,7 +22,7 @@ const defaultPreset = definePreset({
     fromCore('nuvom-memory'),
     fromCore('nuvom-sqlite'),
     fromCore('nuvom-file'),
-    { name: 'nuvom-postgres', load: async () => (await import('../../builtin-plugins/postgres/index.ts')).default },
+    { name: 'nuvom-postgres', load: async () => (await import('../../builtin-plugins/postgres/plugin.ts')).default },
     { name: 'nuvom-worker-pool', load: async () => (await import('../../builtin-plugins/worker-pool/index.ts')).default },
     { name: 'nuvom-cli-core', load: async () => (await import('../../builtin-plugins/cli-core/index.ts')).default },
     { name: 'nuvom-discovery', load: async () => (await import('../../builtin-plugins/discovery/plugin.ts')).default },
