@@ -4,6 +4,7 @@
  * queue, result store and schedule store it provides, each case on a kernel and directory of its own
  * (a durable backend would otherwise carry one case's jobs into the next). Each check is reported by name.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,8 @@ const SUITES = {
 
 async function isolatedConfig(dir: string, project: NuvomConfig): Promise<NuvomConfig> {
   const config = await loadConfig({ cwd: dir, env: {}, noConfigFile: true });
-  return Object.freeze({ ...config, pluginSettings: project.pluginSettings, plugins: {} });
+  // The project's [settings.<plugin>] let a server-backed plugin connect; `isolation` keeps its data apart.
+  return Object.freeze({ ...config, pluginSettings: project.pluginSettings, plugins: {}, isolation: randomBytes(4).toString('hex') });
 }
 
 export async function testPlugin(target: string, project: NuvomConfig, builtins: NuvomPlugin[], catalogue: Catalogue, onResult: (r: CheckResult) => void): Promise<boolean> {

@@ -404,3 +404,21 @@ export function acquireDb(settings: PostgresSettings, logger?: Logger): PgLease 
 }
 
 export type { PoolClient };
+
+/**
+ * Drops `settings.postgresSchema` with everything in it, on a connection of its own: the schema an
+ * isolated kernel (`config.isolation`, `nuvom plugin test`) worked in. A failure is reported, not thrown.
+ */
+export async function dropIsolatedSchema(settings: PostgresSettings, logger?: Logger): Promise<void> {
+  const pg = await loadPg();
+  const client = new pg.Client({ ...(settings.postgresUrl ? { connectionString: settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${settings.postgresSchema}" CASCADE`);
+  } catch (err) {
+    logger?.warn(`could not drop the test schema ${settings.postgresSchema}: ${messageOf(err)}; drop it by hand`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -9,6 +9,7 @@
  */
 import { definePlugin } from '../../sdk/plugin.ts';
 import { addMigrateCommand } from './cli.ts';
+import { dropIsolatedSchema } from './db.ts';
 import { PLUGIN_NAME, postgresSettings, type PostgresSettings } from './settings.ts';
 
 type Stores = typeof import('./stores.ts');
@@ -21,16 +22,34 @@ const postgresPlugin = definePlugin({
   settings: postgresSettings(),
   register(ctx) {
     const logger = ctx.logger;
-    const settings = (): PostgresSettings => ({ ...ctx.settings });
+    // An isolated kernel (`nuvom plugin test`) works in a schema of its own, dropped when its services are.
+    const isolation = typeof ctx.config.isolation === 'string' ? ctx.config.isolation : null;
+    const settings = (): PostgresSettings => ({ ...ctx.settings, ...(isolation ? { postgresSchema: isolatedSchema(ctx.settings.postgresSchema, isolation) } : {}) });
+    // Whoever closes a store of an isolated kernel (the kernel, or the conformance case that built it) drops its schema.
+    const own = <T extends { close(): Promise<void> }>(store: T): T => {
+      if (!isolation) return store;
+      const close = store.close.bind(store);
+      store.close = async () => {
+        await close();
+        await dropIsolatedSchema(settings(), logger);
+      };
+      return store;
+    };
     let m: Stores | undefined;
     const load = async () => { m ??= await import('./stores.ts'); };
-    ctx.provide('queue', 'postgres', (s) => new m!.PgQueue({ settings: settings(), clock: s.clock, logger }), (q) => q.close(), { load });
-    ctx.provide('resultStore', 'postgres', (s) => new m!.PgResultStore({ settings: settings(), serializer: s.serializer, logger }), (st) => st.close(), { load });
+    ctx.provide('queue', 'postgres', (s) => own(new m!.PgQueue({ settings: settings(), clock: s.clock, logger })), (q) => q.close(), { load });
+    ctx.provide('resultStore', 'postgres', (s) => own(new m!.PgResultStore({ settings: settings(), serializer: s.serializer, logger })), (st) => st.close(), { load });
     // Chosen when queueBackend and resultBackend are both "postgres": one row per job, one write per step.
     ctx.provide('jobStore', 'postgres', (s) => new m!.PgJobStore(s.queue as InstanceType<Stores['PgQueue']>, s.resultStore as InstanceType<Stores['PgResultStore']>), undefined, { load });
-    ctx.provide('scheduleStore', 'postgres', () => new m!.PgScheduleStore({ settings: settings(), logger }), (st) => st.close(), { load });
+    ctx.provide('scheduleStore', 'postgres', () => own(new m!.PgScheduleStore({ settings: settings(), logger })), (st) => st.close(), { load });
     ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addMigrateCommand(program, ctx, settings));
   },
 });
+
+/** The schema an isolated kernel works in: the configured one with the isolation id, within PostgreSQL's 63 characters. */
+function isolatedSchema(schema: string, isolation: string): string {
+  const name = `${schema}_t${isolation}`;
+  return name.length <= 63 ? name : `nuvom_t${isolation}`;
+}
 
 export default postgresPlugin;

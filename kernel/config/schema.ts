@@ -72,6 +72,13 @@ export interface NuvomConfig extends Readonly<NuvomSettings> {
   readonly inputs: Readonly<ConfigInputs>;
   /** Names of the plugins whose settings are resolved in this configuration. */
   readonly settingsOf: readonly string[];
+  /**
+   * Set by `nuvom plugin test` on each isolated kernel it boots: a short id (lower-case letters and
+   * digits). Files already live under `cwd`, a fresh temporary folder; a plugin whose storage is on a
+   * server (a schema, a key prefix) keeps that kernel's data apart under this id and removes it when
+   * its services are disposed, so a test never touches the project's own data.
+   */
+  readonly isolation?: string;
 }
 
 type Parse<T> = (raw: unknown) => T;
