@@ -6,36 +6,17 @@
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
-import { isNuvomError, type JobRecord, type QueuedJob, type Serializer } from '../../sdk/plugin.ts';
+import { isNuvomError, type JobRecord, type QueuedJob } from '../../sdk/plugin.ts';
 import { makeJobOptions, makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
-import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
-
-const json: Serializer = {
-  name: 'json',
-  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
-  decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
-};
+import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
 
 describe('postgres: enqueue statement shapes', function () {
   this.timeout(30_000);
   requirePostgres();
-  let schema: string;
   let queue: PgQueue;
   let results: PgResultStore;
   let store: PgJobStore;
-
-  beforeEach(() => {
-    schema = schemaName();
-    const settings = settingsFor(schema);
-    queue = new PgQueue({ settings });
-    results = new PgResultStore({ settings, serializer: json });
-    store = new PgJobStore(queue, results);
-  });
-  afterEach(async () => {
-    await queue.close();
-    await results.close();
-    await dropSchema(schema);
-  });
+  useJobStore((f) => ({ queue, results, store } = f));
 
   /** A job and its PENDING record, as the dispatcher writes them. */
   function pair(args: unknown[], job: Partial<QueuedJob> = {}, record: Partial<JobRecord> = {}): { job: QueuedJob; record: JobRecord } {

@@ -5,7 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
 import type { PostgresSettings } from '../../builtin-plugins/postgres/settings.ts';
+import type { Serializer } from '../../sdk/plugin.ts';
 
 export const PG_URL = process.env.NUVOM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -62,4 +64,36 @@ export async function client(): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   return c;
+}
+
+/** A JSON serializer, so tests can read stored arguments and results back as text. */
+export const json: Serializer = {
+  name: 'json',
+  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
+  decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
+};
+
+export interface JobStoreFixture {
+  schema: string;
+  queue: PgQueue;
+  results: PgResultStore;
+  store: PgJobStore;
+}
+
+/** Before each test a fresh schema with a queue, a result store (JSON) and their job store, given to `use`; closed and dropped after. */
+export function useJobStore(use: (f: JobStoreFixture) => void): void {
+  let f: JobStoreFixture;
+  beforeEach(() => {
+    const schema = schemaName();
+    const settings = settingsFor(schema);
+    const queue = new PgQueue({ settings });
+    const results = new PgResultStore({ settings, serializer: json });
+    f = { schema, queue, results, store: new PgJobStore(queue, results) };
+    use(f);
+  });
+  afterEach(async () => {
+    await f.queue.close();
+    await f.results.close();
+    await dropSchema(f.schema);
+  });
 }

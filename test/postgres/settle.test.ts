@@ -1,20 +1,15 @@
 /**
  * The job store's settle merges against what is stored at settle time: a row whose record changed
  * after the claim (here its history, written by another process) keeps that attempt; a row the worker
- * no longer holds is left alone. (A one-statement settle that trusted the claim's copy of the row
- * would lose the first; docs/decisions.md has why settles stay a locked transaction.)
+ * no longer holds is left alone. (A settle that trusted the claim's copy of the row would lose the
+ * first: the one-statement settle checks in its WHERE that nothing is stored to merge, and leaves the
+ * rest to the locked merge; docs/decisions.md.)
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
-import type { JobRecord, Serializer } from '../../sdk/plugin.ts';
+import type { JobRecord } from '../../sdk/plugin.ts';
 import { makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
-import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
-
-const json: Serializer = {
-  name: 'json',
-  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
-  decode: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
-};
+import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
 
 describe('postgres: settling jobs', function () {
   this.timeout(30_000);
@@ -23,19 +18,7 @@ describe('postgres: settling jobs', function () {
   let queue: PgQueue;
   let results: PgResultStore;
   let store: PgJobStore;
-
-  beforeEach(() => {
-    schema = schemaName();
-    const settings = settingsFor(schema);
-    queue = new PgQueue({ settings });
-    results = new PgResultStore({ settings, serializer: json });
-    store = new PgJobStore(queue, results);
-  });
-  afterEach(async () => {
-    await queue.close();
-    await results.close();
-    await dropSchema(schema);
-  });
+  useJobStore((f) => ({ schema, queue, results, store } = f));
 
   async function claimedJob(): Promise<JobRecord> {
     const args = ['x'];
