@@ -101,7 +101,7 @@ export class PgQueue implements Queue {
     const { rows } = await this.db.claimQuery<QueueRow & { seq: number }>('claiming jobs', CLAIM_SESSION, claimStatement(this.db.s, running),
       [now, max, opts.workerId, now + opts.leaseMs]);
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    return rows.map((row) => ({ ...toJob(row), workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
+    return rows.map((row) => toJob(row, { workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {
@@ -294,7 +294,7 @@ export function claimStatement(s: string, running: boolean): string {
 
 const DAMAGED_OPTIONS: JobOptions = Object.freeze({ maxRetries: 0, retryDelaySecs: 5, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }) as JobOptions;
 
-function readObject<T>(text: string, what: string, id: string, fallback: T, damage: string[]): T {
+function readObject<T>(text: string, what: string, id: string, fallback: () => T, damage: string[]): T {
   try {
     const v = JSON.parse(text) as unknown;
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as T;
@@ -302,17 +302,29 @@ function readObject<T>(text: string, what: string, id: string, fallback: T, dama
   } catch (err) {
     damage.push(`the stored ${what} of job ${id} is not valid JSON: ${(err as Error).message}`);
   }
-  return fallback;
+  return fallback();
 }
 
-function toJob(row: QueueRow): QueuedJob {
+const damagedOptions = (): JobOptions => ({ ...DAMAGED_OPTIONS, tags: [] });
+const emptyMeta = (): Record<string, unknown> => ({});
+
+/** A stored row as a job; with `claim`, as the ClaimedJob it is, its claim fields set on the same object (no copy per row). */
+function toJob(row: QueueRow): QueuedJob;
+function toJob(row: QueueRow, claim: { workerId: string; leaseExpiresAt: number; redelivered: boolean }): ClaimedJob;
+function toJob(row: QueueRow, claim?: { workerId: string; leaseExpiresAt: number; redelivered: boolean }): QueuedJob | ClaimedJob {
   const damage: string[] = [];
-  const options = readObject<JobOptions>(row.options, 'options', row.id, { ...DAMAGED_OPTIONS, tags: [] }, damage);
-  const meta = readObject<Record<string, unknown>>(row.meta, 'meta', row.id, {}, damage);
+  const options = readObject<JobOptions>(row.options, 'options', row.id, damagedOptions, damage);
+  const meta = readObject<Record<string, unknown>>(row.meta, 'meta', row.id, emptyMeta, damage);
   const job: QueuedJob = {
     id: row.id, taskName: row.task_name, args: toBytes(row.args), priority: row.priority, runAt: Number(row.run_at),
     attempts: row.q_attempts, createdAt: Number(row.created_at), options, meta,
   };
+  if (claim) {
+    const claimed = job as ClaimedJob;
+    claimed.workerId = claim.workerId;
+    claimed.leaseExpiresAt = claim.leaseExpiresAt;
+    claimed.redelivered = claim.redelivered;
+  }
   if (damage.length) job.damaged = damage.join('; ');
   return job;
 }
