@@ -1,7 +1,8 @@
 /**
  * Connections to PostgreSQL for the queue, result store and schedule store: one pg.Pool per
  * (connection string, schema) per process, shared by every service on it and ended when the last one
- * lets go; one extra connection LISTENs for wake-ups and reconnects with back-off. `pg` is imported
+ * lets go; one extra connection LISTENs for wake-ups (listener.ts), and a worker claims on one more
+ * whose session is set once (claimQuery). `pg` is imported
  * here, lazily (on the first service built), so an application on SQLite never loads it.
  * Errors: driver errors become NuvomErrors that say what to fix; a connection lost after the pool
  * has once worked (a server restart, pg_terminate_backend) is retried with back-off for up to
@@ -9,9 +10,10 @@
  * Must never: retry a statement whose failure is not a lost connection, or log a password.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Pool, PoolClient, QueryResult, Client, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, redact, type PostgresSettings } from './settings.ts';
+import { Listener } from './listener.ts';
 import { migrate } from './schema.ts';
 
 type PgModule = typeof import('pg');
@@ -24,6 +26,34 @@ export function loadPg(): Promise<PgModule> {
     throw new NuvomError('NUVOM_E_PLUGIN_LOAD', `the PostgreSQL backend needs the "pg" package: ${messageOf(err)}; run npm install pg`, { plugin: PLUGIN_NAME, cause: err });
   });
   return pgModule;
+}
+
+/** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
+function connectionConfig(settings: PostgresSettings): { connectionString?: string; application_name: string } {
+  return { ...(settings.postgresUrl ? { connectionString: settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
+}
+
+/**
+ * Runs `fn` on a client checked out of `pool`. A connection cut while the client is out but between
+ * statements is emitted as an 'error' event, which would crash the process unheard: it is muted here,
+ * and the next statement fails instead. After a lost connection the client is released broken; after
+ * any other failure `onFail` runs first (a ROLLBACK).
+ */
+async function checkedOut<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>, onFail?: (client: PoolClient) => Promise<unknown>): Promise<T> {
+  const client = await pool.connect();
+  const onError = (): void => undefined;
+  client.on('error', onError);
+  let broken: unknown;
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken = isConnectionLost(err) ? err : undefined;
+    if (!broken && onFail) await onFail(client).catch(() => undefined);
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.release(broken instanceof Error ? broken : undefined);
+  }
 }
 
 /** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
@@ -135,7 +165,7 @@ export class PgDb {
     const types = new pg.TypeOverrides();
     types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
     this.makePool = (max) => {
-      const pool = new pg.Pool({ ...this.connectionConfig(), max, types, idleTimeoutMillis: 30_000 });
+      const pool = new pg.Pool({ ...connectionConfig(this.settings), max, types, idleTimeoutMillis: 30_000 });
       // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
       pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
       return pool;
@@ -158,9 +188,6 @@ export class PgDb {
     this.everConnected = true;
   }
 
-  connectionConfig(): { connectionString?: string; application_name: string } {
-    return { ...(this.settings.postgresUrl ? { connectionString: this.settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
-  }
 
   /**
    * Runs one statement on the pool. A lost connection is retried on a fresh one with back-off (up
@@ -181,55 +208,30 @@ export class PgDb {
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
   async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool!.connect();
-    // A connection cut while the client is checked out but between statements is emitted as an
-    // 'error' event, which would crash the process unheard; the next statement then fails and is retried.
-    const onError = (): void => undefined;
-    client.on('error', onError);
-    let broken: unknown;
-    try {
+    return checkedOut(this.pool!, async (client) => {
       await client.query('BEGIN');
       const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
       return out;
-    } catch (err) {
-      broken = isConnectionLost(err) ? err : undefined;
-      if (!broken) await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.off('error', onError);
-      client.release(broken instanceof Error ? broken : undefined);
-    }
+    }, (client) => client.query('ROLLBACK'));
   }
 
   /**
    * One statement on the claim connection: a pool of one whose every new connection first runs
    * `session` (SETs that hold for the whole session), so the statement is one round trip and stays
-   * prepared. Retried on a lost connection like query(); a fresh
-   * connection runs `session` again. The session must be set up the same way on every call.
+   * prepared. Retried on a lost connection like query(); a fresh connection runs `session` again.
+   * The session must be set up the same way on every call.
    */
   async claimQuery<R extends QueryResultRow = QueryResultRow>(what: string, session: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
     await this.open();
     const pool = this.claimPool ??= this.makePool!(1);
-    return this.recovering(what, async () => {
-      const client = await pool.connect();
-      const onError = (): void => undefined; // as in txOnce
-      client.on('error', onError);
-      let broken: unknown;
-      try {
-        if (!this.claimReady.has(client)) {
-          await client.query(session);
-          this.claimReady.add(client);
-        }
-        return await client.query<R>(named(text, values));
-      } catch (err) {
-        broken = isConnectionLost(err) ? err : undefined;
-        throw err;
-      } finally {
-        client.off('error', onError);
-        client.release(broken instanceof Error ? broken : undefined);
+    return this.recovering(what, () => checkedOut(pool, async (client) => {
+      if (!this.claimReady.has(client)) {
+        await client.query(session);
+        this.claimReady.add(client);
       }
-    });
+      return client.query<R>(named(text, values));
+    }));
   }
 
   /** One statement on the pool, errors as the driver gave them (after open()). */
@@ -237,6 +239,9 @@ export class PgDb {
     if (!this.pool) throw this.closedError();
     return this.pool.query<R>(named(text, values));
   }
+
+  /** rawQuery as a Queryable: statements on the pool, for callers that retry themselves (after open()). */
+  readonly direct: Queryable = { query: (t: string, v?: unknown[]) => this.rawQuery(t, v) } as Queryable;
 
   /** Calls `op` again while it fails with a lost connection, up to RECOVER_MS. `lostBefore` tells the op a retry happened. */
   async recovering<T>(what: string, op: (retry: number) => Promise<T>): Promise<T> {
@@ -258,7 +263,7 @@ export class PgDb {
 
   /** Calls `onNotify(payload)` for NOTIFYs on `channel`, and `onNotify(null)` after a reconnect (a notification may have been missed). */
   listen(channel: string, onNotify: (payload: string | null) => void): () => void {
-    this.listener ??= new Listener(this);
+    this.listener ??= new Listener(async () => new (await loadPg()).Client(connectionConfig(this.settings)), this.logger);
     return this.listener.add(channel, onNotify);
   }
 
@@ -282,93 +287,6 @@ export class PgDb {
 
   closedError(): NuvomError {
     return new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL connection pool is closed; resolve the service again from a running kernel', { plugin: PLUGIN_NAME });
-  }
-}
-
-/** The LISTEN connection: one pg.Client, reconnected with back-off (100 ms doubling to 5 s) whenever it drops. */
-class Listener {
-  private client: Client | null = null;
-  private readonly subs = new Map<string, Set<(payload: string | null) => void>>();
-  private connecting: Promise<void> | null = null;
-  private closed = false;
-  private backoff = 100;
-  /** The connection dropped (or never came up) since the last one: a NOTIFY may have been missed. */
-  private lost = false;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly db: PgDb) {}
-
-  add(channel: string, fn: (payload: string | null) => void): () => void {
-    let set = this.subs.get(channel);
-    const fresh = !set;
-    if (!set) { set = new Set(); this.subs.set(channel, set); }
-    set.add(fn);
-    if (fresh && this.client) void this.client.query(`LISTEN "${channel}"`).catch(() => undefined);
-    void this.ensure();
-    return () => {
-      set!.delete(fn);
-      if (set!.size === 0) {
-        this.subs.delete(channel);
-        void this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
-      }
-    };
-  }
-
-  private ensure(): Promise<void> {
-    if (this.closed || this.client) return Promise.resolve();
-    this.connecting ??= this.connect().finally(() => { this.connecting = null; });
-    return this.connecting;
-  }
-
-  private async connect(): Promise<void> {
-    let client: Client | null = null;
-    try {
-      const pg = await loadPg();
-      client = new pg.Client(this.db.connectionConfig());
-      client.on('error', () => undefined); // followed by 'end', handled below
-      await client.connect();
-      for (const ch of this.subs.keys()) await client.query(`LISTEN "${ch}"`);
-      if (this.closed) { await client.end().catch(() => undefined); return; }
-      const reconnect = this.lost;
-      this.lost = false;
-      this.client = client;
-      this.backoff = 100;
-      client.on('notification', (n) => {
-        for (const fn of this.subs.get(n.channel) ?? []) fn(n.payload ?? '');
-      });
-      client.on('end', () => {
-        if (this.client !== client) return;
-        this.client = null;
-        if (!this.closed) this.retryLater();
-      });
-      // After a gap, anything may have been missed: tell every subscriber to look.
-      if (reconnect) for (const set of this.subs.values()) for (const fn of set) fn(null);
-    } catch (err) {
-      await client?.end().catch(() => undefined);
-      if (!this.closed) {
-        this.db.logger?.debug(`LISTEN connection failed: ${messageOf(err)}; retrying in ${this.backoff} ms (workers poll meanwhile)`);
-        this.retryLater();
-      }
-    }
-  }
-
-  private retryLater(): void {
-    this.lost = true;
-    if (this.timer) return;
-    const wait = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, 5000);
-    this.timer = setTimeout(() => { this.timer = null; void this.ensure(); }, wait);
-    this.timer.unref();
-    for (const set of this.subs.values()) for (const fn of set) fn(null);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.connecting?.catch(() => undefined);
-    const c = this.client;
-    this.client = null;
-    await c?.end().catch(() => undefined);
   }
 }
 
@@ -411,7 +329,7 @@ export type { PoolClient };
  */
 export async function dropIsolatedSchema(settings: PostgresSettings, logger?: Logger): Promise<void> {
   const pg = await loadPg();
-  const client = new pg.Client({ ...(settings.postgresUrl ? { connectionString: settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` });
+  const client = new pg.Client(connectionConfig(settings));
   client.on('error', () => undefined);
   try {
     await client.connect();

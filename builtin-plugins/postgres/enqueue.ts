@@ -154,7 +154,7 @@ export class PgEnqueue {
       await this.db.recovering(what, async (attempt) => {
         retried ||= attempt > 0;
         if (inTx) await this.db.txOnce((c) => write(withCount(c)));
-        else await write(withCount({ query: (t: string, v?: unknown[]) => this.db.rawQuery(t, v) } as Queryable));
+        else await write(withCount(this.db.direct));
       });
     } catch (err) {
       if (isDuplicate(err)) {

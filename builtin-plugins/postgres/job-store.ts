@@ -10,7 +10,6 @@
 import { NuvomError, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
 import type { PgQueue } from './queue.ts';
 import type { PgResultStore } from './results.ts';
-import type { Queryable } from './db.ts';
 import { settleRows, settleUnmerged } from './rows.ts';
 import { PLUGIN_NAME } from './settings.ts';
 
@@ -42,8 +41,7 @@ export class PgJobStore implements JobStore {
     const db = this.queue.db;
     await db.open();
     // First attempts' outcomes: one statement, no read (settleUnmerged); the rest merge their history.
-    const pool = { query: (t: string, v?: unknown[]) => db.rawQuery(t, v) } as Queryable;
-    const first = await db.recovering('settling jobs', () => settleUnmerged(pool, db.s, workerId, rows));
+    const first = await db.recovering('settling jobs', () => settleUnmerged(db.direct, db.s, workerId, rows));
     if (first.requeued) await db.query('settling jobs', 'SELECT pg_notify($1, \'\')', [db.jobsChannel]);
     if (first.rest.length === 0) return first.applied;
     const merged = await db.tx('settling jobs', async (c) => {

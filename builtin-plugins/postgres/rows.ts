@@ -104,25 +104,6 @@ function merge(rows: RecordRow[], stored: Map<string, StoredRow>): void {
   }
 }
 
-/**
- * merge(), with a shortcut for the common settle: the stored row has no history yet and no open
- * attempt the incoming record overtakes, and nothing incoming is INTERRUPTED (which borrows the
- * stored start time). The merged history is then the incoming one as written, so its JSON text is
- * kept instead of being parsed, merged and written again. Any other row goes through merge().
- */
-function mergeSettled(rows: RecordRow[], stored: Map<string, StoredRow>): void {
-  let rest: RecordRow[] | null = null;
-  for (const row of rows) {
-    const prev = stored.get(row.id);
-    const plain = prev !== undefined && (prev.history === null || prev.history === '[]')
-      && !(prev.status === 'RUNNING' && row.attempts > prev.attempts)
-      && !row.incoming.includes('"outcome":"INTERRUPTED"');
-    if (plain) row.history = row.incoming === '[]' ? null : row.incoming;
-    else (rest ??= []).push(row);
-  }
-  if (rest) merge(rest, stored);
-}
-
 const COLS = ['id', 'status', 'r_task_name', 'args', 'r_priority', 'r_created_at', 'attempts', 'max_retries', 'retries_left', 'tags', 'started_at',
   'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'r_worker_id', 'history'] as const;
 const TYPES = ['text', 'text', 'text', 'bytea', 'int', 'int8', 'int', 'int', 'int', 'text', 'int8', 'int8', 'int8', 'bytea', 'text', 'float8', 'text', 'text', 'text'];
@@ -178,7 +159,7 @@ export async function settleRows(c: Queryable, s: string, workerId: string, outc
   const mine = lastPerJob(outcomes).filter((o) => held.has(o.row.id));
   if (mine.length === 0) return { applied: [], requeued: false };
   const rows = mine.map((o) => o.row);
-  mergeSettled(rows, held);
+  merge(rows, held);
   await c.query(SETTLE_SQL(s, ''), settleParams(mine));
   // No DELETE of rows left without a record is needed: the UPDATE just gave every held row its record.
   return { applied: rows.map((r) => r.id), requeued: requeues(mine) };

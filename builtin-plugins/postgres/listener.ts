@@ -1,0 +1,95 @@
+/**
+ * The LISTEN connection of a PostgreSQL pool (db.ts): one pg.Client for every channel a process
+ * listens on, reconnected with back-off whenever it drops, telling subscribers to look again after a
+ * gap (a NOTIFY may have been missed; the workers' polls cover the gap meanwhile).
+ * Must never: throw into a subscriber's caller, or keep the process alive (its timer is unref'd).
+ */
+import type { Client } from 'pg';
+import { messageOf, type Logger } from '../../sdk/plugin.ts';
+
+/** The LISTEN connection: one pg.Client, reconnected with back-off (100 ms doubling to 5 s) whenever it drops. */
+export class Listener {
+  private client: Client | null = null;
+  private readonly subs = new Map<string, Set<(payload: string | null) => void>>();
+  private connecting: Promise<void> | null = null;
+  private closed = false;
+  private backoff = 100;
+  /** The connection dropped (or never came up) since the last one: a NOTIFY may have been missed. */
+  private lost = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** `open` makes a new, unconnected client (db.ts gives the plugin's connection settings). */
+  constructor(private readonly open: () => Promise<Client>, private readonly logger?: Logger) {}
+
+  add(channel: string, fn: (payload: string | null) => void): () => void {
+    let set = this.subs.get(channel);
+    const fresh = !set;
+    if (!set) { set = new Set(); this.subs.set(channel, set); }
+    set.add(fn);
+    if (fresh && this.client) void this.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+    void this.ensure();
+    return () => {
+      set!.delete(fn);
+      if (set!.size === 0) {
+        this.subs.delete(channel);
+        void this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+      }
+    };
+  }
+
+  private ensure(): Promise<void> {
+    if (this.closed || this.client) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => { this.connecting = null; });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    let client: Client | null = null;
+    try {
+      client = await this.open();
+      client.on('error', () => undefined); // followed by 'end', handled below
+      await client.connect();
+      for (const ch of this.subs.keys()) await client.query(`LISTEN "${ch}"`);
+      if (this.closed) { await client.end().catch(() => undefined); return; }
+      const reconnect = this.lost;
+      this.lost = false;
+      this.client = client;
+      this.backoff = 100;
+      client.on('notification', (n) => {
+        for (const fn of this.subs.get(n.channel) ?? []) fn(n.payload ?? '');
+      });
+      client.on('end', () => {
+        if (this.client !== client) return;
+        this.client = null;
+        if (!this.closed) this.retryLater();
+      });
+      // After a gap, anything may have been missed: tell every subscriber to look.
+      if (reconnect) for (const set of this.subs.values()) for (const fn of set) fn(null);
+    } catch (err) {
+      await client?.end().catch(() => undefined);
+      if (!this.closed) {
+        this.logger?.debug(`LISTEN connection failed: ${messageOf(err)}; retrying in ${this.backoff} ms (workers poll meanwhile)`);
+        this.retryLater();
+      }
+    }
+  }
+
+  private retryLater(): void {
+    this.lost = true;
+    if (this.timer) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 5000);
+    this.timer = setTimeout(() => { this.timer = null; void this.ensure(); }, wait);
+    this.timer.unref();
+    for (const set of this.subs.values()) for (const fn of set) fn(null);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.connecting?.catch(() => undefined);
+    const c = this.client;
+    this.client = null;
+    await c?.end().catch(() => undefined);
+  }
+}
