@@ -91,9 +91,14 @@ export async function resolvePreset(preset: Preset, choice: PresetChoice = {}): 
     const i = kept.findIndex((x) => x.name === e.name);
     if (i >= 0) kept[i] = e; else kept.push(e);
   }
+  // The kept modules load at once (their files are read while others compile); a failure is
+  // reported for the first failing entry in the preset's order, as a one-by-one load would.
+  const modules = await Promise.allSettled(kept.map(async (e) => (isLazy(e) ? e.load() : e)));
   const plugins: NuvomPlugin[] = [];
-  for (const e of kept) {
-    const plugin = isLazy(e) ? validatePlugin(await e.load(), `preset "${preset.name}" plugin "${e.name}"`) : e;
+  for (const [i, e] of kept.entries()) {
+    const m = modules[i];
+    if (m.status === 'rejected') throw m.reason;
+    const plugin = isLazy(e) ? validatePlugin(m.value, `preset "${preset.name}" plugin "${e.name}"`) : e;
     if (plugin.name !== e.name) {
       throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `preset "${preset.name}" lists "${e.name}" but its module loads a plugin named "${plugin.name}"`, { plugin: plugin.name });
     }

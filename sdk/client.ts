@@ -68,11 +68,13 @@ function bundledDefaultPreset(): Promise<Preset> {
 export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   // The kernel is imported here, not at the top: `import 'nuvom'` in a worker thread (a task module)
   // then loads only the task API, and a thread starts its first job without loading the kernel.
-  const { bootKernel, loadConfig, presetEntries, resolvePreset } = await import('../kernel/index.ts');
+  // The kernel and the preset's list load together (neither waits for the other's files).
+  const [{ bootKernel, loadConfig, presetEntries, resolvePreset }, base] = await Promise.all([
+    import('../kernel/index.ts'), opts.preset ?? bundledDefaultPreset(),
+  ]);
   const loaded = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
   // A programmatic plugin named like a preset plugin replaces it: the preset's is not even imported.
   const own = new Set((opts.plugins ?? []).map((p) => p.name));
-  const base = opts.preset ?? await bundledDefaultPreset();
   const replaced = presetEntries(base).map((e: PresetEntry) => e.name).filter((n) => own.has(n));
   const preset = await resolvePreset(base, { disable: [...(opts.disable ?? []), ...loaded.presetDisable, ...replaced] });
   // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.

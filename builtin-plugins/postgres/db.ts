@@ -9,6 +9,7 @@
  * RECOVER_MS, so a worker rides over a restart instead of failing its writes.
  * Must never: retry a statement whose failure is not a lost connection, or log a password.
  */
+import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
@@ -19,9 +20,27 @@ import { migrate } from './schema.ts';
 type PgModule = typeof import('pg');
 let pgModule: Promise<PgModule> | null = null;
 
-/** pg, imported on first use (CommonJS: its exports are the default export). */
+/**
+ * pg (CommonJS), required. When it loads, pg 8 probes for Cloudflare Workers (lib/stream.js): where
+ * `navigator` is missing (Node 20) it builds a fetch `Response`, which loads Node's fetch
+ * implementation (undici), about as dear as pg itself, on the worker's path to its first job. So a
+ * plain `navigator` stands in while pg loads: the require is synchronous, no other code runs before
+ * it is removed. Where `navigator` exists (Node 21+) nothing is touched.
+ */
+function requirePg(): PgModule {
+  const req = createRequire(import.meta.url);
+  if ('navigator' in globalThis) return req('pg') as PgModule;
+  Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Node.js' }, configurable: true, writable: true });
+  try {
+    return req('pg') as PgModule;
+  } finally {
+    delete (globalThis as { navigator?: unknown }).navigator;
+  }
+}
+
+/** pg, loaded on first use. */
 export function loadPg(): Promise<PgModule> {
-  pgModule ??= import('pg').then((m) => ((m as unknown as { default?: PgModule }).default ?? m) as PgModule).catch((err) => {
+  pgModule ??= Promise.resolve().then(requirePg).catch((err) => {
     pgModule = null;
     throw new NuvomError('NUVOM_E_PLUGIN_LOAD', `the PostgreSQL backend needs the "pg" package: ${messageOf(err)}; run npm install pg`, { plugin: PLUGIN_NAME, cause: err });
   });
@@ -133,7 +152,8 @@ export class PgDb {
   private pool: Pool | null = null;
   /** One connection for claims, its session set up by the SETs given to claimQuery; made on the first claim. */
   private claimPool: Pool | null = null;
-  private makePool: ((max: number) => Pool) | null = null;
+  /** Builds pools (pg loaded, int8 read as numbers); set once pg is loaded. */
+  private maker: Promise<(max: number) => Pool> | null = null;
   /** Claim connections whose session is set up. */
   private readonly claimReady = new WeakSet<PoolClient>();
   private opened: Promise<void> | null = null;
@@ -159,18 +179,28 @@ export class PgDb {
     return this.opened;
   }
 
+  /** The pool factory, once pg is loaded. */
+  private poolMaker(): Promise<(max: number) => Pool> {
+    this.maker ??= loadPg().then((pg) => {
+      const types = new pg.TypeOverrides();
+      types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
+      return (max: number) => {
+        const pool = new pg.Pool({ ...connectionConfig(this.settings), max, types, idleTimeoutMillis: 30_000 });
+        // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
+        pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
+        return pool;
+      };
+    }, (err: unknown) => {
+      this.maker = null;
+      throw err;
+    });
+    return this.maker;
+  }
+
   private async doOpen(): Promise<void> {
-    const pg = await loadPg();
+    const makePool = await this.poolMaker();
     if (this.closed) throw this.closedError();
-    const types = new pg.TypeOverrides();
-    types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
-    this.makePool = (max) => {
-      const pool = new pg.Pool({ ...connectionConfig(this.settings), max, types, idleTimeoutMillis: 30_000 });
-      // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
-      pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
-      return pool;
-    };
-    this.pool = this.makePool(this.settings.postgresPoolSize);
+    this.pool = makePool(this.settings.postgresPoolSize);
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -223,15 +253,35 @@ export class PgDb {
    * The session must be set up the same way on every call.
    */
   async claimQuery<R extends QueryResultRow = QueryResultRow>(what: string, session: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
-    await this.open();
-    const pool = this.claimPool ??= this.makePool!(1);
-    return this.recovering(what, () => checkedOut(pool, async (client) => {
-      if (!this.claimReady.has(client)) {
-        await client.query(session);
-        this.claimReady.add(client);
-      }
-      return client.query<R>(named(text, values));
-    }));
+    const opened = this.open();
+    if (!this.claimPool) {
+      opened.catch(() => undefined); // awaited below
+      await this.openClaimPool(session);
+    }
+    await opened;
+    const pool = this.claimPool ??= (await this.poolMaker())(1);
+    return this.recovering(what, () => checkedOut(pool, (client) => (this.claimReady.has(client)
+      ? client.query<R>(named(text, values))
+      : this.claimSession(client, session).then(() => client.query<R>(named(text, values))))));
+  }
+
+  /**
+   * Makes the claim pool, and starts its connection with its session set while open() still checks
+   * the schema: the first claim then waits for no connect of its own (a worker's first jobs come one
+   * round trip sooner). A failure here is not reported: the claim itself connects again and reports it.
+   */
+  private async openClaimPool(session: string): Promise<void> {
+    const makePool = await this.poolMaker().catch(() => null);
+    if (!makePool || this.claimPool || this.closed) return;
+    const pool = this.claimPool = makePool(1);
+    void checkedOut(pool, (client) => this.claimSession(client, session)).catch(() => undefined);
+  }
+
+  /** Sets up a claim connection's session, once per connection. */
+  private async claimSession(client: PoolClient, session: string): Promise<void> {
+    if (this.claimReady.has(client)) return;
+    await client.query(session);
+    this.claimReady.add(client);
   }
 
   /** One statement on the pool, errors as the driver gave them (after open()). */

@@ -89,4 +89,15 @@ describe('presets', function () {
     const err = (await resolvePreset(child, { disable: ['dd'] }).catch((e: unknown) => e)) as Error;
     expect(err.message).to.contain('cannot disable "dd"').and.contain('did you mean "d"?');
   });
+
+  it('loads the kept plugins together, in the preset\'s order, and reports the first in that order that fails', async () => {
+    const gate = (name: string, ms: number, fail = false) => ({
+      name,
+      load: () => new Promise<ReturnType<typeof definePlugin>>((resolve, reject) => setTimeout(() => (fail ? reject(new Error(`${name} broke`)) : resolve(definePlugin({ name, apiVersion: 1 }))), ms)),
+    });
+    const ok = await resolvePreset({ name: 'p', plugins: [gate('slow', 30), gate('fast', 1)] });
+    expect(ok.plugins.map((p) => p.name)).to.deep.equal(['slow', 'fast']);
+    const err = (await resolvePreset({ name: 'p', plugins: [gate('late', 30, true), gate('early', 1, true)] }).catch((e: unknown) => e)) as Error;
+    expect(err.message).to.equal('late broke');
+  });
 });

@@ -184,6 +184,16 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('a worker on PostgreSQL runs its job without loading Node\'s fetch (undici) for pg, and leaves no global behind', async () => {
+    const schema = schemaName();
+    try {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/postgres/fixtures/pg-app.ts')], { cwd: REPO_ROOT, env: { ...process.env, PGT_CWD: tempProject(), PGT_URL: PG_URL, PGT_SCHEMA: schema } });
+      expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, navigatorSame: true, undici: false });
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   it('an application on SQLite never loads the pg package', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/postgres/fixtures/sqlite-app.ts')], { cwd: REPO_ROOT, env: { ...process.env, PGT_CWD: tempProject() } });
     expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false });
