@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseEnv } from 'node:util';
-import { cosmiconfig, defaultLoaders } from 'cosmiconfig';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { NuvomError, messageOf } from '../errors.ts';
 import { importPlugin, type Catalogue } from '../plugin-host.ts';
@@ -44,15 +43,49 @@ async function tsxLoader(filepath: string): Promise<unknown> {
   return v;
 }
 
+const SEARCH_PLACES = [
+  'package.json', '.nuvomrc', '.nuvomrc.json', '.nuvomrc.yaml', '.nuvomrc.yml', '.nuvomrc.js', '.nuvomrc.ts',
+  '.nuvomrc.mjs', '.nuvomrc.cjs', 'nuvom.config.js', 'nuvom.config.ts', 'nuvom.config.mjs', 'nuvom.config.cjs',
+  'nuvom.config.json',
+];
+
+/** A package.json with one of `keys` at its top, or one that cannot be read as JSON (cosmiconfig then says why). */
+function packageHas(file: string, keys: readonly string[]): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return pkg !== null && typeof pkg === 'object' && keys.some((k) => k in pkg);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Whether cosmiconfig could find anything: one of SEARCH_PLACES in a directory of its "project"
+ * search (`cwd` up to the first one holding package.json or package.yaml), a package.json with a
+ * "nuvom" key there, or its own meta-configuration in process.cwd() (package.json "cosmiconfig",
+ * package.yaml, .config/). Most projects have none of them: cosmiconfig (a dozen modules, ~15 ms of a
+ * worker's start) is then not loaded at all.
+ */
+function mayHaveConfigFile(cwd: string): boolean {
+  const here = process.cwd();
+  if (existsSync(path.join(here, '.config')) || existsSync(path.join(here, 'package.yaml'))) return true;
+  if (existsSync(path.join(here, 'package.json')) && packageHas(path.join(here, 'package.json'), ['cosmiconfig'])) return true;
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const place of SEARCH_PLACES.slice(1)) if (existsSync(path.join(dir, place))) return true;
+    const pkg = path.join(dir, 'package.json');
+    const hasPkg = existsSync(pkg);
+    if (hasPkg && packageHas(pkg, ['nuvom'])) return true;
+    if (hasPkg || existsSync(path.join(dir, 'package.yaml')) || path.dirname(dir) === dir) return false;
+  }
+}
+
 async function readConfigFile(cwd: string): Promise<{ config: Record<string, unknown>; filepath: string } | null> {
+  if (!mayHaveConfigFile(cwd)) return null;
+  const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
   const explorer = cosmiconfig('nuvom', {
     searchStrategy: 'project',
     loaders: { ...defaultLoaders, '.ts': tsxLoader, '.mts': tsxLoader, '.cts': tsxLoader },
-    searchPlaces: [
-      'package.json', '.nuvomrc', '.nuvomrc.json', '.nuvomrc.yaml', '.nuvomrc.yml', '.nuvomrc.js', '.nuvomrc.ts',
-      '.nuvomrc.mjs', '.nuvomrc.cjs', 'nuvom.config.js', 'nuvom.config.ts', 'nuvom.config.mjs', 'nuvom.config.cjs',
-      'nuvom.config.json',
-    ],
+    searchPlaces: SEARCH_PLACES,
   });
   let found;
   try {

@@ -46,6 +46,18 @@ describe('configuration', () => {
     expect(c.batchSize).to.equal(6);
   });
 
+  it('finds the config in package.json\'s "nuvom" key, and a file in a folder above the working one up to the package root', async () => {
+    const inPackage = tempProject({ 'package.json': JSON.stringify({ name: 'x', nuvom: { batchSize: 4 } }) });
+    expect((await loadConfig({ cwd: inPackage, env: {} })).batchSize).to.equal(4);
+    const above = tempProject({ '.nuvomrc.yaml': 'batchSize: 5\n', 'package.json': '{"name":"x"}', 'src/jobs/.keep': '' });
+    expect((await loadConfig({ cwd: `${above}/src/jobs`, env: {} })).batchSize).to.equal(5);
+    // Past the package root (the first folder up with a package.json) nothing is read.
+    const nested = tempProject({ 'nuvom.config.json': '{"batchSize": 6}', 'app/package.json': '{"name":"y"}' });
+    const c = await loadConfig({ cwd: `${nested}/app`, env: {} });
+    expect(c.batchSize).not.to.equal(6);
+    expect(c.sources.batchSize.source).to.equal('default');
+  });
+
   it('rejects a bad value naming the variable and what it expects', async () => {
     const err = await loadConfig({ cwd: tempProject(), env: { NUVOM_BATCH_SIZE: 'ten' } }).catch((e) => e);
     expect(err.code).to.equal('NUVOM_E_CONFIG');
