@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseEnv } from 'node:util';
-import { parse as parseToml, TomlError } from 'smol-toml';
+import { createRequire } from 'node:module';
 import { NuvomError, messageOf } from '../errors.ts';
 import { importPlugin, type Catalogue } from '../plugin-host.ts';
 import type { NuvomPlugin } from '../plugin.ts';
@@ -110,8 +110,21 @@ function readDotEnv(cwd: string): Record<string, string> {
   }
 }
 
+type SmolToml = typeof import('smol-toml');
+let smolToml: SmolToml | undefined;
+
+/**
+ * smol-toml, required where a .nuvom_plugins.toml is read (its CommonJS build: one file, where the
+ * ES build is nine modules): a project without one loads no TOML parser.
+ */
+function toml(): SmolToml {
+  smolToml ??= createRequire(import.meta.url)('smol-toml') as SmolToml;
+  return smolToml;
+}
+
 /** Parses .nuvom_plugins.toml text; errors name the file, line and column. */
 export function parsePluginsToml(text: string, file: string): { plugins: PluginSpecs; settings: Record<string, Record<string, unknown>>; disable: string[] } {
+  const { parse: parseToml, TomlError } = toml();
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
