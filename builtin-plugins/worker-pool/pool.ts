@@ -57,6 +57,11 @@ export class WorkerPool implements RunningWorker {
         p.wake();
       }, () => p.inflight.size > 0),
     };
+    p.halt = (why) => {
+      if (p.stopping) return;
+      d.logger.error(why, { code: 'NUVOM_E_WORKER_CRASHED' });
+      void this.stop();
+    };
     this.p = p;
     this.done = new Promise((r) => { this.resolveDone = r; });
   }

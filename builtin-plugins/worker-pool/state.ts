@@ -94,6 +94,8 @@ export class PoolState {
   /** The latest runAt of a retry this worker scheduled: a burst run waits for its own retries. */
   retriesUntil = 0;
   parts!: Parts;
+  /** Stops the worker for a reason it logs as an error (threads that cannot start): set by the pool. */
+  halt: (why: string) => void = () => undefined;
   private wakeLoop: (() => void) | null = null;
   /** A wake that came while the loop was busy (claiming, flushing): the next sleep returns at once. */
   private wokenEarly = false;

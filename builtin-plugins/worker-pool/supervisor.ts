@@ -2,13 +2,22 @@
  * Crash supervision: starts the pool's hosts (worker threads, or one in-process host for
  * `threads: 0`), replaces a thread that died or had to be ended, decides what becomes of the jobs it
  * ran, and swaps threads for a dev reload.
- * Must never: blame one job for a thread it shared with others (they become suspects, each run alone).
+ * A thread that ends before it loaded its runner (it failed to start) ran none of its jobs: they go
+ * back, none counted as a crash; after START_FAILURES such threads in a row the worker stops.
+ * Must never: blame one job for a thread it shared with others (they become suspects, each run alone),
+ * or for a thread that never started; replace threads that cannot start without end.
  */
 import type { FromThread } from './protocol.ts';
 import type { Inflight, PoolState } from './state.ts';
 import { InlineThread, Thread, type SlotHost } from './threads.ts';
 
+/** Threads in a row that end before loading their runner, after which the worker stops instead of starting another. */
+export const START_FAILURES = 3;
+
 export class Supervisor {
+  /** Threads in a row that ended before they were ready (reset by one that was). */
+  private failedStarts = 0;
+
   constructor(private readonly p: PoolState) {}
 
   /** In-process mode: jobs run on the pool's own thread. */
@@ -49,6 +58,11 @@ export class Supervisor {
       if (e && e.thread === thread) backlog.push(e);
     }
     slots.unqueue(backlog);
+    if (!thread.ready && !thread.inline) {
+      this.neverStarted(thread, reason);
+      return;
+    }
+    this.failedStarts = 0;
     const shared = [...thread.jobs].filter((id) => !p.inflight.get(id)?.abort).length > 1;
     if (shared) p.d.logger.warn(`worker thread ${thread.threadId} died (${reason}) running ${thread.jobs.size} jobs; they go back to the queue`);
     for (const id of [...thread.jobs]) {
@@ -71,6 +85,33 @@ export class Supervisor {
       p.d.bus.emit('threadReplaced', { workerId: p.id, threadId: fresh.threadId, at: Date.now(), reason });
       p.wake();
     }
+  }
+
+  /**
+   * A thread ended before it loaded its runner: none of its jobs started, so they go back like a
+   * backlog (to a fresh thread, or to the queue with their claim's attempt taken back when stopping),
+   * and one cancelled meanwhile ends cancelled. A fresh thread replaces it, unless START_FAILURES
+   * threads in a row failed so: then the worker stops (its jobs go back to the queue) and says why.
+   */
+  private neverStarted(thread: SlotHost, reason: string): void {
+    const p = this.p;
+    const { slots, endings } = p.parts;
+    const back: Inflight[] = [];
+    for (const id of [...thread.jobs]) {
+      const entry = p.inflight.get(id);
+      if (!entry) continue;
+      if (entry.abort === 'cancel') endings.settle(entry, { ok: false, kind: 'cancel', error: endings.abortError(entry) });
+      else back.push(entry);
+    }
+    slots.unqueue(back);
+    if (p.stopping || thread.retiring) return;
+    if (++this.failedStarts >= START_FAILURES) {
+      p.halt(`${this.failedStarts} worker threads in a row ended before they started (${reason}); stopping the worker, its jobs go back to the queue; a memory limit too low for Node to start a thread (NUVOM_MEMORY_LIMIT_MB, --memory-limit-mb) or a broken install does this`);
+      return;
+    }
+    const fresh = this.spawn();
+    p.d.bus.emit('threadReplaced', { workerId: p.id, threadId: fresh.threadId, at: Date.now(), reason });
+    p.wake();
   }
 
   async replaceThread(thread: SlotHost, why: string): Promise<void> {

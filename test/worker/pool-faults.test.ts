@@ -180,6 +180,38 @@ describe('worker pool faults: an error after a committed claim', function () {
   });
 });
 
+describe('worker pool faults: threads that cannot start', function () {
+  this.timeout(60_000);
+  after(() => cleanupTempProjects());
+
+  it('gives the jobs of a thread that never started back unspent, and stops the worker after three such threads', async () => {
+    // A 1 MB heap is too little for Node to start a thread: each one dies before it loads its runner.
+    const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite', schedulerBackend: 'sqlite' } });
+    const stopped: string[] = [];
+    client.kernel.hooks.threadStopped.tap('test', (e) => { stopped.push(e.reason ?? ''); });
+    const [h] = await pf.quick.map([[1]]);
+    const worker = await client.startWorker({ threads: 1, concurrency: 2, memoryLimitMb: 1 });
+    try {
+      await worker.done;
+      expect(stopped).to.have.length(3);
+      const rec = (await client.getJob(h.id))!;
+      expect([rec.status, rec.attempts]).to.deep.equal(['PENDING', 0]);
+      expect(client.logLines.join('\n')).to.include('3 worker threads in a row ended before they started').and.not.include('died');
+    } finally {
+      await worker.stop();
+    }
+    // The job was not lost: a worker whose threads start runs it, as its first attempt.
+    const good = await client.startWorker({ threads: 1 });
+    try {
+      expect(await h.result({ timeoutSecs: 30 })).to.equal(2);
+      expect((await client.getJob(h.id))!.attempts).to.equal(1);
+    } finally {
+      await good.stop();
+      await client.close();
+    }
+  });
+});
+
 describe('worker pool faults: onError on a timeout', function () {
   this.timeout(60_000);
   after(() => cleanupTempProjects());
