@@ -1,9 +1,10 @@
-/** Worker pool plugin: the `workerPool` service (worker_threads) and the `nuvom runworker` command. */
+/**
+ * Worker pool plugin: the `workerPool` service (worker_threads) and the `nuvom runworker` command.
+ * What only the commands use (dev mode, the status line, runtestworker) is imported by them, not
+ * here: an application's createClient() does not load it.
+ */
 import { definePlugin, jobStoreOf, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
-import { runTestJob } from './test-worker.ts';
-import { ensureManifest, watchSources } from './dev.ts';
-import { StatusLog, statusLine } from './status-line.ts';
 import { poolSettings } from './settings.ts';
 import { POOL_HOOKS } from './events.ts';
 
@@ -19,8 +20,10 @@ function wholeNumber(flag: string, min: number, hint = '') {
 }
 const positiveInt = (flag: string) => wholeNumber(flag, 1);
 
-function statusOf(w: RunningWorker, started: number): string {
-  return statusLine(w.stats(), started);
+/** `nuvom runtestworker run`: see test-worker.ts. */
+async function runTestJob(ctx: PluginContext, file: string, taskModule: string | undefined): Promise<void> {
+  const m = await import('./test-worker.ts');
+  await m.runTestJob(ctx, file, taskModule);
 }
 
 /** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
@@ -28,6 +31,8 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   if (opts.dev && (opts.threads ?? ctx.config.maxWorkers) === 0) {
     throw new NuvomError('NUVOM_E_USAGE', '--dev reloads task modules by swapping worker threads, which in-process mode (--threads 0, NUVOM_MAX_WORKERS=0) has none of; use --threads 1 or more with --dev');
   }
+  const [{ ensureManifest, watchSources }, { StatusLog, statusLine }] = await Promise.all([import('./dev.ts'), import('./status-line.ts')]);
+  const statusOf = (w: RunningWorker, started: number): string => statusLine(w.stats(), started);
   await ensureManifest(ctx);
   const worker = await ctx.resolve('workerPool').start(opts);
   const log = ctx.logger;
