@@ -15,7 +15,7 @@ import { InlineThread, Thread, type SlotHost } from './threads.ts';
 export const START_FAILURES = 3;
 
 export class Supervisor {
-  /** Threads in a row that ended before they were ready (reset by one that was). */
+  /** Threads in a row that ended before they were ready (reset once one is). */
   private failedStarts = 0;
 
   constructor(private readonly p: PoolState) {}
@@ -105,6 +105,8 @@ export class Supervisor {
     }
     slots.unqueue(back);
     if (p.stopping || thread.retiring) return;
+    // A thread that started since the last failure breaks the row.
+    if (p.threads.some((t) => t.ready)) this.failedStarts = 0;
     if (++this.failedStarts >= START_FAILURES) {
       p.halt(`${this.failedStarts} worker threads in a row ended before they started (${reason}); stopping the worker, its jobs go back to the queue; a memory limit too low for Node to start a thread (NUVOM_MEMORY_LIMIT_MB, --memory-limit-mb) or a broken install does this`);
       return;
