@@ -1,8 +1,10 @@
 /**
  * The PostgreSQL result store: the record part of each `jobs` row (schema.ts), so a job's queue
  * entry and its record are one row. Also the optional HeartbeatStore (table `heartbeats`) and a
- * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, fired by a trigger when a
- * record reaches a final status).
+ * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, NOTIFYed when a record
+ * reaches a final status: by the settle for its batch, else by a row trigger; schema.ts v2).
+ * Records are indexed in two parts (schema.ts v2): RUNNING ones apart, so a listing reads each part
+ * it needs in index order and merges them.
  * Must never: return a half-decoded record; write part of a batch.
  */
 import {
@@ -75,18 +77,32 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     this.live();
     const q = listQuery(filter, PLUGIN_NAME);
     if (q.statuses?.length === 0 || q.limit === 0) return [];
-    const where = ['status IS NOT NULL'];
+    const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
-    if (q.statuses) where.push(`status = ANY(${p(q.statuses)}::text[])`);
+    const others = q.statuses ? q.statuses.filter((x) => x !== 'RUNNING') : null;
+    if (others?.length) where.push(`status = ANY(${p(others)}::text[])`);
     if (q.task !== null) where.push(`r_task_name = ${p(q.task)}`);
     // starts_with (PostgreSQL 11+): a filter over the rows the other conditions leave.
     if (q.idPrefix !== null) where.push(`starts_with(id, ${p(q.idPrefix)})`);
     if (q.before !== null) where.push(`r_created_at < ${p(q.before)}`);
     if (q.after !== null) where.push(`r_created_at >= ${p(q.after)}`);
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const { rows } = await this.db.query<RecordRow>('listing job records',
-      `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${where.join(' AND ')} ORDER BY r_created_at ${dir}, id ${dir} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`, params);
+    const order = `ORDER BY r_created_at ${dir}, id ${dir}`;
+    // The RUNNING part and the rest, each read from its own indexes (their predicates written out).
+    const part = (status: string, conds: string[]) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...conds].join(' AND ')} ${order}`;
+    const running = q.statuses === null || q.statuses.includes('RUNNING');
+    const rest = others === null || others.length > 0;
+    const runningConds = where.filter((w) => !w.startsWith('status'));
+    let sql: string;
+    if (!running) sql = `${part(`status <> 'RUNNING'`, where)} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    else if (!rest) sql = `${part(`status = 'RUNNING'`, runningConds)} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    else {
+      const upTo = p(q.limit + q.offset);
+      sql = `SELECT * FROM ((${part(`status <> 'RUNNING'`, where)} LIMIT ${upTo}) UNION ALL (${part(`status = 'RUNNING'`, runningConds)} LIMIT ${upTo})) AS r
+        ${order} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    }
+    const { rows } = await this.db.query<RecordRow>('listing job records', sql, params);
     return rows.map((row) => toRecord(row, this.serializer));
   }
 
@@ -95,8 +111,8 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     const s = this.db.s;
     const { rows } = await this.db.query<{ task: string | null; status: JobStatus | null; n: number; oldest: number | null; done: number }>('computing job stats',
       `SELECT r_task_name AS task, status, count(*)::int8 AS n, NULL::int8 AS oldest, NULL::int8 AS done FROM ${s}.jobs WHERE status IS NOT NULL GROUP BY r_task_name, status
-       UNION ALL SELECT NULL, NULL, 0, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING'),
-         (SELECT count(*) FROM ${s}.jobs WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1)`, [since]);
+       UNION ALL SELECT NULL, NULL, 0, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING' AND status <> 'RUNNING'),
+         (SELECT count(*) FROM ${s}.jobs WHERE status IN ('SUCCESS', 'FAILED') AND status <> 'RUNNING' AND completed_at >= $1)`, [since]);
     const byStatus = Object.fromEntries(JOB_STATUSES.map((x) => [x, 0])) as Record<JobStatus, number>;
     const byTask: JobStats['byTask'] = {};
     let oldest: number | null = null;
@@ -130,7 +146,11 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
    */
   subscribeFinal(onDone: (id: string | null) => void): () => void {
     this.live();
-    return this.db.listen(this.db.doneChannel, (payload) => onDone(payload === null ? null : payload));
+    // A settle's NOTIFY carries its batch's ids, one a line (schema.ts v2); the row trigger's, one id.
+    return this.db.listen(this.db.doneChannel, (payload) => {
+      if (payload === null) { onDone(null); return; }
+      for (const id of payload.split('\n')) onDone(id);
+    });
   }
 
   async putHeartbeat(b: WorkerHeartbeat): Promise<void> {

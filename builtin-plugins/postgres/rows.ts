@@ -179,7 +179,7 @@ export async function settleUnmerged(c: Queryable, s: string, workerId: string, 
   if (direct.length === 0) return { applied: [], rest: mine, requeued: false };
   for (const o of direct) o.row.history = o.row.incoming === '[]' ? null : o.row.incoming;
   const { rows } = await c.query<{ id: string }>(SETTLE_SQL(s, `AND j.worker_id = $${COLS.length + 3} AND j.q_state IS NOT NULL
-       AND j.history IS NULL AND (j.status IS DISTINCT FROM 'RUNNING' OR j.attempts >= u.attempts) RETURNING j.id`), [...settleParams(direct), workerId]);
+       AND j.history IS NULL AND (j.status IS DISTINCT FROM 'RUNNING' OR j.attempts >= u.attempts)`), [...settleParams(direct), workerId]);
   const applied = new Set(rows.map((r) => r.id));
   const done = direct.filter((o) => applied.has(o.row.id));
   return { applied: done.map((o) => o.row.id), rest: mine.filter((o) => !applied.has(o.row.id)), requeued: requeues(done) };
@@ -197,15 +197,21 @@ function settleParams(rows: SettleRow[]): unknown[] {
   return [...columns(rows.map((o) => o.row)), rows.map((o) => o.action), rows.map((o) => o.runAt)];
 }
 
-/** The settle UPDATE: records stored and queue actions applied for each row of the batch; `where` adds conditions. */
-const SETTLE_SQL = (s: string, where: string): string => `UPDATE ${s}.jobs AS j SET ${SET_RECORD},
+/**
+ * The settle UPDATE: records stored and queue actions applied for each row of the batch; `where` adds
+ * conditions. Returns the ids it wrote, and NOTIFYs those it finished (notify_done_ids, schema.ts v2:
+ * the row trigger leaves a settle's rows to this one call).
+ */
+const SETTLE_SQL = (s: string, where: string): string => `WITH done AS (UPDATE ${s}.jobs AS j SET ${SET_RECORD},
        r_args = CASE WHEN j.args = u.args THEN NULL ELSE u.args END,
        q_state = CASE WHEN a.action IN ('retry', 'release') THEN 'waiting' END,
        run_at = CASE WHEN a.action = 'retry' THEN a.run_at ELSE j.run_at END,
        q_attempts = CASE WHEN a.action = 'release' THEN GREATEST(j.q_attempts - 1, 0) ELSE j.q_attempts END,
        worker_id = NULL, lease_expires_at = NULL, cancel_requested = false
      FROM ${UNNEST}, unnest($${COLS.length + 1}::text[], $${COLS.length + 2}::int8[]) WITH ORDINALITY AS a(action, run_at, k)
-     WHERE j.id = u.id AND a.k = u.k ${where}`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`);
+     WHERE j.id = u.id AND a.k = u.k ${where}
+     RETURNING j.id, j.status)
+   SELECT id, (SELECT ${s}.notify_done_ids(array_agg(id)) FROM done WHERE status IN ('SUCCESS', 'FAILED', 'CANCELLED')) AS notified FROM done`.replace(`AS u(${COLS.join(', ')})`, `WITH ORDINALITY AS u(${COLS.join(', ')}, k)`);
 
 /** Takes jobs out of the queue (ack, fail): rows without a record go, the others keep their record. */
 export async function removeQueued(c: Queryable, s: string, ids: string[], workerId: string | null): Promise<number> {
