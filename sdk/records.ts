@@ -24,6 +24,23 @@ export const iso = (ms: number | null | undefined): string | null => {
   return text;
 };
 
+/*
+ * The encoded arguments a claimed job came with, by the list the worker pool decoded from them
+ * (claimer.ts): a store writing that job's record then neither encodes the list again nor compares
+ * it with what it holds (the bytes are the job's own). Weak: kept only as long as the list is.
+ */
+const claimedArgs = new WeakMap<object, Uint8Array>();
+
+/** Remembers that `args` was decoded from `bytes`, the job's stored arguments (see argsBytesOf). */
+export function rememberArgsBytes(args: unknown[], bytes: Uint8Array): void {
+  claimedArgs.set(args, bytes);
+}
+
+/** The stored bytes `args` was decoded from, when the worker pool decoded it from a claimed job; else undefined. */
+export function argsBytesOf(args: unknown): Uint8Array | undefined {
+  return typeof args === 'object' && args !== null ? claimedArgs.get(args) : undefined;
+}
+
 /** Task options + per-call overrides + configuration defaults -> the options fixed on the job. */
 export function jobOptions(task: TaskOptionsSnapshot, call: Partial<TaskOptionsSnapshot>, config: NuvomConfig): JobOptions {
   const pick = <K extends keyof TaskOptionsSnapshot>(k: K) => (call[k] !== undefined ? call[k] : task[k]);

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
-import type { JobRecord } from '../../sdk/plugin.ts';
+import { rememberArgsBytes, type JobRecord } from '../../sdk/plugin.ts';
 import { makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
 import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
 
@@ -65,6 +65,41 @@ describe('postgres: settling jobs', function () {
     expect(await store.settle('w1', [{ id: running.id, action: 'ack', record: success(running) }])).to.deep.equal([]);
     expect((await results.getFull(running.id))!.status).to.equal('RUNNING');
     expect(await queue.qsize()).to.equal(1);
+  });
+
+  it('a batch of outcomes that differ in some columns and share others stores each record as given', async () => {
+    const now = Date.now();
+    const jobs = [0, 1, 2, 3].map((i) => makeQueuedJob({ args: json.encode([i]), runAt: now - 1000, priority: i % 2, taskName: i < 2 ? 't.a' : 't.b' }));
+    const recs = jobs.map((j, i) => makeJobRecord({ id: j.id, taskName: j.taskName, args: [i], createdAt: new Date(j.createdAt).toISOString(), priority: j.priority, maxRetries: 3, retriesLeft: 3, tags: i === 3 ? ['x'] : [] }));
+    await store.enqueue(jobs, recs);
+    expect(await store.claim({ max: 4, workerId: 'w1', leaseMs: 30_000 })).to.have.length(4);
+    const running = await Promise.all(jobs.map(async (j) => (await results.getFull(j.id))!));
+    const done = running.map((r, i) => (i === 2
+      ? { ...r, status: 'RETRYING' as const, nextRunAt: new Date(now + 60_000).toISOString(), error: { name: 'E', message: 'again', stack: null },
+        history: [{ attempt: 1, startedAt: r.startedAt, endedAt: new Date(now).toISOString(), outcome: 'RETRIED' as const, error: { name: 'E', message: 'again', stack: null }, workerId: 'w1', threadId: 2 }] }
+      : { ...success(running[i]), result: i === 1 ? { big: 'x'.repeat(100) } : i, args: i === 3 ? ['changed'] : r.args }));
+    const outcomes = done.map((rec, i) => (i === 2 ? { id: rec.id, action: 'retry' as const, runAt: now + 60_000, record: rec } : { id: rec.id, action: 'ack' as const, record: rec }));
+    expect(await store.settle('w1', outcomes)).to.have.members(jobs.map((j) => j.id));
+    for (const rec of done) expect(await results.getFull(rec.id)).to.deep.equal(rec);
+    expect(await queue.qsize()).to.equal(1);
+  });
+
+  it("a record carrying the very arguments the pool decoded from the claim keeps the job's own bytes", async () => {
+    const running = await claimedJob();
+    const bytes = (await queue.get(running.id))!.args;
+    // As the worker pool does when it decodes a claimed job (claimer.ts).
+    const claimedArgs = json.decode(bytes) as unknown[];
+    rememberArgsBytes(claimedArgs, bytes);
+    const done = { ...success(running), args: claimedArgs };
+    expect(await store.settle('w1', [{ id: running.id, action: 'ack', record: done }])).to.deep.equal([running.id]);
+    expect(await results.getFull(running.id)).to.deep.equal(done);
+    const c = await pgClient();
+    try {
+      const { rows } = await c.query(`SELECT r_args FROM "${schema}".jobs WHERE id = $1`, [running.id]);
+      expect(rows[0].r_args, 'the record shares the queued bytes').to.equal(null);
+    } finally {
+      await c.end();
+    }
   });
 
   it('an ack right after the claim stores the record as given', async () => {
