@@ -3,8 +3,8 @@
  * entry and its record are one row. Also the optional HeartbeatStore (table `heartbeats`) and a
  * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, NOTIFYed when a record
  * reaches a final status: by the settle for its batch, else by a row trigger; schema.ts v2).
- * Records are indexed in two parts (schema.ts v2): RUNNING ones apart, so a listing reads each part
- * it needs in index order and merges them.
+ * Records are indexed by status and by task (schema.ts v2: RUNNING ones apart), so a listing reads
+ * each part it needs in index order and merges them.
  * Must never: return a half-decoded record; write part of a batch.
  */
 import {
@@ -80,8 +80,6 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
-    const others = q.statuses ? q.statuses.filter((x) => x !== 'RUNNING') : null;
-    if (others?.length) where.push(`status = ANY(${p(others)}::text[])`);
     if (q.task !== null) where.push(`r_task_name = ${p(q.task)}`);
     // starts_with (PostgreSQL 11+): a filter over the rows the other conditions leave.
     if (q.idPrefix !== null) where.push(`starts_with(id, ${p(q.idPrefix)})`);
@@ -89,18 +87,24 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     if (q.after !== null) where.push(`r_created_at >= ${p(q.after)}`);
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const order = `ORDER BY r_created_at ${dir}, id ${dir}`;
-    // The RUNNING part and the rest, each read from its own indexes (their predicates written out).
-    const part = (status: string, conds: string[]) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...conds].join(' AND ')} ${order}`;
-    const running = q.statuses === null || q.statuses.includes('RUNNING');
-    const rest = others === null || others.length > 0;
-    const runningConds = where.filter((w) => !w.startsWith('status'));
+    const part = (status: string) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...where].join(' AND ')} ${order}`;
+    // Each part is read in order from an index whose predicate it spells out (statuses are checked
+    // names, written as literals): with a task, jobs_task for every status but RUNNING; without,
+    // jobs_status one status at a time; RUNNING ones from jobs_running (schema.ts v2).
+    const statuses = q.statuses ?? JOB_STATUSES;
+    const parts: string[] = [];
+    if (q.task !== null) {
+      const others = statuses.filter((x) => x !== 'RUNNING');
+      if (others.length) parts.push(part(`status <> 'RUNNING'${others.length < JOB_STATUSES.length - 1 ? ` AND status IN (${others.map((x) => `'${x}'`).join(', ')})` : ''}`));
+      if (statuses.includes('RUNNING')) parts.push(part(`status = 'RUNNING'`));
+    } else {
+      for (const x of new Set(statuses)) parts.push(part(`status = '${x}'`));
+    }
     let sql: string;
-    if (!running) sql = `${part(`status <> 'RUNNING'`, where)} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
-    else if (!rest) sql = `${part(`status = 'RUNNING'`, runningConds)} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    if (parts.length === 1) sql = `${parts[0]} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
     else {
       const upTo = p(q.limit + q.offset);
-      sql = `SELECT * FROM ((${part(`status <> 'RUNNING'`, where)} LIMIT ${upTo}) UNION ALL (${part(`status = 'RUNNING'`, runningConds)} LIMIT ${upTo})) AS r
-        ${order} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+      sql = `SELECT * FROM (${parts.map((x) => `(${x} LIMIT ${upTo})`).join(' UNION ALL ')}) AS r ${order} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
     }
     const { rows } = await this.db.query<RecordRow>('listing job records', sql, params);
     return rows.map((row) => toRecord(row, this.serializer));
