@@ -47,7 +47,15 @@ interface StoredRow {
   history: string | null;
 }
 
-export const toBuf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+export const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** A serializer's bytes for null (most results: a task that returns nothing), encoded once. */
+const nulls = new WeakMap<Serializer, Buffer>();
+function encodedNull(serializer: Serializer): Buffer {
+  let b = nulls.get(serializer);
+  if (b === undefined) nulls.set(serializer, (b = toBuf(serializer.encode(null))));
+  return b;
+}
 export const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -96,7 +104,7 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
     started_at: ms(r.startedAt, `startedAt of job ${r.id}`),
     completed_at: ms(r.completedAt, `completedAt of job ${r.id}`),
     next_run_at: ms(r.nextRunAt, `nextRunAt of job ${r.id}`),
-    result: r.result === undefined ? null : toBuf(serializer.encode(r.result)),
+    result: r.result === undefined ? null : r.result === null ? encodedNull(serializer) : toBuf(serializer.encode(r.result)),
     error: r.error ? json({ name: r.error.name, message: r.error.message, stack: r.error.stack ?? null }, `the error of job ${r.id}`) : null,
     timeout_secs: r.timeoutSecs,
     timeout_policy: r.timeoutPolicy,
@@ -226,11 +234,37 @@ function settleValue(o: SettleRow, c: number): unknown {
   return o.row[COLS[c]];
 }
 
+/*
+ * A column's values as one text, joined by a unit separator (U+001F), NULL written as U+001E: the
+ * server splits it (string_to_array, then a cast) instead of parsing an array literal, and the
+ * driver sends it as is instead of quoting and escaping every element (the histories' JSON is full of
+ * quotes). null when a value holds either character (JSON.stringify never writes one unescaped;
+ * an id might): the column then goes as an array.
+ */
+const SEP = '\u001f';
+const NUL = '\u001e';
+
+function joinValues(values: unknown[]): string | null {
+  let out = '';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    let text: string;
+    if (v === null || v === undefined) text = NUL;
+    else if (typeof v === 'number') text = String(v);
+    else if (typeof v === 'string') {
+      if (v.includes(SEP) || v.includes(NUL)) return null;
+      text = v;
+    } else return null;
+    out = i === 0 ? text : out + SEP + text;
+  }
+  return out;
+}
+
 function same(a: unknown, b: unknown): boolean {
   return a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b));
 }
 
-/** The statement texts by schema, fencing and shape (one letter a column: 's' one value, 'a' an array). */
+/** The statement texts by schema, fencing and shape (one letter a column: 's' one value, 'a' an array, 'j' joined text). */
 const settleSql = new Map<string, string>();
 /** The most shapes kept; past it a new shape goes with every column as an array (one more text). */
 const MAX_SETTLE_SHAPES = 64;
@@ -247,8 +281,9 @@ function settleStatement(s: string, rows: SettleRow[], workerId: string | null):
     const values: unknown[] = new Array(rows.length);
     for (let k = 0; k < i; k++) values[k] = first;
     for (let k = i; k < rows.length; k++) values[k] = settleValue(rows[k], c);
-    shape += 'a';
-    params.push(values);
+    const joined = SETTLE_TYPES[c] === 'bytea' ? null : joinValues(values);
+    shape += joined === null ? 'a' : 'j';
+    params.push(joined ?? values);
   }
   let key = `${s}\u0000${workerId === null ? 'm' : 'f'}${shape}`;
   if (!settleSql.has(key) && settleSql.size >= MAX_SETTLE_SHAPES) {
@@ -276,11 +311,12 @@ function settleStatement(s: string, rows: SettleRow[], workerId: string | null):
  * re-scanning the ids for every row) instead of looking each id up in the primary key (1 ms).
  */
 function SETTLE_SQL(s: string, shape: string, fenced: boolean): string {
-  const ref = (c: number): string => (shape[c] === 'a' ? `u.${SETTLE_COLS[c]}` : `$${c + 1}::${SETTLE_TYPES[c]}`);
-  const arrays = SETTLE_COLS.map((_, c) => c).filter((c) => shape[c] === 'a');
-  const from = arrays.length
-    ? `FROM unnest(${arrays.map((c) => `(SELECT $${c + 1}::${SETTLE_TYPES[c]}[])`).join(', ')}) AS u(${arrays.map((c) => SETTLE_COLS[c]).join(', ')})`
-    : '';
+  const ref = (c: number): string => (shape[c] === 's' ? `$${c + 1}::${SETTLE_TYPES[c]}` : `u.${SETTLE_COLS[c]}`);
+  const arrays = SETTLE_COLS.map((_, c) => c).filter((c) => shape[c] !== 's');
+  const array = (c: number): string => (shape[c] === 'j'
+    ? `(SELECT string_to_array($${c + 1}::text, E'\\x1f', E'\\x1e')::${SETTLE_TYPES[c]}[])`
+    : `(SELECT $${c + 1}::${SETTLE_TYPES[c]}[])`);
+  const from = arrays.length ? `FROM unnest(${arrays.map(array).join(', ')}) AS u(${arrays.map((c) => SETTLE_COLS[c]).join(', ')})` : '';
   const set = COLS.map((c, i) => [c, i] as const).filter(([c]) => c !== 'id' && c !== 'args').map(([c, i]) => `${c} = ${ref(i)}`).join(', ');
   const action = ref(COL.action);
   const args = ref(COL.args);

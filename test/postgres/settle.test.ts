@@ -69,7 +69,8 @@ describe('postgres: settling jobs', function () {
 
   it('a batch of outcomes that differ in some columns and share others stores each record as given', async () => {
     const now = Date.now();
-    const jobs = [0, 1, 2, 3].map((i) => makeQueuedJob({ args: json.encode([i]), runAt: now - 1000, priority: i % 2, taskName: i < 2 ? 't.a' : 't.b' }));
+    // Job 1's id holds the separators the batch's joined text columns use: its column goes as an array.
+    const jobs = [0, 1, 2, 3].map((i) => makeQueuedJob({ args: json.encode([i]), runAt: now - 1000, priority: i % 2, taskName: i < 2 ? 't.a' : 't.b', ...(i === 1 ? { id: `sep\u001fand\u001e-${now}` } : {}) }));
     const recs = jobs.map((j, i) => makeJobRecord({ id: j.id, taskName: j.taskName, args: [i], createdAt: new Date(j.createdAt).toISOString(), priority: j.priority, maxRetries: 3, retriesLeft: 3, tags: i === 3 ? ['x'] : [] }));
     await store.enqueue(jobs, recs);
     expect(await store.claim({ max: 4, workerId: 'w1', leaseMs: 30_000 })).to.have.length(4);
