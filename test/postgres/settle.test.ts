@@ -103,6 +103,20 @@ describe('postgres: settling jobs', function () {
     }
   });
 
+  it('the jobs of one claim that share their options and meta texts each get objects of their own', async () => {
+    const now = Date.now();
+    const options = { ...makeQueuedJob().options, tags: ['a', 'b'] };
+    const jobs = [0, 1, 2].map((i) => makeQueuedJob({ runAt: now - 1000, options, meta: i === 2 ? { k: 1 } : { k: 0 } }));
+    await queue.enqueueMany(jobs);
+    const claimed = await store.claim({ max: 3, workerId: 'w1', leaseMs: 30_000 });
+    expect(claimed.map((j) => j.options)).to.deep.equal([options, options, options]);
+    expect(claimed.map((j) => j.meta)).to.have.deep.members([{ k: 0 }, { k: 0 }, { k: 1 }]);
+    expect(claimed[0].options).to.not.equal(claimed[1].options);
+    expect(claimed[0].options.tags).to.not.equal(claimed[1].options.tags);
+    expect(claimed[0].meta).to.not.equal(claimed[1].meta);
+    expect(claimed.every((j) => j.leaseExpiresAt >= now + 30_000 && typeof j.leaseExpiresAt === 'number')).to.equal(true);
+  });
+
   it('an ack right after the claim stores the record as given', async () => {
     const running = await claimedJob();
     const done = success(running);
