@@ -15,7 +15,8 @@ export interface RecordRow {
   id: string;
   status: JobStatus;
   r_task_name: string;
-  args: Buffer;
+  /** A Buffer, or the claimed bytes as they came (argsClaimed): the driver takes either. */
+  args: Buffer | Uint8Array;
   r_priority: number;
   r_created_at: number;
   attempts: number;
@@ -56,7 +57,7 @@ function encodedNull(serializer: Serializer): Buffer {
   if (b === undefined) nulls.set(serializer, (b = toBuf(serializer.encode(null))));
   return b;
 }
-export const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+export const toBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /* The last few dates parsed: a batch's records repeat a few (iso() in nuvom/plugin made them from a few ms values). */
@@ -93,7 +94,7 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
     id: r.id,
     status: r.status,
     r_task_name: r.taskName,
-    args: toBuf(claimed ?? serializer.encode(r.args)),
+    args: claimed ?? toBuf(serializer.encode(r.args)),
     argsClaimed: claimed !== undefined,
     r_priority: r.priority,
     r_created_at: ms(r.createdAt, `createdAt of job ${r.id}`) as number,
@@ -366,7 +367,7 @@ export const RECORD_SELECT = `id, status, r_task_name, COALESCE(r_args, args) AS
   started_at, completed_at, next_run_at, result, error, timeout_secs, timeout_policy, r_worker_id, history`;
 
 export function toRecord(row: RecordRow, serializer: Serializer): JobRecord {
-  const decode = (b: Buffer, what: string) => {
+  const decode = (b: Uint8Array, what: string) => {
     try {
       return serializer.decode(toBytes(b));
     } catch (err) {

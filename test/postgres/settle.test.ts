@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
-import { rememberArgsBytes, type JobRecord } from '../../sdk/plugin.ts';
+import { argsBytesOf, rememberArgsBytes, type JobRecord } from '../../sdk/plugin.ts';
 import { makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
 import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
 
@@ -91,6 +91,10 @@ describe('postgres: settling jobs', function () {
     // As the worker pool does when it decodes a claimed job (claimer.ts).
     const claimedArgs = json.decode(bytes) as unknown[];
     rememberArgsBytes(claimedArgs, bytes);
+    // The mark is invisible to JSON and is not copied to a worker thread (structured clone).
+    expect(JSON.stringify(claimedArgs)).to.equal(JSON.stringify(json.decode(bytes)));
+    expect(argsBytesOf(claimedArgs)).to.equal(bytes);
+    expect(argsBytesOf(structuredClone(claimedArgs))).to.equal(undefined);
     const done = { ...success(running), args: claimedArgs };
     expect(await store.settle('w1', [{ id: running.id, action: 'ack', record: done }])).to.deep.equal([running.id]);
     expect(await results.getFull(running.id)).to.deep.equal(done);
