@@ -88,17 +88,21 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const order = `ORDER BY r_created_at ${dir}, id ${dir}`;
     const part = (status: string) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...where].join(' AND ')} ${order}`;
-    // Each part is read in order from an index whose predicate it spells out (statuses are checked
-    // names, written as literals): with a task, jobs_task for every status but RUNNING; without,
-    // jobs_status one status at a time; RUNNING ones from jobs_running (schema.ts v2).
+    // Each part is read from an index whose predicate it spells out (statuses are checked names,
+    // written as literals): with a task, jobs_task for every status but RUNNING; without, jobs_status
+    // one status at a time, in order. RUNNING rows (schema.ts v2): the leased ones through jobs_lease
+    // (the jobs in flight, sorted), the others from jobs_running.
     const statuses = q.statuses ?? JOB_STATUSES;
     const parts: string[] = [];
     if (q.task !== null) {
       const others = statuses.filter((x) => x !== 'RUNNING');
       if (others.length) parts.push(part(`status <> 'RUNNING'${others.length < JOB_STATUSES.length - 1 ? ` AND status IN (${others.map((x) => `'${x}'`).join(', ')})` : ''}`));
-      if (statuses.includes('RUNNING')) parts.push(part(`status = 'RUNNING'`));
     } else {
-      for (const x of new Set(statuses)) parts.push(part(`status = '${x}'`));
+      for (const x of new Set(statuses)) if (x !== 'RUNNING') parts.push(part(`status = '${x}'`));
+    }
+    if (statuses.includes('RUNNING')) {
+      parts.push(part(`q_state = 'leased' AND status = 'RUNNING'`));
+      parts.push(part(`status = 'RUNNING' AND q_state IS DISTINCT FROM 'leased'`));
     }
     let sql: string;
     if (parts.length === 1) sql = `${parts[0]} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;

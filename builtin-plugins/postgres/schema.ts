@@ -98,8 +98,9 @@ CREATE TRIGGER jobs_done AFTER INSERT OR UPDATE OF status ON ${s}.jobs FOR EACH 
 /*
  * v2, for the per-job cost of a claim and a settle (each a non-HOT update, which adds an entry to
  * every index whose predicate the new row meets; ~2.5 us of server CPU each):
- * - the record indexes leave RUNNING rows out, which a small index of their own (jobs_running)
- *   holds, so a claim adds one record index entry instead of three (listJobs reads both parts);
+ * - the record indexes leave RUNNING rows out, so a claim adds no record index entry (three
+ *   before): a leased RUNNING row is found through jobs_lease, and jobs_running holds only the
+ *   RUNNING rows outside the queue (a cleared queue, a put record), so a claim never writes it;
  * - no index on the creation time alone: a listing without a task reads each status's range of
  *   jobs_status (and jobs_running) in order and merges them, so an enqueue and a settle each add
  *   one entry fewer;
@@ -115,7 +116,7 @@ DROP INDEX ${s}.jobs_task;
 DROP INDEX ${s}.jobs_created;
 CREATE INDEX jobs_status ON ${s}.jobs (status, r_created_at, id) WHERE status <> 'RUNNING';
 CREATE INDEX jobs_task ON ${s}.jobs (r_task_name, r_created_at, id) WHERE status <> 'RUNNING';
-CREATE INDEX jobs_running ON ${s}.jobs (r_created_at, id) WHERE status = 'RUNNING';
+CREATE INDEX jobs_running ON ${s}.jobs (r_created_at, id) WHERE status = 'RUNNING' AND q_state IS DISTINCT FROM 'leased';
 DROP TRIGGER jobs_done ON ${s}.jobs;
 CREATE TRIGGER jobs_done_inserted AFTER INSERT ON ${s}.jobs FOR EACH ROW
   WHEN (NEW.status IN ('SUCCESS', 'FAILED', 'CANCELLED')) EXECUTE FUNCTION ${s}.notify_done();

@@ -1,6 +1,6 @@
 /**
  * Schema v2 (schema.ts): a v1 schema holding jobs upgrades with no row changed, and its jobs list,
- * run and finish; records list across both index parts (RUNNING ones apart); every finished id
+ * run and finish; records list across the index parts (RUNNING ones leased or not apart); every finished id
  * reaches listeners on other connections: a settle's batch in a few NOTIFYs (each under
  * PostgreSQL's 8,000 bytes), a put's final record by the row trigger, a retry not at all.
  */
@@ -112,6 +112,8 @@ describe('postgres: schema v2 (record indexes without RUNNING rows, one NOTIFY p
         await c.query(insert, ['b-running', 't.two', args, 2000, 'leased', now - 1000, 1, options, 'w0', now + 60_000, 'RUNNING', now - 500, null, null]);
         await c.query(insert, ['c-done', 't.one', args, 3000, null, null, 1, options, 'w0', null, 'SUCCESS', now - 900, now - 800,
           JSON.stringify([{ attempt: 1, startedAt: iso(now - 900), endedAt: iso(now - 800), outcome: 'SUCCESS', error: null, workerId: 'w0', threadId: 1 }])]);
+        // RUNNING outside the queue (its queue cleared while it ran): listed from jobs_running, not jobs_lease.
+        await c.query(insert, ['d-orphan', 't.two', args, 4000, null, null, 1, options, null, null, 'RUNNING', now - 700, null, null]);
         before = (await c.query<{ r: string }>(`SELECT row_to_json(j)::text AS r FROM ${s}.jobs j ORDER BY id`)).rows.map((r) => r.r);
       } finally {
         await c.end();
@@ -123,7 +125,7 @@ describe('postgres: schema v2 (record indexes without RUNNING rows, one NOTIFY p
       const store = new PgJobStore(queue, results);
       try {
         const ids = async (f: Parameters<PgResultStore['listJobs']>[0]) => (await results.listJobs(f)).map((r) => r.id);
-        expect(await ids({ order: 'asc' })).to.deep.equal(['a-waiting', 'b-running', 'c-done']);
+        expect(await ids({ order: 'asc' })).to.deep.equal(['a-waiting', 'b-running', 'c-done', 'd-orphan']);
         const c2 = await pgClient();
         try {
           const after = (await c2.query<{ r: string }>(`SELECT row_to_json(j)::text AS r FROM ${s}.jobs j ORDER BY id`)).rows.map((r) => r.r);
@@ -133,25 +135,26 @@ describe('postgres: schema v2 (record indexes without RUNNING rows, one NOTIFY p
         } finally {
           await c2.end();
         }
-        expect(await ids({})).to.deep.equal(['c-done', 'b-running', 'a-waiting']);
-        expect(await ids({ status: 'RUNNING' })).to.deep.equal(['b-running']);
-        expect(await ids({ status: ['RUNNING', 'SUCCESS'], order: 'asc', offset: 1, limit: 1 })).to.deep.equal(['c-done']);
-        expect(await ids({ status: ['PENDING', 'RUNNING'], order: 'asc' })).to.deep.equal(['a-waiting', 'b-running']);
-        expect(await ids({ task: 't.two' })).to.deep.equal(['b-running']);
+        expect(await ids({})).to.deep.equal(['d-orphan', 'c-done', 'b-running', 'a-waiting']);
+        expect(await ids({ status: 'RUNNING' })).to.deep.equal(['d-orphan', 'b-running']);
+        expect(await ids({ status: ['RUNNING', 'SUCCESS'], order: 'asc', offset: 1, limit: 2 })).to.deep.equal(['c-done', 'd-orphan']);
+        expect(await ids({ status: ['PENDING', 'RUNNING'], order: 'asc' })).to.deep.equal(['a-waiting', 'b-running', 'd-orphan']);
+        expect(await ids({ task: 't.two' })).to.deep.equal(['d-orphan', 'b-running']);
         expect(await ids({ task: 't.one', status: ['RUNNING', 'PENDING'] })).to.deep.equal(['a-waiting']);
-        expect(await ids({ offset: 2 })).to.deep.equal(['a-waiting']);
+        expect(await ids({ offset: 3 })).to.deep.equal(['a-waiting']);
 
         // The waiting job runs and finishes on the upgraded schema.
         const claimed = await store.claim({ max: 5, workerId: 'w1', leaseMs: 60_000 });
         expect(claimed.map((j) => j.id)).to.deep.equal(['a-waiting']);
         const running = (await results.getFull('a-waiting'))!;
         expect(running.status).to.equal('RUNNING');
-        expect(await ids({ status: 'RUNNING', order: 'asc' })).to.deep.equal(['a-waiting', 'b-running']);
+        expect(await ids({ status: 'RUNNING', order: 'asc' })).to.deep.equal(['a-waiting', 'b-running', 'd-orphan']);
         const done = ended(running, 'SUCCESS', Date.parse(running.startedAt!));
         expect(await store.settle('w1', [{ id: 'a-waiting', action: 'ack', record: done }])).to.deep.equal(['a-waiting']);
         expect(await results.getFull('a-waiting')).to.deep.equal(done);
         expect(await ids({ status: 'SUCCESS', order: 'asc' })).to.deep.equal(['a-waiting', 'c-done']);
         expect(await queue.qsize()).to.equal(1);
+        expect(await ids({ status: 'RUNNING', task: 't.two', order: 'asc', limit: 1 })).to.deep.equal(['b-running']);
       } finally {
         await queue.close();
         await results.close();
