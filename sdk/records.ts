@@ -24,6 +24,25 @@ export const iso = (ms: number | null | undefined): string | null => {
   return text;
 };
 
+/*
+ * The encoded arguments a claimed job came with, on the list the worker pool decoded from them
+ * (claimer.ts): a store writing that job's record then neither encodes the list again nor compares
+ * it with what it holds (the bytes are the job's own). A symbol-keyed property of the list: JSON,
+ * structured clone (the copy a worker thread gets) and serializers leave it out. (A WeakMap cost
+ * ~2 us a job in set() and in the collector's ephemeron work.)
+ */
+const ARGS_BYTES: unique symbol = Symbol('nuvom.argsBytes');
+
+/** Remembers that `args` was decoded from `bytes`, the job's stored arguments (see argsBytesOf). */
+export function rememberArgsBytes(args: unknown[], bytes: Uint8Array): void {
+  (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] = bytes;
+}
+
+/** The stored bytes `args` was decoded from, when the worker pool decoded it from a claimed job; else undefined. */
+export function argsBytesOf(args: unknown): Uint8Array | undefined {
+  return Array.isArray(args) ? (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] : undefined;
+}
+
 /** Task options + per-call overrides + configuration defaults -> the options fixed on the job. */
 export function jobOptions(task: TaskOptionsSnapshot, call: Partial<TaskOptionsSnapshot>, config: NuvomConfig): JobOptions {
   const pick = <K extends keyof TaskOptionsSnapshot>(k: K) => (call[k] !== undefined ? call[k] : task[k]);

@@ -44,7 +44,6 @@ interface QueueRow {
   options: string;
   meta: string;
   worker_id?: string;
-  lease_expires_at?: number;
   redelivered?: boolean;
 }
 
@@ -98,10 +97,13 @@ export class PgQueue implements Queue {
     this.live();
     const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
     if (max === 0) return [];
+    const leaseExpiresAt = now + opts.leaseMs;
     const { rows } = await this.db.claimQuery<QueueRow & { seq: number }>('claiming jobs', CLAIM_SESSION, claimStatement(this.db.s, running),
-      [now, max, opts.workerId, now + opts.leaseMs]);
+      [now, max, opts.workerId, leaseExpiresAt]);
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-    return rows.map((row) => toJob(row, { workerId: opts.workerId, leaseExpiresAt: row.lease_expires_at as number, redelivered: row.redelivered === true }));
+    // The jobs of a batch mostly share their options and meta texts: each is parsed once, and each job gets its own copy.
+    const texts = new Map<string, object>();
+    return rows.map((row) => toJob(row, { workerId: opts.workerId, leaseExpiresAt, redelivered: row.redelivered === true }, texts));
   }
 
   async renew(ids: string[], workerId: string, leaseMs: number, now?: number): Promise<RenewResult> {
@@ -289,15 +291,28 @@ export function claimStatement(s: string, running: boolean): string {
        picked AS (SELECT * FROM w UNION ALL SELECT * FROM x ORDER BY priority DESC, seq LIMIT $2)
        UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
          FROM picked WHERE j.id = picked.id
-       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, j.lease_expires_at, picked.redelivered`;
+       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, picked.redelivered`;
 }
 
 const DAMAGED_OPTIONS: JobOptions = Object.freeze({ maxRetries: 0, retryDelaySecs: 5, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }) as JobOptions;
 
-function readObject<T>(text: string, what: string, id: string, fallback: () => T, damage: string[]): T {
+/**
+ * `text` parsed as a JSON object, else `fallback()` with the damage noted. With `texts`, a text seen
+ * before in the batch is parsed once: the job gets a copy (its own object, and its own tags array).
+ */
+function readObject<T>(text: string, what: string, id: string, fallback: () => T, damage: string[], texts?: Map<string, object>): T {
+  const seen = texts?.get(text);
+  if (seen !== undefined) return copyOf(seen) as T;
   try {
     const v = JSON.parse(text) as unknown;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as T;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      // Kept only when flat but for a tags list (options, meta as the dispatcher writes them): the copy is then whole.
+      if (texts && isFlat(v as Record<string, unknown>)) {
+        texts.set(text, v);
+        return copyOf(v) as T;
+      }
+      return v as T;
+    }
     damage.push(`the stored ${what} of job ${id} is not an object`);
   } catch (err) {
     damage.push(`the stored ${what} of job ${id} is not valid JSON: ${(err as Error).message}`);
@@ -305,16 +320,33 @@ function readObject<T>(text: string, what: string, id: string, fallback: () => T
   return fallback();
 }
 
+/** Values that are primitives, or arrays of primitives (copied by copyOf). */
+function isFlat(o: Record<string, unknown>): boolean {
+  for (const k in o) {
+    const v = o[k];
+    if (v === null || typeof v !== 'object') continue;
+    if (!Array.isArray(v)) return false;
+    for (const x of v) if (x !== null && typeof x === 'object') return false;
+  }
+  return true;
+}
+
+function copyOf(o: object): object {
+  const out: Record<string, unknown> = { ...o };
+  for (const k in out) if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).slice();
+  return out;
+}
+
 const damagedOptions = (): JobOptions => ({ ...DAMAGED_OPTIONS, tags: [] });
 const emptyMeta = (): Record<string, unknown> => ({});
 
 /** A stored row as a job; with `claim`, as the ClaimedJob it is, its claim fields set on the same object (no copy per row). */
 function toJob(row: QueueRow): QueuedJob;
-function toJob(row: QueueRow, claim: { workerId: string; leaseExpiresAt: number; redelivered: boolean }): ClaimedJob;
-function toJob(row: QueueRow, claim?: { workerId: string; leaseExpiresAt: number; redelivered: boolean }): QueuedJob | ClaimedJob {
+function toJob(row: QueueRow, claim: { workerId: string; leaseExpiresAt: number; redelivered: boolean }, texts: Map<string, object>): ClaimedJob;
+function toJob(row: QueueRow, claim?: { workerId: string; leaseExpiresAt: number; redelivered: boolean }, texts?: Map<string, object>): QueuedJob | ClaimedJob {
   const damage: string[] = [];
-  const options = readObject<JobOptions>(row.options, 'options', row.id, damagedOptions, damage);
-  const meta = readObject<Record<string, unknown>>(row.meta, 'meta', row.id, emptyMeta, damage);
+  const options = readObject<JobOptions>(row.options, 'options', row.id, damagedOptions, damage, texts);
+  const meta = readObject<Record<string, unknown>>(row.meta, 'meta', row.id, emptyMeta, damage, texts);
   const job: QueuedJob = {
     id: row.id, taskName: row.task_name, args: toBytes(row.args), priority: row.priority, runAt: Number(row.run_at),
     attempts: row.q_attempts, createdAt: Number(row.created_at), options, meta,

@@ -1,8 +1,10 @@
 /**
  * The PostgreSQL result store: the record part of each `jobs` row (schema.ts), so a job's queue
  * entry and its record are one row. Also the optional HeartbeatStore (table `heartbeats`) and a
- * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, fired by a trigger when a
- * record reaches a final status).
+ * wake-up for result() waiters in every process (LISTEN on `<schema>_done`, NOTIFYed when a record
+ * reaches a final status: by the settle for its batch, else by a row trigger; schema.ts v2).
+ * Records are indexed by status and by task (schema.ts v2: RUNNING ones apart), so a listing reads
+ * each part it needs in index order and merges them.
  * Must never: return a half-decoded record; write part of a batch.
  */
 import {
@@ -75,18 +77,40 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     this.live();
     const q = listQuery(filter, PLUGIN_NAME);
     if (q.statuses?.length === 0 || q.limit === 0) return [];
-    const where = ['status IS NOT NULL'];
+    const where: string[] = [];
     const params: unknown[] = [];
     const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
-    if (q.statuses) where.push(`status = ANY(${p(q.statuses)}::text[])`);
     if (q.task !== null) where.push(`r_task_name = ${p(q.task)}`);
     // starts_with (PostgreSQL 11+): a filter over the rows the other conditions leave.
     if (q.idPrefix !== null) where.push(`starts_with(id, ${p(q.idPrefix)})`);
     if (q.before !== null) where.push(`r_created_at < ${p(q.before)}`);
     if (q.after !== null) where.push(`r_created_at >= ${p(q.after)}`);
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const { rows } = await this.db.query<RecordRow>('listing job records',
-      `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${where.join(' AND ')} ORDER BY r_created_at ${dir}, id ${dir} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`, params);
+    const order = `ORDER BY r_created_at ${dir}, id ${dir}`;
+    const part = (status: string) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...where].join(' AND ')} ${order}`;
+    // Each part is read from an index whose predicate it spells out (statuses are checked names,
+    // written as literals): with a task, jobs_task for every status but RUNNING; without, jobs_status
+    // one status at a time, in order. RUNNING rows (schema.ts v2): the leased ones through jobs_lease
+    // (the jobs in flight, sorted), the others from jobs_running.
+    const statuses = q.statuses ?? JOB_STATUSES;
+    const parts: string[] = [];
+    if (q.task !== null) {
+      const others = statuses.filter((x) => x !== 'RUNNING');
+      if (others.length) parts.push(part(`status <> 'RUNNING'${others.length < JOB_STATUSES.length - 1 ? ` AND status IN (${others.map((x) => `'${x}'`).join(', ')})` : ''}`));
+    } else {
+      for (const x of new Set(statuses)) if (x !== 'RUNNING') parts.push(part(`status = '${x}'`));
+    }
+    if (statuses.includes('RUNNING')) {
+      parts.push(part(`q_state = 'leased' AND status = 'RUNNING'`));
+      parts.push(part(`status = 'RUNNING' AND q_state IS DISTINCT FROM 'leased'`));
+    }
+    let sql: string;
+    if (parts.length === 1) sql = `${parts[0]} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    else {
+      const upTo = p(q.limit + q.offset);
+      sql = `SELECT * FROM (${parts.map((x) => `(${x} LIMIT ${upTo})`).join(' UNION ALL ')}) AS r ${order} LIMIT ${p(q.limit)} OFFSET ${p(q.offset)}`;
+    }
+    const { rows } = await this.db.query<RecordRow>('listing job records', sql, params);
     return rows.map((row) => toRecord(row, this.serializer));
   }
 
@@ -95,8 +119,8 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
     const s = this.db.s;
     const { rows } = await this.db.query<{ task: string | null; status: JobStatus | null; n: number; oldest: number | null; done: number }>('computing job stats',
       `SELECT r_task_name AS task, status, count(*)::int8 AS n, NULL::int8 AS oldest, NULL::int8 AS done FROM ${s}.jobs WHERE status IS NOT NULL GROUP BY r_task_name, status
-       UNION ALL SELECT NULL, NULL, 0, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING'),
-         (SELECT count(*) FROM ${s}.jobs WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1)`, [since]);
+       UNION ALL SELECT NULL, NULL, 0, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING' AND status <> 'RUNNING'),
+         (SELECT count(*) FROM ${s}.jobs WHERE status IN ('SUCCESS', 'FAILED') AND status <> 'RUNNING' AND completed_at >= $1)`, [since]);
     const byStatus = Object.fromEntries(JOB_STATUSES.map((x) => [x, 0])) as Record<JobStatus, number>;
     const byTask: JobStats['byTask'] = {};
     let oldest: number | null = null;
@@ -130,7 +154,11 @@ export class PgResultStore implements ResultStore, HeartbeatStore {
    */
   subscribeFinal(onDone: (id: string | null) => void): () => void {
     this.live();
-    return this.db.listen(this.db.doneChannel, (payload) => onDone(payload === null ? null : payload));
+    // A settle's NOTIFY carries its batch's ids, one a line (schema.ts v2); the row trigger's, one id.
+    return this.db.listen(this.db.doneChannel, (payload) => {
+      if (payload === null) { onDone(null); return; }
+      for (const id of payload.split('\n')) onDone(id);
+    });
   }
 
   async putHeartbeat(b: WorkerHeartbeat): Promise<void> {

@@ -6,7 +6,7 @@
  * Must never: let an error after a committed claim strand its jobs (they are given back, see
  * prepareOrGiveBack); end the worker on a storage error.
  */
-import { NuvomError, messageOf, type ClaimedJob } from '../../sdk/plugin.ts';
+import { NuvomError, messageOf, rememberArgsBytes, type ClaimedJob } from '../../sdk/plugin.ts';
 import { listened } from './outcomes.ts';
 import type { Buffered, PoolState } from './state.ts';
 
@@ -184,6 +184,8 @@ export class Claimer {
         const decoded = serializer.decode(job.args);
         if (!Array.isArray(decoded)) throw new Error('stored arguments are not a list');
         args = decoded;
+        // The record of this run carries this list: its store can write the job's own bytes back (nuvom/plugin argsBytesOf).
+        rememberArgsBytes(args, job.args);
       } catch (err) {
         await this.refuse(job, [], `could not decode the job's arguments: ${messageOf(err)}`, now, false);
         (handled.refused ??= new Set()).add(job.id);

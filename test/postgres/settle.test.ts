@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
-import type { JobRecord } from '../../sdk/plugin.ts';
+import { argsBytesOf, rememberArgsBytes, type JobRecord } from '../../sdk/plugin.ts';
 import { makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
 import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
 
@@ -65,6 +65,60 @@ describe('postgres: settling jobs', function () {
     expect(await store.settle('w1', [{ id: running.id, action: 'ack', record: success(running) }])).to.deep.equal([]);
     expect((await results.getFull(running.id))!.status).to.equal('RUNNING');
     expect(await queue.qsize()).to.equal(1);
+  });
+
+  it('a batch of outcomes that differ in some columns and share others stores each record as given', async () => {
+    const now = Date.now();
+    // Job 1's id holds the separators the batch's joined text columns use: its column goes as an array.
+    const jobs = [0, 1, 2, 3].map((i) => makeQueuedJob({ args: json.encode([i]), runAt: now - 1000, priority: i % 2, taskName: i < 2 ? 't.a' : 't.b', ...(i === 1 ? { id: `sep\u001fand\u001e-${now}` } : {}) }));
+    const recs = jobs.map((j, i) => makeJobRecord({ id: j.id, taskName: j.taskName, args: [i], createdAt: new Date(j.createdAt).toISOString(), priority: j.priority, maxRetries: 3, retriesLeft: 3, tags: i === 3 ? ['x'] : [] }));
+    await store.enqueue(jobs, recs);
+    expect(await store.claim({ max: 4, workerId: 'w1', leaseMs: 30_000 })).to.have.length(4);
+    const running = await Promise.all(jobs.map(async (j) => (await results.getFull(j.id))!));
+    const done = running.map((r, i) => (i === 2
+      ? { ...r, status: 'RETRYING' as const, nextRunAt: new Date(now + 60_000).toISOString(), error: { name: 'E', message: 'again', stack: null },
+        history: [{ attempt: 1, startedAt: r.startedAt, endedAt: new Date(now).toISOString(), outcome: 'RETRIED' as const, error: { name: 'E', message: 'again', stack: null }, workerId: 'w1', threadId: 2 }] }
+      : { ...success(running[i]), result: i === 1 ? { big: 'x'.repeat(100) } : i, args: i === 3 ? ['changed'] : r.args }));
+    const outcomes = done.map((rec, i) => (i === 2 ? { id: rec.id, action: 'retry' as const, runAt: now + 60_000, record: rec } : { id: rec.id, action: 'ack' as const, record: rec }));
+    expect(await store.settle('w1', outcomes)).to.have.members(jobs.map((j) => j.id));
+    for (const rec of done) expect(await results.getFull(rec.id)).to.deep.equal(rec);
+    expect(await queue.qsize()).to.equal(1);
+  });
+
+  it("a record carrying the very arguments the pool decoded from the claim keeps the job's own bytes", async () => {
+    const running = await claimedJob();
+    const bytes = (await queue.get(running.id))!.args;
+    // As the worker pool does when it decodes a claimed job (claimer.ts).
+    const claimedArgs = json.decode(bytes) as unknown[];
+    rememberArgsBytes(claimedArgs, bytes);
+    // The mark is invisible to JSON and is not copied to a worker thread (structured clone).
+    expect(JSON.stringify(claimedArgs)).to.equal(JSON.stringify(json.decode(bytes)));
+    expect(argsBytesOf(claimedArgs)).to.equal(bytes);
+    expect(argsBytesOf(structuredClone(claimedArgs))).to.equal(undefined);
+    const done = { ...success(running), args: claimedArgs };
+    expect(await store.settle('w1', [{ id: running.id, action: 'ack', record: done }])).to.deep.equal([running.id]);
+    expect(await results.getFull(running.id)).to.deep.equal(done);
+    const c = await pgClient();
+    try {
+      const { rows } = await c.query(`SELECT r_args FROM "${schema}".jobs WHERE id = $1`, [running.id]);
+      expect(rows[0].r_args, 'the record shares the queued bytes').to.equal(null);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('the jobs of one claim that share their options and meta texts each get objects of their own', async () => {
+    const now = Date.now();
+    const options = { ...makeQueuedJob().options, tags: ['a', 'b'] };
+    const jobs = [0, 1, 2].map((i) => makeQueuedJob({ runAt: now - 1000, options, meta: i === 2 ? { k: 1 } : { k: 0 } }));
+    await queue.enqueueMany(jobs);
+    const claimed = await store.claim({ max: 3, workerId: 'w1', leaseMs: 30_000 });
+    expect(claimed.map((j) => j.options)).to.deep.equal([options, options, options]);
+    expect(claimed.map((j) => j.meta)).to.have.deep.members([{ k: 0 }, { k: 0 }, { k: 1 }]);
+    expect(claimed[0].options).to.not.equal(claimed[1].options);
+    expect(claimed[0].options.tags).to.not.equal(claimed[1].options.tags);
+    expect(claimed[0].meta).to.not.equal(claimed[1].meta);
+    expect(claimed.every((j) => j.leaseExpiresAt >= now + 30_000 && typeof j.leaseExpiresAt === 'number')).to.equal(true);
   });
 
   it('an ack right after the claim stores the record as given', async () => {
