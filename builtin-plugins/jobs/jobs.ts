@@ -6,8 +6,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, taskNameProblem, toError,
-  type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobRecord,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
+  type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
@@ -96,6 +96,25 @@ function listened(hook: { taps: readonly unknown[]; interceptors: readonly objec
   return false;
 }
 
+/** Whether a call sets nothing but its arguments (no per-call option to check or apply). */
+function onlyArgs(call: EnqueueOptions<unknown[]>): boolean {
+  for (const k in call) if (k !== 'args' && (call as unknown as Record<string, unknown>)[k] !== undefined) return false;
+  return true;
+}
+
+/**
+ * A record's arguments: a copy of the call's list (never the caller's own array, which may be
+ * frozen or reused), carrying the bytes they were just encoded to, so the store writes those instead
+ * of encoding the list again (nuvom/plugin argsBytesOf). An enqueue hook may change the job's
+ * arguments, not the call's: `bytes` are the call's.
+ */
+function argsOfRecord(args: unknown[], bytes: Uint8Array): unknown[] {
+  if (!Array.isArray(args)) return args;
+  const copy = args.slice();
+  rememberArgsBytes(copy, bytes);
+  return copy;
+}
+
 /** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
 function transactionOf(calls: EnqueueCall[]): unknown {
   const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
@@ -119,7 +138,13 @@ export class Jobs implements JobsService {
     // Names from outside (client.enqueue, `nuvom enqueue NAME`) are checked before they are printed or
     // stored; once per run of one name, since a map() repeats it for every call.
     let checkedName: string | undefined;
+    // The options of calls that set none (every delay()'s and map()'s without per-call options): built
+    // once per task and shared by those jobs, unless an enqueue hook listens (it may change one job's).
+    const share = !listened(bus.hooks.enqueue);
+    let sharedFor: TaskOptionsSnapshot | undefined;
+    let shared: JobOptions | undefined;
     const jobs0: QueuedJob[] = new Array(calls.length);
+    const encoded: Uint8Array[] = new Array(calls.length);
     for (let i = 0; i < calls.length; i++) {
       const { taskName, taskOptions, call } = calls[i];
       if (taskName !== checkedName) {
@@ -129,9 +154,12 @@ export class Jobs implements JobsService {
       }
       // Named only in an error: a map() of many calls builds no label per call.
       const label = () => `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
-      checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
-      if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
-        throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+      const argsOnly = onlyArgs(call);
+      if (!argsOnly) {
+        checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
+        if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
+          throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+        }
       }
       let args: Uint8Array;
       try {
@@ -140,6 +168,7 @@ export class Jobs implements JobsService {
         const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
         throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label()}: ${m}; nothing was enqueued`, { cause: err });
       }
+      encoded[i] = args;
       jobs0[i] = {
         id: call.id ?? newJobId(),
         taskName,
@@ -149,7 +178,9 @@ export class Jobs implements JobsService {
         attempts: 0,
         createdAt: now,
         // The call's per-job options have the task options' names (retries, timeoutSecs, ...).
-        options: jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
+        options: argsOnly && share
+          ? (sharedFor === taskOptions ? shared! : (sharedFor = taskOptions, shared = jobOptions(taskOptions, {}, config)))
+          : jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
         meta: {},
       };
     }
@@ -172,7 +203,7 @@ export class Jobs implements JobsService {
         throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${id}" is already ${prior.status}; nothing was enqueued`);
       }
     }
-    const records = jobs.map((job, i) => recordOf(job, calls[i].call.args, { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
+    const records = jobs.map((job, i) => recordOf(job, argsOfRecord(calls[i].call.args, encoded[i]), { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
     // One transaction for records and queue entries where one plugin holds both (its job store),
     // else records first, then the queue (pairJobStore). With the app's transaction, only a store
     // that can write through it: no fallback to two separate writes.

@@ -279,7 +279,7 @@ function queueColumns(jobs: QueuedJob[]): Column[] {
 /** The record columns of a batch; r_args only when the record's arguments differ from the queued ones. */
 function recordColumns(jobs: QueuedJob[], rows: RecordRow[]): Column[] {
   return RECORD_INSERT_COLS.map((col): Column => (col === 'r_args'
-    ? (i) => (toBuf(jobs[i].args).equals(rows[i].args) ? null : rows[i].args)
+    ? (i) => (rows[i].args === jobs[i].args || toBuf(jobs[i].args).equals(rows[i].args) ? null : rows[i].args)
     : (i) => rows[i][col as keyof RecordRow]));
 }
 

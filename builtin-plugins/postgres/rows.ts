@@ -6,7 +6,7 @@
  * Must never: write a record it could not encode (encode everything first, then write).
  */
 import {
-  JOB_STATUSES, NuvomError, argsBytesOf, historyOf, mergeHistory, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
+  JOB_STATUSES, NuvomError, argsBytesOf, historyOf, mergeHistory, msOfIso, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
 } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME } from './settings.ts';
 import type { Queryable } from './db.ts';
@@ -68,7 +68,7 @@ let msNext = 0;
 function ms(value: string | number | null | undefined, what: string): number | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') for (let i = 0; i < 4; i++) if (msText[i] === value) return msValue[i];
-  const t = typeof value === 'number' ? value : Date.parse(value);
+  const t = typeof value === 'number' ? value : msOfIso(value);
   if (typeof value === 'string' && Number.isFinite(t)) {
     msText[msNext] = value;
     msValue[msNext] = t;
@@ -111,7 +111,8 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
     timeout_policy: r.timeoutPolicy,
     r_worker_id: r.workerId ?? null,
     history: null,
-    incoming: JSON.stringify(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
+    // A record without attempts (every enqueue's) brings none.
+    incoming: Array.isArray(r.history) && r.history.length === 0 ? '[]' : JSON.stringify(mergeHistory(null, historyOf(r.history, r.id, 'NUVOM_E_USAGE', PLUGIN_NAME), r)),
   };
 }
 

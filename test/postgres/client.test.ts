@@ -61,6 +61,26 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('map() of frozen argument lists stores each job with its own arguments, in the queue and in its record, and runs them', async () => {
+    const lists = [Object.freeze([1, 2]), Object.freeze([3, 4]), Object.freeze([5, 6])] as unknown as Array<[number, number]>;
+    const handles = await add.map(lists);
+    const db = await pgClient();
+    try {
+      const { rows } = await db.query<{ id: string; args: Buffer; r_args: Buffer | null }>(`SELECT id, args, r_args FROM "${schema}".jobs WHERE id = ANY($1::text[])`, [handles.map((h) => h.id)]);
+      // The record's arguments are the queued ones: stored once (no separate r_args copy).
+      expect(rows.map((r) => r.r_args)).to.deep.equal([null, null, null]);
+    } finally {
+      await db.end();
+    }
+    for (const [i, h] of handles.entries()) expect((await client.getJob(h.id))!.args).to.deep.equal([...lists[i]]);
+    const worker = await client.startWorker({ threads: 1, concurrency: 3 });
+    try {
+      expect(await Promise.all(handles.map((h) => h.result({ timeoutSecs: 20 })))).to.deep.equal([3, 7, 11]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('enqueue({ tx }) writes the job only when the application\'s transaction commits', async () => {
     const app = await pgClient();
     try {

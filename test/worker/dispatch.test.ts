@@ -95,3 +95,30 @@ describe('dispatch (no worker running)', () => {
     expect(err2.message).to.contain('unknown option "colour"');
   });
 });
+
+describe('dispatch: jobs enqueued together keep their own options', () => {
+  let client: Client;
+  before(async () => {
+    let seen = 0;
+    client = await testClient({
+      plugins: [definePlugin({
+        name: 'first-longer', apiVersion: 1,
+        register(ctx) {
+          // Changes the first job it sees in place: the other jobs of the same map() must not change with it.
+          ctx.hooks.enqueue.tapPromise('first-longer', async (job) => {
+            if (seen++ === 0) job.options.timeoutSecs = 99;
+            return job;
+          });
+        },
+      })],
+    });
+  });
+  after(async () => { await client.close(); cleanupTempProjects(); });
+
+  it('an enqueue hook that changes one job of a map() changes only that job', async () => {
+    const handles = await t.add.map([[1, 1], [2, 2], [3, 3]]);
+    const records = await Promise.all(handles.map((h) => client.getJob(h.id)));
+    expect(records.map((r) => r!.timeoutSecs)).to.deep.equal([99, 30, 30]);
+    expect(records.map((r) => r!.args)).to.deep.equal([[1, 1], [2, 2], [3, 3]]);
+  });
+});
