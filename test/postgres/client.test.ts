@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, inTransaction, isNuvomError, type Client } from '../../sdk/index.ts';
 import { PgDb } from '../../builtin-plugins/postgres/db.ts';
-import { LATEST } from '../../builtin-plugins/postgres/schema.ts';
+import { LATEST, schemaVersion } from '../../builtin-plugins/postgres/schema.ts';
 import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
 import { memoryLogger, REPO_ROOT, tempProject } from '../helpers/tmp.ts';
 import { add } from './fixtures/tasks.ts';
@@ -162,6 +162,27 @@ describe('postgres: connections, migrations and errors', function () {
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
       await dropSchema(schema);
+    }
+  });
+
+  it('the schema version is read in one statement: a missing schema, and a schema without nuvom tables, are version 0 (then migrated)', async () => {
+    const fresh = schemaName();
+    const empty = schemaName();
+    const c = await pgClient();
+    try {
+      expect(await schemaVersion(c, fresh)).to.equal(0);
+      await c.query(`CREATE SCHEMA "${empty}"`);
+      expect(await schemaVersion(c, empty)).to.equal(0);
+      const db = new PgDb(settingsFor(empty));
+      try {
+        await db.open();
+      } finally {
+        await db.close();
+      }
+      expect(await schemaVersion(c, empty)).to.equal(LATEST);
+    } finally {
+      await c.end();
+      await dropSchema(empty);
     }
   });
 
