@@ -215,8 +215,8 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
-  it('an application on SQLite never loads the pg package', async () => {
+  it('an application on SQLite never loads the pg package, nor msgpackr\'s native add-on (msgpackr/pack is used)', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/postgres/fixtures/sqlite-app.ts')], { cwd: REPO_ROOT, env: { ...process.env, PGT_CWD: tempProject() } });
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false, msgpackrExtractLoaded: false });
   });
 });
