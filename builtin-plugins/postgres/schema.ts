@@ -153,12 +153,23 @@ export interface MigrateOptions {
   upTo?: number;
 }
 
-/** The schema's version: 0 when it has no nuvom tables yet. @internal */
+/** PostgreSQL's codes for a missing table (42P01) and a missing schema (3F000). */
+const NO_SUCH_RELATION = new Set(['42P01', '3F000']);
+
+/**
+ * The schema's version: 0 when it has no nuvom tables yet. One round trip (it is on the path to a
+ * worker's first claim): the version is read directly, and a missing migrations table or schema is
+ * version 0.
+ * @internal
+ */
 export async function schemaVersion(c: Queryable, schema: string): Promise<number> {
-  const { rows } = await c.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`"${schema}".migrations`]);
-  if (rows[0]?.t === null) return 0;
-  const v = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM "${schema}".migrations`);
-  return Number(v.rows[0]?.v ?? 0);
+  try {
+    const v = await c.query<{ v: number | null }>(`SELECT max(version) AS v FROM "${schema}".migrations`);
+    return Number(v.rows[0]?.v ?? 0);
+  } catch (err) {
+    if (NO_SUCH_RELATION.has((err as { code?: string }).code ?? '')) return 0;
+    throw err;
+  }
 }
 
 /**

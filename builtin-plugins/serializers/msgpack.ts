@@ -1,5 +1,8 @@
 /** The default serializer: msgpack through msgpackr (fast; keeps Dates, Maps, Sets, BigInts, bytes). */
-import { Packr } from 'msgpackr';
+// 'msgpackr/pack' is msgpackr without its native string accelerator (msgpackr-extract, found and
+// loaded through node-gyp-build at import: ~6-8 ms of every start). The accelerator pays only when
+// decoding long strings in bulk; job arguments and results are small, and the encoding is the same.
+import { Packr } from 'msgpackr/pack';
 import { NuvomError, messageOf, type Serializer } from '../../sdk/plugin.ts';
 import { assertSerializable, type CheckRules } from './check.ts';
 

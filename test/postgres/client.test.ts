@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, inTransaction, isNuvomError, type Client } from '../../sdk/index.ts';
 import { PgDb } from '../../builtin-plugins/postgres/db.ts';
-import { LATEST } from '../../builtin-plugins/postgres/schema.ts';
+import { LATEST, schemaVersion } from '../../builtin-plugins/postgres/schema.ts';
 import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
 import { memoryLogger, REPO_ROOT, tempProject } from '../helpers/tmp.ts';
 import { add } from './fixtures/tasks.ts';
@@ -185,6 +185,27 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('the schema version is read in one statement: a missing schema, and a schema without nuvom tables, are version 0 (then migrated)', async () => {
+    const fresh = schemaName();
+    const empty = schemaName();
+    const c = await pgClient();
+    try {
+      expect(await schemaVersion(c, fresh)).to.equal(0);
+      await c.query(`CREATE SCHEMA "${empty}"`);
+      expect(await schemaVersion(c, empty)).to.equal(0);
+      const db = new PgDb(settingsFor(empty));
+      try {
+        await db.open();
+      } finally {
+        await db.close();
+      }
+      expect(await schemaVersion(c, empty)).to.equal(LATEST);
+    } finally {
+      await c.end();
+      await dropSchema(empty);
+    }
+  });
+
   it('with NUVOM_POSTGRES_MIGRATE=false an unmigrated schema is refused; `nuvom migrate` migrates it once', async () => {
     const schema = schemaName();
     const off = new PgDb(settingsFor(schema, { postgresMigrate: false }));
@@ -214,8 +235,8 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
-  it('an application on SQLite never loads the pg package', async () => {
+  it('an application on SQLite never loads the pg package, nor msgpackr\'s native add-on (msgpackr/pack is used)', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/postgres/fixtures/sqlite-app.ts')], { cwd: REPO_ROOT, env: { ...process.env, PGT_CWD: tempProject() } });
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).to.deep.equal({ sum: 5, pgLoaded: false, msgpackrExtractLoaded: false });
   });
 });

@@ -67,6 +67,24 @@ describe('postgres: settling jobs', function () {
     expect(await queue.qsize()).to.equal(1);
   });
 
+  it('a batch mixing held, merged and taken-over rows reports exactly the ones it wrote', async () => {
+    const [direct, merged, taken] = [await claimedJob(), await claimedJob(), await claimedJob()];
+    const earlier = { attempt: 0, startedAt: '2026-01-01T00:00:00.000Z', endedAt: '2026-01-01T00:00:01.000Z', outcome: 'FAILED', error: null, workerId: 'other', threadId: null };
+    const c = await pgClient();
+    try {
+      await c.query(`UPDATE "${schema}".jobs SET history = $2 WHERE id = $1`, [merged.id, JSON.stringify([earlier])]);
+      await c.query(`UPDATE "${schema}".jobs SET worker_id = 'w2' WHERE id = $1`, [taken.id]);
+    } finally {
+      await c.end();
+    }
+    const applied = await store.settle('w1', [direct, merged, taken].map((r) => ({ id: r.id, action: 'ack' as const, record: success(r) })));
+    expect([...applied].sort()).to.deep.equal([direct.id, merged.id].sort());
+    expect((await results.getFull(direct.id))!.status).to.equal('SUCCESS');
+    expect((await results.getFull(merged.id))!.history!.map((h) => h.outcome)).to.deep.equal(['FAILED', 'SUCCESS']);
+    expect((await results.getFull(taken.id))!.status).to.equal('RUNNING');
+    expect(await queue.qsize()).to.equal(1);
+  });
+
   it('a batch of outcomes that differ in some columns and share others stores each record as given', async () => {
     const now = Date.now();
     // Job 1's id holds the separators the batch's joined text columns use: its column goes as an array.
