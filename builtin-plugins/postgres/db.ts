@@ -146,7 +146,7 @@ export class PgDb {
   readonly s: string;
   /** The channel NOTIFY uses for "jobs may be claimable" (one per schema). */
   readonly jobsChannel: string;
-  /** The channel NOTIFY uses for "a job reached a final status" (payload: its id). */
+  /** The channel NOTIFY uses for "jobs reached a final status" (payload: their ids, one per line; schema.ts v2). */
   readonly doneChannel: string;
   readonly target: string;
   private pool: Pool | null = null;
