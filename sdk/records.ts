@@ -24,27 +24,22 @@ export const iso = (ms: number | null | undefined): string | null => {
   return text;
 };
 
-/** iso() backwards: the epoch ms of an ISO string, from the same few remembered conversions when it is one of them. */
-export const msOfIso = (text: string): number => {
-  for (let i = 0; i < 4; i++) if (isoText[i] === text) return isoMs[i];
-  return Date.parse(text);
-};
-
 /*
- * The encoded arguments a claimed job came with, on the list the worker pool decoded from them
- * (claimer.ts): a store writing that job's record then neither encodes the list again nor compares
- * it with what it holds (the bytes are the job's own). A symbol-keyed property of the list: JSON,
+ * The encoded arguments a list stands for: the bytes a claimed job came with, on the list the worker
+ * pool decoded from them (claimer.ts), or the bytes the dispatcher just encoded, on the copy of the
+ * call's list its record holds (jobs.ts). A store writing that record then neither encodes the list
+ * again nor compares two encodings. A symbol-keyed property of the list: JSON,
  * structured clone (the copy a worker thread gets) and serializers leave it out. (A WeakMap cost
  * ~2 us a job in set() and in the collector's ephemeron work.)
  */
 const ARGS_BYTES: unique symbol = Symbol('nuvom.argsBytes');
 
-/** Remembers that `args` was decoded from `bytes`, the job's stored arguments (see argsBytesOf). */
+/** Remembers that `args` encode to `bytes` (decoded from them, or just encoded to them; see argsBytesOf). */
 export function rememberArgsBytes(args: unknown[], bytes: Uint8Array): void {
   (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] = bytes;
 }
 
-/** The stored bytes `args` was decoded from, when the worker pool decoded it from a claimed job; else undefined. */
+/** The bytes `args` encode to, when rememberArgsBytes said so; else undefined (encode the list). */
 export function argsBytesOf(args: unknown): Uint8Array | undefined {
   return Array.isArray(args) ? (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] : undefined;
 }

@@ -6,16 +6,17 @@
  * Must never: write a record it could not encode (encode everything first, then write).
  */
 import {
-  JOB_STATUSES, NuvomError, argsBytesOf, historyOf, mergeHistory, msOfIso, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
+  JOB_STATUSES, NuvomError, argsBytesOf, historyOf, mergeHistory, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
 } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME } from './settings.ts';
+import { compact } from './batch-params.ts';
 import type { Queryable } from './db.ts';
 
 export interface RecordRow {
   id: string;
   status: JobStatus;
   r_task_name: string;
-  /** A Buffer, or the claimed bytes as they came (argsClaimed): the driver takes either. */
+  /** A Buffer, or the bytes argsBytesOf gave, as they came (argsRemembered): the driver takes either. */
   args: Buffer | Uint8Array;
   r_priority: number;
   r_created_at: number;
@@ -34,8 +35,11 @@ export interface RecordRow {
   history: string | null;
   /** The attempts this write brings (JSON), kept apart from `history` so a retried transaction merges afresh. */
   incoming: string;
-  /** `args` are the bytes the job was claimed with (argsBytesOf): a settle need not send them (its row holds them). */
-  argsClaimed: boolean;
+  /**
+   * `args` came from argsBytesOf (a claimed job's own bytes, or those the dispatcher just encoded): a
+   * settle, whose records are claimed jobs', need not send them (its row holds them).
+   */
+  argsRemembered: boolean;
 }
 
 /** What the stored row holds for the history merge. */
@@ -68,7 +72,7 @@ let msNext = 0;
 function ms(value: string | number | null | undefined, what: string): number | null {
   if (value === null || value === undefined) return null;
   if (typeof value === 'string') for (let i = 0; i < 4; i++) if (msText[i] === value) return msValue[i];
-  const t = typeof value === 'number' ? value : msOfIso(value);
+  const t = typeof value === 'number' ? value : Date.parse(value);
   if (typeof value === 'string' && Number.isFinite(t)) {
     msText[msNext] = value;
     msValue[msNext] = t;
@@ -89,13 +93,13 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
   if (!JOB_STATUSES.includes(r.status)) {
     throw new NuvomError('NUVOM_E_JOB_STATE', `job ${r.id} has status ${JSON.stringify(r.status)}; expected one of ${JOB_STATUSES.join(', ')}`, { plugin: PLUGIN_NAME });
   }
-  const claimed = argsBytesOf(r.args);
+  const remembered = argsBytesOf(r.args);
   return {
     id: r.id,
     status: r.status,
     r_task_name: r.taskName,
-    args: claimed ?? toBuf(serializer.encode(r.args)),
-    argsClaimed: claimed !== undefined,
+    args: remembered ?? toBuf(serializer.encode(r.args)),
+    argsRemembered: remembered !== undefined,
     r_priority: r.priority,
     r_created_at: ms(r.createdAt, `createdAt of job ${r.id}`) as number,
     attempts: r.attempts,
@@ -225,11 +229,9 @@ function lastPerJob(outcomes: SettleRow[]): SettleRow[] {
 const requeues = (rows: SettleRow[]): boolean => rows.some((o) => o.action === 'retry' || o.action === 'release');
 
 /*
- * A settle batch's columns: the record's (COLS) and the queue action's. A column whose rows all hold
- * the same value goes as one parameter, the others as arrays unnested together: the records of one
- * batch mostly differ in their ids, times and histories only (a batch of SUCCESS acks: 4 arrays
- * instead of 21; node-postgres wrote, and the server parsed, every element of each). `args` goes
- * as NULL for a job's own claimed bytes (argsClaimed): its row holds them.
+ * A settle batch's columns: the record's (COLS) and the queue action's, sent as batch-params.ts
+ * says (one value, an array, or joined text for the columns that are not bytes). `args` goes as
+ * NULL for a job's own claimed bytes (argsRemembered): its row holds them.
  */
 const SETTLE_COLS = [...COLS, 'action', 'run_at'] as const;
 const SETTLE_TYPES = [...TYPES, 'text', 'int8'];
@@ -238,38 +240,8 @@ const COL = Object.fromEntries(SETTLE_COLS.map((c, i) => [c, i])) as Record<(typ
 function settleValue(o: SettleRow, c: number): unknown {
   if (c === COL.action) return o.action;
   if (c === COL.run_at) return o.runAt;
-  if (c === COL.args && o.row.argsClaimed) return null;
+  if (c === COL.args && o.row.argsRemembered) return null;
   return o.row[COLS[c]];
-}
-
-/*
- * A column's values as one text, joined by a unit separator (U+001F), NULL written as U+001E: the
- * server splits it (string_to_array, then a cast) instead of parsing an array literal, and the
- * driver sends it as is instead of quoting and escaping every element (the histories' JSON is full of
- * quotes). null when a value holds either character (JSON.stringify never writes one unescaped;
- * an id might): the column then goes as an array.
- */
-const SEP = '\u001f';
-const NUL = '\u001e';
-
-function joinValues(values: unknown[]): string | null {
-  let out = '';
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    let text: string;
-    if (v === null || v === undefined) text = NUL;
-    else if (typeof v === 'number') text = String(v);
-    else if (typeof v === 'string') {
-      if (v.includes(SEP) || v.includes(NUL)) return null;
-      text = v;
-    } else return null;
-    out = i === 0 ? text : out + SEP + text;
-  }
-  return out;
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return a === b || (Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b));
 }
 
 /** The statement texts by schema, fencing and shape (one letter a column: 's' one value, 'a' an array, 'j' joined text). */
@@ -279,20 +251,8 @@ const MAX_SETTLE_SHAPES = 64;
 
 /** The settle UPDATE of `rows` and its parameters; with `workerId`, fenced and checked as settleUnmerged says. */
 function settleStatement(s: string, rows: SettleRow[], workerId: string | null): { sql: string; params: unknown[] } {
-  let shape = '';
-  const params: unknown[] = [];
-  for (let c = 0; c < SETTLE_COLS.length; c++) {
-    const first = settleValue(rows[0], c);
-    let i = 1;
-    while (i < rows.length && same(settleValue(rows[i], c), first)) i++;
-    if (i === rows.length) { shape += 's'; params.push(first); continue; }
-    const values: unknown[] = new Array(rows.length);
-    for (let k = 0; k < i; k++) values[k] = first;
-    for (let k = i; k < rows.length; k++) values[k] = settleValue(rows[k], c);
-    const joined = SETTLE_TYPES[c] === 'bytea' ? null : joinValues(values);
-    shape += joined === null ? 'a' : 'j';
-    params.push(joined ?? values);
-  }
+  const cols = SETTLE_COLS.map((_, c) => (i: number) => settleValue(rows[i], c));
+  let { shape, params } = compact(rows.length, cols, (c) => SETTLE_TYPES[c] !== 'bytea');
   let key = `${s}\u0000${workerId === null ? 'm' : 'f'}${shape}`;
   if (!settleSql.has(key) && settleSql.size >= MAX_SETTLE_SHAPES) {
     shape = 'a'.repeat(SETTLE_COLS.length);
