@@ -38,9 +38,15 @@ function requirePg(): PgModule {
   }
 }
 
+/** pg's Query class, once pg is loaded (submitNamed). */
+let pgQuery: (new (text: string, values: unknown[] | undefined, cb: (err: Error | null, res: any) => void) => import('pg').Submittable) | null = null;
+
 /** pg, loaded on first use. */
 export function loadPg(): Promise<PgModule> {
-  pgModule ??= Promise.resolve().then(requirePg).catch((err) => {
+  pgModule ??= Promise.resolve().then(requirePg).then((pg) => {
+    pgQuery = typeof pg.Query === 'function' ? pg.Query as unknown as typeof pgQuery : null;
+    return pg;
+  }).catch((err) => {
     pgModule = null;
     throw new NuvomError('NUVOM_E_PLUGIN_LOAD', `the PostgreSQL backend needs the "pg" package: ${messageOf(err)}; run npm install pg`, { plugin: PLUGIN_NAME, cause: err });
   });
@@ -75,6 +81,9 @@ async function checkedOut<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>,
   }
 }
 
+/** The held connection's 'error' listener (see PgDb.held). */
+const muted = (): void => undefined;
+
 /** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
 export const RECOVER_MS = 30_000;
 
@@ -90,6 +99,23 @@ export interface Queryable {
  */
 const names = new Map<string, string>();
 const MAX_NAMED = 500;
+
+/**
+ * Runs `text` on `client` as pg's named statement, skipping the copy pg makes of a query config
+ * object (Object.getOwnPropertyDescriptors, ~6 us a statement, the largest of pg's own costs on a
+ * delay(), docs/benchmarks.md): the Query is built from the text and given its name. For a checked-out
+ * client only (a pool's query() cannot take a built Query).
+ */
+function submitNamed<R extends QueryResultRow>(client: PoolClient, text: string, values?: unknown[]): Promise<QueryResult<R>> {
+  const q = named(text, values);
+  const Query = pgQuery;
+  if (Query === null || q.name === undefined) return client.query<R>(q);
+  return new Promise((resolve, reject) => {
+    const query = new Query(text, values, (err: Error | null, res: QueryResult<R>) => (err ? reject(err) : resolve(res)));
+    (query as { name?: string }).name = q.name;
+    client.query(query);
+  });
+}
 
 /** pg's query config for `text`, named when it can be. */
 export function named(text: string, values?: unknown[]): { name?: string; text: string; values?: unknown[] } {
@@ -160,6 +186,15 @@ export class PgDb {
   private everConnected = false;
   private closed = false;
   private listener: Listener | null = null;
+  /**
+   * One connection kept out of the pool for single statements (an enqueue, a getJob, a settle), so a
+   * statement skips the pool's checkout and release (its callbacks, events and idle timer: ~15 us of
+   * CPU a delay(), docs/benchmarks.md). A statement arriving while it is busy goes through the pool.
+   * It goes back to the pool when a transaction or another statement waits for a connection (never
+   * held while the pool is short), and is dropped when its connection is lost.
+   */
+  private held: PoolClient | null = null;
+  private heldBusy = false;
   refs = 0;
 
   constructor(readonly settings: PostgresSettings, readonly logger?: Logger) {
@@ -225,7 +260,55 @@ export class PgDb {
    */
   async query<R extends QueryResultRow = QueryResultRow>(what: string, text: string, values?: unknown[]): Promise<QueryResult<R>> {
     await this.open();
-    return this.recovering(what, () => this.pool!.query<R>(named(text, values)));
+    return this.recovering(what, () => this.single<R>(text, values));
+  }
+
+  /** One statement: on the held connection when it is free, else through the pool (see `held`). */
+  private single<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
+    const pool = this.pool;
+    if (!pool) throw this.closedError();
+    const c = this.held;
+    if (this.heldBusy || this.closed) return pool.query<R>(named(text, values));
+    if (c) return this.onHeld(c, text, values);
+    // None held: take one, unless that would leave the pool short (a caller waits, or none is left).
+    if (pool.waitingCount > 0 || (pool.idleCount === 0 && pool.totalCount >= this.settings.postgresPoolSize)) return pool.query<R>(named(text, values));
+    this.heldBusy = true;
+    return pool.connect().then((client) => {
+      // Cut while idle: muted here (it would crash the process unheard); the next statement fails and drops it.
+      client.on('error', muted);
+      this.held = client;
+      return this.onHeld<R>(client, text, values, true);
+    }, (err: unknown) => {
+      this.heldBusy = false;
+      throw err;
+    });
+  }
+
+  private onHeld<R extends QueryResultRow>(c: PoolClient, text: string, values: unknown[] | undefined, busy = false): Promise<QueryResult<R>> {
+    if (!busy) this.heldBusy = true;
+    return submitNamed<R>(c, text, values).then((r) => {
+      this.heldDone(c);
+      return r;
+    }, (err: unknown) => {
+      this.heldDone(c, isConnectionLost(err) ? err : undefined);
+      throw err;
+    });
+  }
+
+  /** The held connection's statement ended: keep it, or give it back (someone waits, closing) or drop it (lost). */
+  private heldDone(c: PoolClient, lost?: unknown): void {
+    this.heldBusy = false;
+    if (this.held !== c) return;
+    if (lost !== undefined || this.closed || (this.pool?.waitingCount ?? 0) > 0) this.yieldHeld(lost);
+  }
+
+  /** Gives the held connection back to the pool (destroyed when `lost`), unless a statement is running on it. */
+  private yieldHeld(lost?: unknown): void {
+    const c = this.held;
+    if (!c || this.heldBusy) return;
+    this.held = null;
+    c.off('error', muted);
+    c.release(lost instanceof Error ? lost : lost !== undefined ? new Error(messageOf(lost)) : undefined);
   }
 
   /**
@@ -238,7 +321,9 @@ export class PgDb {
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
   async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
-    return checkedOut(this.pool!, async (client) => {
+    const pool = this.pool!;
+    if (pool.idleCount === 0 && pool.totalCount >= this.settings.postgresPoolSize) this.yieldHeld();
+    return checkedOut(pool, async (client) => {
       await client.query('BEGIN');
       const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
@@ -286,8 +371,7 @@ export class PgDb {
 
   /** One statement on the pool, errors as the driver gave them (after open()). */
   rawQuery<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    if (!this.pool) throw this.closedError();
-    return this.pool.query<R>(named(text, values));
+    return this.single<R>(text, values);
   }
 
   /** rawQuery as a Queryable: statements on the pool, for callers that retry themselves (after open()). */
@@ -322,6 +406,7 @@ export class PgDb {
     this.closed = true;
     await this.listener?.close();
     await this.opened?.catch(() => undefined);
+    this.yieldHeld(); // busy: its statement's end gives it back (closed)
     await this.pool?.end().catch(() => undefined);
     await this.claimPool?.end().catch(() => undefined);
   }

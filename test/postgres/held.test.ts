@@ -1,0 +1,93 @@
+/**
+ * The connection PgDb keeps out of its pool for single statements (db.ts `held`): it never starves
+ * the pool (a pool of one still runs transactions), a cut connection is replaced without a crash,
+ * statements beyond it run through the pool, and close() ends it.
+ */
+import { expect } from 'chai';
+import { PgDb } from '../../builtin-plugins/postgres/db.ts';
+import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+
+describe('postgres: the connection kept for single statements', function () {
+  this.timeout(60_000);
+  requirePostgres();
+  const schemas: string[] = [];
+  after(async () => {
+    for (const s of schemas) await dropSchema(s).catch(() => undefined);
+  });
+
+  function db(poolSize: number): PgDb {
+    const schema = schemaName();
+    schemas.push(schema);
+    return new PgDb(settingsFor(schema, { postgresPoolSize: poolSize }));
+  }
+
+  it('with a pool of one connection, a transaction after a statement runs (the kept connection goes back)', async () => {
+    const d = db(1);
+    try {
+      expect((await d.query<{ n: number }>('test', 'SELECT 1 AS n')).rows[0].n).to.equal(1);
+      const n = await d.tx('test', async (c) => (await c.query<{ n: number }>('SELECT 2 AS n')).rows[0].n);
+      expect(n).to.equal(2);
+      // And statements after the transaction still run (the connection is taken again, or pooled).
+      expect((await d.query<{ n: number }>('test', 'SELECT 3 AS n')).rows[0].n).to.equal(3);
+      await Promise.all([d.tx('test', (c) => c.query('SELECT pg_sleep(0.05)')), d.query('test', 'SELECT 4'), d.tx('test', (c) => c.query('SELECT 5'))]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('a kept connection cut by the server (pg_terminate_backend) is replaced: the next statement runs, the process does not crash', async () => {
+    const d = db(4);
+    const admin = await pgClient();
+    try {
+      const pid = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      expect((await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid, 'single statements share one connection').to.equal(pid);
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      // Wait until the server has ended it, so the next statement meets the cut connection.
+      const deadline = Date.now() + 10_000;
+      while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
+        if (Date.now() > deadline) throw new Error(`backend ${pid} still there after 10 s`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const after = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      expect(after).to.not.equal(pid);
+      expect((await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid).to.equal(after);
+    } finally {
+      await admin.end();
+      await d.close();
+    }
+  });
+
+  it('statements while the kept connection is busy run on the pool, each with its own answer, and a failed one leaves it usable', async () => {
+    const d = db(3);
+    try {
+      const out = await Promise.all(Array.from({ length: 20 }, (_, i) => d.query<{ n: number }>('test', 'SELECT $1::int AS n, pg_sleep(0.005)', [i])));
+      expect(out.map((r) => r.rows[0].n)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i));
+      let failed: unknown;
+      try {
+        await d.query('test', 'SELECT 1/0');
+      } catch (err) {
+        failed = err;
+      }
+      expect(String((failed as Error)?.message)).to.match(/division by zero/);
+      expect((await d.query<{ n: number }>('test', 'SELECT 7 AS n')).rows[0].n).to.equal(7);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('close() ends the kept connection (no session of this process is left on the server)', async () => {
+    const d = db(2);
+    const admin = await pgClient();
+    try {
+      const pid = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await d.close();
+      const deadline = Date.now() + 10_000;
+      while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
+        if (Date.now() > deadline) throw new Error(`backend ${pid} still connected 10 s after close()`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+});
