@@ -117,6 +117,7 @@ function argsOfRecord(args: unknown[], bytes: Uint8Array): unknown[] {
 
 /** The one transaction of a batch: the calls' own `tx` (all the same), else inTransaction()'s. */
 function transactionOf(calls: EnqueueCall[]): unknown {
+  if (calls.length === 1) return calls[0].call.tx !== undefined ? calls[0].call.tx : currentTransaction();
   const own = calls.map((c) => c.call.tx).filter((t) => t !== undefined);
   if (own.length && (own.length !== calls.length || own.some((t) => t !== own[0]))) {
     throw new NuvomError('NUVOM_E_TASK_INVALID', 'every call of one enqueue batch must use the same tx (or none); nothing was enqueued');
@@ -197,7 +198,9 @@ export class Jobs implements JobsService {
       jobs = piped;
     }
     // Caller-chosen ids are idempotency keys: refuse one whose job is not final yet.
-    for (const id of new Set(calls.map((c) => c.call.id).filter((x): x is string => x !== undefined))) {
+    let ids: Set<string> | undefined;
+    for (const c of calls) if (c.call.id !== undefined) (ids ??= new Set()).add(c.call.id);
+    if (ids) for (const id of ids) {
       const prior = await this.d.resultStore.getFull(id);
       if (prior && !FINAL_STATUSES.includes(prior.status)) {
         throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${id}" is already ${prior.status}; nothing was enqueued`);

@@ -62,10 +62,9 @@ export class PgEnqueue {
    * with expect_rows, so a duplicate aborts the transaction it runs in (the application's too).
    */
   private insert(jobs: QueuedJob[], rows: RecordRow[] | null, inTx: boolean): (c: Queryable) => Promise<unknown> {
-    const cols = rows ? [...queueColumns(jobs), ...recordColumns(jobs, rows)] : queueColumns(jobs);
     const withRecords = rows !== null;
     if (jobs.length === 1) {
-      const params = cols.map((col) => col(0));
+      const params = oneRow(jobs[0], rows ? rows[0] : null);
       if (inTx) {
         const counted = this.insertSql(withRecords, ONE_COUNTED);
         return (c) => c.query(counted, params);
@@ -77,6 +76,7 @@ export class PgEnqueue {
         if (rowCount !== 1) throw Object.assign(new Error(`nuvom: job ${jobs[0].id} already queued`), { code: '23505' });
       };
     }
+    const cols = rows ? [...queueColumns(jobs), ...recordColumns(jobs, rows)] : queueColumns(jobs);
     let { shape, params } = compact(jobs.length, cols);
     // Past MAX_SHAPES statements (a batch seldom varies in more than its ids and arguments) a new shape
     // goes with every column as an array.
@@ -239,6 +239,20 @@ function queueColumns(jobs: QueuedJob[]): Column[] {
     (i) => jobs[i].id, (i) => jobs[i].taskName, (i) => toBuf(jobs[i].args), (i) => jobs[i].priority, (i) => jobs[i].runAt,
     (i) => jobs[i].attempts, (i) => jobs[i].createdAt, (i) => options(jobs[i].options), (i) => meta(jobs[i].meta ?? {}),
   ];
+}
+
+/**
+ * The parameters of one job's row (a delay()), in insertSql's order: what queueColumns and
+ * recordColumns give for row 0, without a closure per column.
+ */
+function oneRow(job: QueuedJob, row: RecordRow | null): unknown[] {
+  const args = toBuf(job.args);
+  const q: unknown[] = [job.id, job.taskName, args, job.priority, job.runAt, job.attempts, job.createdAt, JSON.stringify(job.options), JSON.stringify(job.meta ?? {})];
+  if (row === null) return q;
+  q.push(row.status, row.r_task_name, row.args === job.args || args.equals(row.args) ? null : row.args, row.r_priority, row.r_created_at, row.attempts,
+    row.max_retries, row.retries_left, row.tags, row.started_at, row.completed_at, row.next_run_at, row.result, row.error, row.timeout_secs,
+    row.timeout_policy, row.r_worker_id);
+  return q;
 }
 
 /** The record columns of a batch; r_args only when the record's arguments differ from the queued ones. */
