@@ -10,7 +10,7 @@
  * entries reach it (a plugin imported through `nuvom/plugins/x` is the one the preset loads), and a
  * lazy import() stays lazy (its code is a chunk of its own). Shared chunks go in dist/chunks/.
  * Must never: inline a dependency (packages stay imports, resolved from node_modules as before), or
- * rename a class or function (keepNames: error names and stack frames read as in the sources).
+ * change a class's or function's `name` (keepNames: esbuild renames a clashing one within a chunk).
  */
 import { build } from 'esbuild';
 import { existsSync, readdirSync } from 'node:fs';

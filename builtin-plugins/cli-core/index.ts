@@ -4,8 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
-import { PACKAGE_ROOT } from '../../sdk/own-files.ts';
+import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 const pkgUrl = new URL('package.json', PACKAGE_ROOT);

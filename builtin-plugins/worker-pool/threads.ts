@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FromThread, ToThread } from './protocol.ts';
 import { Runner } from './runner.ts';
-import { ownModuleUrl } from '../../sdk/own-files.ts';
+import { ownModuleUrl } from '../../sdk/plugin.ts';
 
 const RUNNER_URL = ownModuleUrl('builtin-plugins/worker-pool/thread-runner.ts');
 const ext = RUNNER_URL.endsWith('.ts') ? '.ts' : '.js';
