@@ -9,6 +9,7 @@ import type {
 } from '../kernel/index.ts';
 import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
 import type { ResultType, TaskArgsOf, TaskName, TaskResultOf } from './task-map.ts';
+import { ownModuleUrl } from './own-files.ts';
 import { taskTable, type AnyTask, type EnqueueOptions, type JobHandle, type ResultOptions, type ScheduleHandle, type TaskDispatch } from './task.ts';
 
 export interface ClientOptions {
@@ -55,13 +56,12 @@ export interface Client {
 let defaultPresetPromise: Promise<Preset> | null = null;
 
 /**
- * The bundled default preset, found next to this module (dist/presets/default/index.js or
- * presets/default/index.ts): the SDK names no preset module in an import, so `nuvom` depends on no
+ * The bundled default preset, found by its path in the package (dist/presets/default/index.js or
+ * presets/default/index.ts; own-files.ts): the SDK names no preset module in an import, so `nuvom` depends on no
  * built-in plugin, and an application that passes its own preset never loads this one.
  */
 function bundledDefaultPreset(): Promise<Preset> {
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  defaultPresetPromise ??= (import(new URL(`../presets/default/index.${ext}`, import.meta.url).href) as Promise<{ default: Preset }>).then((m) => m.default);
+  defaultPresetPromise ??= (import(ownModuleUrl('presets/default/index.ts')) as Promise<{ default: Preset }>).then((m) => m.default);
   return defaultPresetPromise;
 }
 

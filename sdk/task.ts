@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { NuvomError } from '../kernel/errors.ts';
 import type { Backoff, JobRecord, TimeoutPolicy, Trigger } from '../kernel/index.ts';
 import { taskNameProblem } from './task-names.ts';
+import { OWN_API_PREFIXES } from './own-files.ts';
 
 export interface JobInfo {
   id: string;
@@ -188,7 +189,7 @@ export function checkOptions(opts: Record<string, unknown>, label: string | (() 
 }
 
 /** file:// URL prefixes of nuvom's own API code (source or built), skipped when finding the caller. */
-const OWN = ['sdk/', 'kernel/'].map((d) => new URL(`../${d}`, import.meta.url.split('?')[0]).href);
+const OWN = OWN_API_PREFIXES;
 
 /** The file:// URL of the first stack frame outside nuvom's own files: the module calling task(). */
 function callerModuleUrl(): string | null {

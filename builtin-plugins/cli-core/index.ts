@@ -4,11 +4,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
-// dist/builtin-plugins/cli-core/index.js or builtin-plugins/cli-core/index.ts
-const pkgUrl = new URL(import.meta.url.includes('/dist/') ? '../../../package.json' : '../../package.json', import.meta.url);
+const pkgUrl = new URL('package.json', PACKAGE_ROOT);
 const pkg = JSON.parse(readFileSync(pkgUrl, 'utf8')) as { version: string };
 
 function out(s: string): void {

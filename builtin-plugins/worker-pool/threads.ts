@@ -11,9 +11,10 @@
 import { Worker } from 'node:worker_threads';
 import type { FromThread, ToThread } from './protocol.ts';
 import { Runner } from './runner.ts';
+import { ownModuleUrl } from '../../sdk/plugin.ts';
 
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const RUNNER_URL = new URL(`./thread-runner${ext}`, import.meta.url).href;
+const RUNNER_URL = ownModuleUrl('builtin-plugins/worker-pool/thread-runner.ts');
+const ext = RUNNER_URL.endsWith('.ts') ? '.ts' : '.js';
 let tsxApiUrl: string | null | undefined;
 /** Where tsx's register API is, or null where tsx is not installed (JS tasks only, then). */
 function tsxApi(): string | null {

@@ -5,8 +5,9 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { definePlugin, presetEntries, resolvePreset, type Preset } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, killAll, nuvom, project, start, waitFor } from '../cli/helpers.ts';
 
@@ -29,6 +30,19 @@ const result = await h.result({ timeoutSecs: 60 });
 process.stdout.write(JSON.stringify({ result, jobs: (await client.listJobs()).length }) + '\\n');
 await client.close();
 `;
+
+/**
+ * The modules behind loaded URLs: the built package is bundled (scripts/build.mjs), so a dist/ file
+ * stands for itself and the source modules its source map lists.
+ */
+function withSources(urls: string[]): string[] {
+  return urls.flatMap((u) => {
+    const file = u.startsWith('file:') ? fileURLToPath(u) : null;
+    if (!file || !existsSync(`${file}.map`)) return [u];
+    const { sources } = JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] };
+    return [u, ...sources.map((s) => pathToFileURL(path.resolve(path.dirname(file), s)).href)];
+  });
+}
 
 function runApp(dir: string, env: Record<string, string>) {
   const clean: Record<string, string> = {};
@@ -64,7 +78,7 @@ describe('presets', function () {
       expect(JSON.parse(app.out.stdout.trim().split('\n')[1])).to.deep.equal({ result: 5, jobs: 1 });
       expect((await worker.done).code).to.equal(0);
 
-      const loaded = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      const loaded = withSources(readFileSync(log, 'utf8').split('\n').filter(Boolean));
       expect(loaded.some((u) => u.includes('/builtin-plugins/jobs/'))).to.equal(true);
       expect(loaded.some((u) => u.includes('/builtin-plugins/sqlite/'))).to.equal(true);
       for (const part of ['worker-pool', 'discovery', 'doctor', 'plugin-tools']) {
