@@ -17,7 +17,7 @@ export function currentJob(): JobInfo | null {
   return store().getStore() ?? null;
 }
 
-/** Runs `fn` with `info` as the current job (used by the worker runner). */
-export function runInJob<T>(info: JobInfo, fn: () => T): T {
-  return store().run(info, fn);
+/** Runs `fn(...args)` with `info` as the current job (used by the worker runner). */
+export function runInJob<A extends unknown[], T>(info: JobInfo, fn: (...args: A) => T, args?: A): T {
+  return args ? store().run(info, fn, ...args) : store().run(info, fn as () => T);
 }
