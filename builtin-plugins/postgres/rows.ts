@@ -105,7 +105,8 @@ export function toRecordRow(r: JobRecord, serializer: Serializer): RecordRow {
     attempts: r.attempts,
     max_retries: r.maxRetries,
     retries_left: r.retriesLeft,
-    tags: json(r.tags ?? [], `the tags of job ${r.id}`),
+    // No tags (most jobs): the text of an empty list without a JSON.stringify a job.
+    tags: Array.isArray(r.tags) && r.tags.length === 0 ? '[]' : json(r.tags ?? [], `the tags of job ${r.id}`),
     started_at: ms(r.startedAt, `startedAt of job ${r.id}`),
     completed_at: ms(r.completedAt, `completedAt of job ${r.id}`),
     next_run_at: ms(r.nextRunAt, `nextRunAt of job ${r.id}`),
