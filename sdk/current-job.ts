@@ -17,7 +17,10 @@ export function currentJob(): JobInfo | null {
   return store().getStore() ?? null;
 }
 
-/** Runs `fn(...args)` with `info` as the current job (used by the worker runner). */
+/**
+ * Runs `fn(...args)` with `info` as the current job (used by the worker runner); `this` is undefined
+ * in `fn` (through Reflect.apply: AsyncLocalStorage.run would pass null), and no closure is made.
+ */
 export function runInJob<A extends unknown[], T>(info: JobInfo, fn: (...args: A) => T, args?: A): T {
-  return args ? store().run(info, fn, ...args) : store().run(info, fn as () => T);
+  return args ? store().run(info, Reflect.apply, fn, undefined, args) as T : store().run(info, fn as () => T);
 }

@@ -137,7 +137,7 @@ export class Runner {
   private fill(): void {
     // Counted before starting any: a job that ends synchronously frees its slot only for the next
     // fill, after its outcome is posted (protocol.ts), never for this one.
-    let n = Math.min(this.limit - this.active, this.backlog.length);
+    const n = Math.min(this.limit - this.active, this.backlog.length);
     if (n <= 0) return;
     this.active += n;
     const started = n === this.backlog.length ? this.backlog.splice(0) : this.backlog.splice(0, n);
@@ -222,6 +222,7 @@ export class Runner {
     else this.findTask(msg).then((found) => this.start(found, msg, job), (err: unknown) => this.end(msg.id, false, errorOf(err)));
   }
 
+  /** Runs the task's function (`this` undefined, as docs/tasks.md says) inside currentJob()'s context. */
   private start(t: AnyTask, msg: RunMessage, job: RunningJob): void {
     const id = msg.id;
     const o = t.options;
@@ -247,7 +248,8 @@ export class Runner {
     if (o.onError) this.errorHooks.set(id, (err) => this.runHook('onError', () => o.onError!(hookJob, err), id));
     await this.runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), id);
     try {
-      const r = await t.fn(...msg.args);
+      const fn = t.fn;
+      const r = await fn(...msg.args);
       await this.runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), id);
       return r;
     } catch (err) {

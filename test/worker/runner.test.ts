@@ -21,6 +21,10 @@ task({ name: 'runner.who' }, async (wait: number) => {
   return after?.id;
 });
 
+const thisSeen: unknown[] = [];
+task({ name: 'runner.this' }, function (this: unknown) { thisSeen.push(this); });
+task({ name: 'runner.thisHooked', beforeJob: () => undefined }, async function (this: unknown) { thisSeen.push(this); });
+
 const ref = (taskName: string): TaskRef => ({ taskName, moduleUrl: null, exportName: null });
 
 function batch(taskName: string, limit: number, args: unknown[][]): RunBatch {
@@ -75,6 +79,15 @@ describe('worker runner', () => {
     expect(seen.every((s) => s.attempt === 1 && s.hasSignal)).to.equal(true);
     const values = h.done().flatMap((m) => m.ids.map((id, i) => [id, m.values[i]]));
     for (const [id, v] of values) expect(v).to.equal(id);
+  });
+
+  it('calls the task function without an instance (`this` undefined, docs/tasks.md), with or without hooks', async () => {
+    thisSeen.length = 0;
+    const h = host();
+    h.runner.receive(batch('runner.this', 1, [[]]));
+    h.runner.receive(batch('runner.thisHooked', 1, [[]]));
+    await h.until(2);
+    expect(thisSeen).to.deep.equal([undefined, undefined]);
   });
 
   it('aborts a running job: its signal fires with the reason, and a job still in the backlog is dropped', async () => {
