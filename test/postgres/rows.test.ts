@@ -34,6 +34,20 @@ describe('postgres: record rows', () => {
     }
   });
 
+  it('writes each record its own attempt when records follow one another that differ in one field only', () => {
+    const base = attempt({});
+    const variants: AttemptRecord[] = [
+      base, { ...base, attempt: 2 }, base, { ...base, startedAt: '2026-12-07T12:00:00.001Z' }, { ...base, endedAt: at }, base,
+      { ...base, outcome: 'TIMED_OUT' }, { ...base, workerId: 'host-2:42:abc' }, { ...base, workerId: null }, { ...base, threadId: null },
+      { ...base, threadId: 4 }, { ...base, threadId: Number.NaN }, { ...base, threadId: Number.NaN }, { ...base, threadId: 3 }, base,
+      { ...base, error: { name: 'Error', message: 'x', stack: null } }, base,
+    ];
+    for (const a of variants) {
+      const record = makeJobRecord({ status: 'SUCCESS', attempts: 1, history: [{ ...a }] });
+      expect(toRecordRow(record, serializer).incoming).to.equal(JSON.stringify([a]));
+    }
+  });
+
   it('still refuses a malformed attempt before anything is written', () => {
     const record = makeJobRecord({ status: 'SUCCESS', history: [attempt({ outcome: 'WON' as never })] });
     expect(() => toRecordRow(record, serializer)).to.throw(/outcome "WON" is not one of/);
