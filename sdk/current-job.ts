@@ -17,7 +17,10 @@ export function currentJob(): JobInfo | null {
   return store().getStore() ?? null;
 }
 
-/** Runs `fn` with `info` as the current job (used by the worker runner). */
-export function runInJob<T>(info: JobInfo, fn: () => T): T {
-  return store().run(info, fn);
+/**
+ * Runs `fn(...args)` with `info` as the current job (used by the worker runner); `this` is undefined
+ * in `fn` (through Reflect.apply: AsyncLocalStorage.run would pass null), and no closure is made.
+ */
+export function runInJob<A extends unknown[], T>(info: JobInfo, fn: (...args: A) => T, args?: A): T {
+  return args ? store().run(info, Reflect.apply, fn, undefined, args) as T : store().run(info, fn as () => T);
 }

@@ -163,13 +163,18 @@ export function mergeHistory(
   return out.length > HISTORY_LIMIT ? out.slice(-HISTORY_LIMIT) : out;
 }
 
-/** The last timestamp found valid: a batch's attempts share their times, and Date.parse is dear per job. */
+/*
+ * The last two timestamps found valid: a batch's attempts share their times, and Date.parse is dear
+ * per job. Two, since each attempt brings two (its start and its end), checked one after the other.
+ */
 let lastIso = '';
+let lastIso2 = '';
 const isoOrNull = (v: unknown): v is string | null => {
   if (v === null) return true;
   if (typeof v !== 'string') return false;
-  if (v === lastIso) return true;
+  if (v === lastIso || v === lastIso2) return true;
   if (Number.isNaN(Date.parse(v))) return false;
+  lastIso2 = lastIso;
   lastIso = v;
   return true;
 };

@@ -13,20 +13,21 @@ import { runInJob } from '../../sdk/current-job.ts';
 import { DoneBuilder, type DoneBatch, type FromThread, type RunMessage, type ToThread } from './protocol.ts';
 
 /**
- * A running job's abort signal, made when first asked for (by the task, through `currentJob()`, or
- * by an abort): most jobs never look at it, and an AbortController is among the dearest things a
- * no-op job costs here.
+ * A running job, as `currentJob()` gives it to the task: its abort signal is made when first asked
+ * for (by the task, or by an abort), since most jobs never look at it and an AbortController is among
+ * the dearest things a no-op job costs here. A class, not an object literal with a getter: V8 builds
+ * such a literal through the runtime, ~2 us a job.
  */
-class Abort {
-  private c: AbortController | null = null;
+class RunningJob {
+  #c: AbortController | null = null;
+  constructor(readonly id: string, readonly taskName: string, readonly attempt: number) {}
   get signal(): AbortSignal {
-    return (this.c ??= new AbortController()).signal;
+    return (this.#c ??= new AbortController()).signal;
   }
-  get aborted(): boolean {
-    return this.c !== null && this.c.signal.aborted;
-  }
-  abort(reason: Error): void {
-    (this.c ??= new AbortController()).abort(reason);
+  /** Aborts the job's signal, unless it was aborted already (static: not a method the task sees). */
+  static abort(job: RunningJob, reason: Error): void {
+    const c = (job.#c ??= new AbortController());
+    if (!c.signal.aborted) c.abort(reason);
   }
 }
 
@@ -69,7 +70,7 @@ export interface RunnerOptions {
 
 export class Runner {
   private readonly modules = new Map<string, Promise<Record<string, unknown>>>();
-  private readonly controllers = new Map<string, Abort>();
+  private readonly controllers = new Map<string, RunningJob>();
   /**
    * The onError hook of each running job that has one, until it has fired: a timeout fires it from the
    * abort message (the pool may end the thread before the task throws), and the task's own error then
@@ -102,7 +103,7 @@ export class Runner {
       const reason = new Error(msg.reason === 'timeout' ? 'the job timed out' : msg.reason === 'cancel' ? 'the job was cancelled' : 'the worker is shutting down');
       reason.name = msg.reason === 'timeout' ? 'TimeoutError' : 'AbortError';
       if (c) {
-        if (!c.aborted) c.abort(reason);
+        RunningJob.abort(c, reason);
         const onError = msg.onError ? this.errorHooks.get(msg.id) : undefined;
         if (onError) {
           this.errorHooks.delete(msg.id);
@@ -134,10 +135,13 @@ export class Runner {
 
   /** Starts backlog jobs in the free slots (only after their freeing was posted: see protocol.ts). */
   private fill(): void {
-    while (this.active < this.limit && this.backlog.length) {
-      this.active++;
-      void this.run(this.backlog.shift()!);
-    }
+    // Counted before starting any: a job that ends synchronously frees its slot only for the next
+    // fill, after its outcome is posted (protocol.ts), never for this one.
+    const n = Math.min(this.limit - this.active, this.backlog.length);
+    if (n <= 0) return;
+    this.active += n;
+    const started = n === this.backlog.length ? this.backlog.splice(0) : this.backlog.splice(0, n);
+    for (let i = 0; i < n; i++) this.run(started[i]);
   }
 
   /** Outcomes finished in one turn of the event loop go back in one message. */
@@ -205,37 +209,59 @@ export class Runner {
     }
   }
 
-  private async run(msg: RunMessage): Promise<void> {
-    const controller = new Abort();
+  /**
+   * Starts a job: at once where its task is defined here (the common case: no promise of the
+   * runner's own in the way), else once its module is loaded.
+   */
+  private run(msg: RunMessage): void {
+    const job = new RunningJob(msg.id, msg.task.taskName, msg.attempt);
+    this.controllers.set(msg.id, job);
+    const t = getTask(job.taskName);
+    if (t) this.start(t, msg, job);
+    // Held as running while its module loads: an abort then aborts the job once it starts.
+    else this.findTask(msg).then((found) => this.start(found, msg, job), (err: unknown) => this.end(msg.id, false, errorOf(err)));
+  }
+
+  /** Runs the task's function (`this` undefined, as docs/tasks.md says) inside currentJob()'s context. */
+  private start(t: AnyTask, msg: RunMessage, job: RunningJob): void {
     const id = msg.id;
-    this.controllers.set(id, controller);
-    const taskName = msg.task.taskName;
-    let ok = true;
-    let value: unknown;
+    const o = t.options;
+    let result: unknown;
     try {
-      const t = await this.findTask(msg);
-      const info = { id, taskName, attempt: msg.attempt, get signal() { return controller.signal; } };
-      const o = t.options;
-      const result = await runInJob(info, o.beforeJob || o.afterJob || o.onError ? async () => {
-        const hookJob = { id, taskName, attempt: msg.attempt, signal: controller.signal, args: msg.args };
-        if (o.onError) this.errorHooks.set(id, (err) => this.runHook('onError', () => o.onError!(hookJob, err), id));
-        await this.runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), id);
-        try {
-          const r = await t.fn(...msg.args);
-          await this.runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), id);
-          return r;
-        } catch (err) {
-          const onError = this.errorHooks.get(id);
-          this.errorHooks.delete(id);
-          if (onError) await onError(err as Error);
-          throw err;
-        }
-      } : () => t.fn(...msg.args));
-      value = result;
+      result = o.beforeJob || o.afterJob || o.onError ? runInJob(job, () => this.withHooks(t, msg, job)) : runInJob(job, t.fn, msg.args);
     } catch (err) {
-      ok = false;
-      value = errorOf(err);
+      this.end(id, false, errorOf(err));
+      return;
     }
+    if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof (result as PromiseLike<unknown>).then === 'function') {
+      // A promise, or any thenable, settles as awaiting it would.
+      (result instanceof Promise ? result : Promise.resolve(result)).then((v) => this.end(id, true, v), (err: unknown) => this.end(id, false, errorOf(err)));
+    } else {
+      this.end(id, true, result);
+    }
+  }
+
+  private async withHooks(t: AnyTask, msg: RunMessage, job: RunningJob): Promise<unknown> {
+    const id = msg.id;
+    const o = t.options;
+    const hookJob = { id, taskName: msg.task.taskName, attempt: msg.attempt, signal: job.signal, args: msg.args };
+    if (o.onError) this.errorHooks.set(id, (err) => this.runHook('onError', () => o.onError!(hookJob, err), id));
+    await this.runHook('beforeJob', o.beforeJob && (() => o.beforeJob!(hookJob)), id);
+    try {
+      const fn = t.fn;
+      const r = await fn(...msg.args);
+      await this.runHook('afterJob', o.afterJob && (() => o.afterJob!(hookJob, r)), id);
+      return r;
+    } catch (err) {
+      const onError = this.errorHooks.get(id);
+      this.errorHooks.delete(id);
+      if (onError) await onError(err as Error);
+      throw err;
+    }
+  }
+
+  /** A job's outcome: to the next batch, unless it was abandoned. */
+  private end(id: string, ok: boolean, value: unknown): void {
     this.controllers.delete(id);
     if (this.errorHooks.size) this.errorHooks.delete(id);
     if (this.abandoned.size && this.abandoned.delete(id)) return;
