@@ -1,7 +1,8 @@
 /**
  * The LISTEN connection of a PostgreSQL pool (db.ts): one pg.Client for every channel a process
  * listens on, reconnected with back-off whenever it drops, telling subscribers to look again after a
- * gap (a NOTIFY may have been missed; the workers' polls cover the gap meanwhile).
+ * gap (a NOTIFY may have been missed; the workers' polls cover the gap meanwhile), and once a LISTEN
+ * is first in place (a NOTIFY sent between subscribe() and the LISTEN was missed too).
  * Must never: throw into a subscriber's caller, or keep the process alive (its timer is unref'd).
  */
 import type { Client } from 'pg';
@@ -14,8 +15,6 @@ export class Listener {
   private connecting: Promise<void> | null = null;
   private closed = false;
   private backoff = 100;
-  /** The connection dropped (or never came up) since the last one: a NOTIFY may have been missed. */
-  private lost = false;
   private timer: NodeJS.Timeout | null = null;
 
   /** `open` makes a new, unconnected client (db.ts gives the plugin's connection settings). */
@@ -26,7 +25,10 @@ export class Listener {
     const fresh = !set;
     if (!set) { set = new Set(); this.subs.set(channel, set); }
     set.add(fn);
-    if (fresh && this.client) void this.client.query(`LISTEN "${channel}"`).catch(() => undefined);
+    if (fresh && this.client) {
+      // A channel added to a live connection: its subscribers look once the LISTEN is in place.
+      void this.client.query(`LISTEN "${channel}"`).then(() => { for (const f of this.subs.get(channel) ?? []) f(null); }, () => undefined);
+    }
     void this.ensure();
     return () => {
       set!.delete(fn);
@@ -51,8 +53,6 @@ export class Listener {
       await client.connect();
       for (const ch of this.subs.keys()) await client.query(`LISTEN "${ch}"`);
       if (this.closed) { await client.end().catch(() => undefined); return; }
-      const reconnect = this.lost;
-      this.lost = false;
       this.client = client;
       this.backoff = 100;
       client.on('notification', (n) => {
@@ -63,8 +63,8 @@ export class Listener {
         this.client = null;
         if (!this.closed) this.retryLater();
       });
-      // After a gap, anything may have been missed: tell every subscriber to look.
-      if (reconnect) for (const set of this.subs.values()) for (const fn of set) fn(null);
+      // Before the LISTEN (the first connection, or after a gap) anything may have been missed: every subscriber looks.
+      for (const set of this.subs.values()) for (const fn of set) fn(null);
     } catch (err) {
       await client?.end().catch(() => undefined);
       if (!this.closed) {
@@ -75,7 +75,6 @@ export class Listener {
   }
 
   private retryLater(): void {
-    this.lost = true;
     if (this.timer) return;
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, 5000);
