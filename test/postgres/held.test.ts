@@ -15,6 +15,18 @@ describe('postgres: the connection kept for single statements', function () {
     for (const s of schemas) await dropSchema(s).catch(() => undefined);
   });
 
+  /** The backend pid single statements of `d` run on. */
+  const pidOf = async (d: PgDb): Promise<number> => (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+
+  /** Waits (deadline 10 s) until the server has no session `pid` any more. */
+  async function gone(admin: Awaited<ReturnType<typeof pgClient>>, pid: number, what: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
+      if (Date.now() > deadline) throw new Error(`backend ${pid} ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   function db(poolSize: number): PgDb {
     const schema = schemaName();
     schemas.push(schema);
@@ -39,18 +51,14 @@ describe('postgres: the connection kept for single statements', function () {
     const d = db(4);
     const admin = await pgClient();
     try {
-      const pid = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      expect((await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid, 'single statements share one connection').to.equal(pid);
+      const pid = await pidOf(d);
+      expect(await pidOf(d), 'single statements share one connection').to.equal(pid);
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       // Wait until the server has ended it, so the next statement meets the cut connection.
-      const deadline = Date.now() + 10_000;
-      while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
-        if (Date.now() > deadline) throw new Error(`backend ${pid} still there after 10 s`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const after = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await gone(admin, pid, 'still there after 10 s');
+      const after = await pidOf(d);
       expect(after).to.not.equal(pid);
-      expect((await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid).to.equal(after);
+      expect(await pidOf(d)).to.equal(after);
     } finally {
       await admin.end();
       await d.close();
@@ -79,13 +87,9 @@ describe('postgres: the connection kept for single statements', function () {
     const d = db(2);
     const admin = await pgClient();
     try {
-      const pid = (await d.query<{ pid: number }>('test', 'SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const pid = await pidOf(d);
       await d.close();
-      const deadline = Date.now() + 10_000;
-      while ((await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount) {
-        if (Date.now() > deadline) throw new Error(`backend ${pid} still connected 10 s after close()`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await gone(admin, pid, 'still connected 10 s after close()');
     } finally {
       await admin.end();
     }
