@@ -81,6 +81,13 @@ async function checkedOut<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>,
   }
 }
 
+/** Whether a connection's socket keeps the process alive (pg's Client ref()/unref(), not in its types). */
+function keepsAlive(c: PoolClient, on: boolean): void {
+  const client = c as unknown as { ref?: () => void; unref?: () => void };
+  if (on) client.ref?.();
+  else client.unref?.();
+}
+
 /** The held connection's 'error' listener (see PgDb.held). */
 const muted = (): void => undefined;
 
@@ -286,6 +293,7 @@ export class PgDb {
 
   private onHeld<R extends QueryResultRow>(c: PoolClient, text: string, values: unknown[] | undefined, busy = false): Promise<QueryResult<R>> {
     if (!busy) this.heldBusy = true;
+    keepsAlive(c, true); // not while idle (heldDone)
     return submitNamed<R>(c, text, values).then((r) => {
       this.heldDone(c);
       return r;
@@ -295,11 +303,17 @@ export class PgDb {
     });
   }
 
-  /** The held connection's statement ended: keep it, or give it back (someone waits, closing) or drop it (lost). */
+  /**
+   * The held connection's statement ended: keep it, or give it back (someone waits, closing) or drop
+   * it (lost). Kept, it does not keep the process alive (unref'd until its next statement), as an idle
+   * pool connection does not for longer than its idle timeout: a script that enqueues and never calls
+   * close() still ends.
+   */
   private heldDone(c: PoolClient, lost?: unknown): void {
     this.heldBusy = false;
     if (this.held !== c) return;
     if (lost !== undefined || this.closed || (this.pool?.waitingCount ?? 0) > 0) this.yieldHeld(lost);
+    else keepsAlive(c, false);
   }
 
   /** Gives the held connection back to the pool (destroyed when `lost`), unless a statement is running on it. */
@@ -308,6 +322,7 @@ export class PgDb {
     if (!c || this.heldBusy) return;
     this.held = null;
     c.off('error', muted);
+    keepsAlive(c, true); // as every pool connection (a transaction on it keeps the process alive)
     c.release(lost instanceof Error ? lost : lost !== undefined ? new Error(messageOf(lost)) : undefined);
   }
 

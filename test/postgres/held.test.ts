@@ -4,7 +4,12 @@
  * statements beyond it run through the pool, and close() ends it.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { PgDb } from '../../builtin-plugins/postgres/db.ts';
+import { REPO_ROOT } from '../helpers/tmp.ts';
 import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
 describe('postgres: the connection kept for single statements', function () {
@@ -81,6 +86,19 @@ describe('postgres: the connection kept for single statements', function () {
     } finally {
       await d.close();
     }
+  });
+
+  it('a process that ran a statement and never calls close() still ends (the kept connection does not hold it)', async () => {
+    const schema = schemaName();
+    schemas.push(schema);
+    const dbUrl = pathToFileURL(path.join(REPO_ROOT, 'builtin-plugins/postgres/db.ts')).href;
+    const code = `import { PgDb } from ${JSON.stringify(dbUrl)};
+      const d = new PgDb(${JSON.stringify(settingsFor(schema))});
+      const r = await d.query('test', 'SELECT 41 + 1 AS n');
+      console.log('ran', r.rows[0].n);`;
+    // Before: the kept connection held the process forever (an idle pool connection lets go after 30 s).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO_ROOT, timeout: 20_000 });
+    expect(stdout.trim()).to.equal('ran 42');
   });
 
   it('close() ends the kept connection (no session of this process is left on the server)', async () => {
