@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { cliFormat, type PluginContext } from '../../sdk/plugin.ts';
-import { loadPg, pgError } from './db.ts';
+import { pgError } from './db.ts';
+import { loadPg } from './driver.ts';
 import { LATEST, migrate, schemaVersion } from './schema.ts';
 import { redact, type PostgresSettings } from './settings.ts';
 

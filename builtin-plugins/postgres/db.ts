@@ -2,56 +2,22 @@
  * Connections to PostgreSQL for the queue, result store and schedule store: one pg.Pool per
  * (connection string, schema) per process, shared by every service on it and ended when the last one
  * lets go; one extra connection LISTENs for wake-ups (listener.ts), and a worker claims on one more
- * whose session is set once (claimQuery). `pg` is imported
- * here, lazily (on the first service built), so an application on SQLite never loads it.
+ * whose session is set once (claimQuery), and single statements run on a connection kept out of the
+ * pool (kept.ts). `pg` is loaded lazily (driver.ts, on the first service built), so an application on
+ * SQLite never loads it.
  * Errors: driver errors become NuvomErrors that say what to fix; a connection lost after the pool
  * has once worked (a server restart, pg_terminate_backend) is retried with back-off for up to
  * RECOVER_MS, so a worker rides over a restart instead of failing its writes.
  * Must never: retry a statement whose failure is not a lost connection, or log a password.
  */
-import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, redact, type PostgresSettings } from './settings.ts';
 import { Listener } from './listener.ts';
+import { isConnectionLost, loadPg, named } from './driver.ts';
+import { KeptConnection } from './kept.ts';
 import { migrate } from './schema.ts';
-
-type PgModule = typeof import('pg');
-let pgModule: Promise<PgModule> | null = null;
-
-/**
- * pg (CommonJS), required. When it loads, pg 8 probes for Cloudflare Workers (lib/stream.js): where
- * `navigator` is missing (Node 20) it builds a fetch `Response`, which loads Node's fetch
- * implementation (undici), about as dear as pg itself, on the worker's path to its first job. So a
- * plain `navigator` stands in while pg loads: the require is synchronous, no other code runs before
- * it is removed. Where `navigator` exists (Node 21+) nothing is touched.
- */
-function requirePg(): PgModule {
-  const req = createRequire(import.meta.url);
-  if ('navigator' in globalThis) return req('pg') as PgModule;
-  Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Node.js' }, configurable: true, writable: true });
-  try {
-    return req('pg') as PgModule;
-  } finally {
-    delete (globalThis as { navigator?: unknown }).navigator;
-  }
-}
-
-/** pg's Query class, once pg is loaded (submitNamed). */
-let pgQuery: (new (text: string, values: unknown[] | undefined, cb: (err: Error | null, res: any) => void) => import('pg').Submittable) | null = null;
-
-/** pg, loaded on first use. */
-export function loadPg(): Promise<PgModule> {
-  pgModule ??= Promise.resolve().then(requirePg).then((pg) => {
-    pgQuery = typeof pg.Query === 'function' ? pg.Query as unknown as typeof pgQuery : null;
-    return pg;
-  }).catch((err) => {
-    pgModule = null;
-    throw new NuvomError('NUVOM_E_PLUGIN_LOAD', `the PostgreSQL backend needs the "pg" package: ${messageOf(err)}; run npm install pg`, { plugin: PLUGIN_NAME, cause: err });
-  });
-  return pgModule;
-}
 
 /** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
 function connectionConfig(settings: PostgresSettings): { connectionString?: string; application_name: string } {
@@ -81,67 +47,12 @@ async function checkedOut<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>,
   }
 }
 
-/** Whether a connection's socket keeps the process alive (pg's Client ref()/unref(), not in its types). */
-function keepsAlive(c: PoolClient, on: boolean): void {
-  const client = c as unknown as { ref?: () => void; unref?: () => void };
-  if (on) client.ref?.();
-  else client.unref?.();
-}
-
-/** The held connection's 'error' listener (see PgDb.held). */
-const muted = (): void => undefined;
-
 /** How long a lost connection is retried before the operation fails (a server restart takes a few seconds). */
 export const RECOVER_MS = 30_000;
 
 /** Something with pg's `query(text, values)`: a Pool, a PoolClient, a Client (the app's transaction). */
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
-}
-
-/*
- * Statements are prepared once per connection (pg's named statements): the hot ones (claim, enqueue,
- * settle) are long, and parsing and planning them on every call cost more than running them. One name
- * per distinct text, process-wide; past MAX_NAMED texts (listJobs filter shapes...) the rest run unnamed.
- */
-const names = new Map<string, string>();
-const MAX_NAMED = 500;
-
-/**
- * Runs `text` on `client` as pg's named statement, skipping the copy pg makes of a query config
- * object (Object.getOwnPropertyDescriptors, ~6 us a statement, the largest of pg's own costs on a
- * delay(), docs/benchmarks.md): the Query is built from the text and given its name. For a checked-out
- * client only (a pool's query() cannot take a built Query).
- */
-function submitNamed<R extends QueryResultRow>(client: PoolClient, text: string, values?: unknown[]): Promise<QueryResult<R>> {
-  const q = named(text, values);
-  const Query = pgQuery;
-  if (Query === null || q.name === undefined) return client.query<R>(q);
-  return new Promise((resolve, reject) => {
-    const query = new Query(text, values, (err: Error | null, res: QueryResult<R>) => (err ? reject(err) : resolve(res)));
-    (query as { name?: string }).name = q.name;
-    client.query(query);
-  });
-}
-
-/** pg's query config for `text`, named when it can be. */
-export function named(text: string, values?: unknown[]): { name?: string; text: string; values?: unknown[] } {
-  let name = names.get(text);
-  if (name === undefined && names.size < MAX_NAMED) {
-    name = `nuvom_${names.size}`;
-    names.set(text, name);
-  }
-  return name === undefined ? { text, values } : { name, text, values };
-}
-
-const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
-
-/** True for an error that means the connection (not the statement) failed: worth a retry on a new one. */
-export function isConnectionLost(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  if (code && LOST_CODES.has(code)) return true;
-  const m = messageOf(err);
-  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|server closed the connection|not queryable/i.test(m);
 }
 
 /** A driver error as a NuvomError saying what to fix; `what` is the operation ("claiming jobs"). */
@@ -193,15 +104,8 @@ export class PgDb {
   private everConnected = false;
   private closed = false;
   private listener: Listener | null = null;
-  /**
-   * One connection kept out of the pool for single statements (an enqueue, a getJob, a settle), so a
-   * statement skips the pool's checkout and release (its callbacks, events and idle timer: ~15 us of
-   * CPU a delay(), docs/benchmarks.md). A statement arriving while it is busy goes through the pool.
-   * It goes back to the pool when a transaction or another statement waits for a connection (never
-   * held while the pool is short), and is dropped when its connection is lost.
-   */
-  private held: PoolClient | null = null;
-  private heldBusy = false;
+  /** A connection kept for single statements (kept.ts); made with the pool. */
+  private kept: KeptConnection | null = null;
   refs = 0;
 
   constructor(readonly settings: PostgresSettings, readonly logger?: Logger) {
@@ -243,6 +147,7 @@ export class PgDb {
     const makePool = await this.poolMaker();
     if (this.closed) throw this.closedError();
     this.pool = makePool(this.settings.postgresPoolSize);
+    this.kept = new KeptConnection(this.pool, this.settings.postgresPoolSize);
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -270,60 +175,10 @@ export class PgDb {
     return this.recovering(what, () => this.single<R>(text, values));
   }
 
-  /** One statement: on the held connection when it is free, else through the pool (see `held`). */
+  /** One statement: on the kept connection when it is free, else through the pool. */
   private single<R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
-    const pool = this.pool;
-    if (!pool) throw this.closedError();
-    const c = this.held;
-    if (this.heldBusy || this.closed) return pool.query<R>(named(text, values));
-    if (c) return this.onHeld(c, text, values);
-    // None held: take one, unless that would leave the pool short (a caller waits, or none is left).
-    if (pool.waitingCount > 0 || (pool.idleCount === 0 && pool.totalCount >= this.settings.postgresPoolSize)) return pool.query<R>(named(text, values));
-    this.heldBusy = true;
-    return pool.connect().then((client) => {
-      // Cut while idle: muted here (it would crash the process unheard); the next statement fails and drops it.
-      client.on('error', muted);
-      this.held = client;
-      return this.onHeld<R>(client, text, values, true);
-    }, (err: unknown) => {
-      this.heldBusy = false;
-      throw err;
-    });
-  }
-
-  private onHeld<R extends QueryResultRow>(c: PoolClient, text: string, values: unknown[] | undefined, busy = false): Promise<QueryResult<R>> {
-    if (!busy) this.heldBusy = true;
-    keepsAlive(c, true); // not while idle (heldDone)
-    return submitNamed<R>(c, text, values).then((r) => {
-      this.heldDone(c);
-      return r;
-    }, (err: unknown) => {
-      this.heldDone(c, isConnectionLost(err) ? err : undefined);
-      throw err;
-    });
-  }
-
-  /**
-   * The held connection's statement ended: keep it, or give it back (someone waits, closing) or drop
-   * it (lost). Kept, it does not keep the process alive (unref'd until its next statement), as an idle
-   * pool connection does not for longer than its idle timeout: a script that enqueues and never calls
-   * close() still ends.
-   */
-  private heldDone(c: PoolClient, lost?: unknown): void {
-    this.heldBusy = false;
-    if (this.held !== c) return;
-    if (lost !== undefined || this.closed || (this.pool?.waitingCount ?? 0) > 0) this.yieldHeld(lost);
-    else keepsAlive(c, false);
-  }
-
-  /** Gives the held connection back to the pool (destroyed when `lost`), unless a statement is running on it. */
-  private yieldHeld(lost?: unknown): void {
-    const c = this.held;
-    if (!c || this.heldBusy) return;
-    this.held = null;
-    c.off('error', muted);
-    keepsAlive(c, true); // as every pool connection (a transaction on it keeps the process alive)
-    c.release(lost instanceof Error ? lost : lost !== undefined ? new Error(messageOf(lost)) : undefined);
+    if (!this.kept) throw this.closedError();
+    return this.kept.query<R>(text, values);
   }
 
   /**
@@ -336,9 +191,8 @@ export class PgDb {
 
   /** One try of a transaction, errors as the driver gave them (for callers that retry themselves). */
   async txOnce<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
-    const pool = this.pool!;
-    if (pool.idleCount === 0 && pool.totalCount >= this.settings.postgresPoolSize) this.yieldHeld();
-    return checkedOut(pool, async (client) => {
+    this.kept?.yieldIfShort();
+    return checkedOut(this.pool!, async (client) => {
       await client.query('BEGIN');
       const out = await fn({ query: (t: string, v?: unknown[]) => client.query(named(t, v)) } as Queryable);
       await client.query('COMMIT');
@@ -384,12 +238,12 @@ export class PgDb {
     this.claimReady.add(client);
   }
 
-  /** One statement on the pool, errors as the driver gave them (after open()). */
+  /** One statement (on the kept connection, else the pool), errors as the driver gave them (after open()). */
   rawQuery<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> {
     return this.single<R>(text, values);
   }
 
-  /** rawQuery as a Queryable: statements on the pool, for callers that retry themselves (after open()). */
+  /** rawQuery as a Queryable, for callers that retry themselves (after open()). */
   readonly direct: Queryable = { query: (t: string, v?: unknown[]) => this.rawQuery(t, v) } as Queryable;
 
   /** Calls `op` again while it fails with a lost connection, up to RECOVER_MS. `lostBefore` tells the op a retry happened. */
@@ -421,7 +275,7 @@ export class PgDb {
     this.closed = true;
     await this.listener?.close();
     await this.opened?.catch(() => undefined);
-    this.yieldHeld(); // busy: its statement's end gives it back (closed)
+    this.kept?.close();
     await this.pool?.end().catch(() => undefined);
     await this.claimPool?.end().catch(() => undefined);
   }

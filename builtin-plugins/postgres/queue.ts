@@ -362,4 +362,4 @@ function toJob(row: QueueRow, claim?: { workerId: string; leaseExpiresAt: number
 }
 
 /** @internal */
-export { isConnectionLost } from './db.ts';
+export { isConnectionLost } from './driver.ts';
