@@ -10,7 +10,8 @@ import { createClient, inTransaction, isNuvomError, type Client } from '../../sd
 import { PgDb } from '../../builtin-plugins/postgres/db.ts';
 import { LATEST, schemaVersion } from '../../builtin-plugins/postgres/schema.ts';
 import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
-import { memoryLogger, REPO_ROOT, tempProject } from '../helpers/tmp.ts';
+import { memoryLogger, REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
+import { definePlugin } from '../../sdk/plugin.ts';
 import { add } from './fixtures/tasks.ts';
 import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
@@ -58,6 +59,36 @@ describe('postgres: an application on PostgreSQL', function () {
       expect(await q.get(handle.id), 'a finished job left the queue').to.equal(null);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('fires jobSucceeded only once the SUCCESS record is committed: a tap reading it, on another connection, sees SUCCESS every time', async () => {
+    const seen: Promise<string | undefined>[] = [];
+    const reader = definePlugin({
+      name: 'reader', apiVersion: 1,
+      register(ctx) {
+        ctx.hooks.jobSucceeded.tap('reader', (e) => {
+          seen.push(pgClient().then(async (db) => {
+            try {
+              const { rows } = await db.query<{ status: string }>(`SELECT status FROM "${schema}".jobs WHERE id = $1`, [e.jobId]);
+              return rows[0]?.status;
+            } finally {
+              await db.end();
+            }
+          }));
+        });
+      },
+    });
+    const own = await createClient({ cwd: tempProject(), env: {}, logger: memoryLogger().logger, plugins: [reader], config: { queueBackend: 'postgres', resultBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: schema } });
+    const worker = await own.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      const hs = await add.map(Array.from({ length: 20 }, (_, i) => [i, 1] as [number, number]));
+      await Promise.all(hs.map((h) => h.result({ timeoutSecs: 30 })));
+      await waitFor(() => seen.length === 20, { what: '20 jobSucceeded events' });
+      expect(await Promise.all(seen)).to.deep.equal(Array(20).fill('SUCCESS'));
+    } finally {
+      await worker.stop();
+      await own.close();
     }
   });
 
