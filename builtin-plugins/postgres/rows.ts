@@ -277,7 +277,9 @@ const MAX_SETTLE_SHAPES = 64;
 
 /** The settle UPDATE of `rows` and its parameters; with `workerId`, fenced and checked as settleUnmerged says. */
 function settleStatement(s: string, rows: SettleRow[], workerId: string | null): { sql: string; params: unknown[] } {
-  const cols = SETTLE_COLS.map((_, c) => (i: number) => settleValue(rows[i], c));
+  // Pushed, as enqueue.ts builds its columns: compact() then sees one kind of array (see batch-params.ts).
+  const cols: Array<(i: number) => unknown> = [];
+  for (let c = 0; c < SETTLE_COLS.length; c++) cols.push((i: number) => settleValue(rows[i], c));
   let { shape, params } = compact(rows.length, cols, (c) => SETTLE_TYPES[c] !== 'bytea');
   let key = `${s}\u0000${workerId === null ? 'm' : 'f'}${shape}`;
   if (!settleSql.has(key) && settleSql.size >= MAX_SETTLE_SHAPES) {
