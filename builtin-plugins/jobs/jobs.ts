@@ -63,8 +63,14 @@ export function newJobId(now = Date.now()): string {
   b[6] = 0x70 | (seq >>> 8);
   b[7] = seq & 0xff;
   b[8] = 0x80 | (b[8] & 0x3f);
-  const h = (i: number) => HEX[b[i]];
-  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
+  // Indexed directly, without a helper closure: the bundle names every closure it sees made
+  // (esbuild's keepNames, an Object.defineProperty each time), and this runs once per job.
+  return `${HEX[b[0]]}${HEX[b[1]]}${HEX[b[2]]}${HEX[b[3]]}-${HEX[b[4]]}${HEX[b[5]]}-${HEX[b[6]]}${HEX[b[7]]}-${HEX[b[8]]}${HEX[b[9]]}-${HEX[b[10]]}${HEX[b[11]]}${HEX[b[12]]}${HEX[b[13]]}${HEX[b[14]]}${HEX[b[15]]}`;
+}
+
+/** How an error names a call: its task, and its place in a batch of several. */
+function labelOf(taskName: string, i: number, n: number): string {
+  return `task "${taskName}"${n > 1 ? ` (call ${i})` : ''}`;
 }
 
 function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
@@ -125,6 +131,19 @@ function transactionOf(calls: EnqueueCall[]): unknown {
   return own.length ? own[0] : currentTransaction();
 }
 
+/*
+ * A handle's methods, made by these functions rather than written in the object literal: the bundle
+ * names a function written where a name is inferred (esbuild's keepNames: an Object.defineProperty
+ * each), and a map() makes two per job. They stay own properties, so a destructured `result` works.
+ */
+function resultGetter(jobs: Jobs, id: string): JobHandle['result'] {
+  return (opts?: ResultOptions) => jobs.waitForResult(id, opts) as Promise<never>;
+}
+
+function recordGetter(jobs: Jobs, id: string): JobHandle['record'] {
+  return () => jobs.getJob(id);
+}
+
 export class Jobs implements JobsService {
   constructor(private readonly d: JobsDeps) {}
 
@@ -153,10 +172,11 @@ export class Jobs implements JobsService {
         if (badName) throw new NuvomError('NUVOM_E_TASK_INVALID', `enqueue: ${badName}; nothing was enqueued`, { details: { taskName } });
         checkedName = taskName;
       }
-      // Named only in an error: a map() of many calls builds no label per call.
-      const label = () => `task "${taskName}"${calls.length > 1 ? ` (call ${i})` : ''}`;
+      // Named only in an error. Not a closure made per call (see newJobId): a call with options of
+      // its own, the uncommon case, makes one for checkOptions.
       const argsOnly = onlyArgs(call);
       if (!argsOnly) {
+        const label = () => labelOf(taskName, i, calls.length);
         checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
         if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
           throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
@@ -167,7 +187,7 @@ export class Jobs implements JobsService {
         args = serializer.encode(call.args);
       } catch (err) {
         const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
-        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${label()}: ${m}; nothing was enqueued`, { cause: err });
+        throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${labelOf(taskName, i, calls.length)}: ${m}; nothing was enqueued`, { cause: err });
       }
       encoded[i] = args;
       jobs0[i] = {
@@ -175,7 +195,7 @@ export class Jobs implements JobsService {
         taskName,
         args,
         priority: call.priority ?? taskOptions.priority ?? 0,
-        runAt: call.runAt === undefined && call.delaySecs === undefined ? now : runAtOf(call, now, label()),
+        runAt: call.runAt === undefined && call.delaySecs === undefined ? now : runAtOf(call, now, labelOf(taskName, i, calls.length)),
         attempts: 0,
         createdAt: now,
         // The call's per-job options have the task options' names (retries, timeoutSecs, ...).
@@ -221,12 +241,7 @@ export class Jobs implements JobsService {
   }
 
   handle(id: string, taskName: string): JobHandle {
-    return {
-      id,
-      taskName,
-      result: (opts?: ResultOptions) => this.waitForResult(id, opts) as Promise<never>,
-      record: () => this.getJob(id),
-    };
+    return { id, taskName, result: resultGetter(this, id), record: recordGetter(this, id) };
   }
 
   getJob(id: string): Promise<JobRecord | null> {
