@@ -119,6 +119,10 @@ const isoOrNull = (v: unknown): boolean => {
   return true;
 };
 
+function badField(r: JobRecord, plugin: string | undefined, field: string, want: string, got: unknown): NuvomError {
+  return usage(`job record ${show(r.id)}: ${field} must be ${want}, got ${show(got)}; nothing was written`, plugin);
+}
+
 /**
  * Checks records before any is written (put, putMany, a job store's batches): an id and a task name,
  * a known status, whole attempts, ISO timestamps. NUVOM_E_USAGE naming the job and the field;
@@ -128,14 +132,14 @@ export function checkRecords(records: readonly JobRecord[], plugin?: string): vo
   if (!Array.isArray(records)) throw usage(`expected a list of job records, got ${show(records)}`, plugin);
   for (const r of records) {
     if (!r || typeof r !== 'object') throw usage(`a job record must be an object, got ${show(r)}`, plugin);
-    const bad = (field: string, want: string, got: unknown) => usage(`job record ${show(r.id)}: ${field} must be ${want}, got ${show(got)}; nothing was written`, plugin);
-    if (typeof r.id !== 'string' || r.id === '') throw bad('id', 'a non-empty string', r.id);
-    if (typeof r.taskName !== 'string' || r.taskName === '') throw bad('taskName', 'a non-empty string', r.taskName);
-    if (!JOB_STATUSES.includes(r.status)) throw bad('status', `one of ${JOB_STATUSES.join(', ')}`, r.status);
-    if (!Number.isInteger(r.attempts) || r.attempts < 0) throw bad('attempts', 'a whole number >= 0', r.attempts);
-    if (typeof r.createdAt !== 'string' || !isoOrNull(r.createdAt)) throw bad('createdAt', 'an ISO-8601 date string', r.createdAt);
+    // No function made per record (the bundle names each closure made: see jobs.ts's newJobId).
+    if (typeof r.id !== 'string' || r.id === '') throw badField(r, plugin, 'id', 'a non-empty string', r.id);
+    if (typeof r.taskName !== 'string' || r.taskName === '') throw badField(r, plugin, 'taskName', 'a non-empty string', r.taskName);
+    if (!JOB_STATUSES.includes(r.status)) throw badField(r, plugin, 'status', `one of ${JOB_STATUSES.join(', ')}`, r.status);
+    if (!Number.isInteger(r.attempts) || r.attempts < 0) throw badField(r, plugin, 'attempts', 'a whole number >= 0', r.attempts);
+    if (typeof r.createdAt !== 'string' || !isoOrNull(r.createdAt)) throw badField(r, plugin, 'createdAt', 'an ISO-8601 date string', r.createdAt);
     for (const field of ['startedAt', 'completedAt', 'nextRunAt'] as const) {
-      if (!isoOrNull(r[field])) throw bad(field, 'an ISO-8601 date string or null', r[field]);
+      if (!isoOrNull(r[field])) throw badField(r, plugin, field, 'an ISO-8601 date string or null', r[field]);
     }
   }
 }
