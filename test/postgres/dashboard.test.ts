@@ -1,6 +1,6 @@
 /**
  * The dashboard on a PostgreSQL project: what an operator sees matches the store, past the 5,000
- * newest records the listJobs fallback reads.
+ * newest records the listJobs fallback reads, and past a page of jobs that share a millisecond.
  */
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
@@ -63,5 +63,23 @@ describe('postgres: the dashboard', function () {
     }
     expect(body.throughputLastHour[1].at - body.throughputLastHour[0].at).to.equal(60_000);
     expect(body.runTimes).to.deep.equal([{ task: 'a', n: 200, p50: 40, p95: 40 }, { task: 'b', n: 200, p50: 80, p95: 80 }]);
+  });
+
+  it('pages through jobs that share one millisecond (a bulk enqueue), each once', async () => {
+    const at = new Date(Date.now() - 60_000).toISOString();
+    const ids = Array.from({ length: 300 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+    await client.kernel.resolve('resultStore').putMany(ids.map((id, i): JobRecord => ({
+      id, taskName: 'bulk', args: [i], status: 'PENDING', attempts: 0, maxRetries: 0, retriesLeft: 0, priority: 0, tags: [],
+      createdAt: at, startedAt: null, completedAt: null, nextRunAt: null, result: null, error: null, timeoutSecs: 30, timeoutPolicy: 'retry', workerId: null,
+    })));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const body = (await (await fetch(`${url}/api/jobs?task=bulk&limit=50${cursor ? `&cursor=${cursor}` : ''}`)).json()) as Json;
+      expect(body.jobs.length).to.be.at.most(50);
+      seen.push(...body.jobs.map((j: Json) => j.id as string));
+      cursor = body.nextCursor as string | null;
+    } while (cursor);
+    expect(seen).to.deep.equal([...ids].reverse());
   });
 });
