@@ -52,7 +52,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     const preset = await resolvePreset(defaultPreset, { disable: config.presetDisable });
     kernel = await bootKernel({ config, preset, logger });
     // After boot (which checks the backends' names, and opens no store: services build lazily).
-    checkReadOnly(argv, kernel.config, (token) => kernel!.healthOf(token));
+    await checkReadOnly(argv, kernel.config, (token) => kernel!.healthOf(token));
     const program = new Command('nuvom')
       .description('nuvom: background jobs for Node.js and TypeScript, embedded SQLite by default')
       .option('--cwd <dir>', 'project directory whose configuration is used (default: the nearest folder with a package.json or .nuvom/, from the current directory up)')

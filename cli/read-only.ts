@@ -4,8 +4,8 @@
  * the wrong folder would otherwise print "no jobs found" and leave an empty `.nuvom/nuvom.db`).
  * The chosen implementation says where its data lives (StorageHealth.locate, provided beside its
  * factory); when that is nowhere yet, it says where it looked and why that is the project.
- * Must never: open or create a store, or know a backend's paths (a backend without `locate`, such
- * as a server, is not judged).
+ * Must never: open or create a store, or know a backend's paths (a backend without `locate` is not
+ * judged).
  */
 import { NuvomError, type NuvomConfig, type StorageHealth } from '../sdk/plugin.ts';
 
@@ -38,12 +38,12 @@ export function commandWords(argv: readonly string[]): string[] {
  * Throws NUVOM_E_NO_DATABASE when `argv` is a read-only command and its store's data is missing.
  * `healthOf` gives the chosen implementation's checker (Kernel.healthOf).
  */
-export function checkReadOnly(argv: readonly string[], config: NuvomConfig, healthOf: (token: string) => StorageHealth | undefined): void {
+export async function checkReadOnly(argv: readonly string[], config: NuvomConfig, healthOf: (token: string) => StorageHealth | undefined): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) return;
   const words = commandWords(argv);
   const cmd = READ_ONLY.find((c) => c.words.every((w, i) => words[i] === w));
   if (!cmd) return;
-  const where = healthOf(cmd.store)?.locate?.(cmd.store);
+  const where = await healthOf(cmd.store)?.locate?.(cmd.store);
   if (!where || where.exists) return;
   throw new NuvomError('NUVOM_E_NO_DATABASE',
     `no nuvom ${where.what} at ${where.path}: \`nuvom ${cmd.words.join(' ')}\` only reads and creates nothing. `

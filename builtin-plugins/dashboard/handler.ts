@@ -103,8 +103,11 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       if (why) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', why);
       if (schedule) {
         const sid = decodeURIComponent(schedule[1]!);
-        if (!(await src.cancelSchedule(sid))) return fail(res, 404, 'NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule has id or key "${sid}"; GET /api/schedules lists them`);
-        return send(res, 200, { cancelled: sid });
+        if (await src.cancelSchedule(sid)) return send(res, 200, { cancelled: sid });
+        // Not cancelled: one that is no longer ACTIVE is a wrong state (as `nuvom schedule cancel` says), not an unknown id.
+        const entry = (await src.listSchedules({ includeFinished: true })).find((e) => e.id === sid || e.key === sid);
+        if (entry) return fail(res, 409, 'NUVOM_E_SCHEDULE_INVALID', `schedule "${sid}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
+        return fail(res, 404, 'NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule has id or key "${sid}"; GET /api/schedules lists them`);
       }
       const id = decodeURIComponent(action![1]!);
       if (action![2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });

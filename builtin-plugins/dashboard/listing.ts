@@ -2,7 +2,8 @@
  * The jobs listing behind GET /api/jobs: filters, search and keyset pagination over the result
  * store's `listJobs` (newest first by createdAt, then id). The cursor is the last row's (createdAt,
  * id); the next page asks for records created at or before it and drops those not strictly after it
- * in that order, so pages neither skip nor repeat rows when new jobs arrive.
+ * in that order, so pages neither skip nor repeat rows when new jobs arrive. Jobs enqueued in one
+ * batch share a millisecond: past a batch of them, it reads on with an offset.
  * Search: an exact id first (getJob), else the store's `idPrefix` filter (a bounded scan for a
  * store that ignores it).
  * Must never: scan more than SCAN_LIMIT records for one request.
@@ -77,21 +78,25 @@ export async function listPage(src: DashboardSource, q: JobsQuery): Promise<{ jo
   if (q.q) return { jobs: (await searchJobs(src, q.q, q.limit)).filter(matches), nextCursor: null };
   const out: JobRecord[] = [];
   let cursor = q.cursor;
+  // createdBefore is exclusive: +1 ms keeps rows that share the cursor's millisecond.
+  let before = cursor ? Date.parse(cursor.createdAt) + 1 : undefined;
+  let offset = 0;
   let scanned = 0;
   // The store filters status and task; a tag filter is applied here, so several batches may be read.
   while (out.length < q.limit + 1 && scanned < SCAN_LIMIT) {
-    const batch = Math.min(SCAN_LIMIT - scanned, q.tag ? 500 : q.limit + 20);
-    const rows = await src.listJobs({
-      status: q.status, task: q.task, limit: batch,
-      // createdBefore is exclusive: +1 ms keeps rows that share the cursor's millisecond.
-      createdBefore: cursor ? Date.parse(cursor.createdAt) + 1 : undefined,
-    });
+    const batch = Math.min(SCAN_LIMIT - scanned, q.tag || offset ? 500 : q.limit + 20);
+    const rows = await src.listJobs({ status: q.status, task: q.task, limit: batch, createdBefore: before, offset });
     scanned += rows.length;
     for (const r of rows) if ((!cursor || after(r, cursor)) && matches(r) && out.length < q.limit + 1) out.push(r);
     if (rows.length < batch) break;
     const last = rows[rows.length - 1]!;
-    if (cursor && last.createdAt === cursor.createdAt && rows.every((r) => r.createdAt === last.createdAt)) break; // one millisecond holds more than a batch
-    cursor = { createdAt: last.createdAt, id: last.id };
+    // Rows read again from here on are dropped up to the cursor, which never moves back (a batch may end before it).
+    if (!cursor || after(last, cursor)) cursor = { createdAt: last.createdAt, id: last.id };
+    // A batch wholly inside the window's last millisecond (a bulk enqueue shares one createdAt): read
+    // on past it with an offset, since createdBefore cannot move past that millisecond.
+    const next = Date.parse(last.createdAt) + 1;
+    if (next === before) offset += rows.length;
+    else { before = next; offset = 0; }
   }
   const jobs = out.slice(0, q.limit);
   return { jobs, nextCursor: out.length > q.limit ? encodeCursor(jobs[jobs.length - 1]!) : null };

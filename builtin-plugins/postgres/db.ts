@@ -20,7 +20,7 @@ import { KeptConnection } from './kept.ts';
 import { migrate } from './schema.ts';
 
 /** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
-function connectionConfig(settings: PostgresSettings): { connectionString?: string; application_name: string } {
+export function connectionConfig(settings: PostgresSettings): { connectionString?: string; application_name: string } {
   return { ...(settings.postgresUrl ? { connectionString: settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
 }
 

@@ -73,8 +73,8 @@ export interface StorageLocation {
  */
 export interface StorageHealth {
   health(opts: StorageHealthOptions): StorageHealthReport | Promise<StorageHealthReport>;
-  /** Where `service`'s data lives; null (or no method) when nothing is kept on disk to look for. */
-  locate?(service: StorageToken): StorageLocation | null;
+  /** Where `service`'s data lives; null (or no method) when there is nothing to look for. A server's store answers after asking it. */
+  locate?(service: StorageToken): StorageLocation | null | Promise<StorageLocation | null>;
   /** The data lives inside each process and dies with it (nothing on a volume to report). */
   readonly inProcess?: boolean;
 }

@@ -166,13 +166,13 @@ export interface CompletionBucket {
 }
 
 /**
- * Optional, beside a ResultStore (the built-in SQLite store implements it from maintained counters):
+ * Optional, beside a ResultStore (the built-in SQLite store implements it from maintained counters, the PostgreSQL one by queries):
  * what a dashboard's overview needs, without reading every record. A store without it is read
  * through `listJobs` over a bounded number of its newest records instead (docs/dashboard.md).
  * `completions` returns one bucket per `bucketMs` (a multiple of 60,000) from `since` (rounded down
  * to a bucket) to now, empty buckets included; `runTimes` gives, per task, completedAt - startedAt in
- * ms of at most `perTask` SUCCESS or FAILED records among its newest ones (the SQLite store looks
- * at the newest 3 x perTask, so the work stays bounded), for at most `maxTasks` tasks.
+ * ms of at most `perTask` SUCCESS or FAILED records among its newest ones (the SQLite and PostgreSQL
+ * stores look at the newest 3 x perTask, so the work stays bounded), for at most `maxTasks` tasks.
  */
 export interface ResultStoreInsights {
   completions(since: number, bucketMs: number): Promise<CompletionBucket[]>;

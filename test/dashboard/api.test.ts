@@ -220,7 +220,7 @@ describe('dashboard: JSON API over a SQLite store', function () {
     expect(maskSecrets({ authToken: null })).to.deep.equal({ authToken: null });
   });
 
-  it('POST /api/schedules/:id/cancel cancels a schedule with the CSRF token; refused without it, in read-only mode, 404 for an unknown id', async () => {
+  it('POST /api/schedules/:id/cancel cancels a schedule with the CSRF token; refused without it, in read-only mode, 409 once cancelled, 404 for an unknown id', async () => {
     const scheduler = client.kernel.resolve('scheduler');
     const h = await scheduler.schedule({ name: 'dash.ok', options: {} }, { everySecs: 3600 }, [1]);
     const csrf = (await get(`${d.url}/api/csrf`)).body.csrf as string;
@@ -234,6 +234,9 @@ describe('dashboard: JSON API over a SQLite store', function () {
     const r = await get(`${d.url}/api/schedules/${h.id}/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf, origin: d.url } });
     expect(r.status).to.equal(200);
     expect(await status()).to.equal('CANCELLED');
+    const again = await get(`${d.url}/api/schedules/${h.id}/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } });
+    expect(again.status).to.equal(409);
+    expect(again.body.error).to.deep.equal({ code: 'NUVOM_E_SCHEDULE_INVALID', message: `schedule "${h.id}" is already CANCELLED; only ACTIVE schedules can be cancelled` });
     const none = await get(`${d.url}/api/schedules/no-such-schedule/cancel`, { method: 'POST', headers: { 'x-nuvom-csrf': csrf } });
     expect(none.status).to.equal(404);
     expect(none.body.error.code).to.equal('NUVOM_E_SCHEDULE_NOT_FOUND');
