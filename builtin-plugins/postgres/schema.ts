@@ -185,6 +185,10 @@ export async function migrate(c: Queryable, schema: string, opts: MigrateOptions
   try {
     current = await schemaVersion(c, schema);
   } catch (err) {
+    // The schema exists (a missing one reads as version 0), but this user may not read it.
+    if ((err as { code?: string }).code === '42501') {
+      throw new NuvomError('NUVOM_E_STORAGE_PERMISSION', `reading the nuvom schema ${schema} at ${opts.target}: permission denied (${messageOf(err)}); as its owner, GRANT USAGE ON SCHEMA ${schema} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} to this user, or connect as the owner`, { plugin: PLUGIN_NAME, cause: err });
+    }
     throw wrap(err, opts.target);
   }
   if (current > LATEST) throw refuseNewer(current);

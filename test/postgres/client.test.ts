@@ -187,10 +187,20 @@ describe('postgres: connections, migrations and errors', function () {
     await admin.query(`CREATE ROLE ${role} LOGIN`);
     await admin.query(`REVOKE CREATE ON DATABASE test FROM PUBLIC`).catch(() => undefined);
     const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
+    // A schema its owner migrated, which this user may not read yet: the fix is a GRANT, not CREATE on the database.
+    const owned = schemaName();
+    const ownerDb = new PgDb(settingsFor(owned));
+    const reader = new PgQueue({ settings: { ...settingsFor(owned), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
     try {
       await expectCode(q.qsize(), 'NUVOM_E_STORAGE_PERMISSION', /permission denied.*nuvom migrate/);
+      await ownerDb.open();
+      const err = await expectCode(reader.qsize(), 'NUVOM_E_STORAGE_PERMISSION', new RegExp(`GRANT USAGE ON SCHEMA ${owned} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${owned}`));
+      expect(err.message).not.to.contain('CREATE ON DATABASE');
     } finally {
       await q.close();
+      await reader.close();
+      await ownerDb.close();
+      await dropSchema(owned);
       await admin.query(`DROP ROLE ${role}`);
       await admin.end();
     }
