@@ -62,6 +62,8 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     parse: (raw) => {
       const s = String(raw).trim();
       if (!SCHEMA_NAME.test(s)) throw new Error('expected a lower-case schema name: letters, digits and "_", not starting with a digit, at most 63 characters');
+      // PostgreSQL refuses to create these ("unacceptable schema name"): say so before connecting.
+      if (s.startsWith('pg_')) throw new Error('names starting with "pg_" are reserved by PostgreSQL for system schemas; choose another, such as nuvom');
       return s;
     },
   },

@@ -179,6 +179,8 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_URL: 'mysql://x' })).to.throw(/NUVOM_POSTGRES_URL.*postgres:\/\//);
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'Robert"; DROP' })).to.throw(/NUVOM_POSTGRES_SCHEMA/);
     expect(() => readSettings({ NUVOM_POSTGRES_POOL_SIZE: '0' })).to.throw(/NUVOM_POSTGRES_POOL_SIZE/);
+    // PostgreSQL itself refuses pg_* schemas: caught as a setting, not as a storage error at the first statement.
+    expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'pg_jobs' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*reserved by PostgreSQL/);
   });
 
   it('a user without the privilege to create the schema gets NUVOM_E_STORAGE_PERMISSION', async () => {
