@@ -7,10 +7,10 @@
  * Must never: import anything but the public SDK and this folder; import the stores at the top;
  * load pg for an app on SQLite.
  */
-import { definePlugin } from '../../sdk/plugin.ts';
+import { configVariables, definePlugin } from '../../sdk/plugin.ts';
 import { addMigrateCommand } from './cli.ts';
 import { dropIsolatedSchema } from './db.ts';
-import { PLUGIN_NAME, postgresSettings, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, libpqVariables, postgresSettings, type ConnectionSettings } from './settings.ts';
 
 type Stores = typeof import('./stores.ts');
 
@@ -24,7 +24,9 @@ const postgresPlugin = definePlugin({
     const logger = ctx.logger;
     // An isolated kernel (`nuvom plugin test`) works in a schema of its own, dropped when its services are.
     const isolation = typeof ctx.config.isolation === 'string' ? ctx.config.isolation : null;
-    const settings = (): PostgresSettings => ({ ...ctx.settings, ...(isolation ? { postgresSchema: isolatedSchema(ctx.settings.postgresSchema, isolation) } : {}) });
+    // libpq's variables as the loader read them, so that PGHOST and the others count from .env too.
+    const libpq = libpqVariables(configVariables(ctx.config));
+    const settings = (): ConnectionSettings => ({ ...ctx.settings, libpq, ...(isolation ? { postgresSchema: isolatedSchema(ctx.settings.postgresSchema, isolation) } : {}) });
     // Whoever closes a store of an isolated kernel (the kernel, or the conformance case that built it) drops its schema.
     const own = <T extends { close(): Promise<void> }>(store: T): T => {
       if (!isolation) return store;

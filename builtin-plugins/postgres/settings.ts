@@ -2,7 +2,7 @@
  * The PostgreSQL plugin's own settings (plugin-owned settings, docs/plugins.md "Settings"): read from
  * flags, NUVOM_POSTGRES_* (environment and .env), the config file and `[settings.nuvom-postgres]`,
  * validated, shown in `nuvom config`. An empty postgresUrl leaves the connection to libpq's PG*
- * variables. `readSettings` is the same parsing for code that has no kernel (tests, scripts).
+ * variables (environment over .env, handed to pg: ConnectionSettings). `readSettings` is the same parsing for code that has no kernel (tests, scripts).
  * Must never: import pg, or accept a schema name that would need quoting games in SQL.
  */
 import { NuvomError, type SettingSpec as KernelSettingSpec } from '../../sdk/plugin.ts';
@@ -114,6 +114,49 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>, 
     }
   }
   return out as unknown as PostgresSettings;
+}
+
+/** libpq's variables a connection reads when postgresUrl is empty (docs/scaling.md), and PGOPTIONS (session settings). */
+const LIBPQ = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGOPTIONS'] as const;
+
+/**
+ * What a connection needs: the plugin's settings, and libpq's variables as the loader read them
+ * (environment over .env; pg itself reads only the environment). Without `libpq`, pg reads them from
+ * process.env.
+ */
+export interface ConnectionSettings extends PostgresSettings {
+  libpq?: Readonly<Record<string, string>>;
+}
+
+/** The libpq variables set (not empty) in `vars`. */
+export function libpqVariables(vars: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(LIBPQ.flatMap((k) => (vars[k] ? [[k, vars[k]]] : [])));
+}
+
+/** The server connections go to, for messages (password hidden), and where each part of it is set. */
+export interface PgTarget {
+  shown: string;
+  server: string;
+  host: string;
+  database: string;
+  login: string;
+}
+
+export function pgTarget(s: ConnectionSettings): PgTarget {
+  if (s.postgresUrl) {
+    const url = 'NUVOM_POSTGRES_URL';
+    return { shown: redact(s.postgresUrl), server: url, host: url, database: url, login: url };
+  }
+  const v = s.libpq ?? process.env;
+  // As pg defaults them: localhost, 5432, the database named after the user.
+  const user = v.PGUSER ? `${v.PGUSER}@` : '';
+  return {
+    shown: `${user}${v.PGHOST ?? 'localhost'}:${v.PGPORT ?? '5432'}/${v.PGDATABASE ?? v.PGUSER ?? '(default)'} (PG* variables, NUVOM_POSTGRES_URL unset)`,
+    server: 'PGHOST/PGPORT',
+    host: 'PGHOST',
+    database: 'PGDATABASE',
+    login: 'PGUSER/PGPASSWORD',
+  };
 }
 
 /** A connection string with its password replaced, for messages and logs. */

@@ -183,6 +183,35 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'pg_jobs' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*reserved by PostgreSQL/);
   });
 
+  it('without NUVOM_POSTGRES_URL, libpq\'s PG* variables connect, from .env as from the environment; an error names them', async () => {
+    const schema = schemaName();
+    const u = new URL(PG_URL);
+    const dotenv = `PGHOST=${u.hostname}\nPGPORT=${u.port || '5432'}\nPGDATABASE=${u.pathname.slice(1)}\nPGUSER=${decodeURIComponent(u.username)}\nNUVOM_POSTGRES_SCHEMA=${schema}\n`;
+    const cwd = tempProject({ '.env': dotenv });
+    const config = { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres' } as const;
+    const app = await createClient({ cwd, env: {}, logger: memoryLogger().logger, config });
+    const c = await pgClient();
+    try {
+      const id = (await app.enqueue('add', [1, 2])).id;
+      // Read on the test's own connection: the job went to the database .env names.
+      const { rows } = await c.query(`SELECT id FROM "${schema}".jobs`);
+      expect(rows.map((r) => r.id)).to.deep.equal([id]);
+      const cli = path.join(REPO_ROOT, 'cli/main.ts');
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG') && !k.startsWith('NUVOM_')));
+      const check = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--check'], { cwd: REPO_ROOT, env });
+      expect(check.stdout).to.contain(`schema ${schema}: version ${LATEST} of ${LATEST}`);
+      // A real environment variable beats .env; the message names the server and the variables to fix.
+      const down = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate'], { cwd: REPO_ROOT, env: { ...env, PGPORT: '1' } }).then(() => null, (err: { code: number; stderr: string }) => err);
+      expect(down?.code).to.equal(1);
+      expect(down?.stderr).to.match(new RegExp(`${u.hostname}:1/.*PG\\* variables.*refused.*PGHOST/PGPORT`));
+      expect(down?.stderr).not.to.contain('NUVOM_POSTGRES_URL right');
+    } finally {
+      await app.close();
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
   it('a user without the privilege to create the schema gets NUVOM_E_STORAGE_PERMISSION', async () => {
     const role = `nuvom_t_noperm_${process.pid}`;
     const admin = await pgClient();
