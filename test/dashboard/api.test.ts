@@ -7,7 +7,7 @@ import { isNuvomError } from '../../sdk/plugin.ts';
 import { memoryLogger } from '../helpers/tmp.ts';
 import { cleanupTempProjects, monitoringProject, waitFor } from '../monitoring/helpers.ts';
 import { settledJob } from '../helpers/client.ts';
-import { maskSecrets, MASK } from '../../builtin-plugins/dashboard/about.ts';
+import { maskSecrets, SECRET_MASK as MASK } from '../../sdk/plugin.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-side JSON
 
