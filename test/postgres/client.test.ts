@@ -288,6 +288,11 @@ describe('postgres: connections, migrations and errors', function () {
       const cwd = tempProject();
       const first = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
       expect(JSON.parse(first.stdout)).to.include({ schema, before: 0, version: LATEST });
+      // A burst run cannot claim from it: it ends with the error (it used to retry forever).
+      const burst = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'runworker', '--burst'], { cwd: REPO_ROOT, env: { ...env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_POSTGRES_SCHEMA: `${schema}_off`, NUVOM_POSTGRES_MIGRATE: 'false' }, timeout: 30_000 })
+        .then(() => null, (err: { code: number | null; stderr: string }) => err);
+      expect(burst?.code, burst?.stderr).to.equal(1);
+      expect(burst?.stderr).to.match(/^error: .*is at version 0, this nuvom needs \d+; run `nuvom migrate`.*\(NUVOM_E_STORAGE_SCHEMA\)$/m);
       const again = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
       expect(JSON.parse(again.stdout).applied).to.deep.equal([]);
       await off.open();
