@@ -29,8 +29,6 @@ export interface PostgresSettings {
 
 interface SettingSpec<T> {
   env: string;
-  /** The key in [settings.nuvom-postgres]. */
-  toml: string;
   default: T;
   doc: string;
   parse: (raw: unknown) => T;
@@ -45,7 +43,7 @@ export function postgresSettings(): { [K in keyof PostgresSettings]: KernelSetti
 
 export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSettings[K]> } = {
   postgresUrl: {
-    env: 'NUVOM_POSTGRES_URL', toml: 'url', default: '',
+    env: 'NUVOM_POSTGRES_URL', default: '',
     doc: 'PostgreSQL connection string (postgres://user@host:5432/db); unset: libpq PG* variables (PGHOST, PGDATABASE, ...)',
     parse: (raw) => {
       const s = String(raw).trim();
@@ -57,7 +55,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     },
   },
   postgresSchema: {
-    env: 'NUVOM_POSTGRES_SCHEMA', toml: 'schema', default: 'nuvom',
+    env: 'NUVOM_POSTGRES_SCHEMA', default: 'nuvom',
     doc: 'the PostgreSQL schema holding nuvom\'s tables (one per app sharing a database)',
     parse: (raw) => {
       const s = String(raw).trim();
@@ -68,7 +66,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     },
   },
   postgresPoolSize: {
-    env: 'NUVOM_POSTGRES_POOL_SIZE', toml: 'pool_size', default: 10,
+    env: 'NUVOM_POSTGRES_POOL_SIZE', default: 10,
     doc: 'connections each process may open (plus one for LISTEN, and a worker one for claims)',
     parse: (raw) => {
       const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
@@ -77,7 +75,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     },
   },
   postgresMigrate: {
-    env: 'NUVOM_POSTGRES_MIGRATE', toml: 'migrate', default: true,
+    env: 'NUVOM_POSTGRES_MIGRATE', default: true,
     doc: 'run pending schema migrations at start (false: only `nuvom migrate` does)',
     parse: (raw) => {
       if (typeof raw === 'boolean') return raw;
@@ -90,11 +88,12 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
 };
 
 /**
- * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table; a bad value is
+ * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table, whose keys are the
+ * setting names as the loader reads `[settings.nuvom-postgres]` (postgresUrl = "..."); a bad value is
  * NUVOM_E_CONFIG naming where it came from.
  */
 export function readSettings(env: Readonly<Record<string, string | undefined>>, table: Readonly<Record<string, unknown>> = {}): PostgresSettings {
-  const known = Object.values(SETTINGS).map((s) => s.toml);
+  const known = Object.keys(SETTINGS);
   const unknown = Object.keys(table).filter((k) => !known.includes(k));
   if (unknown.length) {
     throw new NuvomError('NUVOM_E_CONFIG', `[settings.${PLUGIN_NAME}] has unknown key(s) ${unknown.join(', ')}; known: ${known.join(', ')}`, { plugin: PLUGIN_NAME });
@@ -104,7 +103,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>, 
     const fromEnv = env[spec.env];
     const [raw, where] = fromEnv !== undefined && fromEnv !== ''
       ? [fromEnv, spec.env]
-      : table[spec.toml] !== undefined ? [table[spec.toml], `[settings.${PLUGIN_NAME}] ${spec.toml}`] : [undefined, ''];
+      : table[key] !== undefined ? [table[key], `[settings.${PLUGIN_NAME}] ${key}`] : [undefined, ''];
     if (raw === undefined) { out[key] = spec.default; continue; }
     try {
       out[key] = spec.parse(raw);

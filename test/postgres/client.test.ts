@@ -181,6 +181,9 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_POOL_SIZE: '0' })).to.throw(/NUVOM_POSTGRES_POOL_SIZE/);
     // PostgreSQL itself refuses pg_* schemas: caught as a setting, not as a storage error at the first statement.
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'pg_jobs' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*reserved by PostgreSQL/);
+    // The table's keys are those of [settings.nuvom-postgres] in .nuvom_plugins.toml (docs/scaling.md).
+    expect(readSettings({}, { postgresUrl: PG_URL, postgresSchema: 'billing_jobs' })).to.include({ postgresUrl: PG_URL, postgresSchema: 'billing_jobs' });
+    expect(() => readSettings({}, { postgresSchema: 'A' })).to.throw(/\[settings.nuvom-postgres\] postgresSchema/);
   });
 
   it('without NUVOM_POSTGRES_URL, libpq\'s PG* variables connect, from .env as from the environment; an error names them', async () => {
