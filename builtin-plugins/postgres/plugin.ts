@@ -10,6 +10,7 @@
 import { configVariables, definePlugin } from '../../sdk/plugin.ts';
 import { addMigrateCommand } from './cli.ts';
 import { dropIsolatedSchema } from './db.ts';
+import { postgresHealth } from './health.ts';
 import { PLUGIN_NAME, libpqVariables, postgresSettings, type ConnectionSettings } from './settings.ts';
 
 type Stores = typeof import('./stores.ts');
@@ -39,11 +40,13 @@ const postgresPlugin = definePlugin({
     };
     let m: Stores | undefined;
     const load = async () => { m ??= await import('./stores.ts'); };
-    ctx.provide('queue', 'postgres', (s) => own(new m!.PgQueue({ settings: settings(), clock: s.clock, logger })), (q) => q.close(), { load });
-    ctx.provide('resultStore', 'postgres', (s) => own(new m!.PgResultStore({ settings: settings(), serializer: s.serializer, logger })), (st) => st.close(), { load });
+    // For `nuvom doctor`: one checker for the three services (they share the schema).
+    const health = postgresHealth(settings);
+    ctx.provide('queue', 'postgres', (s) => own(new m!.PgQueue({ settings: settings(), clock: s.clock, logger })), (q) => q.close(), { load, health });
+    ctx.provide('resultStore', 'postgres', (s) => own(new m!.PgResultStore({ settings: settings(), serializer: s.serializer, logger })), (st) => st.close(), { load, health });
     // Chosen when queueBackend and resultBackend are both "postgres": one row per job, one write per step.
     ctx.provide('jobStore', 'postgres', (s) => new m!.PgJobStore(s.queue as InstanceType<Stores['PgQueue']>, s.resultStore as InstanceType<Stores['PgResultStore']>), undefined, { load });
-    ctx.provide('scheduleStore', 'postgres', () => own(new m!.PgScheduleStore({ settings: settings(), logger })), (st) => st.close(), { load });
+    ctx.provide('scheduleStore', 'postgres', () => own(new m!.PgScheduleStore({ settings: settings(), logger })), (st) => st.close(), { load, health });
     ctx.hooks.cli.tap(PLUGIN_NAME, ({ program }) => addMigrateCommand(program, ctx, settings));
   },
 });

@@ -305,6 +305,49 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('nuvom doctor checks the server and the schema without creating it, and skips the job checks it cannot run', async () => {
+    const schema = schemaName();
+    const cwd = tempProject();
+    const cli = path.join(REPO_ROOT, 'cli/main.ts');
+    const env = { ...process.env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres', NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema };
+    type Report = { ok: boolean; checks: Array<{ check: string; level: string; detail: string }> };
+    const doctor = async (extra: Record<string, string> = {}) => {
+      const r = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'doctor', '--json'], { cwd: REPO_ROOT, env: { ...env, ...extra } })
+        .then((x) => ({ code: 0, stdout: x.stdout }), (err: { code: number; stdout: string }) => err);
+      const report = JSON.parse(r.stdout) as Report;
+      return { code: r.code, by: (name: string) => report.checks.find((c) => c.check === name) };
+    };
+    const c = await pgClient();
+    try {
+      const down = await doctor({ NUVOM_POSTGRES_URL: 'postgres://postgres:secret@127.0.0.1:1/test' });
+      expect(down.code).to.equal(1);
+      expect(down.by('postgres-connection')).to.include({ level: 'FAIL' });
+      expect(down.by('postgres-connection')?.detail).to.match(/127\.0\.0\.1:1.*refused/).and.not.contain('secret');
+      expect(down.by('stuck-jobs')?.detail).to.match(/skipped/);
+      const fresh = await doctor();
+      expect(fresh.code).to.equal(0);
+      expect(fresh.by('postgres-schema')).to.include({ level: 'warn' });
+      expect(fresh.by('postgres-schema')?.detail).to.match(new RegExp(`schema ${schema} at .* holds no nuvom tables yet`));
+      expect(fresh.by('stuck-jobs')?.detail).to.equal('no job storage yet');
+      const made = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+      expect(made.rowCount, 'doctor created the schema').to.equal(0);
+      const app = await createClient({ cwd, env: {}, logger: memoryLogger().logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: schema } });
+      try {
+        await app.enqueue('add', [1, 2]);
+      } finally {
+        await app.close();
+      }
+      const ok = await doctor();
+      expect(ok.code).to.equal(0);
+      expect(ok.by('postgres-schema')).to.include({ level: 'ok' });
+      expect(ok.by('postgres-leases')?.detail).to.match(/^1 ready, 0 delayed, 0 leased; no expired leases$/);
+      expect(ok.by('orphaned-jobs')).to.include({ level: 'ok' });
+    } finally {
+      await c.end();
+      await dropSchema(schema);
+    }
+  });
+
   it('a worker on PostgreSQL runs its job without loading Node\'s fetch (undici) for pg, and leaves no global behind', async () => {
     const schema = schemaName();
     try {

@@ -1,0 +1,72 @@
+/**
+ * The PostgreSQL plugin's storage health (StorageHealth, nuvom/plugin), for `nuvom doctor`: can this
+ * process reach the server, is the schema at this nuvom's version, how many jobs wait or are leased
+ * (and how many leases ran out). Reads on a connection of its own, without building a service.
+ * Must never: create or migrate the schema (doctor only looks: the job checks are skipped until
+ * the schema is at this nuvom's version), or name the server with its password.
+ */
+import { messageOf, type HealthFinding, type StorageHealth, type StorageHealthReport } from '../../sdk/plugin.ts';
+import { connectionConfig, pgError } from './db.ts';
+import { loadPg } from './driver.ts';
+import { LATEST, schemaVersion } from './schema.ts';
+import { pgTarget, type ConnectionSettings } from './settings.ts';
+
+const LABELS = { queue: 'queue', resultStore: 'results', scheduleStore: 'schedules' } as const;
+
+const finding = (check: string, level: HealthFinding['level'], detail: string, fix?: string, data?: Record<string, unknown>): HealthFinding =>
+  ({ check, level, detail, ...(fix ? { fix } : {}), ...(data ? { data } : {}) });
+
+export function postgresHealth(settings: () => ConnectionSettings): StorageHealth {
+  return {
+    async health({ services }): Promise<StorageHealthReport> {
+      const s = settings();
+      const target = pgTarget(s);
+      const schema = s.postgresSchema;
+      const on = `schema ${schema} at ${target.shown} (${services.map((t) => LABELS[t]).join(', ')})`;
+      const pg = await loadPg();
+      const client = new pg.Client(connectionConfig(s, 'nuvom doctor'));
+      client.on('error', () => undefined);
+      try {
+        try {
+          await client.connect();
+        } catch (err) {
+          return { findings: [finding('postgres-connection', 'FAIL', messageOf(pgError(err, 'connecting', target)), 'start the server or fix the setting named above, then run doctor again')], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        let version: number;
+        try {
+          version = await schemaVersion(client, schema);
+        } catch (err) {
+          // The schema exists (a missing one reads as version 0), but this user may not read it.
+          const denied = (err as { code?: string }).code === '42501';
+          const fix = denied ? `as the schema's owner, GRANT USAGE ON SCHEMA ${schema} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} to this user` : 'see the error above';
+          return { findings: [finding('postgres-schema', 'FAIL', `${on}: ${messageOf(denied ? err : pgError(err, 'reading the schema version', target))}`, fix)], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        if (version === 0) {
+          return { findings: [finding('postgres-schema', 'warn', `${on} holds no nuvom tables yet`, `nothing to check: \`nuvom migrate\` creates them${s.postgresMigrate ? ', as does the first worker or enqueue' : ' (NUVOM_POSTGRES_MIGRATE=false: nothing else does)'}; if you expected jobs here, check NUVOM_POSTGRES_URL and NUVOM_POSTGRES_SCHEMA`, { version })], jobChecks: { skip: 'no job storage yet', level: 'ok' } };
+        }
+        if (version > LATEST) {
+          return { findings: [finding('postgres-schema', 'FAIL', `${on} is at version ${version}, newer than this nuvom understands (${LATEST})`, 'upgrade nuvom, or set NUVOM_POSTGRES_SCHEMA to another schema', { version, latest: LATEST })], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        if (version < LATEST) {
+          return { findings: [finding('postgres-schema', 'warn', `${on} is at version ${version}, this nuvom needs ${LATEST}`, 'run `nuvom migrate`', { version, latest: LATEST })], jobChecks: { skip: 'skipped until the schema is migrated (`nuvom migrate`)', level: 'warn' } };
+        }
+        const findings = [finding('postgres-schema', 'ok', `${on}: version ${version} (up to date)`, undefined, { version })];
+        if (services.includes('queue')) {
+          const now = Date.now();
+          const { rows } = await client.query<{ ready: string; delayed: string; leased: string; expired: string }>(
+            `SELECT count(*) FILTER (WHERE q_state = 'waiting' AND run_at <= $1) AS ready, count(*) FILTER (WHERE q_state = 'waiting' AND run_at > $1) AS delayed,
+                    count(*) FILTER (WHERE q_state = 'leased') AS leased, count(*) FILTER (WHERE q_state = 'leased' AND lease_expires_at <= $1) AS expired
+               FROM "${schema}".jobs WHERE q_state IS NOT NULL`, [now]);
+          const [ready, delayed, leased, expired] = [rows[0].ready, rows[0].delayed, rows[0].leased, rows[0].expired].map(Number);
+          const counts = `${ready} ready, ${delayed} delayed, ${leased} leased`;
+          findings.push(expired
+            ? finding('postgres-leases', 'warn', `${counts}; ${expired} lease(s) ran out (their workers died or hung)`, 'nothing is lost: a running worker claims them again; make sure one runs (nuvom runworker)', { ready, delayed, leased, expired })
+            : finding('postgres-leases', 'ok', `${counts}; no expired leases`, undefined, { ready, delayed, leased, expired: 0 }));
+        }
+        return { findings };
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}
