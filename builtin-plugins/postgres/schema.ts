@@ -154,7 +154,7 @@ export interface MigrateOptions {
 }
 
 /** PostgreSQL's codes for a missing table (42P01) and a missing schema (3F000). */
-const NO_SUCH_RELATION = new Set(['42P01', '3F000']);
+export const NO_SUCH_RELATION = new Set(['42P01', '3F000']);
 
 /**
  * The schema's version: 0 when it has no nuvom tables yet. One round trip (it is on the path to a

@@ -3,6 +3,7 @@
  * own transaction, migrations, `nuvom migrate`, the clear errors, and an app on SQLite never loading pg.
  */
 import { expect } from 'chai';
+import pg from 'pg';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -134,6 +135,21 @@ describe('postgres: an application on PostgreSQL', function () {
         await worker.stop();
       }
     } finally {
+      await app.end();
+    }
+  });
+
+  it('enqueue({ tx }) through a client connected to another database says to connect it to nuvom\'s', async () => {
+    const other = new URL(PG_URL);
+    other.pathname = '/postgres';
+    const app = new pg.Client({ connectionString: other.toString() });
+    await app.connect();
+    try {
+      await app.query('BEGIN');
+      const err = await expectCode(add.enqueue({ args: [1, 2], tx: app }), 'NUVOM_E_STORAGE_SCHEMA', new RegExp(`"${schema}.jobs" does not exist in the database the application's client is connected to; the tx client must connect to the database nuvom uses`));
+      expect(err.message).to.contain(new URL(PG_URL).host);
+    } finally {
+      await app.query('ROLLBACK');
       await app.end();
     }
   });
