@@ -7,6 +7,9 @@
 export const SECRET_MASK = '********';
 const SECRET_KEY = /token|passw(or)?d|pwd|secret|api[-_]?key|private[-_]?key|credential|auth/i;
 
+/** URL schemes whose user part is a login name, never a token. */
+const ROLE_USER = new Set(['postgres:', 'postgresql:']);
+
 /** The value with its password replaced when it is a URL carrying credentials; else unchanged. */
 function maskUrl(s: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(s)) return s;
@@ -14,7 +17,9 @@ function maskUrl(s: string): string {
     const u = new URL(s);
     if (!u.password && !u.username) return s;
     if (u.password) u.password = SECRET_MASK;
-    else u.username = SECRET_MASK; // a lone user part is often the token itself (https://TOKEN@host)
+    // A lone user part is often the token itself (https://TOKEN@host); PostgreSQL's is the role,
+    // which its error messages name too.
+    else if (!ROLE_USER.has(u.protocol)) u.username = SECRET_MASK;
     return u.toString();
   } catch {
     return s.replace(/\/\/[^/]*@/, `//${SECRET_MASK}@`);

@@ -67,6 +67,9 @@ describe('cli: the other commands keep the same output discipline', function () 
     const withUrl = await nuvom(p, ['config', '--json'], { NUVOM_POSTGRES_URL: url });
     expect(JSON.parse(withUrl.stdout).settings.postgresUrl).to.include({ source: 'env', origin: 'NUVOM_POSTGRES_URL' });
     for (const out of [table.stdout, withUrl.stdout]) expect(out).not.to.contain('s3cret-pw');
+    // A user without a password is the role, as the connection errors show it: kept.
+    const role = await nuvom(p, ['config'], { NUVOM_POSTGRES_URL: 'postgres://app@db.internal:5432/app' });
+    expect(role.stdout).to.match(/^postgresUrl +postgres:\/\/app@db\.internal:5432\/app /m);
   });
 
   it('enqueue prints the new id; status prints one line about it', async () => {

@@ -216,6 +216,7 @@ describe('dashboard: JSON API over a SQLite store', function () {
       token: MASK, nested: { clientSecret: MASK, list: [{ password: MASK }], readonly: true }, port: 9160, empty: '' });
     expect(maskSecrets('redis://:pw@h:6379/0')).to.equal(`redis://:${MASK}@h:6379/0`);
     expect(maskSecrets('https://ghp_abc@example.org/x')).to.equal(`https://${MASK}@example.org/x`);
+    expect(maskSecrets('postgres://app@db.internal:5432/jobs')).to.equal('postgres://app@db.internal:5432/jobs');
     expect(maskSecrets('.nuvom/nuvom.db')).to.equal('.nuvom/nuvom.db');
     expect(maskSecrets({ authToken: null })).to.deep.equal({ authToken: null });
   });
