@@ -112,7 +112,9 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     async startWorker(o) {
       const w = await kernel.resolve('workerPool').start(o);
       workers.add(w);
-      void w.done.then(() => workers.delete(w));
+      // A burst run that failed rejects `done`: its caller hears of it; this bookkeeping must not.
+      const forget = () => workers.delete(w);
+      void w.done.then(forget, forget);
       return w;
     },
     listSchedules: (o) => kernel.resolve('scheduler').list(o),

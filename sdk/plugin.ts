@@ -8,6 +8,7 @@ export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
 export { argsBytesOf, rememberArgsBytes, iso, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, idPrefixOf, HISTORY_LIMIT, HISTORY_STACK_LINES, type RecordState, type StoredAttempts } from './records.ts';
 export * as cliFormat from './cli-format.ts';
+export { maskSecrets, SECRET_MASK } from './secrets.ts';
 export { manifestRootProblem } from './project-paths.ts';
 export { resolveJobId, MIN_ID_PREFIX } from './job-ids.ts';
 export { taskNameProblem } from './task-names.ts';

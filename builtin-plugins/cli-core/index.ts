@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, editDistance, formatSignature, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, definePlugin, editDistance, formatSignature, maskSecrets, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 const pkgUrl = new URL('package.json', PACKAGE_ROOT);
@@ -68,12 +68,14 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .addHelpText('after', '\nExample:\n  $ NUVOM_QUEUE_BACKEND=memory nuvom config')
     .action((o: { json?: boolean }) => {
       const c = ctx.config;
+      // Secrets masked (a password in NUVOM_POSTGRES_URL): this output is pasted into bug reports.
+      const sources = Object.fromEntries(Object.entries(c.sources).map(([k, v]) => [k, { ...v, value: maskSecrets(v.value, k) }]));
       if (o.json) {
-        out(JSON.stringify({ cwd: c.cwd, root: { dir: c.cwd, reason: c.rootReason }, settings: c.sources, plugins: c.plugins, pluginSettings: c.pluginSettings, pluginsFile: c.pluginsFilePath }, null, 2));
+        out(JSON.stringify({ cwd: c.cwd, root: { dir: c.cwd, reason: c.rootReason }, settings: sources, plugins: c.plugins, pluginSettings: maskSecrets(c.pluginSettings), pluginsFile: c.pluginsFilePath }, null, 2));
         return;
       }
       // A table-valued setting (services) prints as JSON, not "[object Object]".
-      const rows = Object.entries(c.sources).map(([k, v]) => [k, typeof v.value === 'object' && v.value !== null ? JSON.stringify(v.value) : String(v.value), (SOURCE_LABEL[v.source] ?? v.source) + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
+      const rows = Object.entries(sources).map(([k, v]) => [k, typeof v.value === 'object' && v.value !== null ? JSON.stringify(v.value) : String(v.value), (SOURCE_LABEL[v.source] ?? v.source) + (v.origin && v.source !== 'default' && v.source !== 'derived' ? ` (${v.origin})` : '')]);
       // The root first: every relative path below is resolved against it.
       rows.unshift(['projectRoot', c.cwd, c.rootReason]);
       const w0 = Math.max(...rows.map((r) => r[0].length)); const w1 = Math.max(...rows.map((r) => r[1].length));

@@ -6,12 +6,12 @@
  */
 import type { Command } from 'commander';
 import { cliFormat, type PluginContext } from '../../sdk/plugin.ts';
-import { pgError } from './db.ts';
+import { connectionConfig, pgError } from './db.ts';
 import { loadPg } from './driver.ts';
 import { LATEST, migrate, schemaVersion } from './schema.ts';
-import { redact, type PostgresSettings } from './settings.ts';
+import { pgTarget, type ConnectionSettings } from './settings.ts';
 
-export function addMigrateCommand(program: Command, ctx: PluginContext, settings: () => PostgresSettings): void {
+export function addMigrateCommand(program: Command, ctx: PluginContext, settings: () => ConnectionSettings): void {
   program.command('migrate')
     .description('create or upgrade the PostgreSQL schema (NUVOM_POSTGRES_URL, NUVOM_POSTGRES_SCHEMA); safe to run from several hosts at once')
     .option('--check', 'only report the schema version; exit 1 when a migration is pending')
@@ -19,9 +19,9 @@ export function addMigrateCommand(program: Command, ctx: PluginContext, settings
     .addHelpText('after', `\nThis nuvom's schema version is ${LATEST}.\n\nExample:\n  $ NUVOM_POSTGRES_URL=postgres://app@db:5432/app nuvom migrate`)
     .action(async (o: { check?: boolean; json?: boolean }) => {
       const s = settings();
-      const target = s.postgresUrl ? redact(s.postgresUrl) : '(PG* variables)';
+      const target = pgTarget(s);
       const pg = await loadPg();
-      const client = new pg.Client({ ...(s.postgresUrl ? { connectionString: s.postgresUrl } : {}), application_name: 'nuvom migrate' });
+      const client = new pg.Client(connectionConfig(s, 'nuvom migrate'));
       try {
         await client.connect();
       } catch (err) {
@@ -29,7 +29,7 @@ export function addMigrateCommand(program: Command, ctx: PluginContext, settings
       }
       try {
         const before = await schemaVersion(client, s.postgresSchema).catch((err) => { throw pgError(err, 'nuvom migrate', target); });
-        const applied = o.check ? [] : await migrate(client, s.postgresSchema, { apply: true, target, logger: ctx.logger });
+        const applied = o.check ? [] : await migrate(client, s.postgresSchema, { apply: true, target: target.shown, logger: ctx.logger });
         const version = o.check ? before : LATEST;
         if (o.json) {
           cliFormat.out(JSON.stringify({ schema: s.postgresSchema, before, version, latest: LATEST, applied }, null, 2));

@@ -13,15 +13,20 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { NuvomError, isNuvomError, messageOf, type Logger } from '../../sdk/plugin.ts';
-import { PLUGIN_NAME, redact, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, pgTarget, type ConnectionSettings, type PgTarget } from './settings.ts';
 import { Listener } from './listener.ts';
 import { isConnectionLost, loadPg, named } from './driver.ts';
 import { KeptConnection } from './kept.ts';
 import { migrate } from './schema.ts';
 
 /** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
-export function connectionConfig(settings: PostgresSettings): { connectionString?: string; application_name: string } {
-  return { ...(settings.postgresUrl ? { connectionString: settings.postgresUrl } : {}), application_name: `nuvom:${process.pid}` };
+export function connectionConfig(settings: ConnectionSettings, name = `nuvom:${process.pid}`): Record<string, string | undefined> {
+  const v = settings.libpq ?? {};
+  // Given explicitly, so that variables from .env count too; an unset one pg reads from process.env.
+  const parts = settings.postgresUrl
+    ? { connectionString: settings.postgresUrl }
+    : { host: v.PGHOST, port: v.PGPORT, database: v.PGDATABASE, user: v.PGUSER, password: v.PGPASSWORD };
+  return { ...parts, options: v.PGOPTIONS, application_name: name };
 }
 
 /**
@@ -56,29 +61,29 @@ export interface Queryable {
 }
 
 /** A driver error as a NuvomError saying what to fix; `what` is the operation ("claiming jobs"). */
-export function pgError(err: unknown, what: string, target: string): NuvomError {
+export function pgError(err: unknown, what: string, target: PgTarget): NuvomError {
   if (isNuvomError(err)) return err;
   const e = err as { code?: string; message?: string };
   const code = e?.code;
   const m = messageOf(err);
   const opts = { plugin: PLUGIN_NAME, cause: err, details: { pgCode: code } };
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT') {
-    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target} refused or did not answer the connection (${code}); is the server running, and is NUVOM_POSTGRES_URL right?`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target.shown} refused or did not answer the connection (${code}); is the server running, and is ${target.server} right?`, opts);
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the host of ${target} could not be resolved (${code}); fix the host in NUVOM_POSTGRES_URL`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the host of ${target.shown} could not be resolved (${code}); fix the host in ${target.host}`, opts);
   }
   if (code === '3D000') {
-    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} at ${target}; create it (createdb <name>) or fix the database in NUVOM_POSTGRES_URL`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} at ${target.shown}; create it (createdb <name>) or fix the database in ${target.database}`, opts);
   }
   if (code === '28P01' || code === '28000') {
-    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target} refused the login: ${m}; fix the user or password in NUVOM_POSTGRES_URL (or pg_hba.conf)`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target.shown} refused the login: ${m}; fix the user or password in ${target.login} (or pg_hba.conf)`, opts);
   }
   if (code === '42501') {
-    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `${what}: permission denied at ${target}: ${m}; grant the user USAGE and CREATE on the schema (or run \`nuvom migrate\` as its owner) and SELECT/INSERT/UPDATE/DELETE on its tables`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `${what}: permission denied at ${target.shown}: ${m}; grant the user USAGE and CREATE on the schema (or run \`nuvom migrate\` as its owner) and SELECT/INSERT/UPDATE/DELETE on its tables`, opts);
   }
   if (isConnectionLost(err)) {
-    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target.shown} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
   }
   return new NuvomError('NUVOM_E_STORAGE', `${what}: PostgreSQL error${code ? ` ${code}` : ''}: ${m}`, opts);
 }
@@ -92,7 +97,7 @@ export class PgDb {
   readonly jobsChannel: string;
   /** The channel NOTIFY uses for "jobs reached a final status" (payload: their ids, one per line; schema.ts v2). */
   readonly doneChannel: string;
-  readonly target: string;
+  readonly target: PgTarget;
   private pool: Pool | null = null;
   /** One connection for claims, its session set up by the SETs given to claimQuery; made on the first claim. */
   private claimPool: Pool | null = null;
@@ -108,12 +113,12 @@ export class PgDb {
   private kept: KeptConnection | null = null;
   refs = 0;
 
-  constructor(readonly settings: PostgresSettings, readonly logger?: Logger) {
+  constructor(readonly settings: ConnectionSettings, readonly logger?: Logger) {
     this.schema = settings.postgresSchema;
     this.s = `"${settings.postgresSchema}"`;
     this.jobsChannel = `${settings.postgresSchema}_jobs`;
     this.doneChannel = `${settings.postgresSchema}_done`;
-    this.target = settings.postgresUrl ? redact(settings.postgresUrl) : `${process.env.PGHOST ?? 'localhost'}:${process.env.PGPORT ?? '5432'}/${process.env.PGDATABASE ?? process.env.PGUSER ?? '(default)'} (PG* variables)`;
+    this.target = pgTarget(settings);
   }
 
   /** Builds the pool, checks the connection and the schema version (migrating when allowed). Once. */
@@ -157,7 +162,7 @@ export class PgDb {
     const onError = (): void => undefined; // as in txOnce: a cut mid-migration fails the next statement instead
     client.on('error', onError);
     try {
-      await migrate(client, this.schema, { apply: this.settings.postgresMigrate, target: this.target, logger: this.logger });
+      await migrate(client, this.schema, { apply: this.settings.postgresMigrate, target: this.target.shown, logger: this.logger });
     } finally {
       client.off('error', onError);
       client.release();
@@ -302,8 +307,8 @@ export interface PgLease {
   release(): Promise<void>;
 }
 
-export function acquireDb(settings: PostgresSettings, logger?: Logger): PgLease {
-  const key = `${settings.postgresUrl}\u0000${settings.postgresSchema}\u0000${settings.postgresPoolSize}\u0000${settings.postgresMigrate}`;
+export function acquireDb(settings: ConnectionSettings, logger?: Logger): PgLease {
+  const key = `${JSON.stringify(settings.libpq ?? {})}\u0000${settings.postgresUrl}\u0000${settings.postgresSchema}\u0000${settings.postgresPoolSize}\u0000${settings.postgresMigrate}`;
   let db = shared.get(key);
   if (!db || db.isClosed) {
     db = new PgDb(settings, logger);
@@ -331,7 +336,7 @@ export type { PoolClient };
  * Drops `settings.postgresSchema` with everything in it, on a connection of its own: the schema an
  * isolated kernel (`config.isolation`, `nuvom plugin test`) worked in. A failure is reported, not thrown.
  */
-export async function dropIsolatedSchema(settings: PostgresSettings, logger?: Logger): Promise<void> {
+export async function dropIsolatedSchema(settings: ConnectionSettings, logger?: Logger): Promise<void> {
   const pg = await loadPg();
   const client = new pg.Client(connectionConfig(settings));
   client.on('error', () => undefined);

@@ -10,10 +10,11 @@
  * that transaction decides.
  * Must never: enqueue part of a batch, or report a duplicate for a batch its own lost try wrote.
  */
-import { NuvomError, duplicateJob, type QueuedJob } from '../../sdk/plugin.ts';
+import { NuvomError, duplicateJob, messageOf, type QueuedJob } from '../../sdk/plugin.ts';
 import { pgError, type PgDb, type Queryable } from './db.ts';
 import { compact, type Column } from './batch-params.ts';
 import { toBuf, writeRecords, type RecordRow } from './rows.ts';
+import { NO_SUCH_RELATION } from './schema.ts';
 import { PLUGIN_NAME } from './settings.ts';
 
 export class PgEnqueue {
@@ -178,6 +179,11 @@ export class PgEnqueue {
       await write(c);
     } catch (err) {
       if (isDuplicate(err)) throw await this.duplicateError(jobs, err);
+      // nuvom's schema is migrated where NUVOM_POSTGRES_URL points (db.open above): a missing table
+      // here means the application's client is connected to another database.
+      if (NO_SUCH_RELATION.has((err as { code?: string }).code ?? '')) {
+        throw new NuvomError('NUVOM_E_STORAGE_SCHEMA', `${what} (in the application's transaction): ${messageOf(err)} in the database the application's client is connected to; the tx client must connect to the database nuvom uses (${this.db.target.shown}), where schema ${this.db.schema} is`, { plugin: PLUGIN_NAME, cause: err });
+      }
       throw pgError(err, `${what} (in the application's transaction)`, this.db.target);
     }
   }

@@ -1,18 +1,27 @@
 /**
- * The PostgreSQL plugin's StorageHealth, provided beside its factories: `nuvom doctor` reports the
- * server and the schema's version, and the read-only commands (`history recent`, `status`, ...)
- * learn whether the schema exists before a store is built, since building one creates it (a
- * mistyped NUVOM_POSTGRES_SCHEMA would otherwise show an empty project and leave a new schema).
- * Must never: migrate or create anything; keep its connection open.
+ * The PostgreSQL plugin's storage health (StorageHealth, nuvom/plugin), for `nuvom doctor`: can this
+ * process reach the server, is the schema at this nuvom's version, how many jobs wait or are leased
+ * (and how many leases ran out). Reads on a connection of its own, without building a service. And
+ * `locate()` for the read-only commands (`history recent`, `status`, ...): whether the schema holds
+ * nuvom's tables, asked before a store is built, since building one creates the schema (a mistyped
+ * NUVOM_POSTGRES_SCHEMA would otherwise show an empty project and leave a new schema behind).
+ * Must never: create or migrate the schema (doctor only looks: the job checks are skipped until
+ * the schema is at this nuvom's version), or name the server with its password.
  */
-import { NuvomError, type HealthFinding, type StorageHealth, type StorageHealthReport, type StorageLocation } from '../../sdk/plugin.ts';
+import { messageOf, type HealthFinding, type StorageHealth, type StorageHealthReport, type StorageLocation } from '../../sdk/plugin.ts';
 import { connectionConfig, pgError } from './db.ts';
 import { loadPg } from './driver.ts';
 import { LATEST, schemaVersion } from './schema.ts';
-import { redact, type PostgresSettings } from './settings.ts';
+import { pgTarget, type ConnectionSettings } from './settings.ts';
+
+const LABELS = { queue: 'queue', resultStore: 'results', scheduleStore: 'schedules' } as const;
+
+const finding = (check: string, level: HealthFinding['level'], detail: string, fix?: string, data?: Record<string, unknown>): HealthFinding =>
+  ({ check, level, detail, ...(fix ? { fix } : {}), ...(data ? { data } : {}) });
 
 /** The schema's version (0: no nuvom tables), on a connection of its own. */
-async function versionOf(s: PostgresSettings, target: string): Promise<number> {
+async function versionOf(s: ConnectionSettings): Promise<number> {
+  const target = pgTarget(s);
   const pg = await loadPg();
   const client = new pg.Client(connectionConfig(s));
   client.on('error', () => undefined); // a cut connection fails the statement instead
@@ -26,37 +35,61 @@ async function versionOf(s: PostgresSettings, target: string): Promise<number> {
   }
 }
 
-export function postgresHealth(settings: () => PostgresSettings): StorageHealth {
-  const targetOf = (s: PostgresSettings) => (s.postgresUrl ? redact(s.postgresUrl) : '(PG* variables)');
+export function postgresHealth(settings: () => ConnectionSettings): StorageHealth {
   return {
     async locate(): Promise<StorageLocation> {
       const s = settings();
-      const target = targetOf(s);
-      return { path: `${target}, schema ${s.postgresSchema}`, exists: (await versionOf(s, target)) > 0, what: 'PostgreSQL schema', setting: 'NUVOM_POSTGRES_SCHEMA' };
+      return { path: `${pgTarget(s).shown}, schema ${s.postgresSchema}`, exists: (await versionOf(s)) > 0, what: 'PostgreSQL schema', setting: 'NUVOM_POSTGRES_SCHEMA' };
     },
-    async health(): Promise<StorageHealthReport> {
+    async health({ services }): Promise<StorageHealthReport> {
       const s = settings();
-      const target = targetOf(s);
-      const data = { target, schema: s.postgresSchema, latest: LATEST };
-      let version: number;
+      const target = pgTarget(s);
+      const schema = s.postgresSchema;
+      const on = `schema ${schema} at ${target.shown} (${services.map((t) => LABELS[t]).join(', ')})`;
+      const pg = await loadPg();
+      const client = new pg.Client(connectionConfig(s, 'nuvom doctor'));
+      client.on('error', () => undefined);
       try {
-        version = await versionOf(s, target);
-      } catch (err) {
-        const e = err instanceof NuvomError ? err : pgError(err, 'checking the nuvom schema', target);
-        return { findings: [{ check: 'postgres', level: 'FAIL', detail: e.message, fix: 'start the server, or fix NUVOM_POSTGRES_URL', data: { ...data, code: e.code } }], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        try {
+          await client.connect();
+        } catch (err) {
+          return { findings: [finding('postgres-connection', 'FAIL', messageOf(pgError(err, 'connecting', target)), 'start the server or fix the setting named above, then run doctor again')], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        let version: number;
+        try {
+          version = await schemaVersion(client, schema);
+        } catch (err) {
+          // The schema exists (a missing one reads as version 0), but this user may not read it.
+          const denied = (err as { code?: string }).code === '42501';
+          const fix = denied ? `as the schema's owner, GRANT USAGE ON SCHEMA ${schema} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} to this user` : 'see the error above';
+          return { findings: [finding('postgres-schema', 'FAIL', `${on}: ${messageOf(denied ? err : pgError(err, 'reading the schema version', target))}`, fix)], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        if (version === 0) {
+          return { findings: [finding('postgres-schema', 'warn', `${on} holds no nuvom tables yet`, `nothing to check: \`nuvom migrate\` creates them${s.postgresMigrate ? ', as does the first worker or enqueue' : ' (NUVOM_POSTGRES_MIGRATE=false: nothing else does)'}; if you expected jobs here, check NUVOM_POSTGRES_URL and NUVOM_POSTGRES_SCHEMA`, { version })], jobChecks: { skip: 'no job storage yet', level: 'ok' } };
+        }
+        if (version > LATEST) {
+          return { findings: [finding('postgres-schema', 'FAIL', `${on} is at version ${version}, newer than this nuvom understands (${LATEST})`, 'upgrade nuvom, or set NUVOM_POSTGRES_SCHEMA to another schema', { version, latest: LATEST })], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+        }
+        if (version < LATEST) {
+          return { findings: [finding('postgres-schema', 'warn', `${on} is at version ${version}, this nuvom needs ${LATEST}`, 'run `nuvom migrate`', { version, latest: LATEST })], jobChecks: { skip: 'skipped until the schema is migrated (`nuvom migrate`)', level: 'warn' } };
+        }
+        const findings = [finding('postgres-schema', 'ok', `${on}: version ${version} (up to date)`, undefined, { version })];
+        if (services.includes('queue')) {
+          const now = Date.now();
+          const { rows } = await client.query<{ ready: string; delayed: string; leased: string; expired: string }>(
+            `SELECT count(*) FILTER (WHERE q_state = 'waiting' AND run_at <= $1) AS ready, count(*) FILTER (WHERE q_state = 'waiting' AND run_at > $1) AS delayed,
+                    count(*) FILTER (WHERE q_state = 'leased') AS leased, count(*) FILTER (WHERE q_state = 'leased' AND lease_expires_at <= $1) AS expired
+               FROM "${schema}".jobs WHERE q_state IS NOT NULL`, [now]);
+          const [ready, delayed, leased, expired] = [rows[0].ready, rows[0].delayed, rows[0].leased, rows[0].expired].map(Number);
+          const counts = `${ready} ready, ${delayed} delayed, ${leased} leased`;
+          findings.push(expired
+            ? finding('postgres-leases', 'warn', `${counts}; ${expired} lease(s) ran out (their workers died or hung)`, 'nothing is lost: a running worker claims them again; make sure one runs (nuvom runworker)', { ready, delayed, leased, expired })
+            : finding('postgres-leases', 'ok', `${counts}; no expired leases`, undefined, { ready, delayed, leased, expired: 0 }));
+        }
+        return { findings };
+      } finally {
+        await client.end().catch(() => undefined);
       }
-      const finding = (level: HealthFinding['level'], detail: string, fix?: string): HealthFinding => ({ check: 'postgres', level, detail, ...(fix ? { fix } : {}), data: { ...data, version } });
-      if (version === 0) {
-        // Building the stores for the job checks would create the schema: nothing to check yet.
-        return { findings: [finding('warn', `schema ${s.postgresSchema} at ${target} holds no nuvom tables: no job has been stored there`, `if your jobs are elsewhere, set NUVOM_POSTGRES_SCHEMA (and NUVOM_POSTGRES_URL) to where they are; a new deployment creates it with \`nuvom migrate\` or its first worker`)], jobChecks: { skip: 'no job storage yet', level: 'ok' } };
-      }
-      if (version > LATEST) {
-        return { findings: [finding('FAIL', `schema ${s.postgresSchema} at ${target} is at version ${version}, newer than this nuvom understands (${LATEST})`, 'upgrade nuvom')], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
-      }
-      if (version < LATEST) {
-        return { findings: [finding('warn', `schema ${s.postgresSchema} at ${target} is at version ${version} of ${LATEST}`, s.postgresMigrate ? 'the next process that connects migrates it, or run `nuvom migrate`' : 'run `nuvom migrate` (NUVOM_POSTGRES_MIGRATE is false)')], ...(s.postgresMigrate ? {} : { jobChecks: { skip: 'skipped: the schema needs `nuvom migrate` first', level: 'warn' as const } }) };
-      }
-      return { findings: [finding('ok', `schema ${s.postgresSchema} at ${target}: version ${version} (up to date)`)] };
     },
   };
 }

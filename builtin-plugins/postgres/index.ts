@@ -9,5 +9,5 @@ export { PgResultStore, type PgResultStoreOptions } from './results.ts';
 export { PgJobStore } from './job-store.ts';
 export { PgScheduleStore, type PgScheduleStoreOptions } from './schedules.ts';
 export { LATEST as SCHEMA_VERSION } from './schema.ts';
-export { readSettings, SETTINGS, type PostgresSettings } from './settings.ts';
+export { readSettings, SETTINGS, type ConnectionSettings, type PostgresSettings } from './settings.ts';
 export { default } from './plugin.ts';

@@ -7,11 +7,11 @@
  * Must never: import anything but the public SDK and this folder; import the stores at the top;
  * load pg for an app on SQLite.
  */
-import { definePlugin } from '../../sdk/plugin.ts';
+import { configVariables, definePlugin } from '../../sdk/plugin.ts';
 import { addMigrateCommand } from './cli.ts';
 import { dropIsolatedSchema } from './db.ts';
 import { postgresHealth } from './health.ts';
-import { PLUGIN_NAME, postgresSettings, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, libpqVariables, postgresSettings, type ConnectionSettings } from './settings.ts';
 
 type Stores = typeof import('./stores.ts');
 
@@ -25,7 +25,9 @@ const postgresPlugin = definePlugin({
     const logger = ctx.logger;
     // An isolated kernel (`nuvom plugin test`) works in a schema of its own, dropped when its services are.
     const isolation = typeof ctx.config.isolation === 'string' ? ctx.config.isolation : null;
-    const settings = (): PostgresSettings => ({ ...ctx.settings, ...(isolation ? { postgresSchema: isolatedSchema(ctx.settings.postgresSchema, isolation) } : {}) });
+    // libpq's variables as the loader read them, so that PGHOST and the others count from .env too.
+    const libpq = libpqVariables(configVariables(ctx.config));
+    const settings = (): ConnectionSettings => ({ ...ctx.settings, libpq, ...(isolation ? { postgresSchema: isolatedSchema(ctx.settings.postgresSchema, isolation) } : {}) });
     // Whoever closes a store of an isolated kernel (the kernel, or the conformance case that built it) drops its schema.
     const own = <T extends { close(): Promise<void> }>(store: T): T => {
       if (!isolation) return store;
@@ -38,7 +40,7 @@ const postgresPlugin = definePlugin({
     };
     let m: Stores | undefined;
     const load = async () => { m ??= await import('./stores.ts'); };
-    // One checker for the three services (doctor reports the schema once).
+    // For `nuvom doctor`: one checker for the three services (they share the schema).
     const health = postgresHealth(settings);
     ctx.provide('queue', 'postgres', (s) => own(new m!.PgQueue({ settings: settings(), clock: s.clock, logger })), (q) => q.close(), { load, health });
     ctx.provide('resultStore', 'postgres', (s) => own(new m!.PgResultStore({ settings: settings(), serializer: s.serializer, logger })), (st) => st.close(), { load, health });

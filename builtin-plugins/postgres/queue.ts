@@ -20,10 +20,10 @@ import {
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
 import { PgEnqueue } from './enqueue.ts';
 import { removeQueued, toBytes, type RecordRow } from './rows.ts';
-import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, type ConnectionSettings } from './settings.ts';
 
 export interface PgQueueOptions {
-  settings: PostgresSettings;
+  settings: ConnectionSettings;
   clock?: Clock;
   logger?: Logger;
 }

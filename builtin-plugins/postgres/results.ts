@@ -14,10 +14,10 @@ import {
 } from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
 import { RECORD_SELECT, toRecord, toRecordRow, writeRecords, type RecordRow } from './rows.ts';
-import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, type ConnectionSettings } from './settings.ts';
 
 export interface PgResultStoreOptions {
-  settings: PostgresSettings;
+  settings: ConnectionSettings;
   serializer: Serializer;
   logger?: Logger;
 }

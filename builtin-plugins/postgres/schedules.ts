@@ -11,10 +11,10 @@ import {
   type DueFire, type FirePlan, type Logger, type ScheduleEntry, type ScheduleRow, type ScheduleStore,
 } from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
-import { PLUGIN_NAME, type PostgresSettings } from './settings.ts';
+import { PLUGIN_NAME, type ConnectionSettings } from './settings.ts';
 
 export interface PgScheduleStoreOptions {
-  settings: PostgresSettings;
+  settings: ConnectionSettings;
   logger?: Logger;
 }
 

@@ -154,7 +154,7 @@ export interface MigrateOptions {
 }
 
 /** PostgreSQL's codes for a missing table (42P01) and a missing schema (3F000). */
-const NO_SUCH_RELATION = new Set(['42P01', '3F000']);
+export const NO_SUCH_RELATION = new Set(['42P01', '3F000']);
 
 /**
  * The schema's version: 0 when it has no nuvom tables yet. One round trip (it is on the path to a
@@ -185,6 +185,10 @@ export async function migrate(c: Queryable, schema: string, opts: MigrateOptions
   try {
     current = await schemaVersion(c, schema);
   } catch (err) {
+    // The schema exists (a missing one reads as version 0), but this user may not read it.
+    if ((err as { code?: string }).code === '42501') {
+      throw new NuvomError('NUVOM_E_STORAGE_PERMISSION', `reading the nuvom schema ${schema} at ${opts.target}: permission denied (${messageOf(err)}); as its owner, GRANT USAGE ON SCHEMA ${schema} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} to this user, or connect as the owner`, { plugin: PLUGIN_NAME, cause: err });
+    }
     throw wrap(err, opts.target);
   }
   if (current > LATEST) throw refuseNewer(current);

@@ -2,7 +2,7 @@
  * The PostgreSQL plugin's own settings (plugin-owned settings, docs/plugins.md "Settings"): read from
  * flags, NUVOM_POSTGRES_* (environment and .env), the config file and `[settings.nuvom-postgres]`,
  * validated, shown in `nuvom config`. An empty postgresUrl leaves the connection to libpq's PG*
- * variables. `readSettings` is the same parsing for code that has no kernel (tests, scripts).
+ * variables (environment over .env, handed to pg: ConnectionSettings). `readSettings` is the same parsing for code that has no kernel (tests, scripts).
  * Must never: import pg, or accept a schema name that would need quoting games in SQL.
  */
 import { NuvomError, type SettingSpec as KernelSettingSpec } from '../../sdk/plugin.ts';
@@ -29,8 +29,6 @@ export interface PostgresSettings {
 
 interface SettingSpec<T> {
   env: string;
-  /** The key in [settings.nuvom-postgres]. */
-  toml: string;
   default: T;
   doc: string;
   parse: (raw: unknown) => T;
@@ -45,7 +43,7 @@ export function postgresSettings(): { [K in keyof PostgresSettings]: KernelSetti
 
 export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSettings[K]> } = {
   postgresUrl: {
-    env: 'NUVOM_POSTGRES_URL', toml: 'url', default: '',
+    env: 'NUVOM_POSTGRES_URL', default: '',
     doc: 'PostgreSQL connection string (postgres://user@host:5432/db); unset: libpq PG* variables (PGHOST, PGDATABASE, ...)',
     parse: (raw) => {
       const s = String(raw).trim();
@@ -57,16 +55,18 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     },
   },
   postgresSchema: {
-    env: 'NUVOM_POSTGRES_SCHEMA', toml: 'schema', default: 'nuvom',
+    env: 'NUVOM_POSTGRES_SCHEMA', default: 'nuvom',
     doc: 'the PostgreSQL schema holding nuvom\'s tables (one per app sharing a database)',
     parse: (raw) => {
       const s = String(raw).trim();
       if (!SCHEMA_NAME.test(s)) throw new Error('expected a lower-case schema name: letters, digits and "_", not starting with a digit, at most 63 characters');
+      // PostgreSQL refuses to create these ("unacceptable schema name"): say so before connecting.
+      if (s.startsWith('pg_')) throw new Error('names starting with "pg_" are reserved by PostgreSQL for system schemas; choose another, such as nuvom');
       return s;
     },
   },
   postgresPoolSize: {
-    env: 'NUVOM_POSTGRES_POOL_SIZE', toml: 'pool_size', default: 10,
+    env: 'NUVOM_POSTGRES_POOL_SIZE', default: 10,
     doc: 'connections each process may open (plus one for LISTEN, and a worker one for claims)',
     parse: (raw) => {
       const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
@@ -75,7 +75,7 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     },
   },
   postgresMigrate: {
-    env: 'NUVOM_POSTGRES_MIGRATE', toml: 'migrate', default: true,
+    env: 'NUVOM_POSTGRES_MIGRATE', default: true,
     doc: 'run pending schema migrations at start (false: only `nuvom migrate` does)',
     parse: (raw) => {
       if (typeof raw === 'boolean') return raw;
@@ -88,11 +88,12 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
 };
 
 /**
- * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table; a bad value is
+ * The settings from `env` (NUVOM_POSTGRES_* first) and the plugin's TOML table, whose keys are the
+ * setting names as the loader reads `[settings.nuvom-postgres]` (postgresUrl = "..."); a bad value is
  * NUVOM_E_CONFIG naming where it came from.
  */
 export function readSettings(env: Readonly<Record<string, string | undefined>>, table: Readonly<Record<string, unknown>> = {}): PostgresSettings {
-  const known = Object.values(SETTINGS).map((s) => s.toml);
+  const known = Object.keys(SETTINGS);
   const unknown = Object.keys(table).filter((k) => !known.includes(k));
   if (unknown.length) {
     throw new NuvomError('NUVOM_E_CONFIG', `[settings.${PLUGIN_NAME}] has unknown key(s) ${unknown.join(', ')}; known: ${known.join(', ')}`, { plugin: PLUGIN_NAME });
@@ -102,7 +103,7 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>, 
     const fromEnv = env[spec.env];
     const [raw, where] = fromEnv !== undefined && fromEnv !== ''
       ? [fromEnv, spec.env]
-      : table[spec.toml] !== undefined ? [table[spec.toml], `[settings.${PLUGIN_NAME}] ${spec.toml}`] : [undefined, ''];
+      : table[key] !== undefined ? [table[key], `[settings.${PLUGIN_NAME}] ${key}`] : [undefined, ''];
     if (raw === undefined) { out[key] = spec.default; continue; }
     try {
       out[key] = spec.parse(raw);
@@ -112,6 +113,49 @@ export function readSettings(env: Readonly<Record<string, string | undefined>>, 
     }
   }
   return out as unknown as PostgresSettings;
+}
+
+/** libpq's variables a connection reads when postgresUrl is empty (docs/scaling.md), and PGOPTIONS (session settings). */
+const LIBPQ = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGOPTIONS'] as const;
+
+/**
+ * What a connection needs: the plugin's settings, and libpq's variables as the loader read them
+ * (environment over .env; pg itself reads only the environment). Without `libpq`, pg reads them from
+ * process.env.
+ */
+export interface ConnectionSettings extends PostgresSettings {
+  libpq?: Readonly<Record<string, string>>;
+}
+
+/** The libpq variables set (not empty) in `vars`. */
+export function libpqVariables(vars: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(LIBPQ.flatMap((k) => (vars[k] ? [[k, vars[k]]] : [])));
+}
+
+/** The server connections go to, for messages (password hidden), and where each part of it is set. */
+export interface PgTarget {
+  shown: string;
+  server: string;
+  host: string;
+  database: string;
+  login: string;
+}
+
+export function pgTarget(s: ConnectionSettings): PgTarget {
+  if (s.postgresUrl) {
+    const url = 'NUVOM_POSTGRES_URL';
+    return { shown: redact(s.postgresUrl), server: url, host: url, database: url, login: url };
+  }
+  const v = s.libpq ?? process.env;
+  // As pg defaults them: localhost, 5432, the database named after the user.
+  const user = v.PGUSER ? `${v.PGUSER}@` : '';
+  return {
+    shown: `${user}${v.PGHOST ?? 'localhost'}:${v.PGPORT ?? '5432'}/${v.PGDATABASE ?? v.PGUSER ?? '(default)'} (PG* variables, NUVOM_POSTGRES_URL unset)`,
+    server: 'PGHOST/PGPORT',
+    host: 'PGHOST',
+    database: 'PGDATABASE',
+    login: 'PGUSER/PGPASSWORD',
+  };
 }
 
 /** A connection string with its password replaced, for messages and logs. */

@@ -4,7 +4,7 @@
  * job is replaced from memory at once and claims stay batched: one claim per batch, not per job, which
  * writes the jobs' RUNNING records in the same transaction (JobStore.claim). Decodes each claimed job, and fails at once those that cannot run here.
  * Must never: let an error after a committed claim strand its jobs (they are given back, see
- * prepareOrGiveBack); end the worker on a storage error.
+ * prepareOrGiveBack); end a long-running worker on a storage error (a burst run ends with it).
  */
 import { NuvomError, messageOf, rememberArgsBytes, type ClaimedJob } from '../../sdk/plugin.ts';
 import { listened } from './outcomes.ts';
@@ -77,10 +77,13 @@ export class Claimer {
         if (await this.step(poll)) break;
         backoffMs = 0;
       } catch (err) {
+        p.store.failed('claim', err);
+        // A burst run waits for no one: retrying a server that is down or a schema not migrated
+        // would never end it, so it ends with the error (the store has retried what it could).
+        if (p.opts.burst === true) throw err;
         // A storage error (SQLITE_BUSY past its retries, a full disk) must not end the worker: the
         // jobs it holds come back when their leases expire, and the next claim may well succeed.
         backoffMs = Math.min(5000, Math.max(100, backoffMs * 2));
-        p.store.failed('claim', err);
         p.d.logger.warn(`claiming jobs failed: ${messageOf(err)}; trying again in ${backoffMs} ms`, { code: (err as NuvomError).code });
         await p.sleep(backoffMs);
       }

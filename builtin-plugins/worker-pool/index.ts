@@ -64,14 +64,17 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await worker.done;
-  unwatch?.();
-  await scheduler?.stop();
-  clearInterval(ticker);
-  if (tty) process.stderr.write('\n');
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  log.info(`worker stopped: ${statusOf(worker, started)}`);
+  try {
+    await worker.done; // a burst run whose claim failed throws here: runworker exits 1 with the error
+  } finally {
+    unwatch?.();
+    await scheduler?.stop();
+    clearInterval(ticker);
+    if (tty) process.stderr.write('\n');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    log.info(`worker stopped: ${statusOf(worker, started)}`);
+  }
 }
 
 export default definePlugin({

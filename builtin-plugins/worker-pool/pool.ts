@@ -30,6 +30,9 @@ export class WorkerPool implements RunningWorker {
   readonly id: string;
   readonly done: Promise<void>;
   private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  /** Why a burst run ended early (its claim failed): `done` rejects with it. */
+  private failure: unknown = null;
   private readonly p: PoolState;
   private statsTimer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
@@ -63,7 +66,9 @@ export class WorkerPool implements RunningWorker {
       void this.stop();
     };
     this.p = p;
-    this.done = new Promise((r) => { this.resolveDone = r; });
+    this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject; });
+    // Only a burst run's caller awaits a failure: nobody else must get an unhandled rejection.
+    this.done.catch(() => undefined);
   }
 
   async start(): Promise<this> {
@@ -83,6 +88,11 @@ export class WorkerPool implements RunningWorker {
     void p.parts.claimer.loop().then(() => {
       if (!p.stopping) return this.stop();
     }).catch((err) => {
+      // A burst run's failed claim: its running jobs drain as on stop(), and `done` rejects.
+      if (p.opts.burst === true) {
+        this.failure = err;
+        return this.stop();
+      }
       d.logger.error(`worker loop stopped: ${messageOf(err)}`, { code: (err as NuvomError).code });
       void this.stop({ force: true });
     });
@@ -124,7 +134,8 @@ export class WorkerPool implements RunningWorker {
     await drain(p, opts.force === true);
     clearInterval(this.statsTimer);
     this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: p.s.nThreads, concurrency: p.s.concurrency });
-    this.resolveDone();
+    if (this.failure) this.rejectDone(this.failure);
+    else this.resolveDone();
   }
 }
 

@@ -59,6 +59,19 @@ describe('cli: the other commands keep the same output discipline', function () 
     expect(schedules).to.deep.equal([]);
   });
 
+  it('config shows where a setting came from but never a password in it (NUVOM_POSTGRES_URL), in the table and in --json', async () => {
+    const url = 'postgres://app:s3cret-pw@db.internal:5432/app';
+    const table = await nuvom(p, ['config'], { NUVOM_POSTGRES_URL: url });
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout).to.match(/^postgresUrl +postgres:\/\/app:\*+@db\.internal:5432\/app +env \(NUVOM_POSTGRES_URL\)$/m);
+    const withUrl = await nuvom(p, ['config', '--json'], { NUVOM_POSTGRES_URL: url });
+    expect(JSON.parse(withUrl.stdout).settings.postgresUrl).to.include({ source: 'env', origin: 'NUVOM_POSTGRES_URL' });
+    for (const out of [table.stdout, withUrl.stdout]) expect(out).not.to.contain('s3cret-pw');
+    // A user without a password is the role, as the connection errors show it: kept.
+    const role = await nuvom(p, ['config'], { NUVOM_POSTGRES_URL: 'postgres://app@db.internal:5432/app' });
+    expect(role.stdout).to.match(/^postgresUrl +postgres:\/\/app@db\.internal:5432\/app /m);
+  });
+
   it('enqueue prints the new id; status prints one line about it', async () => {
     const e = await nuvom(p, ['enqueue', 'add', '2', '3']);
     expect(e.code, e.stderr).to.equal(0);

@@ -7,7 +7,7 @@ import { isNuvomError } from '../../sdk/plugin.ts';
 import { memoryLogger } from '../helpers/tmp.ts';
 import { cleanupTempProjects, monitoringProject, waitFor } from '../monitoring/helpers.ts';
 import { settledJob } from '../helpers/client.ts';
-import { maskSecrets, MASK } from '../../builtin-plugins/dashboard/about.ts';
+import { maskSecrets, SECRET_MASK as MASK } from '../../sdk/plugin.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- test-side JSON
 
@@ -216,6 +216,7 @@ describe('dashboard: JSON API over a SQLite store', function () {
       token: MASK, nested: { clientSecret: MASK, list: [{ password: MASK }], readonly: true }, port: 9160, empty: '' });
     expect(maskSecrets('redis://:pw@h:6379/0')).to.equal(`redis://:${MASK}@h:6379/0`);
     expect(maskSecrets('https://ghp_abc@example.org/x')).to.equal(`https://${MASK}@example.org/x`);
+    expect(maskSecrets('postgres://app@db.internal:5432/jobs')).to.equal('postgres://app@db.internal:5432/jobs');
     expect(maskSecrets('.nuvom/nuvom.db')).to.equal('.nuvom/nuvom.db');
     expect(maskSecrets({ authToken: null })).to.deep.equal({ authToken: null });
   });

@@ -3,6 +3,7 @@
  * own transaction, migrations, `nuvom migrate`, the clear errors, and an app on SQLite never loading pg.
  */
 import { expect } from 'chai';
+import pg from 'pg';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -138,6 +139,21 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('enqueue({ tx }) through a client connected to another database says to connect it to nuvom\'s', async () => {
+    const other = new URL(PG_URL);
+    other.pathname = '/postgres';
+    const app = new pg.Client({ connectionString: other.toString() });
+    await app.connect();
+    try {
+      await app.query('BEGIN');
+      const err = await expectCode(add.enqueue({ args: [1, 2], tx: app }), 'NUVOM_E_STORAGE_SCHEMA', new RegExp(`"${schema}.jobs" does not exist in the database the application's client is connected to; the tx client must connect to the database nuvom uses`));
+      expect(err.message).to.contain(new URL(PG_URL).host);
+    } finally {
+      await app.query('ROLLBACK');
+      await app.end();
+    }
+  });
+
   it('enqueue({ tx }) on a queue that cannot use it is NUVOM_E_UNSUPPORTED and enqueues nothing', async () => {
     const { logger } = memoryLogger();
     const mem = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'memory', resultBackend: 'memory', schedulerBackend: 'memory' } });
@@ -179,6 +195,40 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_URL: 'mysql://x' })).to.throw(/NUVOM_POSTGRES_URL.*postgres:\/\//);
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'Robert"; DROP' })).to.throw(/NUVOM_POSTGRES_SCHEMA/);
     expect(() => readSettings({ NUVOM_POSTGRES_POOL_SIZE: '0' })).to.throw(/NUVOM_POSTGRES_POOL_SIZE/);
+    // PostgreSQL itself refuses pg_* schemas: caught as a setting, not as a storage error at the first statement.
+    expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'pg_jobs' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*reserved by PostgreSQL/);
+    // The table's keys are those of [settings.nuvom-postgres] in .nuvom_plugins.toml (docs/scaling.md).
+    expect(readSettings({}, { postgresUrl: PG_URL, postgresSchema: 'billing_jobs' })).to.include({ postgresUrl: PG_URL, postgresSchema: 'billing_jobs' });
+    expect(() => readSettings({}, { postgresSchema: 'A' })).to.throw(/\[settings.nuvom-postgres\] postgresSchema/);
+  });
+
+  it('without NUVOM_POSTGRES_URL, libpq\'s PG* variables connect, from .env as from the environment; an error names them', async () => {
+    const schema = schemaName();
+    const u = new URL(PG_URL);
+    const dotenv = `PGHOST=${u.hostname}\nPGPORT=${u.port || '5432'}\nPGDATABASE=${u.pathname.slice(1)}\nPGUSER=${decodeURIComponent(u.username)}\nNUVOM_POSTGRES_SCHEMA=${schema}\n`;
+    const cwd = tempProject({ '.env': dotenv });
+    const config = { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres' } as const;
+    const app = await createClient({ cwd, env: {}, logger: memoryLogger().logger, config });
+    const c = await pgClient();
+    try {
+      const id = (await app.enqueue('add', [1, 2])).id;
+      // Read on the test's own connection: the job went to the database .env names.
+      const { rows } = await c.query(`SELECT id FROM "${schema}".jobs`);
+      expect(rows.map((r) => r.id)).to.deep.equal([id]);
+      const cli = path.join(REPO_ROOT, 'cli/main.ts');
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG') && !k.startsWith('NUVOM_')));
+      const check = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--check'], { cwd: REPO_ROOT, env });
+      expect(check.stdout).to.contain(`schema ${schema}: version ${LATEST} of ${LATEST}`);
+      // A real environment variable beats .env; the message names the server and the variables to fix.
+      const down = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate'], { cwd: REPO_ROOT, env: { ...env, PGPORT: '1' } }).then(() => null, (err: { code: number; stderr: string }) => err);
+      expect(down?.code).to.equal(1);
+      expect(down?.stderr).to.match(new RegExp(`${u.hostname}:1/.*PG\\* variables.*refused.*PGHOST/PGPORT`));
+      expect(down?.stderr).not.to.contain('NUVOM_POSTGRES_URL right');
+    } finally {
+      await app.close();
+      await c.end();
+      await dropSchema(schema);
+    }
   });
 
   it('a user without the privilege to create the schema gets NUVOM_E_STORAGE_PERMISSION', async () => {
@@ -187,10 +237,20 @@ describe('postgres: connections, migrations and errors', function () {
     await admin.query(`CREATE ROLE ${role} LOGIN`);
     await admin.query(`REVOKE CREATE ON DATABASE test FROM PUBLIC`).catch(() => undefined);
     const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
+    // A schema its owner migrated, which this user may not read yet: the fix is a GRANT, not CREATE on the database.
+    const owned = schemaName();
+    const ownerDb = new PgDb(settingsFor(owned));
+    const reader = new PgQueue({ settings: { ...settingsFor(owned), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
     try {
       await expectCode(q.qsize(), 'NUVOM_E_STORAGE_PERMISSION', /permission denied.*nuvom migrate/);
+      await ownerDb.open();
+      const err = await expectCode(reader.qsize(), 'NUVOM_E_STORAGE_PERMISSION', new RegExp(`GRANT USAGE ON SCHEMA ${owned} and SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${owned}`));
+      expect(err.message).not.to.contain('CREATE ON DATABASE');
     } finally {
       await q.close();
+      await reader.close();
+      await ownerDb.close();
+      await dropSchema(owned);
       await admin.query(`DROP ROLE ${role}`);
       await admin.end();
     }
@@ -247,11 +307,59 @@ describe('postgres: connections, migrations and errors', function () {
       const cwd = tempProject();
       const first = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
       expect(JSON.parse(first.stdout)).to.include({ schema, before: 0, version: LATEST });
+      // A burst run cannot claim from it: it ends with the error (it used to retry forever).
+      const burst = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'runworker', '--burst'], { cwd: REPO_ROOT, env: { ...env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_POSTGRES_SCHEMA: `${schema}_off`, NUVOM_POSTGRES_MIGRATE: 'false' }, timeout: 30_000 })
+        .then(() => null, (err: { code: number | null; stderr: string }) => err);
+      expect(burst?.code, burst?.stderr).to.equal(1);
+      expect(burst?.stderr).to.match(/^error: .*is at version 0, this nuvom needs \d+; run `nuvom migrate`.*\(NUVOM_E_STORAGE_SCHEMA\)$/m);
       const again = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'migrate', '--json'], { cwd: REPO_ROOT, env });
       expect(JSON.parse(again.stdout).applied).to.deep.equal([]);
       await off.open();
     } finally {
       await off.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('nuvom doctor checks the server and the schema without creating it, and skips the job checks it cannot run', async () => {
+    const schema = schemaName();
+    const cwd = tempProject();
+    const cli = path.join(REPO_ROOT, 'cli/main.ts');
+    const env = { ...process.env, NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres', NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema };
+    type Report = { ok: boolean; checks: Array<{ check: string; level: string; detail: string }> };
+    const doctor = async (extra: Record<string, string> = {}) => {
+      const r = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', cwd, 'doctor', '--json'], { cwd: REPO_ROOT, env: { ...env, ...extra } })
+        .then((x) => ({ code: 0, stdout: x.stdout }), (err: { code: number; stdout: string }) => err);
+      const report = JSON.parse(r.stdout) as Report;
+      return { code: r.code, by: (name: string) => report.checks.find((c) => c.check === name) };
+    };
+    const c = await pgClient();
+    try {
+      const down = await doctor({ NUVOM_POSTGRES_URL: 'postgres://postgres:secret@127.0.0.1:1/test' });
+      expect(down.code).to.equal(1);
+      expect(down.by('postgres-connection')).to.include({ level: 'FAIL' });
+      expect(down.by('postgres-connection')?.detail).to.match(/127\.0\.0\.1:1.*refused/).and.not.contain('secret');
+      expect(down.by('stuck-jobs')?.detail).to.match(/skipped/);
+      const fresh = await doctor();
+      expect(fresh.code).to.equal(0);
+      expect(fresh.by('postgres-schema')).to.include({ level: 'warn' });
+      expect(fresh.by('postgres-schema')?.detail).to.match(new RegExp(`schema ${schema} at .* holds no nuvom tables yet`));
+      expect(fresh.by('stuck-jobs')?.detail).to.equal('no job storage yet');
+      const made = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+      expect(made.rowCount, 'doctor created the schema').to.equal(0);
+      const app = await createClient({ cwd, env: {}, logger: memoryLogger().logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: schema } });
+      try {
+        await app.enqueue('add', [1, 2]);
+      } finally {
+        await app.close();
+      }
+      const ok = await doctor();
+      expect(ok.code).to.equal(0);
+      expect(ok.by('postgres-schema')).to.include({ level: 'ok' });
+      expect(ok.by('postgres-leases')?.detail).to.match(/^1 ready, 0 delayed, 0 leased; no expired leases$/);
+      expect(ok.by('orphaned-jobs')).to.include({ level: 'ok' });
+    } finally {
+      await c.end();
       await dropSchema(schema);
     }
   });

@@ -42,4 +42,24 @@ describe('worker pool: storage errors', function () {
       await client.close();
     }
   });
+
+  it('a burst run whose claim fails ends with the error (done rejects) instead of retrying forever', async () => {
+    const queue = new FlakyQueue();
+    queue.failures = Infinity; // a server that is down, a schema that is not migrated
+    const broken = definePlugin({
+      name: 'broken-queue',
+      apiVersion: 1,
+      provides: ['queue:broken'],
+      register(ctx) { ctx.provide('queue', 'broken', () => queue); },
+    });
+    const client = await testClient({ plugins: [broken], config: { queueBackend: 'broken' } });
+    try {
+      const worker = await client.startWorker({ threads: 1, burst: true });
+      const err = await worker.done.then(() => null, (e: unknown) => e);
+      expect(err, 'done should reject').to.be.instanceOf(NuvomError);
+      expect((err as NuvomError).message).to.include('database is locked (simulated)');
+    } finally {
+      await client.close();
+    }
+  });
 });
