@@ -9,7 +9,7 @@ import {
   JOB_STATUSES, NuvomError, argsBytesOf, historyOf, mergeHistory, type AttemptRecord, type JobError, type JobRecord, type JobStatus, type Serializer, type TimeoutPolicy,
 } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME } from './settings.ts';
-import { compact } from './batch-params.ts';
+import { compact, type Column } from './batch-params.ts';
 import type { Queryable } from './db.ts';
 
 export interface RecordRow {
@@ -278,7 +278,7 @@ const MAX_SETTLE_SHAPES = 64;
 /** The settle UPDATE of `rows` and its parameters; with `workerId`, fenced and checked as settleUnmerged says. */
 function settleStatement(s: string, rows: SettleRow[], workerId: string | null): { sql: string; params: unknown[] } {
   // Pushed, as enqueue.ts builds its columns: compact() then sees one kind of array (see batch-params.ts).
-  const cols: Array<(i: number) => unknown> = [];
+  const cols: Column[] = [];
   for (let c = 0; c < SETTLE_COLS.length; c++) cols.push((i: number) => settleValue(rows[i], c));
   let { shape, params } = compact(rows.length, cols, (c) => SETTLE_TYPES[c] !== 'bytea');
   let key = `${s}\u0000${workerId === null ? 'm' : 'f'}${shape}`;
