@@ -16,6 +16,7 @@ import { listPage, parseJobsQuery } from './listing.ts';
 import { PAGE_HTML } from './page.ts';
 import { authorized, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
 import { workersOf, type DashboardSource } from './source.ts';
+import { Paced, pollDelay, type Clock } from './pacing.ts';
 
 export interface DashboardOptions {
   /** Where the dashboard is mounted, e.g. "/admin/jobs" (default ""). */
@@ -23,8 +24,13 @@ export interface DashboardOptions {
   auth?: DashboardAuth;
   /** Refuse every action (retry, cancel) with 403. */
   readOnly?: boolean;
-  /** Interval of the change stream's polling of stats, in ms (default 2000). */
+  /**
+   * Interval of the change stream's polling of stats, in ms (default 2000); a poll that took t ms
+   * waits at least 10 x t before the next (docs/dashboard.md, "Load on the store").
+   */
   streamIntervalMs?: number;
+  /** @internal The clock the pacing reads (tests). */
+  clock?: Clock;
 }
 
 export type DashboardHandler = ((req: IncomingMessage, res: ServerResponse, next?: () => void) => void) & { close(): void };
@@ -65,18 +71,31 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
   const insights = insightsOf(src);
   const streams = new Set<ServerResponse>();
   const interval = opts.streamIntervalMs ?? 2000;
+  const clock = opts.clock ?? Date.now;
   let timer: NodeJS.Timeout | null = null;
+  let polling = false;
+  let closed = false;
   let last = '';
 
-  // One poll for all open streams, only while one is open: an idle dashboard costs nothing.
+  // One poll for all open streams, only while one is open: an idle dashboard costs nothing. The next
+  // poll is scheduled when this one ends, paced by its cost (pollDelay): polls never overlap.
   const tick = async () => {
+    polling = true;
+    const started = clock();
     try {
-      const s = JSON.stringify((await src.stats(Date.now() - 3_600_000)).byStatus);
+      const s = JSON.stringify((await src.stats(clock() - HOUR)).byStatus);
       if (s !== last) {
+        // The counts moved: the overview kept for GET /api/stats is stale, and every tab reads it again on this event.
+        if (last) overview.invalidate();
         last = s;
         for (const r of streams) r.write(`event: stats\ndata: ${s}\n\n`);
       }
     } catch { /* the next tick tries again; the page keeps its last figures */ }
+    polling = false;
+    if (streams.size > 0 && !closed) {
+      timer = setTimeout(() => { timer = null; void tick(); }, pollDelay(interval, clock() - started + overview.cost));
+      timer.unref();
+    }
   };
   const openStream = (res: ServerResponse) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -84,12 +103,43 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     streams.add(res);
     res.on('close', () => {
       streams.delete(res);
-      if (streams.size === 0 && timer) { clearInterval(timer); timer = null; last = ''; }
+      if (streams.size === 0 && timer) { clearTimeout(timer); timer = null; }
+      if (streams.size === 0) last = '';
     });
-    last = '';
-    void tick();
-    timer ??= setInterval(() => void tick(), interval);
-    timer.unref();
+    // A stream joining a running poll gets the counts it last saw at once; the first stream starts the poll.
+    if (last) res.write(`event: stats\ndata: ${last}\n\n`);
+    if (!polling && !timer) void tick();
+  };
+
+  // GET /api/stats: one computation serves every tab, reused while younger than 10x its cost (at least 1 s).
+  const overview = new Paced(async () => {
+    const now = clock();
+    const [hour, day, failures, perMinute, perQuarter, runTimes] = await Promise.all([
+      src.stats(now - HOUR), src.stats(now - DAY), src.listJobs({ status: 'FAILED', limit: 10 }),
+      insights.completions(now - HOUR, 60_000), insights.completions(now - DAY, 15 * 60_000), insights.runTimes(),
+    ]);
+    return {
+      byStatus: day.byStatus, byTask: day.byTask, oldestPendingAt: day.oldestPendingAt,
+      completedLastHour: hour.completedSince, completedLastDay: day.completedSince,
+      throughputLastHour: perMinute, throughputLastDay: perQuarter, runTimes,
+      latestFailures: failures.map((r) => ({ id: r.id, taskName: r.taskName, message: (r.error?.message ?? '').split('\n')[0], at: r.completedAt })),
+      asOf: new Date(now).toISOString(),
+    };
+  }, 1000, clock);
+
+  /** A POST action (the route has checked the method, the CSRF token and read-only). */
+  const act = async (schedule: RegExpExecArray | null, action: RegExpExecArray | null, res: ServerResponse): Promise<void> => {
+    if (schedule) {
+      const sid = decodeURIComponent(schedule[1]!);
+      if (await src.cancelSchedule(sid)) return send(res, 200, { cancelled: sid });
+      // Not cancelled: one that is no longer ACTIVE is a wrong state (as `nuvom schedule cancel` says), not an unknown id.
+      const entry = (await src.listSchedules({ includeFinished: true })).find((e) => e.id === sid || e.key === sid);
+      if (entry) return fail(res, 409, 'NUVOM_E_SCHEDULE_INVALID', `schedule "${sid}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
+      return fail(res, 404, 'NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule has id or key "${sid}"; GET /api/schedules lists them`);
+    }
+    const id = decodeURIComponent(action![1]!);
+    if (action![2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });
+    return send(res, 200, { outcome: await src.cancelJob(id) });
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> => {
@@ -101,17 +151,12 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       if (opts.readOnly) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', 'this dashboard is read-only (readonly = true); actions are disabled');
       const why = postRefusal(req, csrf);
       if (why) return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', why);
-      if (schedule) {
-        const sid = decodeURIComponent(schedule[1]!);
-        if (await src.cancelSchedule(sid)) return send(res, 200, { cancelled: sid });
-        // Not cancelled: one that is no longer ACTIVE is a wrong state (as `nuvom schedule cancel` says), not an unknown id.
-        const entry = (await src.listSchedules({ includeFinished: true })).find((e) => e.id === sid || e.key === sid);
-        if (entry) return fail(res, 409, 'NUVOM_E_SCHEDULE_INVALID', `schedule "${sid}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
-        return fail(res, 404, 'NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule has id or key "${sid}"; GET /api/schedules lists them`);
+      // The action changes the counts: a GET /api/stats after it reads them again.
+      try {
+        return await act(schedule, action, res);
+      } finally {
+        overview.invalidate();
       }
-      const id = decodeURIComponent(action![1]!);
-      if (action![2] === 'retry') return send(res, 200, { job: shape(await src.retryJob(id)) });
-      return send(res, 200, { outcome: await src.cancelJob(id) });
     }
     if (m !== 'GET' && m !== 'HEAD') return fail(res, 405, 'NUVOM_E_USAGE', `${m} is not supported; use GET, or POST for actions`);
     if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules' || path === '/workers' || path === '/plugins') {
@@ -131,19 +176,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       return;
     }
     if (path === '/api/plugins') return send(res, 200, aboutOf(src));
-    if (path === '/api/stats') {
-      const now = Date.now();
-      const [hour, day, failures, perMinute, perQuarter, runTimes] = await Promise.all([
-        src.stats(now - HOUR), src.stats(now - DAY), src.listJobs({ status: 'FAILED', limit: 10 }),
-        insights.completions(now - HOUR, 60_000), insights.completions(now - DAY, 15 * 60_000), insights.runTimes(),
-      ]);
-      return send(res, 200, {
-        byStatus: day.byStatus, byTask: day.byTask, oldestPendingAt: day.oldestPendingAt,
-        completedLastHour: hour.completedSince, completedLastDay: day.completedSince,
-        throughputLastHour: perMinute, throughputLastDay: perQuarter, runTimes,
-        latestFailures: failures.map((r) => ({ id: r.id, taskName: r.taskName, message: (r.error?.message ?? '').split('\n')[0], at: r.completedAt })),
-      });
-    }
+    if (path === '/api/stats') return send(res, 200, await overview.get());
     if (path === '/api/jobs') return send(res, 200, await listPage(src, parseJobsQuery(url.searchParams)));
     const one = /^\/api\/jobs\/([^/]+)$/.exec(path);
     if (one) {
@@ -179,7 +212,8 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
   };
   return Object.assign(handler, {
     close() {
-      if (timer) clearInterval(timer);
+      closed = true;
+      if (timer) clearTimeout(timer);
       timer = null;
       for (const r of streams) r.end();
       streams.clear();

@@ -76,7 +76,7 @@ async function overview() {
   const cards = el('div', { class: 'cards' }, ...Object.entries(s.byStatus).map(([k, v]) => el('div', { class: 'card', 'data-count': k }, k, el('span', { class: k }, v))));
   const backlog = Object.entries(s.byTask).map(([t, c]) => [t, (c.PENDING || 0) + (c.RETRYING || 0), c.RUNNING || 0, c.FAILED || 0]);
   return [el('h2', {}, 'Overview'), cards,
-    el('p', { class: 'mute' }, 'completed last hour: ' + s.completedLastHour + ' · last day: ' + s.completedLastDay + ' · oldest pending: ' + (s.oldestPendingAt || '-')),
+    el('p', { class: 'mute' }, 'completed last hour: ' + s.completedLastHour + ' · last day: ' + s.completedLastDay + ' · oldest pending: ' + (s.oldestPendingAt || '-') + ' · as of ' + s.asOf.slice(11, 19) + ' UTC'),
     el('h3', {}, 'Throughput and failure rate'), await chart('last hour, per minute', s.throughputLastHour), await chart('last day, per 15 minutes', s.throughputLastDay),
     el('h3', {}, 'Run time by task'), el('div', { 'data-runtimes': '' }, s.runTimes.length ? table(['task', 'p50', 'p95', 'over'], s.runTimes.map((r) => [r.task, ms(r.p50), ms(r.p95), r.n + ' newest completed'])) : el('p', { class: 'mute' }, 'no completed jobs yet')),
     el('h3', {}, 'Backlog by task'), table(['task', 'waiting', 'running', 'failed'], backlog),
