@@ -43,11 +43,13 @@ export interface PrometheusSettings {
   serve: 'worker' | 'always';
   collectTimeoutMs: number;
   defaultMetrics: boolean;
+  /** Report nuvom_jobs and nuvom_oldest_pending_job_age_seconds (a read of every record's status on scrape). */
+  recordGauges: boolean;
   runBuckets: number[];
   waitBuckets: number[];
 }
 
-const KNOWN = ['host', 'port', 'serve', 'collect_timeout_ms', 'default_metrics', 'run_buckets', 'wait_buckets'];
+const KNOWN = ['host', 'port', 'serve', 'collect_timeout_ms', 'default_metrics', 'record_gauges', 'run_buckets', 'wait_buckets'];
 /** Commands that run a worker: the server binds before their action, so a taken port stops them first. */
 const WORKER_COMMANDS = new Set(['runworker']);
 
@@ -80,6 +82,15 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, env: Record
   const defaultMetrics = raw.default_metrics ?? true;
   if (typeof defaultMetrics !== 'boolean') bad(key('default_metrics'), 'must be true or false');
 
+  let recordGauges: unknown = raw.record_gauges ?? true;
+  const flag = env.NUVOM_PROMETHEUS_RECORD_GAUGES;
+  if (flag !== undefined && flag !== '') {
+    const v = flag.trim().toLowerCase();
+    if (!['true', 'false', '1', '0'].includes(v)) bad(`NUVOM_PROMETHEUS_RECORD_GAUGES="${flag}"`, 'must be true or false (or 1 or 0)');
+    recordGauges = v === 'true' || v === '1';
+  }
+  if (typeof recordGauges !== 'boolean') bad(key('record_gauges'), 'must be true or false');
+
   const buckets = (k: string, fallback: number[]): number[] => {
     const v = raw[k];
     if (v === undefined) return fallback;
@@ -90,7 +101,7 @@ export function readSettings(raw: Readonly<Record<string, unknown>>, env: Record
   };
   return {
     host: (host as string).trim(), port: port as number, portSource, serve: serve as 'worker' | 'always',
-    collectTimeoutMs: collectTimeoutMs as number, defaultMetrics: defaultMetrics as boolean,
+    collectTimeoutMs: collectTimeoutMs as number, defaultMetrics: defaultMetrics as boolean, recordGauges: recordGauges as boolean,
     runBuckets: buckets('run_buckets', DEFAULT_RUN_BUCKETS), waitBuckets: buckets('wait_buckets', DEFAULT_WAIT_BUCKETS),
   };
 }
@@ -144,7 +155,7 @@ export function createPrometheusPlugin(): NuvomPlugin {
       const m = new NuvomMetrics({
         queue: () => ctx.resolve('queue'), resultStore: () => ctx.resolve('resultStore'), logger: ctx.logger,
         collectTimeoutMs: settings.collectTimeoutMs, runBuckets: settings.runBuckets, waitBuckets: settings.waitBuckets,
-        defaultMetrics: settings.defaultMetrics,
+        defaultMetrics: settings.defaultMetrics, recordGauges: settings.recordGauges,
       });
       metrics = m;
       m.tap(ctx.hooks, PLUGIN_NAME);

@@ -26,6 +26,8 @@ export interface MetricsOptions {
   runBuckets: number[];
   waitBuckets: number[];
   defaultMetrics: boolean;
+  /** false: no nuvom_jobs nor nuvom_oldest_pending_job_age_seconds (the result store's stats(), a pass over every record on PostgreSQL). */
+  recordGauges?: boolean;
 }
 
 type Source = 'queue' | 'results';
@@ -83,6 +85,12 @@ export class NuvomMetrics {
         if (c) for (const state of ['ready', 'delayed', 'leased'] as const) queue.set({ state }, c[state]);
       },
     });
+    if (o.recordGauges !== false) this.recordGauges(registers);
+    if (o.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The gauges read from the result store's stats() on scrape (left out with record_gauges = false). */
+  private recordGauges(registers: Registry[]): void {
     const records = new Gauge({
       name: 'nuvom_jobs', registers, labelNames: ['status'] as const,
       help: 'Job records in the result store by status',
@@ -101,7 +109,6 @@ export class NuvomMetrics {
         if (s) oldest.set(s.oldestPendingAt ? Math.max(0, (Date.now() - Date.parse(s.oldestPendingAt)) / 1000) : 0);
       },
     });
-    if (o.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   /** The exposition text (what GET /metrics serves). */

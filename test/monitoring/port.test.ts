@@ -122,5 +122,41 @@ describe('prometheus plugin: settings', () => {
     refuse({ serve: 'sometimes' }, {}, 'serve');
     refuse({ prometheus_port: 9150 }, {}, 'unknown key(s) prometheus_port');
     refuse({ run_buckets: [1, 0.5] }, {}, 'run_buckets');
+    refuse({ record_gauges: 'no' }, {}, '[settings.nuvom-prometheus] record_gauges');
+    refuse({}, { NUVOM_PROMETHEUS_RECORD_GAUGES: 'off' }, 'NUVOM_PROMETHEUS_RECORD_GAUGES="off"');
+  });
+
+  it('reports the record gauges unless record_gauges = false, with NUVOM_PROMETHEUS_RECORD_GAUGES over it', () => {
+    expect(readSettings({}, {}).recordGauges).to.equal(true);
+    expect(readSettings({ record_gauges: false }, {}).recordGauges).to.equal(false);
+    expect(readSettings({ record_gauges: true }, { NUVOM_PROMETHEUS_RECORD_GAUGES: 'false' }).recordGauges).to.equal(false);
+    expect(readSettings({ record_gauges: false }, { NUVOM_PROMETHEUS_RECORD_GAUGES: '1' }).recordGauges).to.equal(true);
+  });
+});
+
+describe('prometheus plugin: record_gauges = false', function () {
+  this.timeout(30_000);
+  let client: Client;
+
+  after(async () => {
+    await client?.close();
+    cleanupTempProjects();
+  });
+
+  it('serves the queue gauge without reading the result store\'s stats on scrape', async () => {
+    const dir = await monitoringProject('rg', toml(0, 'serve = "always"\nrecord_gauges = false\n'));
+    ({ client } = await monitoringClient(dir));
+    const store = client.kernel.resolve('resultStore');
+    let statsCalls = 0;
+    const stats = store.stats.bind(store);
+    store.stats = (since?: number) => { statsCalls++; return stats(since); };
+    await client.enqueue('rg.ok', [1], { delaySecs: 600 });
+    const metrics = client.kernel.resolve('metrics') as MetricsService;
+    const url = await waitFor(() => metrics.url(), { what: 'the metrics server to bind' });
+    const text = await (await fetch(url)).text();
+    expect(text).to.match(/^nuvom_queue_jobs\{state="delayed"\} 1$/m);
+    expect(text).not.to.contain('nuvom_jobs{');
+    expect(text).not.to.contain('nuvom_oldest_pending_job_age_seconds');
+    expect(statsCalls).to.equal(0);
   });
 });
