@@ -149,7 +149,7 @@ describe('prometheus plugin: record_gauges = false', function () {
     const store = client.kernel.resolve('resultStore');
     let statsCalls = 0;
     const stats = store.stats.bind(store);
-    store.stats = (since?: number) => { statsCalls++; return stats(since); };
+    store.stats = (since: number) => { statsCalls++; return stats(since); };
     await client.enqueue('rg.ok', [1], { delaySecs: 600 });
     const metrics = client.kernel.resolve('metrics') as MetricsService;
     const url = await waitFor(() => metrics.url(), { what: 'the metrics server to bind' });
