@@ -36,6 +36,8 @@ export class WorkerPool implements RunningWorker {
   private readonly p: PoolState;
   private statsTimer?: NodeJS.Timeout;
   private unsubscribe?: () => void;
+  /** Settles when the claim loop has returned (a claim on its way when stop() came included). */
+  private claiming: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: PoolDeps, opts: PoolOptions = {}) {
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -85,7 +87,9 @@ export class WorkerPool implements RunningWorker {
     }, 1000);
     this.statsTimer.unref();
     d.bus.emit('workerStarted', { workerId: this.id, at: Date.now(), threads: p.s.nThreads, concurrency: p.s.concurrency });
-    void p.parts.claimer.loop().then(() => {
+    const loop = p.parts.claimer.loop();
+    this.claiming = loop.then(() => undefined, () => undefined);
+    void loop.then(() => {
       if (!p.stopping) return this.stop();
     }).catch((err) => {
       // A burst run's failed claim: its running jobs drain as on stop(), and `done` rejects.
@@ -131,12 +135,22 @@ export class WorkerPool implements RunningWorker {
     p.stopping = true;
     p.wake();
     this.unsubscribe?.();
+    // A claim on its way commits its leases: wait for it (bounded, for a store that hangs), so that its
+    // jobs reach the buffer and go back to the queue with it, instead of waiting out their leases.
+    await untilOrAfter(this.claiming, opts.force === true ? p.s.graceMs : p.opts.drainMs ?? 10_000);
     await drain(p, opts.force === true);
     clearInterval(this.statsTimer);
     this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: p.s.nThreads, concurrency: p.s.concurrency });
     if (this.failure) this.rejectDone(this.failure);
     else this.resolveDone();
   }
+}
+
+/** Resolves when `promise` settles or `ms` have passed, whichever is first. */
+async function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }
 
 export { errorOf };

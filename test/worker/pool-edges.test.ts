@@ -26,6 +26,43 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('stopped while a claim is on its way, gives that claim\'s jobs back to the queue at once, their attempt not spent', async () => {
+    const client = await testClient();
+    const store = client.kernel.resolve('jobStore');
+    const claim = store.claim.bind(store);
+    let stopCalled!: () => void;
+    const stopping = new Promise<void>((r) => { stopCalled = r; });
+    let firstClaim: Promise<unknown> | null = null;
+    let claimStarted!: () => void;
+    const started = new Promise<void>((r) => { claimStarted = r; });
+    // The first claim commits late: after stop() was called and a 50 ms round trip (a slow server).
+    store.claim = (opts) => {
+      if (firstClaim) return claim(opts);
+      const p = (async () => {
+        claimStarted();
+        await stopping;
+        await new Promise((r) => setTimeout(r, 50));
+        return claim(opts);
+      })();
+      firstClaim = p;
+      return p;
+    };
+    const handles = await t.add.map([[1, 1], [2, 2], [3, 3]]);
+    const worker = await client.startWorker({ threads: 1 });
+    try {
+      await started;
+      const stopped = worker.stop();
+      stopCalled();
+      await stopped;
+      await firstClaim;
+      expect(await client.kernel.resolve('queue').counts()).to.include({ ready: 3, leased: 0 });
+      for (const h of handles) expect(await client.getJob(h.id)).to.include({ status: 'PENDING', attempts: 0 });
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
   it('fails a job delivered more often than its attempts and the crash allowance, saying why', async () => {
     const client = await testClient();
     const serializer = client.kernel.resolve('serializer');
