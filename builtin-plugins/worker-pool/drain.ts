@@ -22,7 +22,7 @@ export async function drain(p: PoolState, force: boolean): Promise<void> {
   const left = [...p.inflight.values()];
   slots.unqueue(left.filter((e) => e.phase === 'backlog'));
   for (const e of left) if (e.phase === 'running') endings.release(e);
-  for (const b of p.buffer.splice(0)) endings.giveBack(b.job, b.args, false);
+  endings.giveBackUnstarted(p.buffer.splice(0));
   p.parts.leases.stop();
   await outcomes.flush();
   await Promise.all(p.releasing);

@@ -110,6 +110,26 @@ export class Endings {
    * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
    * released with its claim's attempt taken back, so a graceful restart costs no retry.
    */
+  /**
+   * Jobs claimed ahead that never started (the buffer at shutdown), given back in one write. One whose
+   * lease needs renewing first (past its margin) goes through giveBack, as does every job of a write that fails.
+   */
+  giveBackUnstarted(items: Array<{ job: ClaimedJob; args: unknown[] }>): void {
+    if (items.length === 0) return;
+    const p = this.p;
+    const now = Date.now();
+    const fresh: typeof items = [];
+    for (const b of items) {
+      if (now < b.job.leaseExpiresAt - p.s.leaseMarginMs) fresh.push(b);
+      else this.giveBack(b.job, b.args, false);
+    }
+    if (fresh.length === 0) return;
+    p.track(p.store.giveBackUnstarted(fresh).catch((err) => {
+      p.d.logger.warn(`could not return ${fresh.length} job(s) claimed ahead to the queue in one write: ${messageOf(err)}; returning them one by one`);
+      for (const b of fresh) this.giveBack(b.job, b.args, false);
+    }));
+  }
+
   giveBack(job: ClaimedJob, args: unknown[], started: boolean): void {
     const p = this.p;
     const done = p.parts.leases.holds(job)

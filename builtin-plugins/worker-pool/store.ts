@@ -77,6 +77,18 @@ export class PoolStore {
     else await this.queue.release(job.id, this.workerId);
   }
 
+  /**
+   * Jobs claimed ahead and never started, back to the queue as one settle (`release`: claimable at
+   * once in their old place, the claim's attempt taken back, records PENDING). Resolves the ids given back.
+   */
+  async giveBackUnstarted(jobs: Array<{ job: ClaimedJob; args: unknown[] }>): Promise<string[]> {
+    if (jobs.length === 0) return [];
+    return this.store.settle(this.workerId, jobs.map(({ job, args }) => ({
+      id: job.id, action: 'release' as const,
+      record: recordOf(job, args, { status: 'PENDING', attempts: Math.max(0, job.attempts - 1), history: [] }),
+    })));
+  }
+
   /** SUCCESS records and their acks: `ack` settlements, one transaction where one plugin holds both. */
   async succeeded(records: JobRecord[], ids: string[]): Promise<void> {
     await this.store.settle(this.workerId, records.map((record, i) => ({ id: ids[i], action: 'ack' as const, record })));

@@ -13,7 +13,7 @@ import { LATEST, schemaVersion } from '../../builtin-plugins/postgres/schema.ts'
 import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
 import { memoryLogger, REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
 import { definePlugin } from '../../sdk/plugin.ts';
-import { add } from './fixtures/tasks.ts';
+import { add, mark } from './fixtures/tasks.ts';
 import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -46,6 +46,26 @@ describe('postgres: an application on PostgreSQL', function () {
     await client?.close();
     process.env = saved;
     await dropSchema(schema).catch(() => undefined);
+  });
+
+  it('on stop, gives the jobs it claimed ahead back to the queue in their place, no attempt spent, and no lease left', async () => {
+    const handles = await mark.map(Array.from({ length: 200 }, (_, i) => [i, 5]));
+    const worker = await client.startWorker({ threads: 1, concurrency: 2, drainMs: 200 });
+    await waitFor(async () => (await client.getJob(handles[0]!.id))?.status === 'SUCCESS', { what: 'the first job to succeed' });
+    await worker.stop();
+    const q = client.kernel.resolve('queue');
+    const counts = await q.counts();
+    expect(counts.leased, 'jobs left under the stopped worker\'s lease').to.equal(0);
+    const records = await Promise.all(handles.map((h) => client.getJob(h.id)));
+    const pending = records.filter((r) => r!.status === 'PENDING');
+    expect(pending.length, 'jobs given back').to.be.greaterThan(100);
+    expect(counts.ready).to.equal(pending.length);
+    for (const r of pending) expect(r!.attempts, `attempts of ${r!.id}`).to.equal(0);
+    // In their place: the next claim takes the oldest of them first.
+    const next = await client.kernel.resolve('jobStore').claim({ max: 1, workerId: 'w-next', leaseMs: 30_000 });
+    const firstPending = handles.find((h) => pending.some((r) => r!.id === h.id))!;
+    expect(next.map((j) => [j.id, j.attempts])).to.deep.equal([[firstPending.id, 1]]);
+    await q.clear();
   });
 
   it('runs a delayed job on a worker thread and result() returns its value', async () => {

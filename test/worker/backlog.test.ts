@@ -71,8 +71,11 @@ describe('worker pool: one thread with a backlog', function () {
     }
   });
 
-  it('gives waiting jobs back on stop without spending an attempt', async () => {
-    const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+  for (const [label, config] of [
+    ['SQLite', { queueBackend: 'sqlite', resultBackend: 'sqlite' }],
+    ['a file queue with SQLite records (the pair job store)', { queueBackend: 'file', resultBackend: 'sqlite' }],
+  ] as const) it(`gives waiting jobs back on stop without spending an attempt, on ${label}`, async () => {
+    const client = await testClient({ config });
     const worker = await client.startWorker({ threads: 1, concurrency: 1, batchSize: 20, drainMs: 100 });
     const busy = await t.slow.delay(800);
     const waiting = await t.slow.map(Array.from({ length: 8 }, () => [10]));
