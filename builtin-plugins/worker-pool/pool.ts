@@ -38,6 +38,8 @@ export class WorkerPool implements RunningWorker {
   private unsubscribe?: () => void;
   /** Settles when the claim loop has returned (a claim on its way when stop() came included). */
   private claiming: Promise<void> = Promise.resolve();
+  /** Ends stop()'s wait for the claim loop (a forced stop while a graceful one waits). */
+  private endClaimWait: (() => void) | null = null;
 
   constructor(private readonly d: PoolDeps, opts: PoolOptions = {}) {
     this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -129,7 +131,10 @@ export class WorkerPool implements RunningWorker {
   async stop(opts: { force?: boolean } = {}): Promise<void> {
     const { p } = this;
     if (p.stopping) {
-      if (opts.force) for (const e of p.inflight.values()) if (e.phase === 'running') p.parts.endings.abort(e, 'shutdown');
+      if (opts.force) {
+        this.endClaimWait?.();
+        for (const e of p.inflight.values()) if (e.phase === 'running') p.parts.endings.abort(e, 'shutdown');
+      }
       return this.done;
     }
     p.stopping = true;
@@ -137,7 +142,10 @@ export class WorkerPool implements RunningWorker {
     this.unsubscribe?.();
     // A claim on its way commits its leases: wait for it (bounded, for a store that hangs), so that its
     // jobs reach the buffer and go back to the queue with it, instead of waiting out their leases.
-    await untilOrAfter(this.claiming, opts.force === true ? p.s.graceMs : p.opts.drainMs ?? 10_000);
+    // A forced stop that follows (a second signal) stops waiting.
+    const forced = new Promise<void>((r) => { this.endClaimWait = r; });
+    await Promise.race([untilOrAfter(this.claiming, opts.force === true ? p.s.graceMs : p.opts.drainMs ?? 10_000), forced]);
+    this.endClaimWait = null;
     await drain(p, opts.force === true);
     clearInterval(this.statsTimer);
     this.d.bus.emit('workerStopped', { workerId: this.id, at: Date.now(), threads: p.s.nThreads, concurrency: p.s.concurrency });

@@ -63,6 +63,27 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('a forced stop (a second signal) does not wait for a claim that hangs', async () => {
+    const client = await testClient();
+    const store = client.kernel.resolve('jobStore');
+    let release!: () => void;
+    const hung = new Promise<void>((r) => { release = r; });
+    let claimStarted!: () => void;
+    const started = new Promise<void>((r) => { claimStarted = r; });
+    // The store never answers the first claim (a server that hangs) until the test lets it go.
+    store.claim = async () => { claimStarted(); await hung; return []; };
+    const worker = await client.startWorker({ threads: 1, drainMs: 600_000 });
+    try {
+      await started;
+      const graceful = worker.stop();
+      await worker.stop({ force: true });
+      await graceful;
+    } finally {
+      release();
+      await client.close();
+    }
+  });
+
   it('fails a job delivered more often than its attempts and the crash allowance, saying why', async () => {
     const client = await testClient();
     const serializer = client.kernel.resolve('serializer');
