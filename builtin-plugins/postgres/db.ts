@@ -281,7 +281,9 @@ export class PgDb {
     await this.listener?.close();
     await this.opened?.catch(() => undefined);
     this.kept?.close();
+    if (this.pool) await serveWaiting(this.pool, this.closedError());
     await this.pool?.end().catch(() => undefined);
+    if (this.claimPool) await serveWaiting(this.claimPool, this.closedError());
     await this.claimPool?.end().catch(() => undefined);
   }
 
@@ -297,6 +299,22 @@ export class PgDb {
   closedError(): NuvomError {
     return new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL connection pool is closed; resolve the service again from a running kernel', { plugin: PLUGIN_NAME });
   }
+}
+
+/** How long close() lets statements queued for a connection wait for one before it refuses them. */
+const CLOSE_WAIT_MS = 10_000;
+
+/**
+ * Statements queued for a connection when close() comes (a burst of enqueues not yet awaited) are
+ * served before the pool ends: pg-pool's end() would leave them unanswered for ever (their callers
+ * hang). Past CLOSE_WAIT_MS (a server that stopped answering) they are refused with `refusal`.
+ */
+async function serveWaiting(pool: Pool, refusal: Error): Promise<void> {
+  const deadline = Date.now() + CLOSE_WAIT_MS;
+  while (pool.waitingCount > 0 && Date.now() < deadline) await delay(5);
+  // pg-pool's queue of waiting requests (PendingItem: a callback taking an error first).
+  const waiting = (pool as unknown as { _pendingQueue?: Array<{ callback: (err: Error) => void }> })._pendingQueue;
+  if (Array.isArray(waiting)) for (const item of waiting.splice(0)) item.callback(refusal);
 }
 
 const shared = new Map<string, PgDb>();

@@ -48,6 +48,26 @@ describe('postgres: an application on PostgreSQL', function () {
     await dropSchema(schema).catch(() => undefined);
   });
 
+  it('close() with enqueues still waiting for a connection answers every one of them, and each answered job is stored', async () => {
+    const { logger } = memoryLogger();
+    const other = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: schema } });
+    await other.getJob('warm-up');
+    // More enqueues at once than the pool has connections (10): most wait in the pool's queue when close() comes.
+    const calls = Array.from({ length: 50 }, (_, i) => other.enqueue('pgt.mark', [i]).then((h) => h.id, (err: unknown) => err as Error));
+    await other.close();
+    const answers = await Promise.all(calls);
+    const ids = answers.filter((a): a is string => typeof a === 'string');
+    for (const a of answers) if (typeof a !== 'string') expect(isNuvomError(a), String(a)).to.equal(true);
+    const c = await pgClient();
+    try {
+      const { rows } = await c.query(`SELECT count(*)::int AS n FROM "${schema}".jobs WHERE id = ANY($1)`, [ids]);
+      expect(rows[0].n).to.equal(ids.length);
+    } finally {
+      await c.end();
+    }
+    await client.kernel.resolve('queue').clear();
+  });
+
   it('on stop, gives the jobs it claimed ahead back to the queue in their place, no attempt spent, and no lease left', async () => {
     const handles = await mark.map(Array.from({ length: 200 }, (_, i) => [i, 5]));
     const worker = await client.startWorker({ threads: 1, concurrency: 2, drainMs: 200 });
