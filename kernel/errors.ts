@@ -46,6 +46,7 @@ export const ERROR_CODES = {
   NUVOM_E_STORAGE_UNREACHABLE: 'a storage server could not be reached, or refused the login or database',
   NUVOM_E_STORAGE_PERMISSION: 'a storage server refused an operation for lack of a privilege',
   NUVOM_E_STORAGE_SCHEMA: 'the storage schema is newer than this nuvom, or not migrated yet',
+  NUVOM_E_CLIENT_CLOSED: 'a closed client was used, or task().delay() was called after every client was closed',
 } as const;
 
 /**

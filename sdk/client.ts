@@ -10,6 +10,7 @@ import type {
 import type { JobsService, RunningWorker, WorkerOptions } from './services.ts';
 import type { ResultType, TaskArgsOf, TaskName, TaskResultOf } from './task-map.ts';
 import { ownModuleUrl } from './own-files.ts';
+import { NuvomError } from '../kernel/errors.ts';
 import { taskTable, type AnyTask, type EnqueueOptions, type JobHandle, type ResultOptions, type ScheduleHandle, type TaskDispatch } from './task.ts';
 
 export interface ClientOptions {
@@ -94,22 +95,30 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   const table = taskTable();
   const isDefault = table.dispatch === null;
   if (isDefault) table.dispatch = dispatch;
+  (table.open ??= new Set()).add(dispatch);
+  table.allClosed = false;
+  /** A closed client's calls reject (it would otherwise build its services again, and open new connections). */
+  const live = <T>(call: () => Promise<T>): Promise<T> => (closed
+    ? Promise.reject(new NuvomError('NUVOM_E_CLIENT_CLOSED', 'this nuvom client is closed (client.close() was called); create another with createClient()'))
+    : call());
 
   const client: Client = {
     config,
     kernel,
-    getJob: (id) => jobs().getJob(id),
-    listJobs: (filter) => jobs().listJobs(filter),
-    retryJob: (id) => jobs().retryJob(id),
-    cancelJob: (id) => jobs().cancelJob(id),
-    result: <T>(id: string, o?: ResultOptions) => jobs().waitForResult(id, o) as Promise<ResultType<T>>,
-    stats: (since) => jobs().stats(since),
+    getJob: (id) => live(() => jobs().getJob(id)),
+    listJobs: (filter) => live(() => jobs().listJobs(filter)),
+    retryJob: (id) => live(() => jobs().retryJob(id)),
+    cancelJob: (id) => live(() => jobs().cancelJob(id)),
+    result: <T>(id: string, o?: ResultOptions) => live(() => jobs().waitForResult(id, o) as Promise<ResultType<T>>),
+    stats: (since) => live(() => jobs().stats(since)),
     async enqueue<N extends TaskName>(taskName: N, args: TaskArgsOf<N>, o: Omit<EnqueueOptions<unknown[]>, 'args'> = {}) {
+      await live(async () => undefined);
       const ref = kernel.resolve('registry').get(taskName);
       const [h] = await jobs().enqueue([{ taskName, taskOptions: ref?.options ?? {}, call: { ...o, args } }]);
       return h as JobHandle<TaskResultOf<N>>;
     },
     async startWorker(o) {
+      await live(async () => undefined);
       const w = await kernel.resolve('workerPool').start(o);
       workers.add(w);
       // A burst run that failed rejects `done`: its caller hears of it; this bookkeeping must not.
@@ -117,13 +126,16 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
       void w.done.then(forget, forget);
       return w;
     },
-    listSchedules: (o) => kernel.resolve('scheduler').list(o),
-    cancelSchedule: (id) => kernel.resolve('scheduler').cancel(id),
+    listSchedules: (o) => live(() => kernel.resolve('scheduler').list(o)),
+    cancelSchedule: (id) => live(() => kernel.resolve('scheduler').cancel(id)),
     async close() {
       if (closed) return;
       closed = true;
       await Promise.all([...workers].map((w) => w.stop()));
-      if (table.dispatch === dispatch) table.dispatch = null;
+      // task().delay() goes on through the oldest client still open, or is refused when none is.
+      table.open?.delete(dispatch);
+      if (table.dispatch === dispatch) table.dispatch = table.open?.values().next().value ?? null;
+      if (!table.open?.size) table.allClosed = true;
       if (defaultClient && (await defaultClient.catch(() => null)) === client) defaultClient = null;
       await kernel.stop();
     },
