@@ -131,6 +131,7 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     async close() {
       if (closed) return;
       closed = true;
+      jobsService?.close?.();
       await Promise.all([...workers].map((w) => w.stop()));
       // task().delay() goes on through the oldest client still open, or is refused when none is.
       table.open?.delete(dispatch);

@@ -51,6 +51,8 @@ export interface JobsService {
   /** Cancels a PENDING or RETRYING job; a RUNNING job's signal is aborted. */
   cancelJob(id: string): Promise<'cancelled' | 'signalled'>;
   stats(sinceMs?: number): Promise<JobStats>;
+  /** The client is closing: result() calls still waiting end with NUVOM_E_CLIENT_CLOSED. */
+  close?(): void;
 }
 
 export interface WorkerOptions {

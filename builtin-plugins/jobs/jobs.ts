@@ -145,7 +145,17 @@ function recordGetter(jobs: Jobs, id: string): JobHandle['record'] {
 }
 
 export class Jobs implements JobsService {
+  /** result() calls waiting now: close() wakes them to end with NUVOM_E_CLIENT_CLOSED. */
+  private readonly waiting = new Set<() => void>();
+  private closed = false;
+
   constructor(private readonly d: JobsDeps) {}
+
+  /** The client is closing: waiting result() calls end with NUVOM_E_CLIENT_CLOSED instead of a store's "closed" error. */
+  close(): void {
+    this.closed = true;
+    for (const w of [...this.waiting]) w();
+  }
 
   async enqueueTask(task: AnyTask, calls: Array<EnqueueOptions<unknown[]>>): Promise<JobHandle[]> {
     return this.enqueue(calls.map((call) => ({ taskName: task.name, taskOptions: task.options as TaskOptionsSnapshot, call })));
@@ -272,8 +282,11 @@ export class Jobs implements JobsService {
     hooks.jobCancelled.tap(name, onEvent);
     // Other processes' outcomes, where the store can tell (PostgreSQL NOTIFY); null: look again.
     const offFinal = this.d.resultStore.subscribeFinal?.((done) => { if ((done === null || done === id) && wake) wake(); });
+    const ended = () => { if (wake) wake(); };
+    this.waiting.add(ended);
     try {
       for (;;) {
+        if (this.closed) throw new NuvomError('NUVOM_E_CLIENT_CLOSED', `the client was closed while result() waited for job "${id}"; the job goes on in the queue: read it later with getJob() from an open client`);
         const rec = await this.d.resultStore.getFull(id);
         if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
         if (rec.status === 'SUCCESS') return rec.result ?? undefined;
@@ -291,6 +304,7 @@ export class Jobs implements JobsService {
         delay = Math.min(delay * 2, 100);
       }
     } finally {
+      this.waiting.delete(ended);
       offFinal?.();
       for (const h of [hooks.jobSucceeded, hooks.jobFailed, hooks.jobCancelled]) untap(h, name);
     }

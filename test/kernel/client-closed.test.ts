@@ -48,6 +48,15 @@ describe('a closed client', function () {
     await refusal(client.startWorker({ threads: 1 }));
   });
 
+  it('ends a result() still waiting when its client closes, with NUVOM_E_CLIENT_CLOSED naming the job', async () => {
+    const client = await testClient();
+    const h = await t.add.delay(7, 7);
+    const waiting = h.result();
+    const err = refusal(waiting);
+    await client.close();
+    expect((await err).message).to.contain(h.id);
+  });
+
   it('refuses task().delay() once the only client is closed, instead of making a default client', async () => {
     const client = await testClient();
     expect((await t.add.delay(1, 1)).id).to.be.a('string');
