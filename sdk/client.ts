@@ -86,6 +86,7 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   const jobs = (): JobsService => (jobsService ??= kernel.resolve('jobs'));
   const workers = new Set<RunningWorker>();
   let closed = false;
+  let closing: Promise<void> | null = null;
 
   const dispatch: TaskDispatch = {
     enqueue: (task: AnyTask, calls) => jobs().enqueueTask(task, calls),
@@ -128,17 +129,20 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     },
     listSchedules: (o) => live(() => kernel.resolve('scheduler').list(o)),
     cancelSchedule: (id) => live(() => kernel.resolve('scheduler').cancel(id)),
-    async close() {
-      if (closed) return;
-      closed = true;
-      jobsService?.close?.();
-      await Promise.all([...workers].map((w) => w.stop()));
-      // task().delay() goes on through the oldest client still open, or is refused when none is.
-      table.open?.delete(dispatch);
-      if (table.dispatch === dispatch) table.dispatch = table.open?.values().next().value ?? null;
-      if (!table.open?.size) table.allClosed = true;
-      if (defaultClient && (await defaultClient.catch(() => null)) === client) defaultClient = null;
-      await kernel.stop();
+    close() {
+      // A second call waits for the first to finish (it resolved at once before, while workers still ran).
+      closing ??= (async () => {
+        closed = true;
+        jobsService?.close?.();
+        await Promise.all([...workers].map((w) => w.stop()));
+        // task().delay() goes on through the oldest client still open, or is refused when none is.
+        table.open?.delete(dispatch);
+        if (table.dispatch === dispatch) table.dispatch = table.open?.values().next().value ?? null;
+        if (!table.open?.size) table.allClosed = true;
+        if (defaultClient && (await defaultClient.catch(() => null)) === client) defaultClient = null;
+        await kernel.stop();
+      })();
+      return closing;
     },
   };
   return client;

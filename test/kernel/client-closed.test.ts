@@ -48,6 +48,17 @@ describe('a closed client', function () {
     await refusal(client.startWorker({ threads: 1 }));
   });
 
+  it('a second close() resolves only once the first has stopped the client\'s workers', async () => {
+    const client = await testClient();
+    const worker = await client.startWorker({ threads: 1 });
+    let stopped = false;
+    void worker.done.then(() => { stopped = true; });
+    const first = client.close();
+    await client.close();
+    expect(stopped, 'the worker had stopped when the second close() resolved').to.equal(true);
+    await first;
+  });
+
   it('ends a result() still waiting when its client closes, with NUVOM_E_CLIENT_CLOSED naming the job', async () => {
     const client = await testClient();
     const h = await t.add.delay(7, 7);
