@@ -26,9 +26,30 @@ export class PgEnqueue {
   async jobs(jobs: QueuedJob[], tx?: unknown): Promise<void> {
     if (jobs.length === 0) return;
     checkRepeats(jobs);
+    if (jobs.length > MAX_ROWS_PER_STATEMENT) {
+      const insert = this.chunked(jobs, null);
+      if (tx !== undefined) return this.onAppTx(tx, 'enqueue', insert, jobs);
+      return this.idempotent('enqueue', jobs, insert, true);
+    }
     const insert = this.insert(jobs, null, tx !== undefined);
     if (tx !== undefined) return this.onAppTx(tx, 'enqueue', (c) => insert(c).then(() => undefined), jobs);
     await this.idempotent('enqueue', jobs, insert);
+  }
+
+  /**
+   * A batch larger than MAX_ROWS_PER_STATEMENT as one INSERT (upsert, counted) per slice, run in one
+   * transaction by the caller: all or none as one statement would be, and no statement long enough to
+   * meet a server's statement_timeout (100,000 jobs were one 2.8 s statement).
+   */
+  private chunked(jobs: QueuedJob[], rows: RecordRow[] | null): (c: Queryable) => Promise<void> {
+    const parts: Array<(c: Queryable) => Promise<unknown>> = [];
+    for (let i = 0; i < jobs.length; i += MAX_ROWS_PER_STATEMENT) {
+      const end = Math.min(jobs.length, i + MAX_ROWS_PER_STATEMENT);
+      parts.push(this.insert(jobs.slice(i, end), rows ? rows.slice(i, end) : null, true));
+    }
+    return async (c) => {
+      for (const part of parts) await part(c);
+    };
   }
 
   /**
@@ -42,6 +63,11 @@ export class PgEnqueue {
     const aligned = rows.length === jobs.length && rows.every((r, i) => r.id === jobs[i].id && r.incoming === '[]');
     const s = this.db.s;
     let write: (c: Queryable) => Promise<unknown>;
+    if (aligned && jobs.length > MAX_ROWS_PER_STATEMENT) {
+      const insert = this.chunked(jobs, rows);
+      if (tx !== undefined) return this.onAppTx(tx, 'enqueue', insert, jobs);
+      return this.idempotent('enqueue', jobs, insert, true);
+    }
     if (aligned) {
       write = this.insert(jobs, rows, tx !== undefined);
     } else {
@@ -68,7 +94,7 @@ export class PgEnqueue {
       const params = oneRow(jobs[0], rows ? rows[0] : null);
       if (inTx) {
         const counted = this.insertSql(withRecords, ONE_COUNTED);
-        return (c) => c.query(counted, params);
+        return (c) => c.query(counted, [...params, 1]);
       }
       const sql = this.insertSql(withRecords, ONE);
       return async (c) => {
@@ -86,14 +112,16 @@ export class PgEnqueue {
       params = cols.map((col) => Array.from({ length: jobs.length }, (_, i) => col(i)));
     }
     const upsert = this.insertSql(withRecords, shape);
-    if (inTx) return (c) => c.query(upsert, params);
+    // The upsert checks its own row count (expect_rows, its last parameter).
+    const counted = [...params, jobs.length];
+    if (inTx) return (c) => c.query(upsert, counted);
     const plain = this.insertSql(withRecords, shape, true);
     return async (c) => {
       try {
         await c.query(plain, params);
       } catch (err) {
         if ((err as { code?: string }).code !== '23505') throw err;
-        await c.query(upsert, params);
+        await c.query(upsert, counted);
       }
     };
   }
@@ -149,14 +177,13 @@ export class PgEnqueue {
    * NUVOM_E_DUPLICATE_JOB, except on a retry that finds every job queued: the lost try had committed.
    */
   private async idempotent(what: string, jobs: QueuedJob[], write: (c: Queryable) => Promise<unknown>, inTx = false): Promise<void> {
-    const withCount = (c: Queryable): Queryable => ({ query: (t: string, v?: unknown[]) => c.query(t, v && t.includes('expect_rows') ? [...v, jobs.length] : v) } as Queryable);
     let retried = false;
     await this.db.open();
     try {
       await this.db.recovering(what, async (attempt) => {
         retried ||= attempt > 0;
-        if (inTx) await this.db.txOnce((c) => write(withCount(c)));
-        else await write(withCount(this.db.direct));
+        if (inTx) await this.db.txOnce((c) => write(c));
+        else await write(this.db.direct);
       });
     } catch (err) {
       if (isDuplicate(err)) {
@@ -173,7 +200,7 @@ export class PgEnqueue {
       throw new NuvomError('NUVOM_E_TASK_INVALID', `the tx option must be a pg client (a pg.Client or a client from pool.connect()) inside the application's transaction, got ${tx === null ? 'null' : typeof tx}`, { plugin: PLUGIN_NAME });
     }
     const app = tx as Queryable;
-    const c = { query: (t: string, v?: unknown[]) => app.query(t, v && t.includes('expect_rows') ? [...v, jobs.length] : v) } as Queryable;
+    const c = app;
     await this.db.open();
     try {
       await write(c);
@@ -232,6 +259,8 @@ function checkRepeats(jobs: QueuedJob[]): void {
  */
 const ONE = '1';
 const ONE_COUNTED = '1c';
+/** The most jobs one INSERT writes; a larger batch is several statements in one transaction (see chunked). */
+export const MAX_ROWS_PER_STATEMENT = 10_000;
 /** The most statement texts kept (each is a prepared statement on every connection). */
 const MAX_SHAPES = 32;
 

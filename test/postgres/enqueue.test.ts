@@ -8,7 +8,12 @@ import { expect } from 'chai';
 import { PgJobStore, PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
 import { isNuvomError, type JobRecord, type QueuedJob } from '../../sdk/plugin.ts';
 import { makeJobOptions, makeJobRecord, makeQueuedJob } from '../../sdk/testing/index.ts';
+import { createRequire } from 'node:module';
+import { MAX_ROWS_PER_STATEMENT } from '../../builtin-plugins/postgres/enqueue.ts';
 import { client as pgClient, json, requirePostgres, useJobStore } from './helpers.ts';
+
+// node-postgres's Query, as the plugin loads it (its statements are counted by patching submit).
+const Query = createRequire(import.meta.url)('pg/lib/query.js') as { prototype: { submit: (...a: unknown[]) => unknown } };
 
 describe('postgres: enqueue statement shapes', function () {
   this.timeout(30_000);
@@ -126,6 +131,63 @@ describe('postgres: enqueue statement shapes', function () {
       expect({ priority: queued.priority, runAt: queued.runAt, createdAt: queued.createdAt, attempts: queued.attempts, taskName: queued.taskName, options: queued.options })
         .to.deep.equal({ priority: job.priority, runAt: job.runAt, createdAt: job.createdAt, attempts: job.attempts, taskName: job.taskName, options: job.options });
     }
+  });
+
+  describe(`a batch larger than one statement writes (${MAX_ROWS_PER_STATEMENT.toLocaleString('en')} jobs)`, () => {
+    const n = MAX_ROWS_PER_STATEMENT * 2 + 500;
+    /** node-postgres's INSERT statements into the jobs table while `fn` runs, with their row counts. */
+    async function inserts(fn: () => Promise<unknown>): Promise<number[]> {
+      const rows: number[] = [];
+      const submit = Query.prototype.submit;
+      Query.prototype.submit = function (this: { text: string; values?: unknown[] }, ...a: unknown[]) {
+        if (/^INSERT INTO .*\.jobs \(/m.test(this.text) || this.text.includes('WITH ins AS (INSERT INTO')) {
+          const ids = this.values?.[0];
+          rows.push(Array.isArray(ids) ? ids.length : 1);
+        }
+        return (submit as (...x: unknown[]) => unknown).apply(this, a);
+      } as typeof submit;
+      try {
+        await fn();
+      } finally {
+        Query.prototype.submit = submit;
+      }
+      return rows;
+    }
+
+    it('goes as statements of at most that many jobs in one transaction, and stores every job', async () => {
+      const ps = Array.from({ length: n }, (_, i) => pair([i]));
+      const sizes = await inserts(() => store.enqueue(ps.map((p) => p.job), ps.map((p) => p.record)));
+      expect(sizes).to.deep.equal([MAX_ROWS_PER_STATEMENT, MAX_ROWS_PER_STATEMENT, 500]);
+      expect(await queue.qsize()).to.equal(n);
+      expect(await results.getFull(ps[n - 1]!.job.id)).to.deep.equal(ps[n - 1]!.record);
+    });
+
+    it('is all or none: a duplicate id in its last statement leaves none of its jobs written', async () => {
+      const queued = pair(['already']);
+      await store.enqueue([queued.job], [queued.record]);
+      const ps = Array.from({ length: n - 1 }, (_, i) => pair([i]));
+      ps.push(queued);
+      await rejectsDuplicate(store.enqueue(ps.map((p) => p.job), ps.map((p) => p.record)));
+      expect(await queue.qsize()).to.equal(1);
+      expect(await results.getFull(ps[0]!.job.id)).to.equal(null);
+    });
+
+    it('in the application\'s transaction, is written only when it commits', async () => {
+      const app = await pgClient();
+      try {
+        const ps = Array.from({ length: n }, (_, i) => pair([i]));
+        await app.query('BEGIN');
+        await store.enqueueInTransaction(app, ps.map((p) => p.job), ps.map((p) => p.record));
+        await app.query('ROLLBACK');
+        expect(await queue.qsize()).to.equal(0);
+        await app.query('BEGIN');
+        await store.enqueueInTransaction(app, ps.map((p) => p.job), ps.map((p) => p.record));
+        await app.query('COMMIT');
+        expect(await queue.qsize()).to.equal(n);
+      } finally {
+        await app.end();
+      }
+    });
   });
 
   it('a batch of one in the application\'s transaction is written only when it commits, and a duplicate id refuses it', async () => {
