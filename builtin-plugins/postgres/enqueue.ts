@@ -199,6 +199,10 @@ export class PgEnqueue {
     if (!tx || typeof (tx as Queryable).query !== 'function') {
       throw new NuvomError('NUVOM_E_TASK_INVALID', `the tx option must be a pg client (a pg.Client or a client from pool.connect()) inside the application's transaction, got ${tx === null ? 'null' : typeof tx}`, { plugin: PLUGIN_NAME });
     }
+    // A pg.Pool has query() too, but each call takes any of its connections: outside the application's transaction.
+    if (typeof (tx as { connect?: unknown }).connect === 'function' && typeof (tx as { totalCount?: unknown }).totalCount === 'number') {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', 'the tx option got a pg.Pool: its query() runs on any of its connections, outside your transaction, so the job would not follow it; pass the transaction\'s own client (const c = await pool.connect(); await c.query(\'BEGIN\'); ... { tx: c }); nothing was enqueued', { plugin: PLUGIN_NAME });
+    }
     const app = tx as Queryable;
     const c = app;
     await this.db.open();

@@ -194,6 +194,18 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('enqueue({ tx }) given a pg.Pool, whose queries run outside any transaction, is refused and enqueues nothing', async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    try {
+      const before = await client.kernel.resolve('queue').qsize();
+      await expectCode(add.enqueue({ args: [1, 2], tx: pool }), 'NUVOM_E_TASK_INVALID', /pg\.Pool.*pool\.connect\(\).*nothing was enqueued/);
+      await expectCode(inTransaction(pool, () => add.delay(1, 2)), 'NUVOM_E_TASK_INVALID', /pg\.Pool/);
+      expect(await client.kernel.resolve('queue').qsize()).to.equal(before);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('enqueue({ tx }) on a queue that cannot use it is NUVOM_E_UNSUPPORTED and enqueues nothing', async () => {
     const { logger } = memoryLogger();
     const mem = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'memory', resultBackend: 'memory', schedulerBackend: 'memory' } });
