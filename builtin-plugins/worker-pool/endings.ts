@@ -124,9 +124,17 @@ export class Endings {
       else this.giveBack(b.job, b.args, false);
     }
     if (fresh.length === 0) return;
-    p.track(p.store.giveBackUnstarted(fresh).catch((err) => {
+    // The one-by-one fallback runs inside the tracked write, so stop() waits for it too; its failures make one log line.
+    p.track(p.store.giveBackUnstarted(fresh).catch(async (err) => {
       p.d.logger.warn(`could not return ${fresh.length} job(s) claimed ahead to the queue in one write: ${messageOf(err)}; returning them one by one`);
-      for (const b of fresh) this.giveBack(b.job, b.args, false);
+      const failed: string[] = [];
+      let first: unknown;
+      await Promise.all(fresh.map((b) => p.parts.leases.holds(b.job)
+        .then((held) => (held ? p.store.giveBack(b.job, b.args, false) : undefined))
+        .catch((e: unknown) => { failed.push(b.job.id); first ??= e; })));
+      if (failed.length) {
+        p.d.logger.error(`could not return ${failed.length} job(s) claimed ahead to the queue (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', ...' : ''}): ${messageOf(first)}; they come back when their leases expire`);
+      }
     }));
   }
 

@@ -63,6 +63,28 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('at shutdown, when the store refuses to take back the jobs claimed ahead, says so in one line, not one a job', async () => {
+    const client = await testClient();
+    const worker = await client.startWorker({ threads: 1, concurrency: 1, drainMs: 100 });
+    const busy = await t.slow.delay(1500);
+    await t.slow.map(Array.from({ length: 12 }, () => [10]));
+    await waitFor(async () => (await client.getJob(busy.id))?.status === 'RUNNING', { what: 'the busy job to start' });
+    const store = client.kernel.resolve('jobStore');
+    const down = () => Promise.reject(new Error('store down'));
+    const settle = store.settle.bind(store);
+    store.settle = (w, outcomes) => (outcomes.some((o) => o.action === 'release') ? down() : settle(w, outcomes));
+    const put = store.results.put.bind(store.results);
+    store.results.put = (r) => (r.status === 'PENDING' ? down() : put(r));
+    store.queue.release = () => down();
+    await worker.stop();
+    const oneLine = client.logLines.filter((l) => /could not return \d+ job\(s\) claimed ahead to the queue \(/.test(l));
+    expect(oneLine.length, client.logLines.join('\n')).to.equal(1);
+    expect(oneLine[0]).to.contain('store down');
+    // Not a line a job: only the running job's own give-back (a started attempt) has a line of its own.
+    expect(client.logLines.filter((l) => /could not return job /.test(l)).length).to.be.at.most(1);
+    await client.close();
+  });
+
   it('a forced stop (a second signal) does not wait for a claim that hangs', async () => {
     const client = await testClient();
     const store = client.kernel.resolve('jobStore');
