@@ -85,7 +85,7 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   let jobsService: JobsService | undefined;
   const jobs = (): JobsService => (jobsService ??= kernel.resolve('jobs'));
   const workers = new Set<RunningWorker>();
-  let closed = false;
+  /** Set by close(): the client is closed (or closing) from then on. */
   let closing: Promise<void> | null = null;
 
   const dispatch: TaskDispatch = {
@@ -97,11 +97,9 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   const isDefault = table.dispatch === null;
   if (isDefault) table.dispatch = dispatch;
   (table.open ??= new Set()).add(dispatch);
-  table.allClosed = false;
   /** A closed client's calls reject (it would otherwise build its services again, and open new connections). */
-  const live = <T>(call: () => Promise<T>): Promise<T> => (closed
-    ? Promise.reject(new NuvomError('NUVOM_E_CLIENT_CLOSED', 'this nuvom client is closed (client.close() was called); create another with createClient()'))
-    : call());
+  const closedError = () => new NuvomError('NUVOM_E_CLIENT_CLOSED', 'this nuvom client is closed (client.close() was called); create another with createClient()');
+  const live = <T>(call: () => Promise<T>): Promise<T> => (closing ? Promise.reject(closedError()) : call());
 
   const client: Client = {
     config,
@@ -113,13 +111,13 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     result: <T>(id: string, o?: ResultOptions) => live(() => jobs().waitForResult(id, o) as Promise<ResultType<T>>),
     stats: (since) => live(() => jobs().stats(since)),
     async enqueue<N extends TaskName>(taskName: N, args: TaskArgsOf<N>, o: Omit<EnqueueOptions<unknown[]>, 'args'> = {}) {
-      await live(async () => undefined);
+      if (closing) throw closedError();
       const ref = kernel.resolve('registry').get(taskName);
       const [h] = await jobs().enqueue([{ taskName, taskOptions: ref?.options ?? {}, call: { ...o, args } }]);
       return h as JobHandle<TaskResultOf<N>>;
     },
     async startWorker(o) {
-      await live(async () => undefined);
+      if (closing) throw closedError();
       const w = await kernel.resolve('workerPool').start(o);
       workers.add(w);
       // A burst run that failed rejects `done`: its caller hears of it; this bookkeeping must not.
@@ -132,13 +130,11 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
     close() {
       // A second call waits for the first to finish (it resolved at once before, while workers still ran).
       closing ??= (async () => {
-        closed = true;
         jobsService?.close?.();
         await Promise.all([...workers].map((w) => w.stop()));
         // task().delay() goes on through the oldest client still open, or is refused when none is.
         table.open?.delete(dispatch);
         if (table.dispatch === dispatch) table.dispatch = table.open?.values().next().value ?? null;
-        if (!table.open?.size) table.allClosed = true;
         if (defaultClient && (await defaultClient.catch(() => null)) === client) defaultClient = null;
         await kernel.stop();
       })();

@@ -118,13 +118,13 @@ interface TaskTable {
   dispatch: TaskDispatch | null;
   /** Lazily creates the default client; installed by sdk/client.ts. */
   defaultDispatch: (() => Promise<TaskDispatch>) | null;
-  /** The open clients' dispatches, oldest first: the next serves task().delay() when the serving one closes. */
-  open?: Set<TaskDispatch>;
   /**
-   * Every client this process created is closed: task().delay() is refused (NUVOM_E_CLIENT_CLOSED)
-   * rather than served by a new default client, which may be configured elsewhere (another backend).
+   * The open clients' dispatches, oldest first: the next serves task().delay() when the serving one
+   * closes. Empty (not undefined) once every client this process created is closed: task().delay()
+   * is then refused (NUVOM_E_CLIENT_CLOSED) rather than served by a new default client, which may be
+   * configured elsewhere (another backend).
    */
-  allClosed?: boolean;
+  open?: Set<TaskDispatch>;
 }
 
 const TABLE_KEY = Symbol.for('nuvom.tasks.v1');
@@ -214,7 +214,7 @@ function callerModuleUrl(): string | null {
 async function dispatcher(): Promise<TaskDispatch> {
   const table = taskTable();
   if (table.dispatch) return table.dispatch;
-  if (table.allClosed) {
+  if (table.open?.size === 0) {
     throw new NuvomError('NUVOM_E_CLIENT_CLOSED', 'enqueue: the nuvom client that served task().delay() was closed (client.close()) and no other is open; create one with createClient() before enqueueing (a new default client could write the job to another backend); nothing was enqueued');
   }
   if (!table.defaultDispatch) {

@@ -17,11 +17,11 @@ export const COST_FACTOR = 10;
 export type Clock = () => number;
 
 export class Paced<T> {
-  private last: { at: number; value: T; cost: number } | null = null;
+  private last: { at: number; value: T } | null = null;
   private inflight: Promise<T> | null = null;
   /** Bumped by invalidate(): a computation started before it is not kept. */
   private epoch = 0;
-  /** The cost of the value last kept, remembered across invalidate(). */
+  /** What the last computation took (ms), remembered across invalidate(); 0 before the first. */
   private lastCost = 0;
 
   constructor(private readonly compute: () => Promise<T>, private readonly minAgeMs: number, private readonly clock: Clock = Date.now) {}
@@ -29,15 +29,14 @@ export class Paced<T> {
   get(): Promise<T> {
     const now = this.clock();
     const last = this.last;
-    if (last && now - last.at < Math.max(this.minAgeMs, COST_FACTOR * last.cost)) return Promise.resolve(last.value);
+    if (last && now - last.at < Math.max(this.minAgeMs, COST_FACTOR * this.lastCost)) return Promise.resolve(last.value);
     if (this.inflight) return this.inflight;
     const epoch = this.epoch;
     const started = now;
     const run = this.compute().then((value) => {
       const end = this.clock();
-      const cost = Math.max(0, end - started);
-      this.lastCost = cost;
-      if (epoch === this.epoch) this.last = { at: end, value, cost };
+      this.lastCost = Math.max(0, end - started);
+      if (epoch === this.epoch) this.last = { at: end, value };
       return value;
     });
     this.inflight = run;
@@ -46,9 +45,9 @@ export class Paced<T> {
     return run;
   }
 
-  /** What the last kept computation took (ms), 0 before the first. */
+  /** What the last computation took (ms), 0 before the first. */
   get cost(): number {
-    return this.last?.cost ?? this.lastCost;
+    return this.lastCost;
   }
 
   /** Forget the kept value (after a change made through the dashboard), and any computation running. */

@@ -107,10 +107,6 @@ export class Endings {
   }
 
   /**
-   * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
-   * released with its claim's attempt taken back, so a graceful restart costs no retry.
-   */
-  /**
    * Jobs claimed ahead that never started (the buffer at shutdown), given back in one write. One whose
    * lease needs renewing first (past its margin) goes through giveBack, as does every job of a write that fails.
    */
@@ -129,20 +125,26 @@ export class Endings {
       p.d.logger.warn(`could not return ${fresh.length} job(s) claimed ahead to the queue in one write: ${messageOf(err)}; returning them one by one`);
       const failed: string[] = [];
       let first: unknown;
-      await Promise.all(fresh.map((b) => p.parts.leases.holds(b.job)
-        .then((held) => (held ? p.store.giveBack(b.job, b.args, false) : undefined))
-        .catch((e: unknown) => { failed.push(b.job.id); first ??= e; })));
+      await Promise.all(fresh.map((b) => this.returnOne(b.job, b.args, false).catch((e: unknown) => { failed.push(b.job.id); first ??= e; })));
       if (failed.length) {
         p.d.logger.error(`could not return ${failed.length} job(s) claimed ahead to the queue (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', ...' : ''}): ${messageOf(first)}; they come back when their leases expire`);
       }
     }));
   }
 
+  /**
+   * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
+   * released with its claim's attempt taken back, so a graceful restart costs no retry.
+   */
   giveBack(job: ClaimedJob, args: unknown[], started: boolean): void {
     const p = this.p;
-    const done = p.parts.leases.holds(job)
-      .then((held) => (held ? p.store.giveBack(job, args, started) : undefined))
-      .catch((err) => p.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
-    p.track(done);
+    p.track(this.returnOne(job, args, started)
+      .catch((err) => p.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`)));
+  }
+
+  /** One job back to the queue while this worker still holds it (its lease renewed first if near its end). */
+  private returnOne(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
+    const p = this.p;
+    return p.parts.leases.holds(job).then((held) => (held ? p.store.giveBack(job, args, started) : undefined));
   }
 }

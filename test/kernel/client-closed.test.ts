@@ -24,12 +24,11 @@ describe('a closed client', function () {
   this.timeout(30_000);
   // The task table is the process's: other files' clients must not serve this file's delay() calls.
   const table = taskTable();
-  let saved: { dispatch: typeof table.dispatch; open: typeof table.open; allClosed: typeof table.allClosed };
+  let saved: { dispatch: typeof table.dispatch; open: typeof table.open };
   beforeEach(() => {
-    saved = { dispatch: table.dispatch, open: table.open, allClosed: table.allClosed };
+    saved = { dispatch: table.dispatch, open: table.open };
     table.dispatch = null;
-    table.open = new Set();
-    table.allClosed = undefined;
+    table.open = undefined;
   });
   afterEach(() => {
     Object.assign(table, saved);
