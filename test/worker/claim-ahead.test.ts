@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
+import { paceAhead } from '../../builtin-plugins/worker-pool/claimer.ts';
 
 describe('worker pool: claiming ahead', function () {
   this.timeout(60_000);
@@ -28,5 +29,24 @@ describe('worker pool: claiming ahead', function () {
       await first.stop();
       await client.close();
     }
+  });
+
+  describe('the pace that sets how far ahead', () => {
+    it('ramps up as soon as short jobs have ended twice the jobs claimed ahead, not after a full window', () => {
+      // From ten ahead, 20 jobs ended in 10 ms: 2 a ms, so 200 ms of them (400) ahead, under batchSize.
+      expect(paceAhead(10, 500, 20, 10)).to.equal(400);
+      expect(paceAhead(10, 100, 20, 10), 'never past batchSize').to.equal(100);
+    });
+
+    it('keeps measuring slow jobs over the whole window, and then claims ahead no less than ten', () => {
+      expect(paceAhead(10, 500, 5, 50), 'window open').to.equal(null);
+      expect(paceAhead(10, 500, 19, 99), 'window open').to.equal(null);
+      expect(paceAhead(10, 500, 5, 100)).to.equal(10);
+      expect(paceAhead(10, 4, 5, 100), 'a batchSize under ten').to.equal(4);
+    });
+
+    it('does not judge the pace on less than 10 ms, however many jobs ended in it', () => {
+      expect(paceAhead(10, 500, 100, 5)).to.equal(null);
+    });
   });
 });
