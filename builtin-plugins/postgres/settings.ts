@@ -34,7 +34,13 @@ interface SettingSpec<T> {
   parse: (raw: unknown) => T;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+/**
+ * The longest schema name: the NOTIFY channels are named `<schema>_jobs` and `<schema>_done`, and
+ * PostgreSQL refuses a channel name of 64 bytes or more (pg_notify: "channel name too long"), so a
+ * longer schema migrated and then failed every enqueue.
+ */
+const SCHEMA_MAX = 58;
 
 /** The declarations the kernel reads (env, doc, default, parse). */
 export function postgresSettings(): { [K in keyof PostgresSettings]: KernelSettingSpec<PostgresSettings[K]> } {
@@ -59,7 +65,10 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
     doc: 'the PostgreSQL schema holding nuvom\'s tables (one per app sharing a database)',
     parse: (raw) => {
       const s = String(raw).trim();
-      if (!SCHEMA_NAME.test(s)) throw new Error('expected a lower-case schema name: letters, digits and "_", not starting with a digit, at most 63 characters');
+      if (!SCHEMA_NAME.test(s)) throw new Error(`expected a lower-case schema name: letters, digits and "_", not starting with a digit, at most ${SCHEMA_MAX} characters`);
+      if (s.length > SCHEMA_MAX) {
+        throw new Error(`"${s}" has ${s.length} characters; at most ${SCHEMA_MAX}: nuvom names its NOTIFY channels <schema>_jobs and <schema>_done, and PostgreSQL limits a channel name to 63; choose a shorter name`);
+      }
       // PostgreSQL refuses to create these ("unacceptable schema name"): say so before connecting.
       if (s.startsWith('pg_')) throw new Error('names starting with "pg_" are reserved by PostgreSQL for system schemas; choose another, such as nuvom');
       return s;

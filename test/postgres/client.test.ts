@@ -252,6 +252,25 @@ describe('postgres: connections, migrations and errors', function () {
     // The table's keys are those of [settings.nuvom-postgres] in .nuvom_plugins.toml (docs/scaling.md).
     expect(readSettings({}, { postgresUrl: PG_URL, postgresSchema: 'billing_jobs' })).to.include({ postgresUrl: PG_URL, postgresSchema: 'billing_jobs' });
     expect(() => readSettings({}, { postgresSchema: 'A' })).to.throw(/\[settings.nuvom-postgres\] postgresSchema/);
+    // A 59-63 character schema migrated, and then every enqueue failed: its NOTIFY channel was too long.
+    expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'a'.repeat(59) })).to.throw(/NUVOM_POSTGRES_SCHEMA.*59 characters; at most 58.*channel/);
+  });
+
+  it('the longest schema name accepted runs a job end to end (its NOTIFY channels fit)', async () => {
+    const long = `${schemaName()}_${'x'.repeat(58)}`.slice(0, 58);
+    const client = await createClient({ cwd: tempProject(), env: {}, logger: memoryLogger().logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: long } });
+    try {
+      const h = await client.enqueue('pgt.add', [2, 3]);
+      const worker = await client.startWorker({ threads: 0, concurrency: 1 });
+      try {
+        expect(await client.result(h.id, { timeoutSecs: 20 })).to.equal(5);
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await client.close();
+      await dropSchema(long);
+    }
   });
 
   it('without NUVOM_POSTGRES_URL, libpq\'s PG* variables connect, from .env as from the environment; an error names them', async () => {
