@@ -1,6 +1,6 @@
 /**
  * A batch's parameters, column by column, for the enqueue INSERT (enqueue.ts) and the settle UPDATE
- * (rows.ts): a column whose every row holds the same value goes once ('s' in the shape), the others
+ * (settle.ts, enqueue.ts): a column whose every row holds the same value goes once ('s' in the shape), the others
  * as arrays to unnest ('a'), or, where the caller allows it, as one joined text the server splits
  * ('j'). The rows of one batch mostly differ in a few columns (a map(): ids and arguments; a batch
  * of SUCCESS acks: ids, times and histories), and node-postgres wrote, and the server parsed, every

@@ -10,7 +10,7 @@
 import { NuvomError, type ClaimOptions, type ClaimedJob, type JobRecord, type JobSettlement, type JobStore, type QueuedJob } from '../../sdk/plugin.ts';
 import type { PgQueue } from './queue.ts';
 import type { PgResultStore } from './results.ts';
-import { settleRows, settleUnmerged } from './rows.ts';
+import { settleRows, settleUnmerged } from './settle.ts';
 import { PLUGIN_NAME } from './settings.ts';
 
 export class PgJobStore implements JobStore {
