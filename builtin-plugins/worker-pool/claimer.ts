@@ -186,25 +186,33 @@ export class Claimer {
       if (job.redelivered && redelivered) {
         bus.emit('jobRedelivered', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
       }
-      if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
-        await this.refuse(job, [], `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`, now, true);
-        (handled.refused ??= new Set()).add(job.id);
-        continue;
-      }
-      if (job.damaged) {
-        await this.refuse(job, [], `the stored job is damaged and cannot run: ${job.damaged}`, now, true);
-        (handled.refused ??= new Set()).add(job.id);
-        continue;
-      }
+      // Decoded before any refusal: a job failed here keeps its arguments in its record, so that a
+      // retry (`nuvom retry`, retryJob) runs it with them. Arguments that cannot be decoded go as an
+      // empty list that carries the job's own bytes (a store that writes them back keeps them).
       let args: unknown[];
+      let undecodable: string | null = null;
       try {
         const decoded = serializer.decode(job.args);
         if (!Array.isArray(decoded)) throw new Error('stored arguments are not a list');
         args = decoded;
-        // The record of this run carries this list: its store can write the job's own bytes back (nuvom/plugin argsBytesOf).
-        rememberArgsBytes(args, job.args);
       } catch (err) {
-        await this.refuse(job, [], `could not decode the job's arguments: ${messageOf(err)}`, now, false);
+        args = [];
+        undecodable = messageOf(err);
+      }
+      // The record of this run carries this list: its store can write the job's own bytes back (nuvom/plugin argsBytesOf).
+      rememberArgsBytes(args, job.args);
+      if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
+        await this.refuse(job, args, `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`, now, true);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      if (job.damaged) {
+        await this.refuse(job, args, `the stored job is damaged and cannot run: ${job.damaged}`, now, true);
+        (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      if (undecodable !== null) {
+        await this.refuse(job, args, `could not decode the job's arguments: ${undecodable}`, now, false);
         (handled.refused ??= new Set()).add(job.id);
         continue;
       }

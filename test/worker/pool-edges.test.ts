@@ -106,7 +106,7 @@ describe('worker pool: edges', function () {
     }
   });
 
-  it('fails a job delivered more often than its attempts and the crash allowance, saying why', async () => {
+  it('fails a job delivered more often than its attempts and the crash allowance, saying why, and keeps its arguments for a retry', async () => {
     const client = await testClient();
     const serializer = client.kernel.resolve('serializer');
     const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([1, 2]), attempts: 4, options: makeJobOptions({ maxRetries: 0 }) });
@@ -117,6 +117,10 @@ describe('worker pool: edges', function () {
       expect(rec).to.include({ status: 'FAILED', attempts: 5 });
       expect(rec.error!.message).to.match(/delivered 5 times.*never finished/);
       expect(await client.kernel.resolve('queue').qsize()).to.equal(0);
+      // The message says to fix the task and retry the job: the retry runs it with its own arguments.
+      expect(rec.args).to.deep.equal([1, 2]);
+      await client.retryJob(job.id);
+      expect(await client.result(job.id, { timeoutSecs: 30 })).to.equal(3);
     } finally {
       await worker.stop();
       await client.close();
