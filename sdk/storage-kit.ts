@@ -9,8 +9,8 @@
 import { JOB_STATUSES, NuvomError, type ClaimOptions, type Clock, type JobRecord, type JobStatus, type ListJobsFilter, type Logger } from '../kernel/index.ts';
 
 /** NUVOM_E_DUPLICATE_JOB, in the one wording every backend uses. */
-export function duplicateJob(id: string, plugin?: string): NuvomError {
-  return new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id ${JSON.stringify(id)} is already in the queue; give the job a new id, or wait until it has left the queue (finished or cancelled) before queuing it again; nothing was enqueued`, { plugin, details: { jobId: id } });
+export function duplicateJob(id: string, plugin?: string, status?: string): NuvomError {
+  return new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id ${JSON.stringify(id)} is already in the queue${status ? ` (${status})` : ''}; give the job a new id, or wait until it has left the queue (finished or cancelled) before queuing it again; nothing was enqueued`, { plugin, details: { jobId: id } });
 }
 
 function usage(message: string, plugin?: string): NuvomError {

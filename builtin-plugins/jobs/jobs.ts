@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -233,7 +233,8 @@ export class Jobs implements JobsService {
     if (ids) for (const id of ids) {
       const prior = await this.d.resultStore.getFull(id);
       if (prior && !FINAL_STATUSES.includes(prior.status)) {
-        throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `job id "${id}" is already ${prior.status}; nothing was enqueued`);
+        // The backends' words (duplicateJob), with details.jobId, and the status the job is in.
+        throw duplicateJob(id, undefined, prior.status);
       }
     }
     const records = jobs.map((job, i) => recordOf(job, argsOfRecord(calls[i].call.args, encoded[i]), { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));

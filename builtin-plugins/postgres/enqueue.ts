@@ -209,7 +209,13 @@ export class PgEnqueue {
     try {
       await write(c);
     } catch (err) {
-      if (isDuplicate(err)) throw await this.duplicateError(jobs, err);
+      if (isDuplicate(err)) {
+        // PostgreSQL aborts the transaction a statement fails in: the application's own work is lost
+        // unless it rolls back to a savepoint it set before the enqueue; the message says so. (The
+        // lookup naming the id runs on nuvom's pool, which sees only committed jobs.)
+        const dup = await this.duplicateError(jobs, err);
+        throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `${dup.message.replace(/^\[plugin "[^"]*"\] /, '')}; PostgreSQL has aborted your transaction (roll it back, or set a SAVEPOINT before the enqueue and roll back to it to go on)`, { plugin: PLUGIN_NAME, details: dup.details, cause: err });
+      }
       // nuvom's schema is migrated where NUVOM_POSTGRES_URL points (db.open above): a missing table
       // here means the application's client is connected to another database.
       if (NO_SUCH_RELATION.has((err as { code?: string }).code ?? '')) {

@@ -179,6 +179,31 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('a job id enqueued twice is NUVOM_E_DUPLICATE_JOB in the backends\' words with details.jobId; twice in the app\'s transaction it says the transaction is aborted and how to go on', async () => {
+    const id = `dup-${schema}`;
+    await add.enqueue({ args: [1, 1], id });
+    const err = await expectCode(add.enqueue({ args: [1, 1], id }), 'NUVOM_E_DUPLICATE_JOB', /is already in the queue \(PENDING\); give the job a new id/);
+    expect((err as { details?: unknown }).details).to.deep.equal({ jobId: id });
+
+    const app = await pgClient();
+    try {
+      await app.query('BEGIN');
+      await add.enqueue({ args: [2, 2], id: `${id}-tx`, tx: app });
+      await expectCode(add.enqueue({ args: [2, 2], id: `${id}-tx`, tx: app }), 'NUVOM_E_DUPLICATE_JOB', /aborted your transaction.*SAVEPOINT/);
+      await app.query('ROLLBACK');
+      // As the message says: a savepoint set before the enqueue keeps the transaction going.
+      await app.query('BEGIN');
+      const first = await add.enqueue({ args: [3, 3], id: `${id}-sp`, tx: app });
+      await app.query('SAVEPOINT again');
+      await expectCode(add.enqueue({ args: [3, 3], id: `${id}-sp`, tx: app }), 'NUVOM_E_DUPLICATE_JOB');
+      await app.query('ROLLBACK TO SAVEPOINT again');
+      await app.query('COMMIT');
+      expect((await client.getJob(first.id))?.status).to.equal('PENDING');
+    } finally {
+      await app.end();
+    }
+  });
+
   it('enqueue({ tx }) through a client connected to another database says to connect it to nuvom\'s', async () => {
     const other = new URL(PG_URL);
     other.pathname = '/postgres';
