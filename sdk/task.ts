@@ -156,15 +156,19 @@ export function taskTable(): TaskTable {
   return (g[TABLE_KEY] ??= { tasks: new Map(), dispatch: null, defaultDispatch: null });
 }
 
+/** Priorities and retry counts are stored as 32-bit integers (PostgreSQL's int): larger ones are refused here, not by the database. */
+const INT32_MAX = 2_147_483_647;
+const inInt32 = (v: unknown): boolean => Number.isInteger(v) && Math.abs(v as number) <= INT32_MAX;
+
 const OPTION_CHECKS: Record<string, (v: unknown) => boolean> = {
   name: (v) => typeof v === 'string' && v.trim() !== '',
-  retries: (v) => Number.isInteger(v) && (v as number) >= 0,
+  retries: (v) => inInt32(v) && (v as number) >= 0,
   retryDelaySecs: (v) => typeof v === 'number' && v >= 0 && Number.isFinite(v),
   backoff: (v) => v === 'fixed' || v === 'exponential',
   timeoutSecs: (v) => typeof v === 'number' && v > 0 && Number.isFinite(v),
   timeoutPolicy: (v) => v === 'retry' || v === 'fail' || v === 'ignore',
   storeResult: (v) => typeof v === 'boolean',
-  priority: (v) => Number.isInteger(v),
+  priority: inInt32,
   tags: (v) => Array.isArray(v) && v.every((t) => typeof t === 'string'),
   description: (v) => typeof v === 'string',
   beforeJob: (v) => typeof v === 'function',
@@ -173,9 +177,9 @@ const OPTION_CHECKS: Record<string, (v: unknown) => boolean> = {
 };
 
 const EXPECTED: Record<string, string> = {
-  name: 'a non-empty string', retries: 'a whole number >= 0', retryDelaySecs: 'a number >= 0',
+  name: 'a non-empty string', retries: 'a whole number from 0 to 2147483647', retryDelaySecs: 'a number >= 0',
   backoff: "'fixed' or 'exponential'", timeoutSecs: 'a number > 0', timeoutPolicy: "'retry', 'fail' or 'ignore'",
-  storeResult: 'true or false', priority: 'a whole number', tags: 'an array of strings', description: 'a string',
+  storeResult: 'true or false', priority: 'a whole number from -2147483647 to 2147483647', tags: 'an array of strings', description: 'a string',
   beforeJob: 'a function', afterJob: 'a function', onError: 'a function',
 };
 

@@ -74,6 +74,9 @@ function labelOf(taskName: string, i: number, n: number): string {
 }
 
 function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
+  if (call.runAt !== undefined && call.delaySecs !== undefined) {
+    throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: give delaySecs or runAt, not both (got delaySecs ${JSON.stringify(call.delaySecs)} and runAt ${JSON.stringify(call.runAt)})`);
+  }
   if (call.runAt !== undefined) {
     const t = call.runAt instanceof Date ? call.runAt.getTime() : typeof call.runAt === 'number' ? call.runAt : Date.parse(call.runAt);
     if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is not a valid time`);

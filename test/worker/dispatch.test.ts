@@ -90,9 +90,23 @@ describe('dispatch (no worker running)', () => {
 
   it('refuses bad per-call options with the option named', async () => {
     const err = await t.add.enqueue({ args: [1, 2], retries: -1 }).catch((e) => e);
-    expect(err.message).to.contain('option "retries" must be a whole number >= 0');
+    expect(err.message).to.contain('option "retries" must be a whole number from 0 to 2147483647');
     const err2 = await t.add.enqueue({ args: [1, 2], colour: 'red' } as never).catch((e) => e);
     expect(err2.message).to.contain('unknown option "colour"');
+  });
+
+  it('refuses a priority or retry count past what a store keeps (32 bits), and delaySecs with runAt, before anything is written', async () => {
+    const before = (await client.listJobs()).length;
+    const big = await t.add.enqueue({ args: [1, 2], priority: 2 ** 40 }).catch((e) => e);
+    expect(big.code).to.equal('NUVOM_E_TASK_INVALID');
+    expect(big.message).to.contain('option "priority" must be a whole number from -2147483647 to 2147483647, got 1099511627776');
+    expect((await t.add.enqueue({ args: [1, 2], retries: 2 ** 31 }).catch((e) => e)).code).to.equal('NUVOM_E_TASK_INVALID');
+    const both = await t.add.enqueue({ args: [1, 2], delaySecs: 5, runAt: new Date(Date.now() + 60_000) }).catch((e) => e);
+    expect(both.code).to.equal('NUVOM_E_TASK_INVALID');
+    expect(both.message).to.contain('give delaySecs or runAt, not both');
+    expect((await client.listJobs()).length).to.equal(before);
+    const h = await t.add.enqueue({ args: [1, 2], priority: 2_147_483_647 });
+    expect((await client.getJob(h.id))!.priority).to.equal(2_147_483_647);
   });
 });
 
