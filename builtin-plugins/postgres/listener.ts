@@ -16,6 +16,11 @@ export class Listener {
   private closed = false;
   private backoff = 100;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * LISTEN and UNLISTEN on a live connection, one at a time: node-postgres 8 queues a statement sent
+   * while another runs, with a deprecation warning (a queue that pg 9 removes).
+   */
+  private statements: Promise<unknown> = Promise.resolve();
 
   /** `open` makes a new, unconnected client (db.ts gives the plugin's connection settings). */
   constructor(private readonly open: () => Promise<Client>, private readonly logger?: Logger) {}
@@ -27,16 +32,23 @@ export class Listener {
     set.add(fn);
     if (fresh && this.client) {
       // A channel added to a live connection: its subscribers look once the LISTEN is in place.
-      void this.client.query(`LISTEN "${channel}"`).then(() => { for (const f of this.subs.get(channel) ?? []) f(null); }, () => undefined);
+      void this.onLive(`LISTEN "${channel}"`).then(() => { for (const f of this.subs.get(channel) ?? []) f(null); }, () => undefined);
     }
     void this.ensure();
     return () => {
       set!.delete(fn);
       if (set!.size === 0) {
         this.subs.delete(channel);
-        void this.client?.query(`UNLISTEN "${channel}"`).catch(() => undefined);
+        void this.onLive(`UNLISTEN "${channel}"`).catch(() => undefined);
       }
     };
+  }
+
+  /** Runs `sql` on the live connection after the statements sent before it (nothing when there is none). */
+  private onLive(sql: string): Promise<unknown> {
+    const run = this.statements.then(() => this.client?.query(sql));
+    this.statements = run.catch(() => undefined);
+    return run;
   }
 
   private ensure(): Promise<void> {

@@ -4,10 +4,12 @@
  * up) would otherwise wait for the worker's next poll, a second later.
  */
 import { expect } from 'chai';
+import pg from 'pg';
 import { PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
+import { Listener } from '../../builtin-plugins/postgres/listener.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
 import { waitFor } from '../helpers/tmp.ts';
-import { dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+import { dropSchema, PG_URL, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
 describe('postgres: the LISTEN connection', function () {
   this.timeout(30_000);
@@ -48,6 +50,32 @@ describe('postgres: the LISTEN connection', function () {
       await results.close();
       await queue.close();
       await dropSchema(schema);
+    }
+  });
+
+  it('sends the LISTENs and UNLISTENs of channels added and dropped at once one at a time (node-postgres 8 warns of, and pg 9 drops, a statement queued behind another)', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const listener = new Listener(async () => {
+      const c = new pg.Client({ connectionString: PG_URL });
+      const query = c.query.bind(c) as (sql: string) => Promise<unknown>;
+      (c as unknown as { query: (sql: string) => Promise<unknown> }).query = (sql: string) => {
+        most = Math.max(most, ++inFlight);
+        return query(sql).finally(() => { inFlight--; });
+      };
+      return c;
+    });
+    try {
+      const looked: Array<string | null> = [];
+      listener.add('nuvom_listener_probe_0', (p) => { looked.push(p); });
+      await waitFor(() => looked.includes(null), { timeoutMs: 10_000, what: 'the first LISTEN to be in place' });
+      most = 0;
+      const offs = Array.from({ length: 8 }, (_, i) => listener.add(`nuvom_listener_probe_${i + 1}`, () => undefined));
+      for (const off of offs) off();
+      await waitFor(() => inFlight === 0 && most > 0, { timeoutMs: 10_000, what: 'the LISTENs and UNLISTENs to be sent' });
+      expect(most, 'statements in flight at once on the LISTEN connection').to.equal(1);
+    } finally {
+      await listener.close();
     }
   });
 });
