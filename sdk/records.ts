@@ -99,6 +99,21 @@ export function recordOf(job: QueuedJob, args: unknown[], s: RecordState): JobRe
 
 /** How many attempts a record keeps: the last 25 (docs/decisions.md). */
 export const HISTORY_LIMIT = 25;
+
+/**
+ * The most bytes a job's encoded arguments, or its result, may take: 64 MiB. Past ~256 MB a value
+ * cannot be stored in PostgreSQL and read back by node-postgres (a bytea travels as hex text, twice
+ * its size, against V8's longest string): one such result failed the whole batch of outcomes it was
+ * written with, and a stored one ended every process that read it. One limit for every backend.
+ */
+export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+
+/** Why `bytes` cannot be stored (too big), else null. `what`: "arguments" or "result". */
+export function valueTooBig(bytes: Uint8Array, what: string): string | null {
+  if (bytes.byteLength <= MAX_VALUE_BYTES) return null;
+  const mb = (n: number) => (n / (1024 * 1024)).toFixed(1);
+  return `the ${what} ${what === 'arguments' ? 'take' : 'takes'} ${mb(bytes.byteLength)} MiB encoded, over the ${mb(MAX_VALUE_BYTES)} MiB a job's ${what} may take; store big data elsewhere (a file, object storage, a table) and pass or return its key`;
+}
 /** Lines of an error's stack an attempt keeps (the record's own `error` keeps the whole stack). */
 export const HISTORY_STACK_LINES = 10;
 

@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -202,6 +202,8 @@ export class Jobs implements JobsService {
         const m = messageOf(err).replace(/^value\[(\d+)\]((?:\.[\w$]+|\[[^\]]*\])*)/, (_s, n, rest) => `argument ${Number(n) + 1} (args[${n}]${rest})`);
         throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${labelOf(taskName, i, calls.length)}: ${m}; nothing was enqueued`, { cause: err });
       }
+      const big = valueTooBig(args, 'arguments');
+      if (big) throw new NuvomError('NUVOM_E_UNSERIALIZABLE', `${labelOf(taskName, i, calls.length)}: ${big}; nothing was enqueued`);
       encoded[i] = args;
       jobs0[i] = {
         id: call.id ?? newJobId(),

@@ -9,7 +9,7 @@
  * before its write has committed.
  */
 import {
-  attemptOf, messageOf, recordOf,
+  attemptOf, messageOf, recordOf, valueTooBig,
   type AttemptOutcome, type ClaimedJob, type HookBus, type JobError, type JobRecord, type Logger, type Serializer,
 } from '../../sdk/plugin.ts';
 import { retryDelayMs } from './backoff.ts';
@@ -90,7 +90,10 @@ export class OutcomeRecorder {
     // Every value is checked, not only objects: the JSON serializer refuses NaN and BigInt too, and a
     // result that cannot be stored must fail its own job, not the batch it would be written with.
     if (result !== null && result !== undefined) {
-      try { this.d.serializer.encode(result); } catch (err) { return messageOf(err); }
+      let bytes: Uint8Array;
+      try { bytes = this.d.serializer.encode(result); } catch (err) { return messageOf(err); }
+      const big = valueTooBig(bytes, 'result');
+      if (big) return big;
     }
     if (result === undefined) result = null;
     const now = Date.now();

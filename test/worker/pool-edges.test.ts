@@ -26,6 +26,34 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('fails only the job whose result is past 64 MiB, saying why; the jobs finished with it are stored', async () => {
+    const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+    const worker = await client.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      const [big] = await t.bigResult.map([[65]]);
+      const adds = await t.add.map([[1, 1], [2, 2]]);
+      const rec = await settled(client, big.id);
+      expect(rec).to.include({ status: 'FAILED', attempts: 1 });
+      expect(rec.error!.message).to.match(/result cannot be stored: the result takes 65\.0 MiB encoded, over the 64\.0 MiB/);
+      for (const h of adds) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS', attempts: 1 });
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('refuses arguments past 64 MiB at enqueue with NUVOM_E_UNSERIALIZABLE, enqueuing nothing', async () => {
+    const client = await testClient();
+    try {
+      const err = await t.add.enqueue({ args: ['x'.repeat(65 * 1024 * 1024) as unknown as number, 1] }).catch((e) => e);
+      expect(err.code).to.equal('NUVOM_E_UNSERIALIZABLE');
+      expect(err.message).to.match(/the arguments take 65\.0 MiB encoded, over the 64\.0 MiB a job's arguments may take; store big data elsewhere.*nothing was enqueued/);
+      expect(await client.listJobs()).to.have.length(0);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('stopped while a claim is on its way, gives that claim\'s jobs back to the queue at once, their attempt not spent', async () => {
     const client = await testClient();
     const store = client.kernel.resolve('jobStore');
