@@ -17,7 +17,7 @@ import { PLUGIN_NAME, pgTarget, type ConnectionSettings, type PgTarget } from '.
 import { Listener } from './listener.ts';
 import { isConnectionLost, loadPg, named } from './driver.ts';
 import { KeptConnection } from './kept.ts';
-import { migrate } from './schema.ts';
+import { NO_SUCH_RELATION, migrate } from './schema.ts';
 
 /** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
 export function connectionConfig(settings: ConnectionSettings, name = `nuvom:${process.pid}`): Record<string, string | undefined> {
@@ -81,6 +81,19 @@ export function pgError(err: unknown, what: string, target: PgTarget): NuvomErro
   }
   if (code === '42501') {
     return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `${what}: permission denied at ${target.shown}: ${m}; grant the user USAGE and CREATE on the schema (or run \`nuvom migrate\` as its owner) and SELECT/INSERT/UPDATE/DELETE on its tables`, opts);
+  }
+  if (code !== undefined && NO_SUCH_RELATION.has(code)) {
+    // Checked at open: the tables went since (DROP SCHEMA), or a migration was rolled back by hand.
+    return new NuvomError('NUVOM_E_STORAGE_SCHEMA', `${what}: ${m} at ${target.shown}: nuvom's tables are gone from the schema (dropped while this process ran?); run \`nuvom migrate\` to create them again (the process carries on once they exist)`, opts);
+  }
+  if (code === '25006') {
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `${what}: ${m} at ${target.shown}: the connection is read-only (a standby or replica, or default_transaction_read_only for the user); point ${target.server} at the primary, or use a user that may write`, opts);
+  }
+  if (code === '57014') {
+    return new NuvomError('NUVOM_E_STORAGE', `${what}: ${m} at ${target.shown}; the server's statement_timeout for this user or database is shorter than the statement took (a big batch: split the map() into smaller ones, or raise statement_timeout for nuvom's user)`, opts);
+  }
+  if (/does not support SSL/i.test(m)) {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} (${target.shown}); node-postgres treats sslmode=prefer and require alike: remove sslmode from the URL, or set sslmode=disable, for a server without SSL`, opts);
   }
   if (isConnectionLost(err)) {
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target.shown} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);

@@ -281,6 +281,26 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'a'.repeat(59) })).to.throw(/NUVOM_POSTGRES_SCHEMA.*59 characters; at most 58.*channel/);
   });
 
+  it('tables dropped while a client runs, and a read-only connection, are errors that say what to do', async () => {
+    const schema = schemaName();
+    const cfg = { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: schema } as const;
+    const client = await createClient({ cwd: tempProject(), env: {}, logger: memoryLogger().logger, config: cfg });
+    const readOnlyUrl = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c default_transaction_read_only=on')}`;
+    let readOnly: Client | null = null;
+    try {
+      await client.enqueue('pgt.add', [1, 2]); // migrates the schema
+      readOnly = await createClient({ cwd: tempProject(), env: {}, logger: memoryLogger().logger, config: { ...cfg, postgresUrl: readOnlyUrl } });
+      await expectCode(readOnly.enqueue('pgt.add', [1, 2]), 'NUVOM_E_STORAGE_PERMISSION', /read-only .*point .* at the primary, or use a user that may write/);
+      const db = await pgClient();
+      try { await db.query(`DROP SCHEMA "${schema}" CASCADE`); } finally { await db.end(); }
+      await expectCode(client.enqueue('pgt.add', [1, 2]), 'NUVOM_E_STORAGE_SCHEMA', /nuvom's tables are gone from the schema .*run `nuvom migrate`/);
+    } finally {
+      await readOnly?.close();
+      await client.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('the longest schema name accepted runs a job end to end (its NOTIFY channels fit)', async () => {
     const long = `${schemaName()}_${'x'.repeat(58)}`.slice(0, 58);
     const client = await createClient({ cwd: tempProject(), env: {}, logger: memoryLogger().logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', postgresUrl: PG_URL, postgresSchema: long } });
