@@ -73,6 +73,9 @@ function labelOf(taskName: string, i: number, n: number): string {
   return `task "${taskName}"${n > 1 ? ` (call ${i})` : ''}`;
 }
 
+/** The latest run time accepted: a record shows it as an ISO date, which has four-digit years up to 9999. */
+const LATEST_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
   if (call.runAt !== undefined && call.delaySecs !== undefined) {
     throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: give delaySecs or runAt, not both (got delaySecs ${JSON.stringify(call.delaySecs)} and runAt ${JSON.stringify(call.runAt)})`);
@@ -80,11 +83,15 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
   if (call.runAt !== undefined) {
     const t = call.runAt instanceof Date ? call.runAt.getTime() : typeof call.runAt === 'number' ? call.runAt : Date.parse(call.runAt);
     if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is not a valid time`);
+    if (t > LATEST_RUN_AT) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is past year 9999; give a time before 10000-01-01`);
     return t;
   }
   if (call.delaySecs !== undefined) {
     if (typeof call.delaySecs !== 'number' || !(call.delaySecs >= 0)) {
       throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: delaySecs must be a number >= 0, got ${JSON.stringify(call.delaySecs)}`);
+    }
+    if (now + call.delaySecs * 1000 > LATEST_RUN_AT) {
+      throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: delaySecs ${call.delaySecs} puts the job past year 9999; give a shorter delay`);
     }
     return now + call.delaySecs * 1000;
   }

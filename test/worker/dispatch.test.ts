@@ -104,6 +104,10 @@ describe('dispatch (no worker running)', () => {
     const both = await t.add.enqueue({ args: [1, 2], delaySecs: 5, runAt: new Date(Date.now() + 60_000) }).catch((e) => e);
     expect(both.code).to.equal('NUVOM_E_TASK_INVALID');
     expect(both.message).to.contain('give delaySecs or runAt, not both');
+    // A time no record can show (Date's range ends in year 275760) was a bare RangeError: "Invalid time value".
+    const far = await t.add.enqueue({ args: [1, 2], delaySecs: 1e15 }).catch((e) => e);
+    expect([far.code, far.message]).to.satisfy(([c, m]: string[]) => c === 'NUVOM_E_TASK_INVALID' && m.includes('past year 9999'));
+    expect((await t.add.enqueue({ args: [1, 2], runAt: Date.UTC(12000, 0, 1) }).catch((e) => e)).code).to.equal('NUVOM_E_TASK_INVALID');
     expect((await client.listJobs()).length).to.equal(before);
     const h = await t.add.enqueue({ args: [1, 2], priority: 2_147_483_647 });
     expect((await client.getJob(h.id))!.priority).to.equal(2_147_483_647);
