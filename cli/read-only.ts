@@ -9,13 +9,22 @@
  */
 import { NuvomError, type NuvomConfig, type StorageHealth } from '../sdk/plugin.ts';
 
-/** Commands (first words) that only read job records or schedules. */
-const READ_ONLY: ReadonlyArray<{ words: string[]; store: 'resultStore' | 'scheduleStore' }> = [
+/**
+ * Commands (first words) that only read job records or schedules, or act on ones that exist (retry,
+ * cancel, purge): with no store there is nothing to read or act on, and creating one would hide a
+ * command run in the wrong folder, or a mistyped PostgreSQL schema, behind "no jobs" or "0 deleted".
+ */
+const READ_ONLY: ReadonlyArray<{ words: string[]; store: 'resultStore' | 'scheduleStore'; acts?: true }> = [
   { words: ['history', 'recent'], store: 'resultStore' },
+  { words: ['history', 'purge'], store: 'resultStore', acts: true },
   { words: ['status'], store: 'resultStore' },
   { words: ['inspect'], store: 'resultStore' },
   { words: ['stats'], store: 'resultStore' },
+  { words: ['workers'], store: 'resultStore' },
+  { words: ['retry'], store: 'resultStore', acts: true },
+  { words: ['cancel'], store: 'resultStore', acts: true },
   { words: ['schedule', 'list'], store: 'scheduleStore' },
+  { words: ['schedule', 'cancel'], store: 'scheduleStore', acts: true },
 ];
 
 /** Global options that take a value: their value is not a command word. */
@@ -46,6 +55,6 @@ export async function checkReadOnly(argv: readonly string[], config: NuvomConfig
   const where = await healthOf(cmd.store)?.locate?.(cmd.store);
   if (!where || where.exists) return;
   throw new NuvomError('NUVOM_E_NO_DATABASE',
-    `no nuvom ${where.what} at ${where.path}: \`nuvom ${cmd.words.join(' ')}\` only reads and creates nothing. `
+    `no nuvom ${where.what} at ${where.path}: \`nuvom ${cmd.words.join(' ')}\` ${cmd.acts ? 'acts on existing jobs or schedules' : 'only reads'} and creates nothing. `
     + `The project root is ${config.cwd} (${config.rootReason}); run it in your project, pass --cwd <project>${where.setting ? `, or set ${where.setting}` : ''}`);
 }
