@@ -115,6 +115,16 @@ export function recordStorageErrors(ctx: PluginContext, name: string): void {
   });
 }
 
+/** Whether process `pid` of this host runs (EPERM: it runs, as another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function isRecord(v: unknown): v is LastStorageError {
   const r = v as LastStorageError;
   return !!r && typeof r === 'object' && typeof r.message === 'string' && typeof r.lastAt === 'string' && typeof r.count === 'number';
@@ -141,6 +151,12 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
     : 'read the worker\'s log around that time; the worker retries by itself, and doctor shows when a write worked again';
   const data = { path: file, ...rec };
   if (rec.recoveredAt) return finding('storage-errors', 'ok', `the last storage error is over: ${what}; writes worked again at ${rec.recoveredAt}`, undefined, data);
+  // A worker of this host that has exited cannot report a recovery (a `--burst` run, one stopped or
+  // restarted): its error is history, not the storage's state now.
+  if (rec.host === hostname() && !isAlive(rec.pid)) {
+    return finding('storage-errors', 'warn', `${what}; that worker has exited, so no recovery could be recorded`,
+      `if workers run fine now, the error is over: delete ${file}; else read that worker's log around ${rec.lastAt}`, data);
+  }
   const age = now - Date.parse(rec.lastAt);
   if (age > RECENT_MS) return finding('storage-errors', 'warn', `${what}; no worker reported since (it may have stopped)`, fix, data);
   return finding('storage-errors', 'FAIL', what, fix, data);

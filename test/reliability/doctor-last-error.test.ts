@@ -1,0 +1,46 @@
+/**
+ * doctor's storage-errors check judges the record a worker left in .nuvom/last-storage-error.json: an
+ * unrecovered error of a worker that still runs FAILs; one of a worker of this host that has exited
+ * (a `--burst` run, a restarted worker) is history and only warns, since nothing can record its recovery.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { checkLastStorageError, LAST_ERROR_FILE } from '../../builtin-plugins/doctor/last-error.ts';
+import type { NuvomConfig } from '../../sdk/plugin.ts';
+import { cleanupTempProjects, tempProject } from '../helpers/tmp.ts';
+
+function withRecord(pid: number, host = hostname()): NuvomConfig {
+  const cwd = tempProject();
+  const at = new Date().toISOString();
+  mkdirSync(path.join(cwd, '.nuvom'), { recursive: true });
+  writeFileSync(path.join(cwd, LAST_ERROR_FILE), JSON.stringify({
+    workerId: 'w1', host, pid, op: 'claim', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5999',
+    firstAt: at, lastAt: at, count: 3, recoveredAt: null,
+  }));
+  return { cwd } as NuvomConfig;
+}
+
+describe('doctor: the last storage error a worker recorded', () => {
+  after(cleanupTempProjects);
+
+  it('FAILs while the worker that hit it still runs', () => {
+    const f = checkLastStorageError(withRecord(process.pid));
+    expect(f.level).to.equal('FAIL');
+    expect(f.detail).to.match(/failed to claim jobs: connect ECONNREFUSED/);
+  });
+
+  it('only warns once that worker has exited (a burst run): it can no longer record a recovery', () => {
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const f = checkLastStorageError(withRecord(gone));
+    expect(f.level).to.equal('warn');
+    expect(f.detail).to.contain('that worker has exited');
+    expect(f.fix).to.contain('delete');
+  });
+
+  it('keeps FAIL for a recent error of a worker on another host (its liveness is not known here)', () => {
+    expect(checkLastStorageError(withRecord(999_999_999, 'another-host')).level).to.equal('FAIL');
+  });
+});
