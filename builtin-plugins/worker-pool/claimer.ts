@@ -109,6 +109,11 @@ export class Claimer {
     const p = this.p;
     const slots = p.parts.slots;
     slots.dispatch();
+    // A job's last chance waits for, then runs without, company: nothing is claimed meanwhile.
+    if (p.lastChance !== null) {
+      await p.sleep(poll);
+      return false;
+    }
     const free = slots.capacity();
     this.pace(Date.now());
     const lowWater = Math.max(1, Math.ceil(this.ahead / 2));
@@ -179,6 +184,9 @@ export class Claimer {
     const { bus, serializer, registry } = p.d;
     const now = Date.now();
     const ready: Buffered[] = [];
+    /** The job of this claim given a last run alone, and the ones past the cap that wait for theirs (given back). */
+    let lastChance: Buffered | null = null;
+    const later: Array<{ job: ClaimedJob; args: unknown[] }> = [];
     const redelivered = listened(bus.hooks.jobRedelivered);
     const claimed = listened(bus.hooks.jobClaimed);
     for (const job of jobs) {
@@ -201,9 +209,18 @@ export class Claimer {
       }
       // The record of this run carries this list: its store can write the job's own bytes back (nuvom/plugin argsBytesOf).
       rememberArgsBytes(args, job.args);
-      if (job.attempts > job.options.maxRetries + 1 + EXTRA_DELIVERIES) {
-        await this.refuse(job, args, `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease): fix the task, then retry the job`, now, true);
+      const cap = job.options.maxRetries + 1 + EXTRA_DELIVERIES;
+      if (job.attempts > cap + 1) {
+        await this.refuse(job, args, `the job was delivered ${job.attempts} times, past its ${job.options.maxRetries + 1} attempt(s) and ${EXTRA_DELIVERIES} more for crashed workers; its last runs never finished (each ended its worker, its thread, or lost its lease; the last one ran alone in its worker): fix the task, then retry the job`, now, true);
         (handled.refused ??= new Set()).add(job.id);
+        continue;
+      }
+      const known = registry.get(job.taskName);
+      if (job.attempts > cap && undecodable === null && !job.damaged && known?.moduleUrl) {
+        // Past the cap: claimed ahead of a crash is enough to get there (a claim counts each job it
+        // takes), so before failing it the job gets one run alone in this process (see lastChance).
+        if (lastChance === null && p.lastChance === null) lastChance = { job, args, moduleUrl: known.moduleUrl, exportName: known.exportName };
+        else later.push({ job, args });
         continue;
       }
       if (job.damaged) {
@@ -223,6 +240,21 @@ export class Claimer {
         continue;
       }
       ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
+      if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
+    }
+    if (lastChance !== null || later.length) {
+      // Whatever this process holds unstarted goes back to the queue, its attempt taken back, and is
+      // written back before the last chance starts: if the job ends this process again, nothing else
+      // is counted against its cap with it.
+      const back = lastChance === null ? later : [...later, ...ready.splice(0), ...p.buffer.splice(0)];
+      await p.parts.endings.giveBackUnstarted(back);
+    }
+    if (lastChance !== null) {
+      const job = lastChance.job;
+      p.d.logger.warn(`job ${job.id} (task ${job.taskName}) was delivered ${job.attempts} times and its runs never finished (each time its worker or thread ended, or lost its lease); it runs once more alone in this worker, and is failed if that run does not finish either`);
+      p.lastChance = job.id;
+      p.suspects.add(job.id);
+      ready.push(lastChance);
       if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
     }
     // The claim wrote the RUNNING records (JobStore.claim).

@@ -110,18 +110,19 @@ export class Endings {
    * Jobs claimed ahead that never started (the buffer at shutdown), given back in one write. One whose
    * lease needs renewing first (past its margin) goes through giveBack, as does every job of a write that fails.
    */
-  giveBackUnstarted(items: Array<{ job: ClaimedJob; args: unknown[] }>): void {
-    if (items.length === 0) return;
+  giveBackUnstarted(items: Array<{ job: ClaimedJob; args: unknown[] }>): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
     const p = this.p;
     const now = Date.now();
     const fresh: typeof items = [];
+    const each: Array<Promise<void>> = [];
     for (const b of items) {
       if (now < b.job.leaseExpiresAt - p.s.leaseMarginMs) fresh.push(b);
-      else this.giveBack(b.job, b.args, false);
+      else each.push(this.giveBack(b.job, b.args, false));
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return Promise.all(each).then(() => undefined);
     // The one-by-one fallback runs inside the tracked write, so stop() waits for it too; its failures make one log line.
-    p.track(p.store.giveBackUnstarted(fresh).catch(async (err) => {
+    const batch = p.store.giveBackUnstarted(fresh).catch(async (err) => {
       p.d.logger.warn(`could not return ${fresh.length} job(s) claimed ahead to the queue in one write: ${messageOf(err)}; returning them one by one`);
       const failed: string[] = [];
       let first: unknown;
@@ -129,17 +130,21 @@ export class Endings {
       if (failed.length) {
         p.d.logger.error(`could not return ${failed.length} job(s) claimed ahead to the queue (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', ...' : ''}): ${messageOf(first)}; they come back when their leases expire`);
       }
-    }));
+    });
+    p.track(batch);
+    return Promise.all([batch, ...each]).then(() => undefined);
   }
 
   /**
    * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
    * released with its claim's attempt taken back, so a graceful restart costs no retry.
    */
-  giveBack(job: ClaimedJob, args: unknown[], started: boolean): void {
+  giveBack(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
     const p = this.p;
-    p.track(this.returnOne(job, args, started)
-      .catch((err) => p.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`)));
+    const back = this.returnOne(job, args, started)
+      .catch((err) => p.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
+    p.track(back);
+    return back;
   }
 
   /** One job back to the queue while this worker still holds it (its lease renewed first if near its end). */

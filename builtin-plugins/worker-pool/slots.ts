@@ -57,6 +57,8 @@ export class Slots {
     const p = this.p;
     const { concurrency, batchSize } = p.s;
     if (!p.buffer.length || p.stopping) return;
+    // A job's last chance starts alone once nothing else runs here, and nothing joins it.
+    if (p.lastChance !== null && (p.inflight.size > 0 || p.buffer[0].job.id !== p.lastChance)) return;
     const batches = new Map<SlotHost, RunBatch>();
     let open = 0;
     for (const t of p.threads) if (t.open) open++;
@@ -76,6 +78,7 @@ export class Slots {
       }
       const b = p.buffer.shift()!;
       if (suspect) thread.solo = true;
+      const last = b.job.id === p.lastChance;
       const entry = inflightOf(b, thread, ahead ? 'backlog' : 'running');
       p.inflight.set(b.job.id, entry);
       let batch = batches.get(thread);
@@ -87,6 +90,7 @@ export class Slots {
         thread.jobs.add(b.job.id);
         this.started(entry, told);
       }
+      if (last) break;
     }
     for (const [thread, batch] of batches) thread.send(batch);
   }
@@ -177,6 +181,7 @@ export class Slots {
       t.solo = false;
       p.suspects.delete(entry.job.id);
     }
+    if (p.lastChance === entry.job.id) p.lastChance = null;
     this.deadlines.remove(entry);
     if (entry.grace) clearTimeout(entry.grace);
     p.inflight.delete(entry.job.id);

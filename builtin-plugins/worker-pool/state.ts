@@ -87,6 +87,12 @@ export class PoolState {
   readonly buffer: Buffered[] = [];
   /** Jobs given back after a thread they shared died: each runs alone until it settles here. */
   readonly suspects = new Set<string>();
+  /**
+   * A job delivered once past its delivery cap (claimer.ts), given a last run alone in this process:
+   * it waits first in the buffer until nothing else runs here, and nothing is claimed or started
+   * until it settles. Its worker dying again then blames it alone.
+   */
+  lastChance: string | null = null;
   /** Storage writes in flight, which stop() waits for. */
   readonly releasing = new Set<Promise<unknown>>();
   readonly counters = { done: 0, failed: 0 };

@@ -137,18 +137,41 @@ describe('worker pool: edges', function () {
   it('fails a job delivered more often than its attempts and the crash allowance, saying why, and keeps its arguments for a retry', async () => {
     const client = await testClient();
     const serializer = client.kernel.resolve('serializer');
-    const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([1, 2]), attempts: 4, options: makeJobOptions({ maxRetries: 0 }) });
+    // Delivered 4 times before; this (6th) delivery is past the cap and the last chance (the 5th).
+    const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([1, 2]), attempts: 5, options: makeJobOptions({ maxRetries: 0 }) });
     await client.kernel.resolve('queue').enqueue(job);
     const worker = await client.startWorker({ threads: 1 });
     try {
       const rec = await settled(client, job.id);
-      expect(rec).to.include({ status: 'FAILED', attempts: 5 });
-      expect(rec.error!.message).to.match(/delivered 5 times.*never finished/);
+      expect(rec).to.include({ status: 'FAILED', attempts: 6 });
+      expect(rec.error!.message).to.match(/delivered 6 times.*never finished.*the last one ran alone in its worker/);
       expect(await client.kernel.resolve('queue').qsize()).to.equal(0);
       // The message says to fix the task and retry the job: the retry runs it with its own arguments.
       expect(rec.args).to.deep.equal([1, 2]);
       await client.retryJob(job.id);
       expect(await client.result(job.id, { timeoutSecs: 30 })).to.equal(3);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('gives a job first delivered past the cap one last run alone; the jobs claimed with it go back unspent and run after it', async () => {
+    const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+    const serializer = client.kernel.resolve('serializer');
+    const queue = client.kernel.resolve('queue');
+    // Claimed ahead of four crashes, say: four deliveries that never started. This is the fifth.
+    const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([20, 22]), attempts: 4, priority: 5, options: makeJobOptions({ maxRetries: 0 }) });
+    await queue.enqueue(job);
+    const others = await t.add.map([[1, 1], [2, 2], [3, 3]]);
+    const order: string[] = [];
+    client.kernel.hooks.jobStarted.tap('test', (e) => { order.push(e.jobId); });
+    const worker = await client.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      expect(await settled(client, job.id)).to.include({ status: 'SUCCESS', attempts: 5, result: 42 });
+      for (const h of others) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS', attempts: 1 });
+      expect(order[0], 'the last chance started first, alone').to.equal(job.id);
+      expect(client.logLines.join('\n')).to.match(/was delivered 5 times .*runs once more alone in this worker/);
     } finally {
       await worker.stop();
       await client.close();
