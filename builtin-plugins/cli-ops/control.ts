@@ -89,7 +89,7 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
     .description("cancel a PENDING or RETRYING job (prints cancelled); a RUNNING job's signal is aborted by its worker within about a second (prints requested; --wait waits for the outcome)")
     .argument('<jobId>', ID_HELP)
     .option('--wait', 'for a running job, wait until its worker has recorded the outcome and print it')
-    .option('--wait-secs <n>', 'how long --wait waits (default 60)', positiveInt('--wait-secs'), 60)
+    .option('--wait-secs <n>', 'how long --wait waits', positiveInt('--wait-secs'), 60)
     .addHelpText('after', example(`$ nuvom cancel job ${ID} --wait`, `cancelled ${ID}`))
     .action((id: string, o: { wait?: boolean; waitSecs: number }) => cancelOne(id, o));
 }

@@ -25,7 +25,13 @@ export function addMigrateCommand(program: Command, ctx: PluginContext, settings
       try {
         await client.connect();
       } catch (err) {
-        throw pgError(err, 'nuvom migrate: connecting', target);
+        const e = pgError(err, 'nuvom migrate: connecting', target);
+        // Run in a project that is not on PostgreSQL (yet): say where the settings go.
+        const c = ctx.config as { queueBackend?: string; resultBackend?: string; schedulerBackend?: string };
+        if (!s.postgresUrl && ![c.queueBackend, c.resultBackend, c.schedulerBackend].includes('postgres')) {
+          e.message += `; this project is not on PostgreSQL (its backends are ${c.queueBackend}, ${c.resultBackend}, ${c.schedulerBackend}): set NUVOM_POSTGRES_URL and the backends (NUVOM_QUEUE_BACKEND=postgres ...) first, as docs/scaling.md says`;
+        }
+        throw e;
       }
       try {
         const before = await schemaVersion(client, s.postgresSchema).catch((err) => { throw pgError(err, 'nuvom migrate', target); });

@@ -413,6 +413,17 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('`nuvom migrate` in a project not on PostgreSQL says where the settings go when it cannot connect', async () => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('PG') && !k.startsWith('NUVOM_')) env[k] = v;
+    env.PGPORT = '1'; // nothing listens there, whatever user and database libpq's defaults give
+    const cli = path.join(REPO_ROOT, 'cli/main.ts');
+    const r = await run(process.execPath, ['--import', 'tsx', cli, '--cwd', tempProject(), 'migrate'], { cwd: REPO_ROOT, env, timeout: 30_000 })
+      .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain('this project is not on PostgreSQL (its backends are sqlite, sqlite, sqlite): set NUVOM_POSTGRES_URL');
+  });
+
   it('with NUVOM_POSTGRES_MIGRATE=false an unmigrated schema is refused; `nuvom migrate` migrates it once', async () => {
     const schema = schemaName();
     const off = new PgDb(settingsFor(schema, { postgresMigrate: false }));
