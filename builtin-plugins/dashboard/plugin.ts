@@ -4,7 +4,7 @@
  * Must never: bind a port outside `nuvom dashboard`, or load the server code at boot.
  */
 import type { Command } from 'commander';
-import { configVariables, definePlugin, type PluginContext } from '../../sdk/plugin.ts';
+import { NuvomError, configVariables, definePlugin, type PluginContext } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, readSettings, type DashboardSettings } from './settings.ts';
 
 
@@ -12,7 +12,12 @@ function addCommand(program: Command, ctx: PluginContext, settings: () => Dashbo
   program.command('dashboard')
     .description('serve the web dashboard (overview, jobs, failures, schedules) until Ctrl-C')
     .option('--host <host>', 'address to listen on (a non-loopback one needs a token or user/password)')
-    .option('--port <port>', 'port (0 takes any free port)')
+    .option('--port <port>', 'port (0 takes any free port)', (v: string): string => {
+      // A usage error (exit 2) naming the option, before the settings check names the config key.
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new NuvomError('NUVOM_E_USAGE', `--port must be a whole number from 0 to 65535 (0 takes any free port), got "${v}"`);
+      return v;
+    })
     .option('--read-only', 'disable retry and cancel')
     .action(async (o: { host?: string; port?: string; readOnly?: boolean }) => {
       const { serveDashboard } = await import('./serve.ts');

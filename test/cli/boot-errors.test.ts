@@ -59,6 +59,12 @@ describe('cli: flag values and the project directory', function () {
     failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--delay-secs', 'abc']), 2, /--delay-secs must be a number >= 0, got "abc"/);
   });
 
+  it('refuses a bad dashboard --port as a usage error naming the option (exit 2), not the config key', async () => {
+    const p = project();
+    failedWith(await nuvom(p, ['dashboard', '--port', 'abc']), 2, /--port must be a whole number from 0 to 65535 .*got "abc"/);
+    failedWith(await nuvom(p, ['dashboard', '--port', '70000']), 2, /--port must be a whole number/);
+  });
+
   it('warns on enqueue when the task file changed after the manifest was written, and still enqueues', async () => {
     const p = project();
     expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
