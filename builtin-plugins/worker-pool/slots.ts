@@ -56,9 +56,16 @@ export class Slots {
   dispatch(): void {
     const p = this.p;
     const { concurrency, batchSize } = p.s;
+    // A job's last chance starts alone once nothing else runs here, and nothing joins it. One that
+    // left the buffer meanwhile (cancelled, its lease lost) ends the wait.
+    if (p.lastChance !== null && !p.inflight.has(p.lastChance)) {
+      const i = p.buffer.findIndex((b) => b.job.id === p.lastChance);
+      if (i < 0) p.lastChance = null;
+      else if (p.inflight.size > 0 || p.stopping) return;
+      else if (i > 0) p.buffer.unshift(...p.buffer.splice(i, 1));
+    }
     if (!p.buffer.length || p.stopping) return;
-    // A job's last chance starts alone once nothing else runs here, and nothing joins it.
-    if (p.lastChance !== null && (p.inflight.size > 0 || p.buffer[0].job.id !== p.lastChance)) return;
+    if (p.lastChance !== null && p.inflight.has(p.lastChance)) return;
     const batches = new Map<SlotHost, RunBatch>();
     let open = 0;
     for (const t of p.threads) if (t.open) open++;

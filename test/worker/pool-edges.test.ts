@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeJobOptions, makeQueuedJob } from '../../sdk/testing/index.ts';
+import { recordOf } from '../../sdk/plugin.ts';
 import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, tempProject, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
@@ -172,6 +173,27 @@ describe('worker pool: edges', function () {
       for (const h of others) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS', attempts: 1 });
       expect(order[0], 'the last chance started first, alone').to.equal(job.id);
       expect(client.logLines.join('\n')).to.match(/was delivered 5 times .*runs once more alone in this worker/);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('a last chance cancelled while it waits for the running jobs ends the wait: the worker claims again', async () => {
+    const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
+    const serializer = client.kernel.resolve('serializer');
+    const worker = await client.startWorker({ threads: 1, concurrency: 2 });
+    try {
+      const slow = await t.slow.delay(1500);
+      await waitFor(async () => (await client.getJob(slow.id))?.status === 'RUNNING', { what: 'the slow job to start' });
+      const job = makeQueuedJob({ taskName: 'wt.add', args: serializer.encode([1, 2]), attempts: 4, options: makeJobOptions({ maxRetries: 0 }) });
+      await client.kernel.resolve('jobStore').enqueue([job], [recordOf(job, [1, 2], { status: 'PENDING', attempts: 4 })]);
+      await waitFor(() => client.logLines.some((l) => l.includes(`job ${job.id}`) && l.includes('runs once more alone')), { what: 'the last chance to be held' });
+      await client.cancelJob(job.id);
+      expect((await settled(client, job.id)).status).to.equal('CANCELLED');
+      expect(await settled(client, slow.id)).to.include({ status: 'SUCCESS' });
+      const after = await t.add.delay(2, 3);
+      expect(await after.result({ timeoutSecs: 30 })).to.equal(5);
     } finally {
       await worker.stop();
       await client.close();
