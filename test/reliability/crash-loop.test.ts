@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import type { Client } from '../../sdk/index.ts';
 import { allRecords, cleanupTempProjects, effectsByJob, enqueueMany, killAll, openClient, project, readEffects, runNuvom, waitFor } from './helpers.ts';
+import { dropSchema, PG_URL, schemaName, serverProblem } from '../postgres/helpers.ts';
 
 const TASKS = `
 export const poison = task({ name: 'poison', priority: 10 }, () => { process.exit(3); });
@@ -24,9 +25,29 @@ describe('reliability: a task that ends its worker process, under a supervisor t
   });
   after(cleanupTempProjects);
 
-  it('fails the culprit after its run alone; every job claimed with it runs and succeeds', async () => {
+  for (const backend of ['sqlite', 'postgres'] as const) {
+    it(`fails the culprit after its run alone; every job claimed with it runs and succeeds (${backend})`, async function () {
+      let schema: string | null = null;
+      const env: Record<string, string> = { NUVOM_VISIBILITY_TIMEOUT_SECS: '1' };
+      if (backend === 'postgres') {
+        const problem = await serverProblem();
+        if (problem) {
+          if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem})`);
+          this.skip();
+        }
+        schema = schemaName();
+        Object.assign(env, { NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres', NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema });
+      }
+      try {
+        await crashLoop(env);
+      } finally {
+        if (schema) await dropSchema(schema);
+      }
+    });
+  }
+
+  async function crashLoop(env: Record<string, string>): Promise<void> {
     const dir = project(TASKS, TASK_LIST);
-    const env = { NUVOM_VISIBILITY_TIMEOUT_SECS: '1' };
     const c = await openClient(dir, env);
     clients.push(c);
     const [poisonId] = await enqueueMany(c, 'poison', [[]]);
@@ -51,5 +72,5 @@ describe('reliability: a task that ends its worker process, under a supervisor t
       expect(ran.get(id)?.length, `runs of work job ${id}`).to.be.greaterThan(0);
     }
     expect(crashes, 'worker processes the culprit ended').to.be.greaterThan(4);
-  });
+  }
 });
