@@ -44,7 +44,8 @@ function localPid(workerId: string | null): number | null {
   return parts.slice(0, -2).join(':') === hostname() && Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` of this host runs (EPERM: it runs, as another user). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

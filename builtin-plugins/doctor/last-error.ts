@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, s
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { messageOf, resolvePath, type NuvomConfig, type PluginContext, type StorageEvent } from '../../sdk/plugin.ts';
+import { alive } from './jobs.ts';
 import { bytes, finding, type Finding } from './report.ts';
 
 export const LAST_ERROR_FILE = '.nuvom/last-storage-error.json';
@@ -115,16 +116,6 @@ export function recordStorageErrors(ctx: PluginContext, name: string): void {
   });
 }
 
-/** Whether process `pid` of this host runs (EPERM: it runs, as another user). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function isRecord(v: unknown): v is LastStorageError {
   const r = v as LastStorageError;
   return !!r && typeof r === 'object' && typeof r.message === 'string' && typeof r.lastAt === 'string' && typeof r.count === 'number';
@@ -153,7 +144,7 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
   if (rec.recoveredAt) return finding('storage-errors', 'ok', `the last storage error is over: ${what}; writes worked again at ${rec.recoveredAt}`, undefined, data);
   // A worker of this host that has exited cannot report a recovery (a `--burst` run, one stopped or
   // restarted): its error is history, not the storage's state now.
-  if (rec.host === hostname() && !isAlive(rec.pid)) {
+  if (rec.host === hostname() && !alive(rec.pid)) {
     return finding('storage-errors', 'warn', `${what}; that worker has exited, so no recovery could be recorded`,
       `if workers run fine now, the error is over: delete ${file}; else read that worker's log around ${rec.lastAt}`, data);
   }
