@@ -22,13 +22,20 @@ describe('nuvom workers and GET /api/workers over a real runworker process (SQLi
   });
 
   const cli = () => json<Worker[]>(p, ['workers', '--json']);
+  /** As `cli`, but before the worker's first write there is no database yet: `nuvom workers` then says so (exit 1) and creates none. */
+  const cliOnceThere = async (): Promise<Worker[]> => {
+    const r = await nuvom(p, ['workers', '--json']);
+    if (r.code === 1 && r.stderr.includes('NUVOM_E_NO_DATABASE')) return [];
+    if (r.code !== 0) throw new Error(`nuvom workers --json exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Worker[];
+  };
   const api = async () => ((await (await fetch(new URL('api/workers', dashboardUrl))).json()) as { workers: Worker[] }).workers;
   const find = (list: Worker[], pid: number | undefined) => list.find((w) => w.pid === pid);
 
   it('shows a running worker live, then stale after SIGKILL, in the CLI and the dashboard', async () => {
     const w = start(p, ['runworker', '--threads', '2']);
     const pid = w.child.pid;
-    const seen = await waitFor(async () => find(await cli(), pid), { timeoutMs: 60_000, what: `worker ${pid} in nuvom workers --json (stderr: ${w.output.stderr})` });
+    const seen = await waitFor(async () => find(await cliOnceThere(), pid), { timeoutMs: 60_000, what: `worker ${pid} in nuvom workers --json (stderr: ${w.output.stderr})` });
     expect(seen).to.include({ pid, threads: 2, state: 'live' });
     expect(seen.workerId).to.match(new RegExp(`:${pid}:`));
     expect(find(await api(), pid)).to.include({ workerId: seen.workerId, state: 'live', threads: 2 });
@@ -46,7 +53,7 @@ describe('nuvom workers and GET /api/workers over a real runworker process (SQLi
   it('removes the row of a worker that stops gracefully (SIGTERM)', async () => {
     const w = start(p, ['runworker', '--threads', '1']);
     const pid = w.child.pid;
-    await waitFor(async () => find(await cli(), pid)?.state === 'live', { timeoutMs: 60_000, what: `worker ${pid} live (stderr: ${w.output.stderr})` });
+    await waitFor(async () => find(await cliOnceThere(), pid)?.state === 'live', { timeoutMs: 60_000, what: `worker ${pid} live (stderr: ${w.output.stderr})` });
     w.child.kill('SIGTERM');
     const r = await w.done;
     expect(r.code, r.stderr).to.equal(0);
