@@ -64,6 +64,8 @@ export interface ListQuery {
   limit: number;
   offset: number;
   order: 'asc' | 'desc';
+  /** ListJobsFilter.withArgs: false leaves the arguments out. */
+  withArgs: boolean;
 }
 
 function timeOf(value: unknown, field: string, plugin?: string): number {
@@ -96,6 +98,7 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
   }
   const order = f.order ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw usage(`listJobs order must be "asc" or "desc", got ${show(order)}`, plugin);
+  if (f.withArgs !== undefined && typeof f.withArgs !== 'boolean') throw usage(`listJobs withArgs must be true or false, got ${show(f.withArgs)}`, plugin);
   return {
     statuses,
     task: f.task ?? null,
@@ -105,6 +108,7 @@ export function listQuery(filter: ListJobsFilter | undefined, plugin?: string): 
     limit,
     offset,
     order,
+    withArgs: f.withArgs ?? true,
   };
 }
 

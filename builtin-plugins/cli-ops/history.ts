@@ -48,6 +48,8 @@ export function addHistoryCommands(program: Command, ctx: PluginContext): void {
       const jobs = ctx.resolve('jobs');
       const records = await needs(ctx, 'listJobs', 'history recent', 'list jobs', () => jobs.listJobs({
         limit: o.limit, task: o.task, order: 'desc', status: o.status?.length === 1 ? o.status[0] : o.status,
+        // The table shows no arguments, which may be large: the store may leave them out.
+        withArgs: o.json === true,
       }));
       if (o.json) out(toJson(records, 2));
       else if (records.length === 0) out('no jobs found');

@@ -13,7 +13,7 @@ import {
   type ListJobsFilter, type Logger, type PurgeFilter, type ResultStore, type ResultStoreInsights, type Serializer, type WorkerHeartbeat,
 } from '../../sdk/plugin.ts';
 import { acquireDb, type PgDb, type PgLease } from './db.ts';
-import { RECORD_SELECT, toRecord, toRecordRow, writeRecords, type RecordRow } from './rows.ts';
+import { RECORD_SELECT, RECORD_SELECT_NO_ARGS, toRecord, toRecordRow, writeRecords, type RecordRow } from './rows.ts';
 import { PLUGIN_NAME, type ConnectionSettings } from './settings.ts';
 
 export interface PgResultStoreOptions {
@@ -88,7 +88,8 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
     if (q.after !== null) where.push(`r_created_at >= ${p(q.after)}`);
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const order = `ORDER BY r_created_at ${dir}, id ${dir}`;
-    const part = (status: string) => `SELECT ${RECORD_SELECT} FROM ${this.db.s}.jobs WHERE ${[status, ...where].join(' AND ')} ${order}`;
+    const select = q.withArgs ? RECORD_SELECT : RECORD_SELECT_NO_ARGS;
+    const part = (status: string) => `SELECT ${select} FROM ${this.db.s}.jobs WHERE ${[status, ...where].join(' AND ')} ${order}`;
     // Each part is read from an index whose predicate it spells out (statuses are checked names,
     // written as literals): with a task, jobs_task for every status but RUNNING; without, jobs_status
     // one status at a time, in order. RUNNING rows (schema.ts v2): the leased ones through jobs_lease

@@ -224,6 +224,8 @@ function splitRepeats(rows: RecordRow[]): RecordRow[][] {
 /** The record columns as read back (SELECT RECORD_SELECT). */
 export const RECORD_SELECT = `id, status, r_task_name, COALESCE(r_args, args) AS args, r_priority, r_created_at, attempts, max_retries, retries_left, tags,
   started_at, completed_at, next_run_at, result, error, timeout_secs, timeout_policy, r_worker_id, history`;
+/** RECORD_SELECT without the arguments (NULL: toRecord gives []). */
+export const RECORD_SELECT_NO_ARGS = RECORD_SELECT.replace('COALESCE(r_args, args) AS args', 'NULL::bytea AS args');
 
 export function toRecord(row: RecordRow, serializer: Serializer): JobRecord {
   const decode = (b: Uint8Array, what: string) => {
@@ -238,7 +240,8 @@ export function toRecord(row: RecordRow, serializer: Serializer): JobRecord {
       throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored ${what} of job ${row.id} is not valid JSON: ${(err as Error).message}`, { plugin: PLUGIN_NAME, cause: err, details: { jobId: row.id } });
     }
   };
-  const args = decode(row.args, 'arguments');
+  // NULL: left out by the listing (ListJobsFilter.withArgs false).
+  const args = row.args === null ? [] : decode(row.args, 'arguments');
   if (!Array.isArray(args)) throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored arguments of job ${row.id} decoded to ${typeof args}, not a list`, { plugin: PLUGIN_NAME, details: { jobId: row.id } });
   return {
     id: row.id,

@@ -239,7 +239,7 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
       }
       return stmt.all(params) as ResultRow[];
     });
-    return rows.map((row) => this.toRecord(row));
+    return rows.map((row) => this.toRecord(row, q.withArgs));
   }
 
   /** From the counters that triggers keep (counts.ts): a few hundred rows read, however many records. */
@@ -348,8 +348,9 @@ export class SqliteResultStore implements ResultStore, HeartbeatStore, ResultSto
     };
   }
 
-  private toRecord(row: ResultRow): JobRecord {
-    const args = this.decode(row.args as Buffer, 'arguments', row.id);
+  private toRecord(row: ResultRow, withArgs = true): JobRecord {
+    // Left out for a listing that does not show them (ListJobsFilter.withArgs false).
+    const args = withArgs ? this.decode(row.args as Buffer, 'arguments', row.id) : [];
     if (!Array.isArray(args)) {
       throw new NuvomError('NUVOM_E_DESERIALIZE', `the stored arguments of job ${row.id} decoded to ${typeof args}, not a list`, { plugin: PLUGIN_NAME, details: { jobId: row.id } });
     }

@@ -80,6 +80,12 @@ export interface ListJobsFilter {
   offset?: number;
   /** Default 'desc' (newest first, by createdAt then id). */
   order?: 'asc' | 'desc';
+  /**
+   * false: the store may leave each record's arguments out (`args: []`), for a listing that does not
+   * show them (`nuvom history recent`): a job's arguments may be up to 64 MiB. Default true; a store
+   * may ignore it.
+   */
+  withArgs?: boolean;
 }
 
 export interface PurgeFilter {
