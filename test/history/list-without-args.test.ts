@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { createClient, type Client } from '../../sdk/index.ts';
 import { cleanupTempProjects, memoryLogger, tempProject } from '../helpers/tmp.ts';
-import { dropSchema, PG_URL, schemaName, serverProblem } from '../postgres/helpers.ts';
+import { dropSchema, PG_URL, schemaName, skipWithoutPostgres } from '../postgres/helpers.ts';
 import '../postgres/fixtures/tasks.ts';
 
 describe('history: listing records without their arguments', function () {
@@ -18,11 +18,7 @@ describe('history: listing records without their arguments', function () {
       let schema: string | null = null;
       const config: Record<string, unknown> = { queueBackend: backend, resultBackend: backend, schedulerBackend: backend };
       if (backend === 'postgres') {
-        const problem = await serverProblem();
-        if (problem) {
-          if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem})`);
-          this.skip();
-        }
+        await skipWithoutPostgres(this);
         schema = schemaName();
         Object.assign(config, { postgresUrl: PG_URL, postgresSchema: schema });
       }

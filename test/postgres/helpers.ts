@@ -32,13 +32,16 @@ export function serverProblem(): Promise<string | null> {
 
 /** Call at the top of a describe(): skips it (or fails it in CI) when the server is not there. */
 export function requirePostgres(): void {
-  before(async function () {
-    const problem = await serverProblem();
-    if (!problem) return;
-    if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem}); .ci/run should have started it`);
-    console.log(`    (skipped: PostgreSQL at ${PG_URL} is not reachable: ${problem})`);
-    this.skip();
-  });
+  before(async function () { await skipWithoutPostgres(this); });
+}
+
+/** For one test (a backend among others): skips it, saying why, when no server answers; in CI that is a failure. */
+export async function skipWithoutPostgres(test: Mocha.Context): Promise<void> {
+  const problem = await serverProblem();
+  if (!problem) return;
+  if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem}); .ci/run should have started it`);
+  console.log(`    (skipped: PostgreSQL at ${PG_URL} is not reachable: ${problem})`);
+  test.skip();
 }
 
 export function schemaName(): string {

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import type { Client } from '../../sdk/index.ts';
 import { allRecords, cleanupTempProjects, effectsByJob, enqueueMany, killAll, openClient, project, readEffects, runNuvom, waitFor } from './helpers.ts';
-import { dropSchema, PG_URL, schemaName, serverProblem } from '../postgres/helpers.ts';
+import { dropSchema, PG_URL, schemaName, skipWithoutPostgres } from '../postgres/helpers.ts';
 
 const TASKS = `
 export const poison = task({ name: 'poison', priority: 10 }, () => { process.exit(3); });
@@ -30,11 +30,7 @@ describe('reliability: a task that ends its worker process, under a supervisor t
       let schema: string | null = null;
       const env: Record<string, string> = { NUVOM_VISIBILITY_TIMEOUT_SECS: '1' };
       if (backend === 'postgres') {
-        const problem = await serverProblem();
-        if (problem) {
-          if (process.env.CI) throw new Error(`PostgreSQL at ${PG_URL} is not reachable (${problem})`);
-          this.skip();
-        }
+        await skipWithoutPostgres(this);
         schema = schemaName();
         Object.assign(env, { NUVOM_QUEUE_BACKEND: 'postgres', NUVOM_RESULT_BACKEND: 'postgres', NUVOM_SCHEDULER_BACKEND: 'postgres', NUVOM_POSTGRES_URL: PG_URL, NUVOM_POSTGRES_SCHEMA: schema });
       }
