@@ -215,11 +215,11 @@ export class Claimer {
         (handled.refused ??= new Set()).add(job.id);
         continue;
       }
-      const known = registry.get(job.taskName);
-      if (job.attempts > cap && undecodable === null && !job.damaged && known?.moduleUrl) {
+      const ref = registry.get(job.taskName);
+      if (job.attempts > cap && undecodable === null && !job.damaged && ref?.moduleUrl) {
         // Past the cap: claimed ahead of a crash is enough to get there (a claim counts each job it
         // takes), so before failing it the job gets one run alone in this process (see lastChance).
-        if (lastChance === null && p.lastChance === null) lastChance = { job, args, moduleUrl: known.moduleUrl, exportName: known.exportName };
+        if (lastChance === null && p.lastChance === null) lastChance = { job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName };
         else later.push({ job, args });
         continue;
       }
@@ -233,7 +233,6 @@ export class Claimer {
         (handled.refused ??= new Set()).add(job.id);
         continue;
       }
-      const ref = registry.get(job.taskName);
       if (!ref || !ref.moduleUrl) {
         await this.refuse(job, args, `task "${job.taskName}" is unknown to this worker${ref ? ' (its module is not known)' : ''}; define it in an imported module or run \`nuvom discover tasks\` and restart the worker`, now, false);
         (handled.refused ??= new Set()).add(job.id);

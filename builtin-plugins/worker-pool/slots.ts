@@ -58,14 +58,14 @@ export class Slots {
     const { concurrency, batchSize } = p.s;
     // A job's last chance starts alone once nothing else runs here, and nothing joins it. One that
     // left the buffer meanwhile (cancelled, its lease lost) ends the wait.
-    if (p.lastChance !== null && !p.inflight.has(p.lastChance)) {
+    if (p.lastChance !== null) {
+      if (p.inflight.has(p.lastChance)) return;
       const i = p.buffer.findIndex((b) => b.job.id === p.lastChance);
       if (i < 0) p.lastChance = null;
-      else if (p.inflight.size > 0 || p.stopping) return;
+      else if (p.inflight.size > 0) return;
       else if (i > 0) p.buffer.unshift(...p.buffer.splice(i, 1));
     }
     if (!p.buffer.length || p.stopping) return;
-    if (p.lastChance !== null && p.inflight.has(p.lastChance)) return;
     const batches = new Map<SlotHost, RunBatch>();
     let open = 0;
     for (const t of p.threads) if (t.open) open++;
