@@ -9,6 +9,11 @@ export interface CheckRules {
   name: string;
   /** Whether the format keeps a value of this kind (e.g. JSON cannot keep a Map or a BigInt). */
   accepts(value: object | bigint | undefined): boolean;
+  /**
+   * Whether strings must be well-formed UTF-16 (no lone surrogate): a format that writes strings as
+   * UTF-8 (msgpack) would store U+FFFD in place of a lone surrogate, a changed value. JSON escapes it.
+   */
+  wellFormed?: boolean;
 }
 
 function describe(v: unknown): string {
@@ -30,8 +35,31 @@ function pathOf(parts: Array<string | number>): string {
  * objects instead of allocating a path per value; the path becomes text only for the error.
  */
 export function assertSerializable(value: unknown, rules: CheckRules, root = 'value'): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && (rules.name !== 'json' || Number.isFinite(value)))) return;
+  if (value === null || (typeof value === 'string' && (!rules.wellFormed || isWellFormed(value))) || typeof value === 'boolean' || (typeof value === 'number' && (rules.name !== 'json' || Number.isFinite(value)))) return;
   walk(value, { rules, path: [root], open: new Set() });
+}
+
+/** String.prototype.isWellFormed (Node 20; not in the ES2022 lib this project compiles against). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/** The code unit index of a string's first lone surrogate. */
+function loneAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xdc00 && c <= 0xdfff) return i;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return i;
+      i++;
+    }
+  }
+  return -1;
+}
+
+function checkString(s: string, w: Walk, what = 'a string'): void {
+  if (!w.rules.wellFormed || isWellFormed(s)) return;
+  const i = loneAt(s);
+  fail(w, `${what} with a lone surrogate (\\u${s.charCodeAt(i).toString(16)} at index ${i}, half of a character pair: text cut in the middle of an emoji, say); it would be stored as U+FFFD`);
 }
 
 interface Walk { rules: CheckRules; path: Array<string | number>; open: Set<object> }
@@ -42,7 +70,8 @@ function fail(w: Walk, why: string): never {
 }
 
 function walk(v: unknown, w: Walk): void {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'string') { checkString(v, w); return; }
+  if (v === null || typeof v === 'boolean') return;
   if (typeof v === 'number') { if (!Number.isFinite(v) && w.rules.name === 'json') fail(w, `${v} (not finite)`); return; }
   if (typeof v === 'function' || typeof v === 'symbol') fail(w, describe(v));
   if (typeof v === 'bigint' || v === undefined) { if (!w.rules.accepts(v as bigint | undefined)) fail(w, describe(v)); return; }
@@ -64,7 +93,10 @@ function walk(v: unknown, w: Walk): void {
   } else if (!(obj instanceof Date) && !ArrayBuffer.isView(obj)) {
     for (const k in obj) {
       if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
-      path.push(k); walk((obj as Record<string, unknown>)[k], w); path.pop();
+      path.push(k);
+      checkString(k, w, 'a key');
+      walk((obj as Record<string, unknown>)[k], w);
+      path.pop();
     }
   }
   w.open.delete(obj);

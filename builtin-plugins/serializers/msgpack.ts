@@ -9,6 +9,7 @@ import { assertSerializable, type CheckRules } from './check.ts';
 const PLAIN = new Set<unknown>([Object.prototype, Array.prototype, null, Date.prototype, Map.prototype, Set.prototype]);
 const RULES: CheckRules = {
   name: 'msgpack',
+  wellFormed: true,
   accepts: (v) => v === undefined || typeof v === 'bigint' || ArrayBuffer.isView(v) || PLAIN.has(Object.getPrototypeOf(v)),
 };
 

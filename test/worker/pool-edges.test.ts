@@ -55,6 +55,29 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('refuses a lone surrogate in the arguments (msgpack would store U+FFFD), keeps an emoji, and fails the job whose result has one', async () => {
+    const client = await testClient();
+    const worker = await client.startWorker({ threads: 1, concurrency: 2 });
+    try {
+      const err = await t.cut.delay('a\ud83d', 1).catch((e) => e);
+      expect(err.code).to.equal('NUVOM_E_UNSERIALIZABLE');
+      expect(err.message).to.contain('argument 1 (args[0]) is a string with a lone surrogate (\\ud83d at index 1');
+      const keyErr = await t.cut.delay({ ['k\udc00']: 1 } as unknown as string, 1).catch((e) => e);
+      expect(keyErr.code).to.equal('NUVOM_E_UNSERIALIZABLE');
+      expect(keyErr.message).to.contain('is a key with a lone surrogate (\\udc00 at index 1');
+      expect(await client.listJobs()).to.have.length(0);
+      const whole = await t.cut.delay('ok \ud83d\ude00', 5);
+      const half = await t.cut.delay('ok \ud83d\ude00', 4);
+      expect(await settled(client, whole.id)).to.deep.include({ status: 'SUCCESS', result: 'ok \ud83d\ude00' });
+      const rec = await settled(client, half.id);
+      expect(rec).to.include({ status: 'FAILED', attempts: 1 });
+      expect(rec.error!.message).to.match(/result cannot be stored: .*lone surrogate \(\\ud83d at index 3/);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
   it('stopped while a claim is on its way, gives that claim\'s jobs back to the queue at once, their attempt not spent', async () => {
     const client = await testClient();
     const store = client.kernel.resolve('jobStore');
