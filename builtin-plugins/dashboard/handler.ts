@@ -115,7 +115,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
   const overview = new Paced(async () => {
     const now = clock();
     const [hour, day, failures, perMinute, perQuarter, runTimes] = await Promise.all([
-      src.stats(now - HOUR), src.stats(now - DAY), src.listJobs({ status: 'FAILED', limit: 10 }),
+      src.stats(now - HOUR), src.stats(now - DAY), src.listJobs({ status: 'FAILED', limit: 10, withArgs: false }),
       insights.completions(now - HOUR, 60_000), insights.completions(now - DAY, 15 * 60_000), insights.runTimes(),
     ]);
     return {

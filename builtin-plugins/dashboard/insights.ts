@@ -71,7 +71,7 @@ function plainInsights(src: DashboardSource): Insights {
       const from = Math.floor(since / bucketMs) * bucketMs;
       const buckets: CompletionBucket[] = [];
       for (let at = from; at <= Date.now(); at += bucketMs) buckets.push({ at, success: 0, failed: 0 });
-      for (const r of await src.listJobs({ status: ['SUCCESS', 'FAILED'], createdAfter: from - 86_400_000, limit: FALLBACK_SCAN })) {
+      for (const r of await src.listJobs({ status: ['SUCCESS', 'FAILED'], createdAfter: from - 86_400_000, limit: FALLBACK_SCAN, withArgs: false })) {
         const b = r.completedAt ? buckets[Math.floor((Date.parse(r.completedAt) - from) / bucketMs)] : undefined;
         if (b) b[r.status === 'SUCCESS' ? 'success' : 'failed'] += 1;
       }
@@ -81,7 +81,7 @@ function plainInsights(src: DashboardSource): Insights {
       const store = storeOf(src);
       if (hasInsights(store)) return runTimeRows(await store.runTimes(RUN_TIME_WINDOW, RUN_TIME_TASKS));
       const byTask: Record<string, number[]> = {};
-      for (const r of await src.listJobs({ status: ['SUCCESS', 'FAILED'], limit: FALLBACK_SCAN })) {
+      for (const r of await src.listJobs({ status: ['SUCCESS', 'FAILED'], limit: FALLBACK_SCAN, withArgs: false })) {
         if (!r.startedAt || !r.completedAt) continue;
         const list = (byTask[r.taskName] ??= []);
         if (list.length < RUN_TIME_WINDOW && (list.length > 0 || Object.keys(byTask).length <= RUN_TIME_TASKS)) list.push(Date.parse(r.completedAt) - Date.parse(r.startedAt));

@@ -21,12 +21,19 @@ export interface JobsQuery {
   q?: string;
   limit: number;
   cursor?: { createdAt: string; id: string };
+  /** `args=false`: the records come without their `args` (the store need not read them). */
+  withArgs: boolean;
 }
 
 const bad = (what: string) => new NuvomError('NUVOM_E_USAGE', what);
 
 export function parseJobsQuery(params: URLSearchParams): JobsQuery {
-  const q: JobsQuery = { limit: 50 };
+  const q: JobsQuery = { limit: 50, withArgs: true };
+  const args = params.get('args');
+  if (args !== null) {
+    if (args !== 'true' && args !== 'false') throw bad(`args="${args}" must be true or false (false: the records without their arguments)`);
+    q.withArgs = args === 'true';
+  }
   const status = params.get('status');
   if (status) {
     if (!JOB_STATUSES.includes(status as JobStatus)) throw bad(`status="${status}" is not a job status; use one of ${JOB_STATUSES.join(', ')}`);
@@ -63,19 +70,25 @@ function decodeCursor(s: string): { createdAt: string; id: string } {
 const after = (r: JobRecord, c: { createdAt: string; id: string }) => r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
 
 /** Exact id, else the records whose id starts with `q` (newest first). */
-export async function searchJobs(src: DashboardSource, q: string, limit: number): Promise<JobRecord[]> {
+export async function searchJobs(src: DashboardSource, q: string, limit: number, withArgs = true): Promise<JobRecord[]> {
   const exact = await src.getJob(q);
   if (exact) return [exact];
-  const found = await src.listJobs({ idPrefix: q, limit });
+  const found = await src.listJobs({ idPrefix: q, limit, withArgs });
   // A store that ignores idPrefix (optional for third-party stores) returns other ids: scan instead.
   if (found.every((r) => r.id.startsWith(q))) return found;
-  const scan = await src.listJobs({ limit: SCAN_LIMIT });
+  const scan = await src.listJobs({ limit: SCAN_LIMIT, withArgs });
   return scan.filter((r) => r.id.startsWith(q)).slice(0, limit);
 }
 
-export async function listPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
+/** A page of GET /api/jobs: records (without `args` when the query says `args=false`) and the next cursor. */
+export async function listPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: Array<JobRecord | Omit<JobRecord, 'args'>>; nextCursor: string | null }> {
+  const page = await findPage(src, q);
+  return q.withArgs ? page : { jobs: page.jobs.map(({ args: _args, ...r }) => r), nextCursor: page.nextCursor };
+}
+
+async function findPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: JobRecord[]; nextCursor: string | null }> {
   const matches = (r: JobRecord) => (!q.status || r.status === q.status) && (!q.task || r.taskName === q.task) && (!q.tag || r.tags.includes(q.tag));
-  if (q.q) return { jobs: (await searchJobs(src, q.q, q.limit)).filter(matches), nextCursor: null };
+  if (q.q) return { jobs: (await searchJobs(src, q.q, q.limit, q.withArgs)).filter(matches), nextCursor: null };
   const out: JobRecord[] = [];
   let cursor = q.cursor;
   // createdBefore is exclusive: +1 ms keeps rows that share the cursor's millisecond.
@@ -85,7 +98,7 @@ export async function listPage(src: DashboardSource, q: JobsQuery): Promise<{ jo
   // The store filters status and task; a tag filter is applied here, so several batches may be read.
   while (out.length < q.limit + 1 && scanned < SCAN_LIMIT) {
     const batch = Math.min(SCAN_LIMIT - scanned, q.tag || offset ? 500 : q.limit + 20);
-    const rows = await src.listJobs({ status: q.status, task: q.task, limit: batch, createdBefore: before, offset });
+    const rows = await src.listJobs({ status: q.status, task: q.task, limit: batch, createdBefore: before, offset, withArgs: q.withArgs });
     scanned += rows.length;
     for (const r of rows) if ((!cursor || after(r, cursor)) && matches(r) && out.length < q.limit + 1) out.push(r);
     if (rows.length < batch) break;

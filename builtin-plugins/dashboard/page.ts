@@ -84,7 +84,7 @@ async function overview() {
 }
 async function jobs(params) {
   const q = new URLSearchParams(params);
-  const page = await api('/api/jobs?' + q);
+  const page = await api('/api/jobs?args=false&' + q);
   const form = el('form', {}, el('input', { name: 'q', placeholder: 'id or id prefix', value: q.get('q') || '' }), ' ',
     el('select', { name: 'status' }, el('option', { value: '' }, 'any status'), ...['PENDING', 'RUNNING', 'RETRYING', 'SUCCESS', 'FAILED', 'CANCELLED'].map((s) => { const o = el('option', { value: s }, s); if (q.get('status') === s) o.selected = true; return o; })), ' ',
     el('input', { name: 'task', placeholder: 'task', value: q.get('task') || '' }), ' ', el('input', { name: 'tag', placeholder: 'tag', value: q.get('tag') || '' }), ' ', el('button', {}, 'filter'));
@@ -108,7 +108,7 @@ async function job(id) {
   return out;
 }
 async function failures() {
-  const page = await api('/api/jobs?status=FAILED&limit=200');
+  const page = await api('/api/jobs?status=FAILED&limit=200&args=false');
   const groups = new Map();
   for (const r of page.jobs) { const k = r.taskName + '\\u0000' + ((r.error && r.error.message) || '').split('\\n')[0]; if (!groups.has(k)) groups.set(k, []); groups.get(k).push(r); }
   return [el('h2', {}, 'Failures'), table(['task', 'error', 'jobs', ''], [...groups.values()].map((g) => [g[0].taskName, ((g[0].error && g[0].error.message) || '').split('\\n')[0], g.length,

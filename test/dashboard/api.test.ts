@@ -79,6 +79,32 @@ describe('dashboard: JSON API over a SQLite store', function () {
     expect(found.body.jobs.map((j: Json) => j.id)).to.deep.equal([okIds[2]]);
   });
 
+  it('GET /api/jobs?args=false lists the records without their arguments, and the store is not asked for them', async () => {
+    const store = client.kernel.resolve('resultStore');
+    const filters: Json[] = [];
+    const listJobs = store.listJobs.bind(store);
+    store.listJobs = (f) => { filters.push({ ...f }); return listJobs(f); };
+    const d2 = await mount(client);
+    try {
+      const full = await get(`${d2.url}/api/jobs?task=dash.ok&limit=2`);
+      expect(full.body.jobs[0].args).to.deep.equal([6]);
+      filters.length = 0;
+      const bare = await get(`${d2.url}/api/jobs?task=dash.ok&limit=2&args=false`);
+      expect(bare.body.jobs.map((j: Json) => j.id)).to.deep.equal(full.body.jobs.map((j: Json) => j.id));
+      expect(bare.body.jobs[0]).to.include({ taskName: 'dash.ok', status: 'SUCCESS' }).and.not.have.property('args');
+      // The overview (latest failures) shows no arguments either.
+      expect((await get(`${d2.url}/api/stats`)).status).to.equal(200);
+      expect(filters).to.not.be.empty;
+      for (const f of filters) expect(f.withArgs, JSON.stringify(f)).to.equal(false);
+      const bad = await get(`${d2.url}/api/jobs?args=no`);
+      expect(bad.status).to.equal(400);
+      expect(bad.body.error.message).to.contain('args="no" must be true or false');
+    } finally {
+      store.listJobs = listJobs;
+      await d2.close();
+    }
+  });
+
   it('refuses a bad filter with 400 naming the parameter', async () => {
     const r = await get(`${d.url}/api/jobs?status=DONE`);
     expect(r.status).to.equal(400);
