@@ -69,7 +69,11 @@ export interface WorkerOptions {
 
 export interface RunningWorker {
   readonly id: string;
-  /** Resolves when the worker has stopped (after stop(), or a burst run finished); rejects when a burst run's claim failed (a server down, a schema not migrated). */
+  /**
+   * Resolves when the worker has stopped (after stop(), or a burst run finished); rejects when a burst
+   * run's claim failed (a server down, a schema not migrated), or when the worker stopped itself on an
+   * error (NUVOM_E_WORKER_CRASHED: its threads cannot start, its claim loop failed).
+   */
   readonly done: Promise<void>;
   /** Drains (running jobs finish within the grace period, others go back to the queue) and stops. */
   stop(opts?: { force?: boolean }): Promise<void>;

@@ -3,7 +3,7 @@
  * What only the commands use (dev mode, the status line, runtestworker) is imported by them, not
  * here: an application's createClient() does not load it.
  */
-import { definePlugin, jobStoreOf, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
+import { definePlugin, isNuvomError, jobStoreOf, NuvomError, type PluginContext, type RunningWorker } from '../../sdk/plugin.ts';
 import { WorkerPool, type PoolOptions } from './pool.ts';
 import { poolSettings } from './settings.ts';
 import { POOL_HOOKS } from './events.ts';
@@ -66,6 +66,10 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   process.on('SIGTERM', onSignal);
   try {
     await worker.done; // a burst run whose claim failed throws here: runworker exits 1 with the error
+  } catch (err) {
+    // The worker stopped itself and logged why (its threads cannot start...): exit 1 without saying it twice.
+    if (!isNuvomError(err, 'NUVOM_E_WORKER_CRASHED')) throw err;
+    process.exitCode = 1;
   } finally {
     unwatch?.();
     await scheduler?.stop();

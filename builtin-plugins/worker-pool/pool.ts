@@ -31,7 +31,7 @@ export class WorkerPool implements RunningWorker {
   readonly done: Promise<void>;
   private resolveDone!: () => void;
   private rejectDone!: (err: unknown) => void;
-  /** Why a burst run ended early (its claim failed): `done` rejects with it. */
+  /** Why the worker ended on its own (a burst run's failed claim, NUVOM_E_WORKER_CRASHED): `done` rejects with it. */
   private failure: unknown = null;
   private readonly p: PoolState;
   private statsTimer?: NodeJS.Timeout;
@@ -67,11 +67,13 @@ export class WorkerPool implements RunningWorker {
     p.halt = (why) => {
       if (p.stopping) return;
       d.logger.error(why, { code: 'NUVOM_E_WORKER_CRASHED' });
+      // The worker stopped itself: `done` rejects, so runworker exits 1 (a supervisor restarts it).
+      this.failure ??= new NuvomError('NUVOM_E_WORKER_CRASHED', why);
       void this.stop();
     };
     this.p = p;
     this.done = new Promise((resolve, reject) => { this.resolveDone = resolve; this.rejectDone = reject; });
-    // Only a burst run's caller awaits a failure: nobody else must get an unhandled rejection.
+    // Only a caller that awaits `done` sees a failure: nobody else must get an unhandled rejection.
     this.done.catch(() => undefined);
   }
 
@@ -100,6 +102,7 @@ export class WorkerPool implements RunningWorker {
         return this.stop();
       }
       d.logger.error(`worker loop stopped: ${messageOf(err)}`, { code: (err as NuvomError).code });
+      this.failure ??= new NuvomError('NUVOM_E_WORKER_CRASHED', `worker loop stopped: ${messageOf(err)}`, { cause: err });
       void this.stop({ force: true });
     });
     return this;
@@ -135,7 +138,8 @@ export class WorkerPool implements RunningWorker {
         this.endClaimWait?.();
         for (const e of p.inflight.values()) if (e.phase === 'running') p.parts.endings.abort(e, 'shutdown');
       }
-      return this.done;
+      // Stopped (or stopping) already: resolves once stopped, even when `done` rejects with why it stopped itself.
+      return this.done.catch(() => undefined);
     }
     p.stopping = true;
     p.wake();

@@ -59,6 +59,19 @@ describe('cli: the other commands keep the same output discipline', function () 
     expect(schedules).to.deep.equal([]);
   });
 
+  it('runworker exits 1 when the worker stops itself on an error (its threads cannot start), saying why once', async () => {
+    const q = project();
+    expect((await nuvom(q, ['discover', 'tasks'])).code).to.equal(0);
+    const enq = await nuvom(q, ['enqueue', 'add', '1', '2']);
+    expect(enq.code, enq.stderr).to.equal(0);
+    for (const args of [['--burst'], []]) {
+      const r = await nuvom(q, ['runworker', '--threads', '1', '--memory-limit-mb', '1', ...args]);
+      expect(r.code, r.stderr).to.equal(1);
+      expect(r.stderr.match(/3 worker threads in a row ended before they started/g)).to.have.length(1);
+      expect(r.stderr).to.include('NUVOM_E_WORKER_CRASHED');
+    }
+  });
+
   it('config shows where a setting came from but never a password in it (NUVOM_POSTGRES_URL), in the table and in --json', async () => {
     const url = 'postgres://app:s3cret-pw@db.internal:5432/app';
     const table = await nuvom(p, ['config'], { NUVOM_POSTGRES_URL: url });

@@ -192,7 +192,10 @@ describe('worker pool faults: threads that cannot start', function () {
     const [h] = await pf.quick.map([[1]]);
     const worker = await client.startWorker({ threads: 1, concurrency: 2, memoryLimitMb: 1 });
     try {
-      await worker.done;
+      // The worker stopped itself: `done` rejects (runworker exits 1), saying why.
+      const err = await worker.done.then(() => null, (e: unknown) => e as NuvomError);
+      expect(err?.code).to.equal('NUVOM_E_WORKER_CRASHED');
+      expect(err?.message).to.include('3 worker threads in a row ended before they started');
       expect(stopped).to.have.length(3);
       const rec = (await client.getJob(h.id))!;
       expect([rec.status, rec.attempts]).to.deep.equal(['PENDING', 0]);
