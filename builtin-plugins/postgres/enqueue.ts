@@ -236,6 +236,9 @@ export class PgEnqueue {
       const { rows } = await this.db.query<{ id: string }>('enqueue', `SELECT id FROM ${this.db.s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NOT NULL LIMIT 5`, [jobs.map((j) => j.id)]);
       ids = rows.map((r) => r.id);
     } catch { /* the message goes without the ids */ }
+    // Not among the committed jobs: queued by the application's own transaction (uncommitted, so only
+    // it sees the row). A batch of one names its id all the same.
+    if (!ids.length && jobs.length === 1) ids = [jobs[0].id];
     if (ids.length) {
       const err = duplicateJob(ids[0], PLUGIN_NAME);
       (err as { cause?: unknown }).cause = cause;
