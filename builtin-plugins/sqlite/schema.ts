@@ -105,7 +105,9 @@ CREATE TABLE IF NOT EXISTS nuvom_schedules (
 CREATE INDEX IF NOT EXISTS nuvom_schedules_due ON nuvom_schedules (status, next_run_at);
 `;
 
-const PARTS: Record<SchemaPart, string> = { queue: JOBS, results: JOBS, schedules: SCHEDULES };
+// A file made for jobs gets the (empty) schedules table with them: opening the schedule store later
+// (\`nuvom doctor\`, \`nuvom schedule list\`, which only read) then creates nothing in it.
+const PARTS: Record<SchemaPart, string> = { queue: JOBS + SCHEDULES, results: JOBS + SCHEDULES, schedules: SCHEDULES };
 
 function columnsOf(db: Database.Database, table: string): Set<string> {
   return new Set((db.pragma(`table_info(${table})`) as Array<{ name: string }>).map((c) => c.name));

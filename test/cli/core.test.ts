@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { REPO_ROOT } from '../helpers/tmp.ts';
 import { cleanupTempProjects, failedWith, json, killAll, nuvom, project, type Project } from './helpers.ts';
 
@@ -57,6 +58,21 @@ describe('cli: the other commands keep the same output discipline', function () 
     expect(plugins.find((x) => x.name === 'nuvom-cli-ops')).to.include({ state: 'started' });
     expect(tasks.map((t) => t.name)).to.have.members(['add', 'boom', 'slow']);
     expect(schedules).to.deep.equal([]);
+  });
+
+  it('doctor and schedule list only read: the database a first enqueue made gets no table from them', async () => {
+    const q = project();
+    expect((await nuvom(q, ['discover', 'tasks'])).code).to.equal(0);
+    expect((await nuvom(q, ['enqueue', 'add', '1', '2'])).code).to.equal(0);
+    const tables = () => {
+      const db = new Database(q.env.NUVOM_SQLITE_PATH, { readonly: true });
+      try { return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all(); } finally { db.close(); }
+    };
+    const before = tables();
+    expect(before).to.include('nuvom_jobs');
+    await nuvom(q, ['doctor']);
+    expect((await nuvom(q, ['schedule', 'list'])).code).to.equal(0);
+    expect(tables()).to.deep.equal(before);
   });
 
   it('runworker exits 1 when the worker stops itself on an error (its threads cannot start), saying why once', async () => {
