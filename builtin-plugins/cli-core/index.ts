@@ -24,15 +24,21 @@ export function parseArgJson(raw: string, index: number): unknown {
 }
 
 /** A flag's number, or a usage error naming the flag (exit 2). */
-function numberFlag(flag: string, integer: boolean, min: number) {
+/** A number option within [min, max()] (a usage error, exit 2, outside it); `why` says where max comes from. */
+function numberFlag(flag: string, integer: boolean, min: number, max: () => number = () => Infinity, why = '') {
   return (v: string): number => {
     const n = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-      throw new NuvomError('NUVOM_E_USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+    const top = max();
+    if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > top) {
+      const range = top < Infinity ? ` from ${min} to ${Math.floor(top)}${why}` : min > -Infinity ? ` >= ${min}` : '';
+      throw new NuvomError('NUVOM_E_USAGE', `${flag} must be ${integer ? 'a whole number' : 'a number'}${range}, got "${v}"`);
     }
     return n;
   };
 }
+
+/** The last second a job may run at (the end of year 9999, as the dispatcher allows), from now. */
+const LAST_RUN_SECS = () => Date.UTC(9999, 11, 31, 23, 59, 59) / 1000 - Date.now() / 1000;
 
 /** Why the manifest may be older than the task's source, or null: two stats, no scan. */
 function staleFor(ctx: PluginContext, moduleUrl: string): string | null {
@@ -100,8 +106,8 @@ function addCommands(program: Command, ctx: PluginContext): void {
     .description('enqueue a job from the shell; prints its id')
     .argument('<task>', 'task name')
     .argument('[argJson...]', 'arguments, one JSON value each')
-    .option('--priority <n>', 'higher runs first (a whole number)', numberFlag('--priority', true, -Infinity))
-    .option('--delay-secs <n>', 'run after this many seconds', numberFlag('--delay-secs', false, 0))
+    .option('--priority <n>', 'higher runs first (a whole number)', numberFlag('--priority', true, -(2 ** 31), () => 2 ** 31 - 1, ' (32 bits)'))
+    .option('--delay-secs <n>', 'run after this many seconds', numberFlag('--delay-secs', false, 0, LAST_RUN_SECS, ' (a run time before year 10000)'))
     .option('--json', 'print {"id", "taskName", "status"} as JSON')
     .addHelpText('after', `\nExample:\n  $ nuvom enqueue add 2 3\n  $ nuvom enqueue send_email '"a@example.com"' '{"subject":"hi"}'`)
     .action(async (taskName: string, raw: string[], o: { priority?: number; delaySecs?: number; json?: boolean }) => {

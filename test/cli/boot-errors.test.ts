@@ -55,8 +55,12 @@ describe('cli: flag values and the project directory', function () {
   it('refuses non-numeric --priority and negative --delay-secs on enqueue as usage errors naming the flag', async () => {
     const p = project();
     expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
-    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--priority', 'x']), 2, /--priority must be a whole number, got "x"/);
-    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--delay-secs', 'abc']), 2, /--delay-secs must be a number >= 0, got "abc"/);
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--priority', 'x']), 2, /--priority must be a whole number from -2147483648 to 2147483647 \(32 bits\), got "x"/);
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--delay-secs', 'abc']), 2, /--delay-secs must be a number from 0 to \d+ \(a run time before year 10000\), got "abc"/);
+    // Out of range is a usage error too (exit 2), not the dispatcher's NUVOM_E_TASK_INVALID.
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--priority', '99999999999']), 2, /--priority must be a whole number from -2147483648 to 2147483647/);
+    failedWith(await nuvom(p, ['enqueue', 'add', '1', '2', '--delay-secs', '1e20']), 2, /--delay-secs must be a number from 0 to/);
+    expect((await nuvom(p, ['enqueue', 'add', '1', '2', '--priority', '2147483647', '--delay-secs', '86400'])).code).to.equal(0);
   });
 
   it('refuses a bad dashboard --port as a usage error naming the option (exit 2), not the config key', async () => {
