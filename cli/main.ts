@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import defaultPreset from '../presets/default/index.ts';
 import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, resolvePreset, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
-import { checkReadOnly } from './read-only.ts';
+import { checkReadOnly, warnInProcess } from './read-only.ts';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -53,6 +53,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     kernel = await bootKernel({ config, preset, logger });
     // After boot (which checks the backends' names, and opens no store: services build lazily).
     await checkReadOnly(argv, kernel.config, (token) => kernel!.healthOf(token));
+    warnInProcess(argv, (token) => kernel!.healthOf(token), logger);
     const program = new Command('nuvom')
       .description('nuvom: background jobs for Node.js and TypeScript, embedded SQLite by default')
       .option('--cwd <dir>', 'project directory whose configuration is used (default: the nearest folder with a package.json or .nuvom/, from the current directory up)')

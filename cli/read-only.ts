@@ -7,7 +7,7 @@
  * Must never: open or create a store, or know a backend's paths (a backend without `locate` is not
  * judged).
  */
-import { NuvomError, type NuvomConfig, type StorageHealth } from '../sdk/plugin.ts';
+import { NuvomError, type Logger, type NuvomConfig, type StorageHealth } from '../sdk/plugin.ts';
 
 /**
  * Commands (first words) that only read job records or schedules, or act on ones that exist (retry,
@@ -57,4 +57,27 @@ export async function checkReadOnly(argv: readonly string[], config: NuvomConfig
   throw new NuvomError('NUVOM_E_NO_DATABASE',
     `no nuvom ${where.what} at ${where.path}: \`nuvom ${cmd.words.join(' ')}\` ${cmd.acts ? 'acts on existing jobs or schedules' : 'only reads'} and creates nothing. `
     + `The project root is ${config.cwd} (${config.rootReason}); run it in your project, pass --cwd <project>${where.setting ? `, or set ${where.setting}` : ''}`);
+}
+
+/** Commands (first words) that enqueue or run jobs, beside the READ_ONLY ones, and the store they use. */
+const WRITES: ReadonlyArray<{ words: string[]; store: 'queue' }> = [
+  { words: ['enqueue'], store: 'queue' },
+  { words: ['runworker'], store: 'queue' },
+];
+
+/**
+ * Warns when a command that enqueues, runs or reads jobs uses a store that keeps its data inside this
+ * process (StorageHealth.inProcess, the memory backends): a job `nuvom enqueue` accepts is gone when
+ * the command exits, and a read sees nothing another process did.
+ */
+export function warnInProcess(argv: readonly string[], healthOf: (token: string) => StorageHealth | undefined, logger: Logger): void {
+  if (argv.includes('--help') || argv.includes('-h')) return;
+  const words = commandWords(argv);
+  const cmd = [...WRITES, ...READ_ONLY].find((c) => c.words.every((w, i) => words[i] === w));
+  if (!cmd || !healthOf(cmd.store)?.inProcess) return;
+  const name = `\`nuvom ${cmd.words.join(' ')}\``;
+  const what = cmd.words[0] === 'enqueue' ? `${name} enqueues a job that nothing else sees and that is gone when this command exits`
+    : cmd.words[0] === 'runworker' ? `${name} runs only the jobs enqueued in its own process (none from \`nuvom enqueue\` or your application)`
+      : `${name} sees only what this command itself did, never another process's jobs or schedules`;
+  logger.warn(`the ${cmd.store} backend keeps its data inside this process (memory): ${what}; choose a backend processes share (sqlite, the default, or postgres)`);
 }

@@ -75,6 +75,17 @@ describe('cli: the other commands keep the same output discipline', function () 
     expect(tables()).to.deep.equal(before);
   });
 
+  it('warns that a job enqueued or read through the memory backend lives in that command\'s process only', async () => {
+    const q = project();
+    expect((await nuvom(q, ['discover', 'tasks'])).code).to.equal(0);
+    const mem = { NUVOM_QUEUE_BACKEND: 'memory', NUVOM_RESULT_BACKEND: 'memory' };
+    const enq = await nuvom(q, ['enqueue', 'add', '1', '2'], mem);
+    expect(enq.code, enq.stderr).to.equal(0);
+    expect(enq.stderr).to.match(/WARN +the queue backend keeps its data inside this process \(memory\): `nuvom enqueue` enqueues a job that nothing else sees and that is gone when this command exits; choose a backend processes share/);
+    const recent = await nuvom(q, ['history', 'recent'], mem);
+    expect(recent.stderr).to.contain('`nuvom history recent` sees only what this command itself did');
+  });
+
   it('runworker exits 1 when the worker stops itself on an error (its threads cannot start), saying why once', async () => {
     const q = project();
     expect((await nuvom(q, ['discover', 'tasks'])).code).to.equal(0);
