@@ -23,14 +23,16 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
     const rec = await ctx.resolve('jobs').retryJob(await resolveJobId(ctx.resolve('jobs'), idOrPrefix));
     out(o.json ? toJson({ id: rec.id, taskName: rec.taskName, status: rec.status }) : `retried ${rec.id} (task ${rec.taskName}): ${rec.status}`);
   };
-  const cancelOne = async (idOrPrefix: string | undefined, o: { wait?: boolean; waitSecs: number }) => {
+  const cancelOne = async (idOrPrefix: string | undefined, o: { wait?: boolean; waitSecs: number; json?: boolean }) => {
     if (idOrPrefix === undefined) throw new NuvomError('NUVOM_E_USAGE', 'nuvom cancel needs a job id: `nuvom cancel <jobId>`');
     const jobs = ctx.resolve('jobs');
     const id = await resolveJobId(jobs, idOrPrefix);
     const outcome = await jobs.cancelJob(id);
-    if (outcome === 'cancelled') { out(`cancelled ${id}`); return; }
+    // --json: {id, outcome}: cancelled, requested (running, not waited for), or the status it ended with.
+    const said = (what: string, text: string) => out(o.json ? toJson({ id, outcome: what }) : text);
+    if (outcome === 'cancelled') { said('cancelled', `cancelled ${id}`); return; }
     if (!o.wait) {
-      out(`requested ${id}: it is running; its worker aborts the task's signal within about a second and records it CANCELLED (cancel job --wait waits for that)`);
+      said('requested', `requested ${id}: it is running; its worker aborts the task's signal within about a second and records it CANCELLED (cancel job --wait waits for that)`);
       return;
     }
     // waitForResult polls the record until it is final; its own errors say FAILED or CANCELLED.
@@ -40,21 +42,24 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
       }
     });
     const rec = await jobs.getJob(id);
-    if (rec?.status === 'CANCELLED') out(`cancelled ${id}`);
-    else out(`${rec?.status.toLowerCase() ?? 'gone'} ${id}: it finished before its worker saw the cancel`);
+    if (rec?.status === 'CANCELLED') said('cancelled', `cancelled ${id}`);
+    else said(rec?.status.toLowerCase() ?? 'gone', `${rec?.status.toLowerCase() ?? 'gone'} ${id}: it finished before its worker saw the cancel`);
   };
+  /** --json given before or after the subcommand word (`retry --json job X`, `retry job X --json`): the parent's option takes it. */
+  const json = (o: { json?: boolean }, cmd: Command): boolean => o.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
 
   // `retry <id>` and `retry job <id>` are one command: the id alone is what people type first.
   const retry = parent(program, 'retry', 'run a failed or cancelled job again', `nuvom retry ${ID}`)
     .argument('[jobId]', ID_HELP)
-    // No options here: a parent's option would swallow its subcommands' (`retry jobs --json`).
-    .action((id: string | undefined) => retryOne(id));
+    // Only --json here: the parent takes it wherever it is written, so the subcommands read it through optsWithGlobals.
+    .option('--json', 'print {id, taskName, status} as JSON (retry jobs: the ids as a JSON array)')
+    .action((id: string | undefined, o: { json?: boolean }) => retryOne(id, o));
   retry.command('job')
     .description("run a FAILED or CANCELLED job again, same id and arguments, with its task's options; a SUCCESS job is refused")
     .argument('<jobId>', ID_HELP)
     .option('--json', 'print {id, taskName, status} as JSON')
     .addHelpText('after', example(`$ nuvom retry job ${ID}`, `retried ${ID} (task add): PENDING`))
-    .action((id: string, o: { json?: boolean }) => retryOne(id, o));
+    .action((id: string, o: { json?: boolean }, cmd: Command) => retryOne(id, { json: json(o, cmd) }));
   retry.command('jobs')
     .description('retry every job that matches: --status (FAILED or CANCELLED, required), --task, --since; prints each id')
     .requiredOption('--status <status>', 'FAILED, CANCELLED or both comma-separated', statusList('--status', RETRYABLE, '; only failed or cancelled jobs can run again'))
@@ -62,7 +67,7 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
     .option('--since <duration>', 'only jobs created within this span, e.g. 1h, 2d')
     .option('--json', 'print the retried ids as a JSON array')
     .addHelpText('after', example('$ nuvom retry jobs --status FAILED --task add --since 1h', 'retried 2 jobs'))
-    .action(async (o: { status: JobStatus[]; task?: string; since?: string; json?: boolean }) => {
+    .action(async (o: { status: JobStatus[]; task?: string; since?: string; json?: boolean }, cmd: Command) => {
       const createdAfter = o.since === undefined ? undefined : ctx.resolve('clock').now() - parseDuration(o.since, '--since');
       const jobs = ctx.resolve('jobs');
       // Collect first, then retry: a retried job leaves the filter and would shift the pages.
@@ -76,20 +81,22 @@ export function addControlCommands(program: Command, ctx: PluginContext): void {
       }
       const ids: string[] = [];
       for (const r of found) { await jobs.retryJob(r.id); ids.push(r.id); }
-      if (o.json) { out(toJson(ids, 2)); return; }
+      if (json(o, cmd)) { out(toJson(ids, 2)); return; }
       for (const id of ids) out(`retried ${id}`);
       out(`retried ${plural(ids.length, 'job')}`);
     });
 
   const cancel = parent(program, 'cancel', 'cancel a job', `nuvom cancel ${ID}`)
     .argument('[jobId]', ID_HELP)
-    // No options here, as for retry: `cancel job <id> --wait` waits.
-    .action((id: string | undefined) => cancelOne(id, { waitSecs: 60 }));
+    // Only --json here, as for retry: `cancel job <id> --wait` waits.
+    .option('--json', 'print {id, outcome} as JSON (outcome: cancelled, requested, or the status the job ended with)')
+    .action((id: string | undefined, o: { json?: boolean }) => cancelOne(id, { waitSecs: 60, json: o.json }));
   cancel.command('job')
     .description("cancel a PENDING or RETRYING job (prints cancelled); a RUNNING job's signal is aborted by its worker within about a second (prints requested; --wait waits for the outcome)")
     .argument('<jobId>', ID_HELP)
     .option('--wait', 'for a running job, wait until its worker has recorded the outcome and print it')
     .option('--wait-secs <n>', 'how long --wait waits', positiveInt('--wait-secs'), 60)
+    .option('--json', 'print {id, outcome} as JSON')
     .addHelpText('after', example(`$ nuvom cancel job ${ID} --wait`, `cancelled ${ID}`))
-    .action((id: string, o: { wait?: boolean; waitSecs: number }) => cancelOne(id, o));
+    .action((id: string, o: { wait?: boolean; waitSecs: number; json?: boolean }, cmd: Command) => cancelOne(id, { ...o, json: json(o, cmd) }));
 }

@@ -60,13 +60,15 @@ export function addHistoryCommands(program: Command, ctx: PluginContext): void {
     .description('delete finished job records (SUCCESS, FAILED, CANCELLED) completed longer ago than DURATION; prints how many')
     .requiredOption('--older-than <duration>', 'e.g. 7d, 12h, 30m, 90s, 1h30m')
     .option('--status <status>', 'only these final statuses, comma-separated (default: SUCCESS,FAILED,CANCELLED)', statusList('--status', FINAL_STATUSES, '; records of jobs that may still run (PENDING, RUNNING, RETRYING) are never purged'))
+    .option('--json', 'print {deleted, statuses, olderThan} as JSON')
     .addHelpText('after', example('$ nuvom history purge --older-than 7d', '$ nuvom history purge --older-than 12h --status success'))
-    .action(async (o: { olderThan: string; status?: JobStatus[] }) => {
+    .action(async (o: { olderThan: string; status?: JobStatus[]; json?: boolean }) => {
       const ms = parseDuration(o.olderThan, '--older-than');
       const statuses = o.status ?? [...FINAL_STATUSES];
       const olderThan = ctx.resolve('clock').now() - ms;
       const store = ctx.resolve('resultStore');
       const n = await needs(ctx, 'purge', 'history purge', 'delete job records', () => store.purge({ olderThan, status: statuses }));
-      out(`deleted ${plural(n, 'job record')} (${statuses.join(', ')}) older than ${o.olderThan}`);
+      if (o.json) out(toJson({ deleted: n, statuses, olderThan: o.olderThan }));
+      else out(`deleted ${plural(n, 'job record')} (${statuses.join(', ')}) older than ${o.olderThan}`);
     });
 }

@@ -88,10 +88,11 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
   schedule.command('cancel')
     .description('cancel a schedule: it makes no more jobs (jobs already made are not touched)')
     .argument('<id>', 'the schedule id or key, from `nuvom schedule list`')
+    .option('--json', 'print {id, status} as JSON')
     .addHelpText('after', '\nExample:\n  $ nuvom schedule cancel 3b9e1c52-6a0e-4b8f-9f7d-0c2d1e4a5b6c')
-    .action(async (id: string) => {
+    .action(async (id: string, o: { json?: boolean }) => {
       if (await ctx.resolve('scheduler').cancel(id)) {
-        out(`${id} CANCELLED`);
+        out(o.json ? JSON.stringify({ id, status: 'CANCELLED' }) : `${id} CANCELLED`);
         return;
       }
       const scheduler = ctx.resolve('scheduler') as { find?: (idOrKey: string) => Promise<ScheduleEntry | null> };

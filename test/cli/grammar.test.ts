@@ -76,6 +76,20 @@ describe('cli: one grammar, the project root, read-only commands', function () {
     expect(again.status).to.equal('PENDING');
   });
 
+  it('retry, cancel, history purge and schedule cancel print JSON with --json, wherever it is written', async () => {
+    const a = (await nuvom(p, ['enqueue', 'boom', '"j"'])).stdout.trim();
+    expect((await nuvom(p, ['runworker', '--burst'])).code).to.equal(0);
+    expect(await json(p, ['retry', a, '--json'])).to.deep.equal({ id: a, taskName: 'boom', status: 'PENDING' });
+    expect(await json(p, ['cancel', '--json', a])).to.deep.equal({ id: a, outcome: 'cancelled' });
+    expect(await json(p, ['retry', '--json', 'job', a])).to.deep.equal({ id: a, taskName: 'boom', status: 'PENDING' });
+    expect(await json(p, ['cancel', 'job', a, '--json'])).to.deep.equal({ id: a, outcome: 'cancelled' });
+    expect(await json(p, ['retry', 'jobs', '--status', 'cancelled', '--json'])).to.include(a);
+    expect(await json(p, ['history', 'purge', '--older-than', '30d', '--json'])).to.deep.equal({ deleted: 0, statuses: ['SUCCESS', 'FAILED', 'CANCELLED'], olderThan: '30d' });
+    const missing = await nuvom(p, ['schedule', 'cancel', 'no-such-schedule', '--json']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.contain('NUVOM_E_SCHEDULE_NOT_FOUND');
+  });
+
   it('plugin status keeps its columns aligned when the name and source are long (a local path)', async () => {
     const q = project({
       'plugins/a-rather-long-folder-name/audit-plugin.mjs': "export default { name: 'acme-audit-with-a-long-name', apiVersion: 1, provides: ['monitoring'], register() {} };\n",

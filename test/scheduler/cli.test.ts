@@ -65,6 +65,8 @@ describe('scheduler: commands', function () {
     expect(unknown.stderr).to.equal('error: no schedule with id or key "no-such-id"; `nuvom schedule list --all` shows the ids and keys (NUVOM_E_SCHEDULE_NOT_FOUND)\n');
     const list = await nuvom(cwd, 'schedule', 'list', '--all', '--json').done;
     expect((JSON.parse(list.stdout) as Array<{ id: string; status: string }>).find((r) => r.id === ids.once)!.status).to.equal('CANCELLED');
+    const json = await nuvom(cwd, 'schedule', 'cancel', ids.interval, '--json').done;
+    expect([json.code, JSON.parse(json.stdout)]).to.deep.equal([0, { id: ids.interval, status: 'CANCELLED' }]);
   });
 
   it('`runscheduler --poll 0` is a usage error (exit 2)', async () => {
