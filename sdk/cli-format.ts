@@ -121,6 +121,8 @@ export function toJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key]; // before toJSON: a Buffer would arrive as { type, data }
     if (typeof raw === 'bigint') return raw.toString();
+    // JSON has no Infinity or NaN (JSON.stringify writes null): as text, like a BigInt.
+    if (typeof raw === 'number' && !Number.isFinite(raw)) return String(raw);
     if (raw instanceof Uint8Array) return { $bytes: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') };
     if (raw instanceof Map) return [...raw.keys()].every((k) => typeof k === 'string') ? Object.fromEntries(raw) : [...raw.entries()];
     if (raw instanceof Set) return [...raw];

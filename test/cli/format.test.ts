@@ -79,12 +79,14 @@ describe('cli-ops: output formatting', () => {
     expect(termWidth({}, { isTTY: false })).to.equal(Infinity);
   });
 
-  it('writes JSON for values JSON.stringify cannot take (BigInt, bytes, Map, Set)', () => {
+  it('writes JSON for values JSON.stringify cannot take (BigInt, Infinity, NaN, bytes, Map, Set)', () => {
     const v = { big: 2n ** 70n, bytes: Buffer.from('hi'), u8: new Uint8Array([1, 2]), map: new Map([['a', 1]]), odd: new Map([[1, 'x']]), set: new Set([1, 2]), when: new Date(0) };
     expect(JSON.parse(toJson(v))).to.deep.equal({
       big: '1180591620717411303424', bytes: { $bytes: 'aGk=' }, u8: { $bytes: 'AQI=' }, map: { a: 1 }, odd: [[1, 'x']], set: [1, 2], when: '1970-01-01T00:00:00.000Z',
     });
     expect(toJson(undefined)).to.equal('null');
+    // JSON writes null for these: `nuvom enqueue add 1e400 2` showed args [null, 2].
+    expect(JSON.parse(toJson({ args: [Infinity, -Infinity, NaN, 2] }))).to.deep.equal({ args: ['Infinity', '-Infinity', 'NaN', 2] });
   });
 });
 
