@@ -13,7 +13,7 @@ export { manifestRootProblem } from './project-paths.ts';
 export { resolveJobId, MIN_ID_PREFIX } from './job-ids.ts';
 export { taskNameProblem } from './task-names.ts';
 export { jobStoreOf, pairJobStore } from './job-store.ts';
-export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, renewArgs, type ListQuery } from './storage-kit.ts';
+export { ChangeListeners, checkLeaseMs, checkRecords, checkWorkerId, claimArgs, duplicateJob, listQuery, processAlive, renewArgs, type ListQuery } from './storage-kit.ts';
 export { claimStep, fireOfHold, holdRow, scheduleFromRow, scheduleToRow, SCHEDULE_COLUMNS, type ClaimStep, type ScheduleRow } from './storage-kit/schedule-rows.ts';
 /** Where nuvom's own modules are, source or built (the built package is bundled): for the built-in plugins. */
 export { ownModuleUrl, PACKAGE_ROOT } from './own-files.ts';

@@ -4,8 +4,10 @@
  * ones: one message per error code, the claim and lease argument guards, listJobs filter
  * normalisation, the record check before a write, and the change-listener fan-out. The conformance
  * kit's invalid-input cases hold every backend to these rules.
- * Must never: touch storage; every function here is pure or owns only its listeners.
+ * Must never: touch storage; every function here is pure or owns only its listeners (processAlive
+ * reads /proc).
  */
+import { readFileSync } from 'node:fs';
 import { JOB_STATUSES, NuvomError, type ClaimOptions, type Clock, type JobRecord, type JobStatus, type ListJobsFilter, type Logger } from '../kernel/index.ts';
 
 /** NUVOM_E_DUPLICATE_JOB, in the one wording every backend uses. */
@@ -194,5 +196,25 @@ export class ChangeListeners {
 
   clear(): void {
     this.listeners.clear();
+  }
+}
+
+/**
+ * Whether process `pid` of this host still runs (a lock's or a worker's owner): signal 0 reaches it
+ * (EPERM: it runs, as another user), and on Linux it is not a zombie, which signal 0 still reaches
+ * after a SIGKILL until its parent reaps it (a worker started in the background by a shell that
+ * never waits, under an init that never reaps).
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux), or it ended just now: signal 0 said it ran
   }
 }

@@ -9,7 +9,7 @@
  * Must never: touch a job that a live worker may still finish; each suspect is read again first.
  */
 import { hostname } from 'node:os';
-import { messageOf, type JobRecord, type JobStatus, type Queue, type ResultStore } from '../../sdk/plugin.ts';
+import { messageOf, processAlive, type JobRecord, type JobStatus, type Queue, type ResultStore } from '../../sdk/plugin.ts';
 import { finding, someIds, type Finding } from './report.ts';
 
 /** Records examined per status group: enough for any real backlog of stuck jobs, bounded in time. */
@@ -44,15 +44,6 @@ function localPid(workerId: string | null): number | null {
   return parts.slice(0, -2).join(':') === hostname() && Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-/** Whether process `pid` of this host runs (EPERM: it runs, as another user). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Records (still in one of `statuses`) whose job is not in the queue, each read twice to rule out a race. */
 async function withoutQueueEntry(o: JobCheckOptions, candidates: JobRecord[], statuses: JobStatus[]): Promise<JobRecord[]> {
@@ -86,7 +77,7 @@ export async function checkJobs(o: JobCheckOptions): Promise<Finding[]> {
   const deadWorkers = new Map<number, string[]>();
   for (const r of running.records) {
     const pid = localPid(r.workerId);
-    if (pid !== null && !lostIds.has(r.id) && !alive(pid)) deadWorkers.set(pid, [...(deadWorkers.get(pid) ?? []), r.id]);
+    if (pid !== null && !lostIds.has(r.id) && !processAlive(pid)) deadWorkers.set(pid, [...(deadWorkers.get(pid) ?? []), r.id]);
   }
   const scanned = `${running.records.length}${running.truncated ? '+ (scan stopped)' : ''} RUNNING`;
   if (lost.length && o.fix) {

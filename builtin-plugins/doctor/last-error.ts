@@ -11,8 +11,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { messageOf, resolvePath, type NuvomConfig, type PluginContext, type StorageEvent } from '../../sdk/plugin.ts';
-import { alive } from './jobs.ts';
+import { messageOf, processAlive, resolvePath, type NuvomConfig, type PluginContext, type StorageEvent } from '../../sdk/plugin.ts';
 import { bytes, finding, type Finding } from './report.ts';
 
 export const LAST_ERROR_FILE = '.nuvom/last-storage-error.json';
@@ -144,7 +143,7 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
   if (rec.recoveredAt) return finding('storage-errors', 'ok', `the last storage error is over: ${what}; writes worked again at ${rec.recoveredAt}`, undefined, data);
   // A worker of this host that has exited cannot report a recovery (a `--burst` run, one stopped or
   // restarted): its error is history, not the storage's state now.
-  if (rec.host === hostname() && !alive(rec.pid)) {
+  if (rec.host === hostname() && !processAlive(rec.pid)) {
     return finding('storage-errors', 'warn', `${what}; that worker has exited, so no recovery could be recorded`,
       `if workers run fine now, the error is over: delete ${file}; else read that worker's log around ${rec.lastAt}`, data);
   }

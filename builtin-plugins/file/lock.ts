@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { processAlive } from '../../sdk/plugin.ts';
 import { errno, storageError, tryUnlink } from './fsutil.ts';
 
 /** When this process started (the same in its worker threads, which share the pid). */
@@ -57,14 +58,6 @@ function tryAcquire(lockPath: string): boolean {
   return true;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errno(err) === 'EPERM';
-  }
-}
 
 /** Breaks the lock when its holder is certainly gone; true when the caller should try again. */
 function breakIfStale(lockPath: string, staleMs: number): boolean {
@@ -80,7 +73,7 @@ function breakIfStale(lockPath: string, staleMs: number): boolean {
   const pid = Number(pidText);
   const sameHost = host === os.hostname() && Number.isInteger(pid) && pid > 0;
   // Threads of this process share its pid; an earlier process with our pid started at another time.
-  const holderGone = sameHost && (pid === process.pid ? Math.abs(Number(startText) - PROCESS_START) > 2_000 : !alive(pid));
+  const holderGone = sameHost && (pid === process.pid ? Math.abs(Number(startText) - PROCESS_START) > 2_000 : !processAlive(pid));
   if (!holderGone && age < staleMs) return false;
   const aside = `${lockPath}.stale.${randomBytes(4).toString('hex')}`;
   try {
