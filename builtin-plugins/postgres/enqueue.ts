@@ -5,9 +5,9 @@
  * selects FROM unnest() of the columns its rows do not share (a map(): ids and arguments), and outside
  * a transaction tries a plain INSERT before the upsert (ON CONFLICT and the expect_rows CTE cost ~2.5
  * µs of server CPU per row; only an id already in the table, 23505, takes the upsert's second trip).
- * Without `tx` a write lost with its connection is retried, and a retry that finds every job queued
- * counts as done (the lost try had committed); with `tx` it runs on the application's client and
- * that transaction decides.
+ * Without `tx` a write lost with its connection is retried, unless the lost try had committed: its
+ * rows are there with the batch's ids and creation times (a worker may have finished them already);
+ * with `tx` it runs on the application's client and that transaction decides.
  * Must never: enqueue part of a batch, or report a duplicate for a batch its own lost try wrote.
  */
 import { NuvomError, duplicateJob, messageOf, type QueuedJob } from '../../sdk/plugin.ts';
@@ -181,17 +181,37 @@ export class PgEnqueue {
     await this.db.open();
     try {
       await this.db.recovering(what, async (attempt) => {
-        retried ||= attempt > 0;
+        // A try lost with its connection may have committed (only its answer was lost): then its rows
+        // are there, with this batch's ids and creation times, and writing again would queue a job a
+        // fast worker has finished meanwhile a second time (an upsert requeues a finished id), or
+        // refuse the batch as a duplicate of itself.
+        if (attempt > 0) {
+          retried = true;
+          if (await this.landed(jobs)) return;
+        }
         if (inTx) await this.db.txOnce((c) => write(c));
         else await write(this.db.direct);
       });
     } catch (err) {
       if (isDuplicate(err)) {
-        if (retried && await this.allQueued(jobs)) return;
+        if (retried && await this.landed(jobs)) return;
         throw await this.duplicateError(jobs, err);
       }
       throw err;
     }
+  }
+
+  /**
+   * Whether this batch's write has committed: a row holds one of its ids with that job's creation time
+   * (the write is all or none, so one is enough; an id reused after its job finished gets the new
+   * creation time only from this write). Runs inside the caller's `recovering`.
+   */
+  private async landed(jobs: QueuedJob[]): Promise<boolean> {
+    const { rows } = await this.db.direct.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.db.s}.jobs AS j JOIN unnest($1::text[], $2::int8[]) AS b(id, created_at) ON j.id = b.id AND j.created_at = b.created_at`,
+      [jobs.map((j) => j.id), jobs.map((j) => j.createdAt)],
+    );
+    return Number(rows[0].n) > 0;
   }
 
   /** The application's client: its transaction decides. Its errors are mapped, never retried. */
@@ -223,11 +243,6 @@ export class PgEnqueue {
       }
       throw pgError(err, `${what} (in the application's transaction)`, this.db.target);
     }
-  }
-
-  private async allQueued(jobs: QueuedJob[]): Promise<boolean> {
-    const { rows } = await this.db.query<{ n: number }>('enqueue', `SELECT count(*) AS n FROM ${this.db.s}.jobs WHERE id = ANY($1::text[]) AND q_state IS NOT NULL`, [jobs.map((j) => j.id)]);
-    return Number(rows[0].n) === jobs.length;
   }
 
   private async duplicateError(jobs: QueuedJob[], cause: unknown): Promise<NuvomError> {

@@ -94,6 +94,36 @@ describe('postgres: enqueue statement shapes', function () {
     });
   }
 
+  for (const size of [1, 3]) {
+    it(`a batch of ${size} whose answer was lost after its commit, one job finished meanwhile, is not queued again (nor refused as a duplicate of itself)`, async () => {
+      const db = queue.db;
+      const raw = db.rawQuery.bind(db);
+      let lose = true;
+      const batch = Array.from({ length: size }, (_, i) => pair([`fast ${i}`]));
+      db.rawQuery = (async (text: string, values?: unknown[]) => {
+        const out = await raw(text, values);
+        if (lose && /INSERT INTO/.test(text)) {
+          lose = false;
+          // A fast worker takes and finishes a job before the producer's retry.
+          db.rawQuery = raw;
+          await finish(batch[0]);
+          throw new Error('Connection terminated unexpectedly');
+        }
+        return out;
+      }) as typeof db.rawQuery;
+      try {
+        await store.enqueue(batch.map((p) => p.job), batch.map((p) => p.record));
+      } finally {
+        db.rawQuery = raw;
+      }
+      expect(lose, 'the write went through the hook').to.equal(false);
+      // The finished job stays finished (a second write would have queued it again: it would run twice).
+      expect((await results.getFull(batch[0].job.id))?.status).to.equal('SUCCESS');
+      expect(await queue.get(batch[0].job.id)).to.equal(null);
+      expect(await queue.qsize()).to.equal(size - 1);
+    });
+  }
+
   it('a batch whose rows share some columns and differ in others stores every row\'s own values', async () => {
     const now = Date.now();
     const batch = [
