@@ -20,13 +20,33 @@ import { KeptConnection } from './kept.ts';
 import { NO_SUCH_RELATION, migrate } from './schema.ts';
 
 /** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
-export function connectionConfig(settings: ConnectionSettings, name = `nuvom:${process.pid}`): Record<string, string | undefined> {
+/**
+ * A server that accepts the TCP connection and never answers (a stalled network, a hung proxy) is
+ * given up on after this long, as a refused one is (the callers retry within RECOVER_MS).
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * The server ends one of nuvom's own sessions left idle inside a transaction this long (its client
+ * stalled or gone without a FIN): its row locks (a schedule's fire, a claim) are released for the
+ * other processes instead of waiting for the server's TCP keepalive (two hours by default). nuvom's
+ * transactions send their statements back to back; the application's own transaction is not touched.
+ */
+export const IDLE_IN_TX_TIMEOUT_MS = 60_000;
+
+/** What every connection of this plugin connects with: the URL (else libpq's PG* variables) and a name telling its process. */
+export function connectionConfig(settings: ConnectionSettings, name = `nuvom:${process.pid}`): Record<string, string | number | boolean | undefined> {
   const v = settings.libpq ?? {};
   // Given explicitly, so that variables from .env count too; an unset one pg reads from process.env.
   const parts = settings.postgresUrl
     ? { connectionString: settings.postgresUrl }
     : { host: v.PGHOST, port: v.PGPORT, database: v.PGDATABASE, user: v.PGUSER, password: v.PGPASSWORD };
-  return { ...parts, options: v.PGOPTIONS, application_name: name };
+  return {
+    ...parts, options: v.PGOPTIONS, application_name: name,
+    // TCP keepalive: a peer gone without a FIN (a cut network, a dead host) is noticed by the OS.
+    keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TX_TIMEOUT_MS,
+  };
 }
 
 /**
@@ -61,7 +81,7 @@ export interface Queryable {
 }
 
 /** A driver error as a NuvomError saying what to fix; `what` is the operation ("claiming jobs"). */
-export function pgError(err: unknown, what: string, target: PgTarget): NuvomError {
+export function pgError(err: unknown, what: string, target: PgTarget, connected = true): NuvomError {
   if (isNuvomError(err)) return err;
   const e = err as { code?: string; message?: string };
   const code = e?.code;
@@ -95,7 +115,12 @@ export function pgError(err: unknown, what: string, target: PgTarget): NuvomErro
   if (/does not support SSL/i.test(m)) {
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} (${target.shown}); node-postgres treats sslmode=prefer and require alike: remove sslmode from the URL, or set sslmode=disable, for a server without SSL`, opts);
   }
+  if (/timeout expired/i.test(m) && !connected) {
+    return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target.shown} did not answer the connection within ${CONNECT_TIMEOUT_MS / 1000} s (${m}); is the server running and reachable, and is ${target.server} right?`, opts);
+  }
   if (isConnectionLost(err)) {
+    // Never connected: the server (or something in between) closed the connection before it was ready.
+    if (!connected) return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: PostgreSQL at ${target.shown} closed the connection before it was ready (${m}); is ${target.server} the server's address, and does nothing in between (a proxy, a firewall) cut it?`, opts);
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target.shown} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
   }
   return new NuvomError('NUVOM_E_STORAGE', `${what}: PostgreSQL error${code ? ` ${code}` : ''}: ${m}`, opts);
@@ -149,7 +174,13 @@ export class PgDb {
       const types = new pg.TypeOverrides();
       types.setTypeParser(20, (v: string) => Number(v)); // int8: epoch ms and counts fit a double
       return (max: number) => {
-        const pool = new pg.Pool({ ...connectionConfig(this.settings), max, types, idleTimeoutMillis: 30_000 });
+        // The connect timeout goes to each connection only: as a pool option it would also fail a
+        // statement that waits more than that for a free connection under load.
+        const { connectionTimeoutMillis, ...config } = connectionConfig(this.settings);
+        const Client = class extends pg.Client {
+          constructor(o?: object) { super({ ...o, connectionTimeoutMillis } as ConstructorParameters<typeof pg.Client>[0]); }
+        };
+        const pool = new pg.Pool({ ...config, max, types, idleTimeoutMillis: 30_000, Client });
         // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
         pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
         return pool;
@@ -274,7 +305,7 @@ export class PgDb {
         return await op(attempt);
       } catch (err) {
         if (isNuvomError(err)) throw err;
-        if (!this.everConnected || !isConnectionLost(err) || Date.now() + wait > deadline) throw pgError(err, what, this.target);
+        if (!this.everConnected || !isConnectionLost(err) || Date.now() + wait > deadline) throw pgError(err, what, this.target, this.everConnected);
         if (attempt === 0) this.logger?.warn(`${what}: the connection to PostgreSQL was lost (${messageOf(err)}); retrying for up to ${RECOVER_MS / 1000} s`);
         await delay(wait);
         wait = Math.min(wait * 2, 1000);

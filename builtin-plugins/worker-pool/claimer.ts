@@ -43,7 +43,7 @@ export function paceAhead(ahead: number, batchSize: number, ended: number, elaps
   return Math.min(batchSize, Math.max(Math.min(batchSize, AHEAD_FLOOR), Math.ceil((ended / elapsed) * AHEAD_MS)));
 }
 
-/** Which jobs of a claim are settled: refused ones (their outcome written), and all once buffered. */
+/** Which jobs of a claim are settled: refused ones (their outcome written; or held here already, or by another worker), and all once buffered. */
 interface Handled {
   refused: Set<string> | null;
   buffered: boolean;
@@ -169,6 +169,46 @@ export class Claimer {
     }
   }
 
+  /**
+   * The jobs of a claim this worker does not hold already. A claim takes jobs whose lease ran out, and
+   * that may be this worker's own (its renewals stalled with its connection): such a job runs, or
+   * waits, here already. It is not started twice; the entry here takes the new attempt and lease,
+   * under which its outcome is written.
+   */
+  private notHereYet(jobs: ClaimedJob[]): ClaimedJob[] {
+    const p = this.p;
+    if (!jobs.some((j) => j.redelivered)) return jobs;
+    const buffered = new Map(p.buffer.map((b) => [b.job.id, b]));
+    return jobs.filter((job) => {
+      if (!job.redelivered) return true;
+      const here = p.inflight.get(job.id) ?? buffered.get(job.id);
+      if (!here) return true;
+      here.job.attempts = job.attempts;
+      here.job.leaseExpiresAt = job.leaseExpiresAt;
+      p.d.logger.warn(`job ${job.id} came back to this worker, which still holds it (its lease ran out while this worker's renewals were held up); it is not started a second time`);
+      return false;
+    });
+  }
+
+  /**
+   * A claim that came back after its leases ran out (its statement held up on a stalled connection,
+   * or retried): another worker may have claimed those jobs since, and this worker's next claim would
+   * take them again. Renewed first; only the jobs still held run.
+   */
+  private async stillHeld(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+    const p = this.p;
+    const t = Date.now();
+    if (!jobs.length || t < jobs[0].leaseExpiresAt - p.s.leaseMarginMs) return jobs;
+    const { held } = await p.store.renew(jobs.map((j) => j.id), p.s.leaseMs);
+    const kept = new Set(held);
+    for (const j of jobs) if (kept.has(j.id)) j.leaseExpiresAt = t + p.s.leaseMs;
+    const lost = jobs.filter((j) => !kept.has(j.id));
+    if (lost.length) {
+      p.d.logger.warn(`a claim came back after its leases had run out (it took ${Math.round((t - jobs[0].leaseExpiresAt + p.s.leaseMs) / 1000)} s); ${lost.length} of its ${jobs.length} job(s) were taken by another worker meanwhile and are not started here: ${lost.slice(0, 5).map((j) => j.id).join(', ')}${lost.length > 5 ? ', ...' : ''}`);
+    }
+    return lost.length ? jobs.filter((j) => kept.has(j.id)) : jobs;
+  }
+
   /** Fails a job that cannot run here, at once (no attempt runs). */
   private refuse(job: ClaimedJob, args: unknown[], message: string, now: number, final: boolean): Promise<void> {
     const j = final ? { ...job, options: { ...job.options, maxRetries: 0 } } : job;
@@ -179,16 +219,22 @@ export class Claimer {
    * Decodes claimed jobs, fails those that cannot run here, buffers the rest (the claim recorded them RUNNING).
    * `handled` tells which jobs have their outcome written or reached the buffer.
    */
-  private async prepare(jobs: ClaimedJob[], handled: Handled): Promise<void> {
+  private async prepare(claimed: ClaimedJob[], handled: Handled): Promise<void> {
     const p = this.p;
     const { bus, serializer, registry } = p.d;
+    const jobs = await this.stillHeld(this.notHereYet(claimed));
+    // The others are not given back on an error below: this worker runs them already, or another holds them.
+    if (jobs.length < claimed.length) {
+      const kept = new Set(jobs.map((j) => j.id));
+      for (const j of claimed) if (!kept.has(j.id)) (handled.refused ??= new Set()).add(j.id);
+    }
     const now = Date.now();
     const ready: Buffered[] = [];
     /** The job of this claim given a last run alone, and the ones past the cap that wait for theirs (given back). */
     let lastChance: Buffered | null = null;
     const later: Array<{ job: ClaimedJob; args: unknown[] }> = [];
     const redelivered = listened(bus.hooks.jobRedelivered);
-    const claimed = listened(bus.hooks.jobClaimed);
+    const claimedHeard = listened(bus.hooks.jobClaimed);
     for (const job of jobs) {
       // The queue says this claim follows a lease that ran out (a worker died, hung or lost it).
       if (job.redelivered && redelivered) {
@@ -239,7 +285,7 @@ export class Claimer {
         continue;
       }
       ready.push({ job, args, moduleUrl: ref.moduleUrl, exportName: ref.exportName });
-      if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
+      if (claimedHeard) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
     }
     if (lastChance !== null || later.length) {
       // Whatever this process holds unstarted goes back to the queue, its attempt taken back, and is
@@ -254,7 +300,7 @@ export class Claimer {
       p.lastChance = job.id;
       p.suspects.add(job.id);
       ready.push(lastChance);
-      if (claimed) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
+      if (claimedHeard) bus.emit('jobClaimed', { jobId: job.id, taskName: job.taskName, attempt: job.attempts, at: now, workerId: p.id });
     }
     // The claim wrote the RUNNING records (JobStore.claim).
     for (const b of ready) p.buffer.push(b);

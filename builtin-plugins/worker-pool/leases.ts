@@ -23,6 +23,7 @@ export class LeaseKeeper {
   /** A cancel check is running, or one is due (coalesced: at most one per CANCEL_CHECK_MIN_MS). */
   private cancelCheck: 'idle' | 'running' | 'due' = 'idle';
   private lastCancelCheck = 0;
+  private renewing = false;
 
   constructor(private readonly p: PoolState) {}
 
@@ -64,9 +65,13 @@ export class LeaseKeeper {
 
   async renew(): Promise<void> {
     const p = this.p;
+    // One renewal at a time: on a stalled connection they would pile up, each holding a pool request,
+    // and all answer at once (one "lost the lease" line per job per renewal).
+    if (this.renewing) return;
     const ids = [...p.inflight.keys()];
     for (const b of p.buffer) ids.push(b.job.id);
     if (!ids.length) return;
+    this.renewing = true;
     try {
       const t = Date.now();
       const { held, cancelled } = await p.store.renew(ids, p.s.leaseMs);
@@ -89,6 +94,8 @@ export class LeaseKeeper {
     } catch (err) {
       p.store.failed('renew', err);
       p.d.logger.warn(`lease renewal failed: ${messageOf(err)}; retrying`);
+    } finally {
+      this.renewing = false;
     }
   }
 

@@ -4,7 +4,7 @@
  * unstarted. Reads the hosts' messages and passes outcomes on to the endings (endings.ts).
  * Must never: send a job to a host that is not open; start a job's timer before its host is ready.
  */
-import type { JobError } from '../../sdk/plugin.ts';
+import { messageOf, type JobError } from '../../sdk/plugin.ts';
 import { Deadlines } from './deadlines.ts';
 import { listened } from './outcomes.ts';
 import type { FromThread, RunBatch } from './protocol.ts';
@@ -71,7 +71,16 @@ export class Slots {
     for (const t of p.threads) if (t.open) open++;
     let topping: SlotHost | null = null;
     const told = listened(p.d.bus.hooks.jobStarted);
+    const now = Date.now();
+    let expired: Buffered[] | null = null;
     while (p.buffer.length && !p.stopping) {
+      // A lease that ran out while the job waited here (this worker stalled or starved past its
+      // renewals): another worker may have taken the job, so it does not start here; it goes back
+      // to the queue unless another worker holds it (as the buffer does at shutdown).
+      if (now >= p.buffer[0].job.leaseExpiresAt) {
+        (expired ??= []).push(p.buffer.shift()!);
+        continue;
+      }
       const suspect = p.suspects.size > 0 && p.suspects.has(p.buffer[0].job.id);
       const thread = this.pickThread(suspect);
       if (!thread) break;
@@ -100,6 +109,11 @@ export class Slots {
       if (last) break;
     }
     for (const [thread, batch] of batches) thread.send(batch);
+    if (expired) {
+      const ids = expired.map((b) => b.job.id);
+      p.d.logger.warn(`the lease of ${ids.length} job(s) ran out before they started here (this worker was stalled or starved past its lease renewals); another worker may run them, so they are not started here: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}`);
+      p.track(p.parts.endings.giveBackUnstarted(expired).catch((err: unknown) => p.d.logger.warn(`could not return ${ids.length} job(s) whose lease ran out to the queue: ${messageOf(err)}; they come back when their leases expire`)));
+    }
   }
 
   /** A job took a slot of its host: its timer starts (once the host is ready) and jobStarted fires. */

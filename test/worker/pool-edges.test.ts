@@ -78,6 +78,80 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('a claim that comes back after its leases ran out renews them first, and no job starts twice (the worker\'s next claim would take them back)', async () => {
+    const client = await testClient({ config: { visibilityTimeoutSecs: 1 } });
+    const store = client.kernel.resolve('jobStore');
+    const claim = store.claim.bind(store);
+    const renew = store.queue.renew.bind(store.queue);
+    let held = true;
+    let renewals = Promise.resolve();
+    store.claim = async (o) => {
+      const jobs = await claim(o);
+      if (held && jobs.length) {
+        // The claim committed, its answer held up past the lease (a stalled connection); the
+        // renewals on the same connection come after it, and a new job makes the worker claim again.
+        held = false;
+        await new Promise((r) => setTimeout(r, o.leaseMs + 300));
+        renewals = new Promise((r) => setTimeout(r, 600));
+        await t.slow.delay(10);
+      }
+      return jobs;
+    };
+    store.queue.renew = async (...a: Parameters<typeof renew>) => { await renewals; return renew(...a); };
+    const starts = new Map<string, number>();
+    client.kernel.hooks.jobStarted.tap('test', (e) => { starts.set(e.jobId, (starts.get(e.jobId) ?? 0) + 1); });
+    const hs = await t.slow.map([[800], [800], [800]]);
+    const worker = await client.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      for (const h of hs) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS' });
+      expect(held, 'the claim went through the hook').to.equal(false);
+      expect(hs.map((h) => starts.get(h.id))).to.deep.equal([1, 1, 1]);
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
+  it('does not start a buffered job whose lease ran out while it waited (another worker may run it): it goes back, and runs once', async () => {
+    const client = await testClient({ config: { visibilityTimeoutSecs: 1 } });
+    const store = client.kernel.resolve('jobStore');
+    const [first, second, waiting] = await t.slow.map([[1500], [1500], [10]]);
+    // The renewals that would keep the waiting job's lease are held up (a stalled connection); the
+    // running jobs' own checks before their outcome go through.
+    const renew = store.queue.renew.bind(store.queue);
+    let stalled = true;
+    store.queue.renew = async (...a: Parameters<typeof renew>) => {
+      while (stalled && a[0].includes(waiting.id)) await new Promise((r) => setTimeout(r, 20));
+      return renew(...a);
+    };
+    // So are the claims after the first (they would take the expired jobs back, with a fresh lease).
+    const claim = store.claim.bind(store);
+    let claims = 0;
+    store.claim = async (o) => {
+      while (stalled && claims > 0) await new Promise((r) => setTimeout(r, 20));
+      claims++;
+      return claim(o);
+    };
+    const starts: string[] = [];
+    client.kernel.hooks.jobStarted.tap('test', (e) => { starts.push(e.jobId); });
+    // Two threads: a job waiting for a slot stays in the pool's buffer (one thread alone would get it in its backlog).
+    const worker = await client.startWorker({ threads: 2, concurrency: 1 });
+    try {
+      await settled(client, first.id);
+      await settled(client, second.id);
+      await waitFor(() => client.logLines.some((l) => l.includes('ran out before they started here') && l.includes(waiting.id)), { what: 'the expired job to be set aside' });
+      expect(starts).to.not.include(waiting.id);
+      stalled = false;
+      // Given back to the queue, it is claimed again and runs, once.
+      expect(await settled(client, waiting.id)).to.include({ status: 'SUCCESS' });
+      expect(starts.filter((id) => id === waiting.id)).to.have.length(1);
+    } finally {
+      stalled = false;
+      await worker.stop();
+      await client.close();
+    }
+  });
+
   it('stopped while a claim is on its way, gives that claim\'s jobs back to the queue at once, their attempt not spent', async () => {
     const client = await testClient();
     const store = client.kernel.resolve('jobStore');
