@@ -25,7 +25,7 @@ export function addMigrateCommand(program: Command, ctx: PluginContext, settings
       try {
         await client.connect();
       } catch (err) {
-        const e = pgError(err, 'nuvom migrate: connecting', target);
+        const e = pgError(err, 'nuvom migrate: connecting', target, false);
         // Run in a project that is not on PostgreSQL (yet): say where the settings go.
         const c = ctx.config as { queueBackend?: string; resultBackend?: string; schedulerBackend?: string };
         if (!s.postgresUrl && ![c.queueBackend, c.resultBackend, c.schedulerBackend].includes('postgres')) {

@@ -201,7 +201,7 @@ export class PgDb {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw pgError(err, 'connecting', this.target);
+      throw pgError(err, 'connecting', this.target, this.everConnected);
     }
     const onError = (): void => undefined; // as in txOnce: a cut mid-migration fails the next statement instead
     client.on('error', onError);

@@ -25,11 +25,13 @@ async function versionOf(s: ConnectionSettings): Promise<number> {
   const pg = await loadPg();
   const client = new pg.Client(connectionConfig(s));
   client.on('error', () => undefined); // a cut connection fails the statement instead
+  let connected = false;
   try {
     await client.connect();
+    connected = true;
     return await schemaVersion(client, s.postgresSchema);
   } catch (err) {
-    throw pgError(err, 'checking the nuvom schema', target);
+    throw pgError(err, 'checking the nuvom schema', target, connected);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -53,7 +55,7 @@ export function postgresHealth(settings: () => ConnectionSettings): StorageHealt
         try {
           await client.connect();
         } catch (err) {
-          return { findings: [finding('postgres-connection', 'FAIL', messageOf(pgError(err, 'connecting', target)), 'start the server or fix the setting named above, then run doctor again')], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
+          return { findings: [finding('postgres-connection', 'FAIL', messageOf(pgError(err, 'connecting', target, false)), 'start the server or fix the setting named above, then run doctor again')], jobChecks: { skip: 'skipped: fix the storage problem above first', level: 'warn' } };
         }
         let version: number;
         try {

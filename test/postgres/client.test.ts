@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, inTransaction, isNuvomError, type Client } from '../../sdk/index.ts';
@@ -256,6 +257,29 @@ describe('postgres: connections, migrations and errors', function () {
       expect(err.message, 'the password leaked into the message').not.to.contain('secret');
     } finally {
       await q.close();
+    }
+  });
+
+  it('a server that closes the connection before it is ready, or never answers, is NUVOM_E_STORAGE_UNREACHABLE saying so (not a lost connection, not a hang)', async () => {
+    const sockets = new Set<net.Socket>();
+    const closing = net.createServer((c) => c.destroy());
+    const silent = net.createServer((c) => { sockets.add(c); });
+    await Promise.all([closing, silent].map((srv) => new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))));
+    const url = (srv: net.Server) => `postgres://postgres@127.0.0.1:${(srv.address() as net.AddressInfo).port}/test`;
+    const qa = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: url(closing) } });
+    const qb = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: url(silent) } });
+    try {
+      const a = await expectCode(qa.qsize(), 'NUVOM_E_STORAGE_UNREACHABLE', /closed the connection before it was ready/);
+      expect(a.message).not.to.contain('not regained');
+      const t0 = Date.now();
+      await expectCode(qb.qsize(), 'NUVOM_E_STORAGE_UNREACHABLE', /did not answer the connection within 10 s/);
+      expect(Date.now() - t0).to.be.below(25_000);
+    } finally {
+      await qa.close();
+      await qb.close();
+      for (const c of sockets) c.destroy();
+      closing.close();
+      silent.close();
     }
   });
 
