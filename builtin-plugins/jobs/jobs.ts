@@ -279,6 +279,25 @@ export class Jobs implements JobsService {
     return this.d.resultStore.stats(sinceMs ?? this.d.clock.now() - 60_000);
   }
 
+  /**
+   * The record, read for result(): a read that has not answered a second past the deadline (a stalled
+   * connection) ends the wait, as the timeout says, instead of holding it for as long as the store does.
+   */
+  private async readWithin(id: string, deadline: number, timeoutSecs: number | undefined): Promise<JobRecord | null> {
+    const read = this.d.resultStore.getFull(id);
+    if (deadline === Infinity) return read;
+    read.catch(() => undefined); // given up on below: its late failure is nobody's
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}": the result store did not answer within ${timeoutSecs}s (is its database reachable?); the job goes on in the queue`)), Math.max(0, deadline - Date.now()) + 1000);
+    });
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async waitForResult(id: string, opts: ResultOptions = {}): Promise<unknown> {
     const t = opts.timeoutSecs;
     if (t !== undefined && (typeof t !== 'number' || !(t >= 0))) {
@@ -300,7 +319,7 @@ export class Jobs implements JobsService {
     try {
       for (;;) {
         if (this.closed) throw new NuvomError('NUVOM_E_CLIENT_CLOSED', `the client was closed while result() waited for job "${id}"; the job goes on in the queue: read it later with getJob() from an open client`);
-        const rec = await this.d.resultStore.getFull(id);
+        const rec = await this.readWithin(id, deadline, opts.timeoutSecs);
         if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);
         if (rec.status === 'SUCCESS') return rec.result ?? undefined;
         if (rec.status === 'FAILED') throw toError(rec.error ?? { name: 'Error', message: 'the job failed', stack: null }, id);

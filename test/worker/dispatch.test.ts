@@ -81,6 +81,22 @@ describe('dispatch (no worker running)', () => {
     expect(err.message).to.contain('is a worker running?');
   });
 
+  it('gives up after the asked time even when the result store does not answer (a stalled connection)', async () => {
+    const h = await t.add.delay(1, 1);
+    const store = client.kernel.resolve('resultStore');
+    const getFull = store.getFull.bind(store);
+    store.getFull = () => new Promise(() => undefined); // never answers
+    try {
+      const t0 = Date.now();
+      const err = await h.result({ timeoutSecs: 0.2 }).catch((e) => e);
+      expect(err.code).to.equal('NUVOM_E_RESULT_TIMEOUT');
+      expect(err.message).to.contain('the result store did not answer within 0.2s');
+      expect(Date.now() - t0).to.be.below(5_000);
+    } finally {
+      store.getFull = getFull;
+    }
+  });
+
   it('refuses a result() timeout that is not a number of seconds, instead of waiting forever', async () => {
     const h = await t.add.delay(1, 1);
     const err = await h.result({ timeoutSecs: 'x' as unknown as number }).catch((e) => e);
