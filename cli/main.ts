@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import defaultPreset from '../presets/default/index.ts';
 import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, resolvePreset, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
-import { checkReadOnly, warnInProcess } from './read-only.ts';
+import { checkReadOnly, commandWords, warnInProcess } from './read-only.ts';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -63,6 +63,11 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       .exitOverride()
       .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
     kernel.hooks.cli.call({ program });
+    // `nuvom help <command>`: commander prints the whole help for a name it does not know, and says nothing of it.
+    const [first, second] = commandWords(argv);
+    if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second || c.aliases().includes(second))) {
+      throw new NuvomError('NUVOM_E_USAGE', `unknown command "${second}"; \`nuvom --help\` lists the commands`);
+    }
     if (argv.length === 0) {
       program.outputHelp({ error: true });
       return 2;

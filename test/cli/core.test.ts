@@ -38,6 +38,12 @@ describe('cli: the other commands keep the same output discipline', function () 
     expect(commands.filter((c) => !new RegExp(`^### nuvom ${c}\\b`, 'm').test(doc))).to.deep.equal([]);
   });
 
+  it('help with an unknown command says so (exit 2) instead of printing the whole help', async () => {
+    failedWith(await nuvom(p, ['help', 'nope']), 2, 'error: unknown command "nope"; `nuvom --help` lists the commands (NUVOM_E_USAGE)');
+    const known = await nuvom(p, ['help', 'stats']);
+    expect([known.code, known.stdout.split('\n')[0]]).to.deep.equal([0, 'Usage: nuvom stats [options]']);
+  });
+
   it('version prints the version alone', async () => {
     const r = await nuvom(p, ['version']);
     expect(r).to.deep.include({ code: 0, stdout: `${VERSION}\n`, stderr: '' });

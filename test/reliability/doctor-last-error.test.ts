@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { checkLastStorageError, LAST_ERROR_FILE } from '../../builtin-plugins/doctor/last-error.ts';
+import { bytes } from '../../builtin-plugins/doctor/report.ts';
 import type { NuvomConfig } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, tempProject } from '../helpers/tmp.ts';
 
@@ -42,5 +43,11 @@ describe('doctor: the last storage error a worker recorded', () => {
 
   it('keeps FAIL for a recent error of a worker on another host (its liveness is not known here)', () => {
     expect(checkLastStorageError(withRecord(999_999_999, 'another-host')).level).to.equal('FAIL');
+  });
+});
+
+describe('doctor: sizes', () => {
+  it('writes a size in the largest unit it reaches (a 250 GB disk was "258019.6 MB")', () => {
+    expect([bytes(512), bytes(1536), bytes(3.5 * 2 ** 20), bytes(258019.6 * 2 ** 20), bytes(3 * 2 ** 40)]).to.deep.equal(['512 B', '1.5 KB', '3.5 MB', '252.0 GB', '3.0 TB']);
   });
 });
