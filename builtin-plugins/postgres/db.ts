@@ -249,10 +249,12 @@ export class PgDb {
     await this.listener?.close();
     await this.opened?.catch(() => undefined);
     this.kept?.close();
-    if (this.pool) await serveWaiting(this.pool, this.closedError());
-    await this.pool?.end().catch(() => undefined);
-    if (this.claimPool) await serveWaiting(this.claimPool, this.closedError());
-    await this.claimPool?.end().catch(() => undefined);
+    // One bound for the whole close: requests still waiting are refused, statements still running are cut.
+    const deadline = Date.now() + CLOSE_WAIT_MS;
+    if (this.pool) await serveWaiting(this.pool, this.closedError(), deadline);
+    if (this.pool) await endWithin(this.pool, deadline);
+    if (this.claimPool) await serveWaiting(this.claimPool, this.closedError(), deadline);
+    if (this.claimPool) await endWithin(this.claimPool, deadline);
   }
 
   /** The most connections the pool opens (NUVOM_POSTGRES_POOL_SIZE). */
@@ -277,8 +279,24 @@ const CLOSE_WAIT_MS = 10_000;
  * served before the pool ends: pg-pool's end() would leave them unanswered for ever (their callers
  * hang). Past CLOSE_WAIT_MS (a server that stopped answering) they are refused with `refusal`.
  */
-async function serveWaiting(pool: Pool, refusal: Error): Promise<void> {
-  const deadline = Date.now() + CLOSE_WAIT_MS;
+/**
+ * Ends `pool`, waiting until `deadline` for the statements still running on its connections; a
+ * connection whose statement has not answered by then (a stalled network) is destroyed, which fails
+ * that statement, so close() never waits for the OS to notice a dead peer.
+ */
+async function endWithin(pool: Pool, deadline: number): Promise<void> {
+  const ended = pool.end().catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([ended.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), Math.max(0, deadline - Date.now())); })]);
+  clearTimeout(timer);
+  if (!late) return;
+  // pg-pool's clients (a private field of pg-pool 3), each with its socket.
+  const clients = (pool as unknown as { _clients?: Array<{ connection?: { stream?: { destroy(): void } } }> })._clients ?? [];
+  for (const c of clients) c.connection?.stream?.destroy();
+  await ended;
+}
+
+async function serveWaiting(pool: Pool, refusal: Error, deadline: number): Promise<void> {
   while (pool.waitingCount > 0 && Date.now() < deadline) await delay(5);
   // pg-pool's queue of waiting requests (PendingItem: a callback taking an error first).
   const waiting = (pool as unknown as { _pendingQueue?: Array<{ callback: (err: Error) => void }> })._pendingQueue;

@@ -101,6 +101,11 @@ export class Listener {
     await this.connecting?.catch(() => undefined);
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => undefined);
+    // end() waits for the server to close the socket: not on a stalled network (after 10 s, destroyed).
+    const ended = c?.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([Promise.resolve(ended).then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 10_000); })]);
+    clearTimeout(timer);
+    if (late) (c as unknown as { connection?: { stream?: { destroy(): void } } } | null)?.connection?.stream?.destroy();
   }
 }

@@ -283,6 +283,41 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('close() ends within its bound when a statement hangs on a stalled network (the statement fails)', async () => {
+    // A proxy to the real server that stops forwarding on demand, keeping its sockets open (no FIN, no RST).
+    let stalled = false;
+    const pairs: net.Socket[] = [];
+    const target = new URL(PG_URL);
+    const proxy = net.createServer((c) => {
+      const up = net.connect(Number(target.port || 5432), target.hostname);
+      pairs.push(c, up);
+      c.on('data', (d) => { if (!stalled) up.write(d); });
+      up.on('data', (d) => { if (!stalled) c.write(d); });
+      for (const [a, b] of [[c, up], [up, c]]) { a.on('error', () => b.destroy()); a.on('close', () => b.destroy()); }
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = new URL(PG_URL);
+    url.port = String((proxy.address() as net.AddressInfo).port);
+    const schema = schemaName();
+    const q = new PgQueue({ settings: { ...settingsFor(schema), postgresUrl: url.toString() } });
+    try {
+      expect(await q.qsize()).to.equal(0);
+      stalled = true;
+      // Statements in flight on every connection (the kept one and the pool's).
+      const hung = Array.from({ length: 12 }, () => q.qsize().then(() => 'answered', (e: unknown) => `failed: ${(e as Error).message}`));
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      await q.close();
+      // CLOSE_WAIT_MS (10 s), and a little.
+      expect(Date.now() - t0).to.be.below(13_000);
+      for (const h of hung) expect(await h).to.match(/^failed: /);
+    } finally {
+      for (const sock of pairs) sock.destroy();
+      proxy.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('a missing database is NUVOM_E_STORAGE_UNREACHABLE saying to create it', async () => {
     const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: 'postgres://postgres@127.0.0.1:5432/nuvom_no_such_db' } });
     try {
