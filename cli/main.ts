@@ -51,9 +51,6 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     // The default preset, less what `[preset] disable` leaves out (never imported).
     const preset = await resolvePreset(defaultPreset, { disable: config.presetDisable });
     kernel = await bootKernel({ config, preset, logger });
-    // After boot (which checks the backends' names, and opens no store: services build lazily).
-    await checkReadOnly(argv, kernel.config, (token) => kernel!.healthOf(token));
-    warnInProcess(argv, (token) => kernel!.healthOf(token), logger);
     const program = new Command('nuvom')
       .description('nuvom: background jobs for Node.js and TypeScript, embedded SQLite by default')
       .option('--cwd <dir>', 'project directory whose configuration is used (default: the nearest folder with a package.json or .nuvom/, from the current directory up)')
@@ -63,6 +60,13 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       .exitOverride()
       .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
     kernel.hooks.cli.call({ program });
+    // After boot (which checks the backends' names, and opens no store: services build lazily) and
+    // after the command's options parsed (a bad option is a usage error first), before it runs.
+    const booted = kernel;
+    program.hook('preAction', async () => {
+      await checkReadOnly(argv, booted.config, (token) => booted.healthOf(token));
+      warnInProcess(argv, (token) => booted.healthOf(token), logger);
+    });
     // `nuvom help <command>`: commander prints the whole help for a name it does not know, and says nothing of it.
     const [first, second] = commandWords(argv);
     if (first === 'help' && second !== undefined && !program.commands.some((c) => c.name() === second || c.aliases().includes(second))) {

@@ -25,6 +25,8 @@ const READ_ONLY: ReadonlyArray<{ words: string[]; store: 'resultStore' | 'schedu
   { words: ['cancel'], store: 'resultStore', acts: true },
   { words: ['schedule', 'list'], store: 'scheduleStore' },
   { words: ['schedule', 'cancel'], store: 'scheduleStore', acts: true },
+  // Shows and acts on what exists: a mistyped schema or folder would show an empty, healthy-looking dashboard.
+  { words: ['dashboard'], store: 'resultStore', acts: true },
 ];
 
 /** Global options that take a value: their value is not a command word. */

@@ -14,7 +14,7 @@ import { aboutOf } from './about.ts';
 import { insightsOf } from './insights.ts';
 import { listPage, parseJobsQuery } from './listing.ts';
 import { PAGE_HTML } from './page.ts';
-import { authorized, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
+import { authorized, hostOf, isLoopback, newCsrfToken, postRefusal, type DashboardAuth } from './security.ts';
 import { workersOf, type DashboardSource } from './source.ts';
 import { Paced, pollDelay, type Clock } from './pacing.ts';
 
@@ -24,6 +24,13 @@ export interface DashboardOptions {
   auth?: DashboardAuth;
   /** Refuse every action (retry, cancel) with 403. */
   readOnly?: boolean;
+  /**
+   * Serve only requests whose Host header names a loopback address (localhost, 127.x, [::1]): what
+   * `nuvom dashboard` sets when it listens on loopback without credentials, so that a web page whose
+   * name was rebound to 127.0.0.1 (DNS rebinding) cannot read or act through the operator's browser.
+   * A dashboard mounted in an application (behind its own name and auth) leaves it off.
+   */
+  loopbackHostsOnly?: boolean;
   /**
    * Interval of the change stream's polling of stats, in ms (default 2000); a poll that took t ms
    * waits at least 10 x t before the next (docs/dashboard.md, "Load on the store").
@@ -55,7 +62,7 @@ const HOUR = 3_600_000, DAY = 86_400_000;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
   res.end(text);
 }
 const fail = (res: ServerResponse, status: number, code: string, message: string) => send(res, status, { error: { code, message } });
@@ -162,7 +169,9 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     if (path === '' || path === '/' || path.startsWith('/jobs') || path === '/failures' || path === '/schedules' || path === '/workers' || path === '/plugins') {
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
-        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
+        // No framing (clickjacking: a page of another site that frames the dashboard and lures a click on "retry").
+        'content-security-policy': "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+        'x-frame-options': 'DENY',
         ...(auth.token && url.searchParams.get('token') ? { 'set-cookie': `nuvom_dashboard_token=${encodeURIComponent(auth.token)}; HttpOnly; SameSite=Strict; Path=${base || '/'}` } : {}),
       });
       res.end(PAGE_HTML.replace('__BASE__', JSON.stringify(base)).replace('__CSRF__', JSON.stringify(csrf)).replace('__RO__', String(!!opts.readOnly)));
@@ -199,6 +208,9 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     if (base && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
       if (next) return next();
       return fail(res, 404, 'NUVOM_E_USAGE', `the dashboard is mounted at ${base}/`);
+    }
+    if (opts.loopbackHostsOnly && !isLoopback(hostOf(req.headers.host))) {
+      return fail(res, 403, 'NUVOM_E_DASHBOARD_FORBIDDEN', `this dashboard answers only to a loopback address (http://127.0.0.1:<port>/), not to Host "${req.headers.host ?? ''}": set credentials (token, or user and password) to reach it under another name`);
     }
     if (!authorized(req, auth, url)) {
       res.setHeader('www-authenticate', auth.basic ? 'Basic realm="nuvom dashboard"' : 'Bearer');

@@ -22,6 +22,14 @@ const same = (a: string, b: string) => {
 
 export const newCsrfToken = () => randomBytes(24).toString('base64url');
 
+/** The host name of a Host header, without its port ("[::1]:9160" -> "[::1]"). */
+export function hostOf(header: string | undefined): string {
+  const h = (header ?? '').trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 ? h.slice(0, colon) : h;
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -46,8 +54,8 @@ export function authorized(req: IncomingMessage, auth: DashboardAuth, url: URL):
   const h = req.headers.authorization ?? '';
   if (auth.token) {
     if (h.startsWith('Bearer ') && same(h.slice(7), auth.token)) return true;
-    const c = cookie(req, 'nuvom_dashboard_token') ?? url.searchParams.get('token');
-    if (c && same(c, auth.token)) return true;
+    // The URL's token first: a cookie left from an older token must not hide a new one.
+    for (const c of [url.searchParams.get('token'), cookie(req, 'nuvom_dashboard_token')]) if (c && same(c, auth.token)) return true;
   }
   if (auth.basic && h.startsWith('Basic ')) {
     const [user, ...pw] = Buffer.from(h.slice(6), 'base64').toString('utf8').split(':');

@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NuvomError } from '../../sdk/plugin.ts';
 import { dashboardHandler } from './handler.ts';
-import { checkBind } from './security.ts';
+import { checkBind, isLoopback } from './security.ts';
 import type { DashboardSettings } from './settings.ts';
 import type { DashboardSource } from './source.ts';
 
@@ -15,7 +15,9 @@ export interface RunningDashboard { url: string; close(): Promise<void> }
 
 export async function serveDashboard(src: DashboardSource, s: DashboardSettings, basePath = ''): Promise<RunningDashboard> {
   checkBind(s.host, s.auth);
-  const handler = dashboardHandler(src, { basePath, auth: s.auth, readOnly: s.readOnly });
+  // On loopback without credentials, only loopback names reach it (DNS rebinding: docs/dashboard.md, Security).
+  const loopbackHostsOnly = isLoopback(s.host) && !s.auth.token && !s.auth.basic;
+  const handler = dashboardHandler(src, { basePath, auth: s.auth, readOnly: s.readOnly, loopbackHostsOnly });
   const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'

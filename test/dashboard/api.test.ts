@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient, type Client } from '../../sdk/index.ts';
 import { dashboardHandler, serveDashboard, type DashboardHandler } from '../../builtin-plugins/dashboard/index.ts';
@@ -185,6 +185,43 @@ describe('dashboard: JSON API over a SQLite store', function () {
       expect((await fetch(`${t.url}/api/stats`, { headers: { authorization: 'Bearer s3cret' } })).status).to.equal(404);
       const page = await fetch(`${t.url}/admin/jobs/`, { headers: { authorization: 'Bearer s3cret' } });
       expect(await page.text()).to.contain('const BASE = "/admin/jobs"');
+    } finally { await t.close(); }
+  });
+
+  it('nuvom dashboard on loopback without credentials answers only to loopback names (DNS rebinding), and no page may be framed', async () => {
+    const s = await serveDashboard(client, { host: '127.0.0.1', port: 0, readOnly: false, auth: {} });
+    const port = new URL(s.url).port;
+    // A page whose name was rebound to 127.0.0.1 sends its own name as Host (fetch cannot set Host: node:http can).
+    const withHost = (host: string, path = '/api/stats') => new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => { res.resume(); resolve({ status: res.statusCode!, headers: res.headers }); }).on('error', reject).end();
+    });
+    try {
+      expect((await withHost(`attacker.example:${port}`)).status).to.equal(403);
+      expect((await withHost(`attacker.example:${port}`, '/api/csrf')).status).to.equal(403);
+      for (const h of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) expect((await withHost(h)).status, h).to.equal(200);
+      const page = await withHost(`127.0.0.1:${port}`, '/');
+      expect(page.headers['x-frame-options']).to.equal('DENY');
+      expect(page.headers['content-security-policy']).to.contain("frame-ancestors 'none'");
+    } finally {
+      await s.close();
+    }
+    // With credentials (reachable under other names), the Host is not checked.
+    const t = await serveDashboard(client, { host: '127.0.0.1', port: 0, readOnly: false, auth: { token: 'tk' } });
+    try {
+      const r = await new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port: new URL(t.url).port, path: '/api/stats', headers: { host: 'jobs.internal', authorization: 'Bearer tk' } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject).end();
+      });
+      expect(r).to.equal(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a cookie left from an older token does not hide the new one in the URL', async () => {
+    const t = await mount(client, { auth: { token: 'new-token' } });
+    try {
+      const r = await fetch(`${t.url}/?token=new-token`, { headers: { cookie: 'nuvom_dashboard_token=old-token' } });
+      expect(r.status).to.equal(200);
     } finally { await t.close(); }
   });
 

@@ -13,6 +13,9 @@ describe('nuvom workers and GET /api/workers over a real runworker process (SQLi
 
   before(async () => {
     p = project({ '.nuvom_plugins.toml': PLUGINS });
+    // The dashboard shows an existing database (it creates none): a burst run makes it.
+    const made = await nuvom(p, ['runworker', '--burst']);
+    expect(made.code, made.stderr).to.equal(0);
     const d = start(p, ['dashboard', '--port', '0']);
     dashboardUrl = (await waitFor(() => /nuvom dashboard at (\S+)/.exec(d.output.stdout)?.[1], { timeoutMs: 60_000, what: `the dashboard's URL (stderr: ${d.output.stderr})` }));
   });
