@@ -9,7 +9,7 @@
  */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>nuvom dashboard</title>
+<title>nuvom dashboard</title><link rel="icon" href="data:,">
 <style>
 :root { color-scheme: light dark; --bg:#fff; --fg:#1b1f24; --mute:#6a737d; --line:#d8dee4; --bad:#c62828; --ok:#2e7d32; --acc:#0b61c4; }
 @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --mute:#8b949e; --line:#30363d; --bad:#f85149; --ok:#3fb950; --acc:#58a6ff; } }
@@ -112,7 +112,12 @@ async function failures() {
   const groups = new Map();
   for (const r of page.jobs) { const k = r.taskName + '\\u0000' + ((r.error && r.error.message) || '').split('\\n')[0]; if (!groups.has(k)) groups.set(k, []); groups.get(k).push(r); }
   return [el('h2', {}, 'Failures'), table(['task', 'error', 'jobs', ''], [...groups.values()].map((g) => [g[0].taskName, ((g[0].error && g[0].error.message) || '').split('\\n')[0], g.length,
-    READONLY ? '' : el('button', { on: { click: async () => { for (const r of g) await api('/api/jobs/' + encodeURIComponent(r.id) + '/retry', { method: 'POST', headers: { 'x-nuvom-csrf': CSRF } }).catch(() => {}); render(); } } }, 'retry all')]))];
+    READONLY ? '' : el('button', { on: { click: async () => {
+      const refused = [];
+      for (const r of g) await api('/api/jobs/' + encodeURIComponent(r.id) + '/retry', { method: 'POST', headers: { 'x-nuvom-csrf': CSRF } }).catch((e) => { refused.push(r.id + ': ' + e.message); });
+      if (refused.length) alert(refused.length + ' of ' + g.length + ' could not be retried:\\n' + refused.slice(0, 5).join('\\n'));
+      render();
+    } } }, 'retry all')]))];
 }
 async function schedules() {
   const s = await api('/api/schedules');
@@ -120,6 +125,7 @@ async function schedules() {
     if (!confirm('Cancel the schedule of ' + e.taskName + '? It will not fire again.')) return;
     try { await api('/api/schedules/' + encodeURIComponent(e.id) + '/cancel', { method: 'POST', headers: { 'x-nuvom-csrf': CSRF } }); render(); } catch (err) { alert(err.message); }
   } } }, 'cancel');
+  if (!s.schedules.length) return [el('h2', {}, 'Schedules'), el('p', { class: 'mute' }, 'no schedules: make one with task.schedule() (docs/scheduling.md)')];
   return [el('h2', {}, 'Schedules'), table(['id', 'task', 'trigger', 'status', 'next', 'last', ''], s.schedules.map((e) => [e.id.startsWith('key:') ? e.id : e.id.slice(0, 8), e.taskName, (e.cron ? e.cron + (e.timezone ? ' (' + e.timezone + ')' : '') : '') || (e.everySecs ? 'every ' + e.everySecs + 's' : 'once'),
     el('span', { 'data-schedule-status': e.status }, e.status), e.nextRunAt || '-', e.lastRunAt || '-', e.status === 'ACTIVE' && !READONLY ? cancel(e) : '']))];
 }
@@ -156,11 +162,25 @@ function live() {
   if (document.hidden) { if (es) { es.close(); es = null; document.getElementById('live').textContent = 'paused'; } return; }
   if (es) return;
   es = new EventSource(BASE + '/api/stream');
-  es.addEventListener('stats', () => { document.getElementById('live').textContent = 'live'; render(); });
+  es.addEventListener('stats', () => {
+    document.getElementById('live').textContent = 'live';
+    // Not while the user types in a form of the page (a filter): the next change redraws it.
+    const a = document.activeElement;
+    if (a && main.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return;
+    render();
+  });
+  es.addEventListener('error', () => { document.getElementById('live').textContent = 'reconnecting'; });
 }
 document.addEventListener('visibilitychange', live);
 // Heartbeats do not move the stats the stream watches: the workers page polls, only while visible.
 setInterval(() => { if (!document.hidden && location.pathname.slice(BASE.length) === '/workers') render(); }, 5000);
+// Nor does every change of one job (retried and failed again leaves the counts as they were): a job's
+// page looks again every 2 s while its job may still change.
+setInterval(() => {
+  if (document.hidden || !location.pathname.slice(BASE.length).startsWith('/jobs/')) return;
+  const st = main.querySelector('[data-status]');
+  if (st && !['SUCCESS', 'FAILED', 'CANCELLED'].includes(st.getAttribute('data-status'))) render();
+}, 2000);
 render(); live();
 </script></body></html>
 `;

@@ -97,6 +97,32 @@ export const gated = task({ name: 'dashe2e.gated' }, async (file) => {
     await page.screenshot({ path: process.env.NUVOM_SCREENSHOTS ? path.join(process.env.NUVOM_SCREENSHOTS, 'job.png') : path.join(profile, 'job.png') });
   });
 
+  it('follows a job whose retry fails again (the counts end where they were), and leaves a filter being typed alone', async () => {
+    const h = await client.enqueue('dashe2e.gated', [`${gate}-never`]);
+    expect((await settledJob(client, h.id)).status).to.equal('FAILED');
+    const page = await context.newPage();
+    await page.goto(`${url}jobs/${h.id}`);
+    await page.locator('[data-status="FAILED"]').waitFor({ timeout: 15_000 });
+    const attempts = () => page.evaluate(() => [...document.querySelectorAll('main h3')].find((x) => x.textContent === 'Attempts')?.nextElementSibling?.querySelectorAll('tr').length ?? 0);
+    const before = await attempts();
+    await page.locator('button[data-action="retry"]').click();
+    // The retry runs and fails again: the page shows the new attempt without a reload.
+    await waitFor(async () => (await page.locator('[data-status="FAILED"]').count()) === 1 && (await attempts()) > before, { timeoutMs: 20_000, what: 'the page to show the second failure' });
+    // A filter being typed survives a change the stream reports.
+    await page.goto(`${url}jobs`);
+    const input = page.locator('input[name="task"]');
+    await input.click();
+    await page.keyboard.type('dashe2e');
+    const seen = await page.evaluate(() => document.querySelectorAll('main tr').length);
+    const more = await client.enqueue('dashe2e.gated', [gate]);
+    await settledJob(client, more.id);
+    await page.waitForTimeout(1500); // the stream polls every 200 ms here: several changes would have redrawn the page
+    expect(await input.inputValue()).to.equal('dashe2e');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).to.equal('task');
+    expect(seen).to.be.greaterThan(0);
+    await page.close();
+  });
+
   it('draws the throughput chart with uPlot served by the dashboard, and the run times by task', async () => {
     const page = await context.newPage();
     const external: string[] = [];
