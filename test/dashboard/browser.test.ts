@@ -103,7 +103,7 @@ export const gated = task({ name: 'dashe2e.gated' }, async (file) => {
     const page = await context.newPage();
     await page.goto(`${url}jobs/${h.id}`);
     await page.locator('[data-status="FAILED"]').waitFor({ timeout: 15_000 });
-    const attempts = () => page.evaluate(() => [...document.querySelectorAll('main h3')].find((x) => x.textContent === 'Attempts')?.nextElementSibling?.querySelectorAll('tr').length ?? 0);
+    const attempts = () => page.evaluate(`[...document.querySelectorAll('main h3')].find((x) => x.textContent === 'Attempts')?.nextElementSibling?.querySelectorAll('tr').length ?? 0`) as Promise<number>;
     const before = await attempts();
     await page.locator('button[data-action="retry"]').click();
     // The retry runs and fails again: the page shows the new attempt without a reload.
@@ -113,12 +113,12 @@ export const gated = task({ name: 'dashe2e.gated' }, async (file) => {
     const input = page.locator('input[name="task"]');
     await input.click();
     await page.keyboard.type('dashe2e');
-    const seen = await page.evaluate(() => document.querySelectorAll('main tr').length);
+    const seen = await page.evaluate('document.querySelectorAll("main tr").length') as number;
     const more = await client.enqueue('dashe2e.gated', [gate]);
     await settledJob(client, more.id);
     await page.waitForTimeout(1500); // the stream polls every 200 ms here: several changes would have redrawn the page
     expect(await input.inputValue()).to.equal('dashe2e');
-    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).to.equal('task');
+    expect(await page.evaluate('document.activeElement?.getAttribute("name")')).to.equal('task');
     expect(seen).to.be.greaterThan(0);
     await page.close();
   });
