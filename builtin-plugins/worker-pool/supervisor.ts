@@ -122,10 +122,20 @@ export class Supervisor {
     // No new job may land on a thread that is about to end (the released neighbours below included).
     thread.doomed = true;
     // Jobs sharing the thread with the runaway are innocent: give them back to the queue first.
-    for (const id of [...thread.jobs]) {
-      const entry = p.inflight.get(id);
-      if (entry && !entry.abort) p.parts.endings.release(entry);
+    // Several timed out together (a CPU loop froze the thread, so every job on it ran past its
+    // timeout, and none could answer its abort): nothing tells which one looped. They all go back
+    // as suspects, which this pool runs each alone, so the runaway times out by itself (as a crash's
+    // neighbours do); a cancelled job stays cancelled.
+    const entries = [...thread.jobs].map((id) => p.inflight.get(id)).filter((e): e is NonNullable<typeof e> => e !== undefined);
+    const timedOut = entries.filter((e) => e.abort === 'timeout');
+    for (const entry of entries) {
+      if (!entry.abort) p.parts.endings.release(entry);
+      else if (entry.abort === 'timeout' && timedOut.length > 1) {
+        p.suspects.add(entry.job.id);
+        p.parts.endings.release(entry);
+      }
     }
+    if (timedOut.length > 1) p.d.logger.warn(`${timedOut.length} jobs on thread ${thread.threadId} timed out together while it was frozen; each runs again alone, so the one that does not stop fails by itself`);
     await thread.terminate();
   }
 

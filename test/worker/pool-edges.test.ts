@@ -152,6 +152,21 @@ describe('worker pool: edges', function () {
     }
   });
 
+  it('a CPU runaway that freezes a thread shared with other jobs fails alone: its neighbours, timed out with it, run again and succeed', async () => {
+    const client = await testClient();
+    const hs = await t.spinIf.map([[true, 0], [false, 20], [false, 20], [false, 20]]);
+    const worker = await client.startWorker({ threads: 1, concurrency: 4 });
+    try {
+      const [runaway, ...neighbours] = await Promise.all(hs.map((h) => settled(client, h.id)));
+      expect(runaway).to.include({ status: 'FAILED' });
+      expect(runaway.error!.name).to.equal('TimeoutError');
+      for (const r of neighbours) expect(r).to.deep.include({ status: 'SUCCESS', result: 20 });
+    } finally {
+      await worker.stop();
+      await client.close();
+    }
+  });
+
   it('stopped while a claim is on its way, gives that claim\'s jobs back to the queue at once, their attempt not spent', async () => {
     const client = await testClient();
     const store = client.kernel.resolve('jobStore');
