@@ -82,8 +82,11 @@ export class Runner {
   private active = 0;
   private limit = Infinity;
   private readonly outcomes = new DoneBuilder();
-  /** Jobs given up on while still running (in-process mode): their late outcome is dropped. */
-  private readonly abandoned = new Set<string>();
+  /**
+   * Runs given up on while still running (in-process mode): their late outcome is dropped. By run, not
+   * by job id: the job's next attempt may run (and be abandoned) while this one still does.
+   */
+  private readonly abandoned = new Set<RunningJob>();
   private tsReady: Promise<void> | null = null;
   private readonly flushAndFill = (): void => {
     this.flush();
@@ -120,8 +123,11 @@ export class Runner {
     } else if (msg.t === 'abandon') {
       // In-process only: a job that ignored its abort cannot be ended; its slot is freed, its
       // outcome reported now as the abort's error, and whatever it does later is ignored.
-      if (!this.controllers.has(msg.id) || this.abandoned.has(msg.id)) return;
-      this.abandoned.add(msg.id);
+      const run = this.controllers.get(msg.id);
+      if (!run) return;
+      this.abandoned.add(run);
+      this.controllers.delete(msg.id);
+      this.errorHooks.delete(msg.id);
       this.active--;
       this.outcomes.fail(msg.id, { name: 'AbortError', message: 'the job did not stop after its abort and was abandoned', stack: null });
       this.scheduleFlush();
@@ -219,25 +225,24 @@ export class Runner {
     const t = getTask(job.taskName);
     if (t) this.start(t, msg, job);
     // Held as running while its module loads: an abort then aborts the job once it starts.
-    else this.findTask(msg).then((found) => this.start(found, msg, job), (err: unknown) => this.end(msg.id, false, errorOf(err)));
+    else this.findTask(msg).then((found) => this.start(found, msg, job), (err: unknown) => this.end(job, false, errorOf(err)));
   }
 
   /** Runs the task's function (`this` undefined, as docs/tasks.md says) inside currentJob()'s context. */
   private start(t: AnyTask, msg: RunMessage, job: RunningJob): void {
-    const id = msg.id;
     const o = t.options;
     let result: unknown;
     try {
       result = o.beforeJob || o.afterJob || o.onError ? runInJob(job, () => this.withHooks(t, msg, job)) : runInJob(job, t.fn, msg.args);
     } catch (err) {
-      this.end(id, false, errorOf(err));
+      this.end(job, false, errorOf(err));
       return;
     }
     if (result !== null && (typeof result === 'object' || typeof result === 'function') && typeof (result as PromiseLike<unknown>).then === 'function') {
       // A promise, or any thenable, settles as awaiting it would.
-      (result instanceof Promise ? result : Promise.resolve(result)).then((v) => this.end(id, true, v), (err: unknown) => this.end(id, false, errorOf(err)));
+      (result instanceof Promise ? result : Promise.resolve(result)).then((v) => this.end(job, true, v), (err: unknown) => this.end(job, false, errorOf(err)));
     } else {
-      this.end(id, true, result);
+      this.end(job, true, result);
     }
   }
 
@@ -261,10 +266,11 @@ export class Runner {
   }
 
   /** A job's outcome: to the next batch, unless it was abandoned. */
-  private end(id: string, ok: boolean, value: unknown): void {
+  private end(run: RunningJob, ok: boolean, value: unknown): void {
+    if (this.abandoned.size && this.abandoned.delete(run)) return;
+    const id = run.id;
     this.controllers.delete(id);
     if (this.errorHooks.size) this.errorHooks.delete(id);
-    if (this.abandoned.size && this.abandoned.delete(id)) return;
     this.active--;
     if (ok) this.outcomes.ok(id, value);
     else this.outcomes.fail(id, value as JobError);

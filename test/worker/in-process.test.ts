@@ -91,6 +91,17 @@ describe('worker pool: in-process mode (threads 0)', function () {
     expect((await client.getJob(long.id))!.status).to.equal('RUNNING');
   });
 
+  it('abandons each attempt of a job that ignores its timeout (the first one still "runs"), ends it, and frees the slot', async () => {
+    worker = await client.startWorker({ threads: 0, concurrency: 1, graceMs: 200 } as never);
+    const deaf = await t.deafTwice.delay();
+    const rec = await settledJob(client, deaf.id, 15_000);
+    expect(rec).to.include({ status: 'FAILED', attempts: 2 });
+    expect(rec.error).to.include({ name: 'TimeoutError' });
+    // The slot is free again: the next job runs.
+    const next = await t.where.delay(1);
+    expect(await settledJob(client, next.id, 15_000)).to.include({ status: 'SUCCESS' });
+  });
+
   it('abandons a job that ignores its timeout after the grace period, and frees its slot', async () => {
     worker = await client.startWorker({ threads: 0, concurrency: 1, graceMs: 200 } as never);
     const deaf = await t.deaf.delay();
