@@ -39,7 +39,12 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
   const unwatch = opts.dev ? watchSources(ctx, worker) : null;
   let scheduler: { stop(): Promise<void> } | null = null;
   if (opts.withScheduler) scheduler = ctx.resolve('scheduler').run({});
-  const where = (opts.threads ?? ctx.config.maxWorkers) === 0 ? 'in-process (threads 0)' : `${worker.stats().threads} thread(s)`;
+  const inProcess = (opts.threads ?? ctx.config.maxWorkers) === 0;
+  const where = inProcess ? 'in-process (threads 0)' : `${worker.stats().threads} thread(s)`;
+  // In-process, a task's forgotten rejected promise would end this process (Node's default), with
+  // every job it runs: logged instead, as a worker thread's would only end that thread.
+  const onRejection = (reason: unknown) => log.error(`a task left a promise rejected with nothing to catch it (in-process mode: this worker goes on): ${reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)}`);
+  if (inProcess) process.on('unhandledRejection', onRejection);
   log.info(`worker ${worker.id} started: ${where}, queue ${ctx.config.queueBackend}, results ${ctx.config.resultBackend}`);
   const started = Date.now();
   const tty = process.stderr.isTTY === true;
@@ -77,6 +82,7 @@ async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler
     if (tty) process.stderr.write('\n');
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('unhandledRejection', onRejection);
     log.info(`worker stopped: ${statusOf(worker, started)}`);
   }
 }

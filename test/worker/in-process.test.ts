@@ -151,4 +151,18 @@ describe('nuvom runworker --threads 0 (a real process, SQLite)', function () {
     const s = await nuvom(p, ['status', id]);
     expect(s.stdout, s.stdout).to.match(new RegExp(`^${id} add SUCCESS attempts=1`));
   });
+
+  it('logs a promise a task left rejected and goes on with its jobs (Node would end the process, with them)', async () => {
+    const p = project({ 'more.mjs': `import { task } from 'nuvom';
+export const floating = task({ name: 'floating' }, async () => { Promise.reject(new Error('forgotten promise')); await new Promise((r) => setTimeout(r, 50)); return 'ok'; });
+export const nap = task({ name: 'nap' }, async (ms) => { await new Promise((r) => setTimeout(r, ms)); return ms; });
+` });
+    expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
+    const ids: string[] = [];
+    for (const args of [['nap', '300'], ['floating'], ['nap', '300']]) ids.push((await nuvom(p, ['enqueue', ...args])).stdout.trim());
+    const w = await nuvom(p, ['runworker', '--threads', '0', '--concurrency', '4', '--burst']);
+    expect(w.code, w.stderr).to.equal(0);
+    expect(w.stderr).to.contain('a task left a promise rejected with nothing to catch it (in-process mode: this worker goes on): Error: forgotten promise');
+    for (const id of ids) expect((await nuvom(p, ['status', id])).stdout).to.match(/ SUCCESS /);
+  });
 });
