@@ -38,7 +38,15 @@ function invalid(label: string, why: string): NuvomError {
   return new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: ${why}`);
 }
 
-const show = (v: unknown): string => (v instanceof Date ? `Date(${String(v)})` : JSON.stringify(v) ?? String(v));
+// NaN and Infinity as themselves (JSON would say null).
+const show = (v: unknown): string => (v instanceof Date ? `Date(${String(v)})` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v) ?? String(v));
+/**
+ * The shortest interval a schedule may have: the scheduler looks once a second by default, so a
+ * shorter one would miss fire times on every pass (a misfire warning each time); and the longest
+ * (its runs stay before year 10000).
+ */
+const MIN_EVERY_SECS = 1;
+const MAX_EVERY_SECS = 100 * 365 * 86_400;
 
 /** Epoch ms of an `at` value; refuses what would be silently misread. */
 function atOf(v: unknown, label: string): number {
@@ -147,7 +155,9 @@ export function parseTrigger(trigger: unknown, now: number, seed: string, label:
     }
     case 'everySecs': {
       const s = t.everySecs;
-      if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) throw invalid(label, `everySecs must be a number of seconds > 0, got ${show(s)}`);
+      if (typeof s !== 'number' || !Number.isFinite(s) || s < MIN_EVERY_SECS || s > MAX_EVERY_SECS) {
+        throw invalid(label, `everySecs must be a number of seconds from ${MIN_EVERY_SECS} to ${MAX_EVERY_SECS} (100 years), got ${show(s)}`);
+      }
       return { ...base, kind: 'interval', everySecs: s, firstRunAt: now + intervalMs(s) };
     }
     case 'cron': {

@@ -99,13 +99,17 @@ export class Thread extends Host {
       stdout: false,
       stderr: false,
     });
+    this.id = this.worker.threadId;
     this.worker.on('message', opts.onMessage);
     this.worker.on('error', (err) => { this.lastError = err; });
     this.worker.on('exit', (code) => { this.exited = true; opts.onExit(code); });
   }
 
+  /** Read at start: Node's Worker says -1 once the thread has ended, and its jobs' records still name it. */
+  private readonly id: number;
+
   get threadId(): number {
-    return this.worker.threadId;
+    return this.id;
   }
 
   send(msg: ToThread): void {

@@ -75,7 +75,10 @@ describe('worker pool', function () {
     const runaway = await t.spin.delay();
     const err = await runaway.result({ timeoutSecs: 15 }).catch((e) => e);
     expect(err.name).to.equal('TimeoutError');
-    expect(await client.getJob(runaway.id)).to.include({ status: 'FAILED', attempts: 1 });
+    const rec = (await client.getJob(runaway.id))!;
+    expect(rec).to.include({ status: 'FAILED', attempts: 1 });
+    // The attempt names the thread it ran on, ended since (Node's Worker then says -1).
+    expect(rec.history![0].threadId).to.be.a('number').and.be.greaterThan(0);
     const after = await t.add.delay(1, 1);
     expect(await after.result({ timeoutSecs: 10 })).to.equal(2);
     await waitFor(() => worker.stats().threads === 2, { what: 'the pool back at 2 threads' });
