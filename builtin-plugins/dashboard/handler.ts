@@ -199,7 +199,11 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
       return send(res, 200, { schedules: entries.map((e) => ({ id: e.id, taskName: e.taskName, kind: e.kind, everySecs: e.everySecs, cron: e.cron, timezone: e.timezone, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt) })) });
     }
     if (path === '/api/workers') return send(res, 200, { workers: await listWorkers() });
-    if (path === '/api/stream') return openStream(res);
+    if (path === '/api/stream') {
+      // HEAD: the headers alone (a stream opened for it would never end).
+      if (m === 'HEAD') { res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }); return void res.end(); }
+      return openStream(res);
+    }
     return fail(res, 404, 'NUVOM_E_USAGE', `nothing at ${path}; see docs/dashboard.md for the API`);
   };
 

@@ -15,7 +15,7 @@ export const PAGE_HTML = `<!doctype html>
 @media (prefers-color-scheme: dark) { :root { --bg:#0d1117; --fg:#e6edf3; --mute:#8b949e; --line:#30363d; --bad:#f85149; --ok:#3fb950; --acc:#58a6ff; } }
 body { margin:0; font:14px/1.45 system-ui, sans-serif; background:var(--bg); color:var(--fg); }
 header { display:flex; flex-wrap:wrap; gap:1rem; align-items:center; padding:.6rem 1rem; border-bottom:1px solid var(--line); }
-header b { font-size:1.1rem; } nav a { margin-right:.8rem; color:var(--acc); text-decoration:none; }
+header b { font-size:1.1rem; } nav { display:flex; flex-wrap:wrap; row-gap:.3rem; } nav a { margin-right:.8rem; color:var(--acc); text-decoration:none; }
 main { padding:1rem; max-width:1100px; } table { border-collapse:collapse; width:100%; } td, th { text-align:left; padding:.3rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; word-break:break-word; }
 .cards { display:flex; flex-wrap:wrap; gap:.6rem; } .card { border:1px solid var(--line); border-radius:6px; padding:.5rem .8rem; min-width:7rem; }
 .chart { margin:.4rem 0 1rem; } .chart h4 { margin:.2rem 0; font-weight:normal; }

@@ -198,8 +198,9 @@ export class Jobs implements JobsService {
       if (!argsOnly) {
         const label = () => labelOf(taskName, i, calls.length);
         checkOptions(call as unknown as Record<string, unknown>, label, CALL_KEYS);
-        if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id))) {
-          throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":"`);
+        // Not dots alone: "." and ".." are path segments a URL (the dashboard's /jobs/<id>) resolves away.
+        if (call.id !== undefined && (typeof call.id !== 'string' || !/^[\w.:-]{1,200}$/.test(call.id) || /^\.+$/.test(call.id))) {
+          throw new NuvomError('NUVOM_E_TASK_INVALID', `${label()}: id must be 1-200 characters of letters, digits, "_", "-", ".", ":", and not dots alone`);
         }
       }
       let args: Uint8Array;

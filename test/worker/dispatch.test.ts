@@ -97,6 +97,15 @@ describe('dispatch (no worker running)', () => {
     }
   });
 
+  it('refuses a job id that is not 1-200 of the allowed characters, or dots alone (a URL path would resolve it away)', async () => {
+    for (const id of ['.', '..', 'a b', 'x'.repeat(201), '']) {
+      const err = await t.add.enqueue({ args: [1, 1], id }).catch((e) => e);
+      expect(err.code, id).to.equal('NUVOM_E_TASK_INVALID');
+      expect(err.message).to.contain('and not dots alone');
+    }
+    expect((await t.add.enqueue({ args: [1, 1], id: 'v1.2..3' })).id).to.equal('v1.2..3');
+  });
+
   it('refuses a result() timeout that is not a number of seconds, instead of waiting forever', async () => {
     const h = await t.add.delay(1, 1);
     const err = await h.result({ timeoutSecs: 'x' as unknown as number }).catch((e) => e);
