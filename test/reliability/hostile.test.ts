@@ -350,11 +350,13 @@ nested = { a = 1, b = [1, 2] }
       const dir = project(TASKS, TASK_LIST);
       const c = await client(dir, FILE_ENV);
       const queueDir = path.join(dir, '.nuvom/queue');
-      // Through the API (its id rule allows dots and colons) ...
-      const apiIds = ['..', '...', '.', '.hidden', 'a..b', '..:..', 'CON', 'UPPER-case'];
+      // Through the API (its id rule allows dots and colons, not dots alone) ...
+      const apiIds = ['.hidden', 'a..b', '..:..', 'CON', 'UPPER-case'];
+      const dotsOnly = await c.kernel.resolve('jobs').enqueue([{ taskName: 'slow', taskOptions: {}, call: { args: [1], id: '..' } }]).catch((e: Error) => e);
+      expect((dotsOnly as Error).message).to.contain('not dots alone');
       await c.kernel.resolve('jobs').enqueue(apiIds.map((id) => ({ taskName: 'slow', taskOptions: {}, call: { args: [1], id } })));
       // ... and straight into the queue, past the API's rule, as a plugin could.
-      const rawIds = ['../../escape', '../../../tmp/escape', '/etc/passwd-x', 'a/b/c', '..\\..\\escape', `${'x'.repeat(300)}/..`, '💥/../..', 'ready/../../x'];
+      const rawIds = ['..', '...', '.', '../../escape', '../../../tmp/escape', '/etc/passwd-x', 'a/b/c', '..\\..\\escape', `${'x'.repeat(300)}/..`, '💥/../..', 'ready/../../x'];
       const q = new FileQueue(queueDir, createLogger({ level: 'silent' }));
       const args = c.kernel.resolve('serializer').encode([1]);
       const now = Date.now();
