@@ -8,6 +8,7 @@
  * Must never: throw into the worker (a record that cannot be written is logged at debug), or make
  * doctor create anything.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -37,6 +38,20 @@ export interface LastStorageError {
   count: number;
   /** When a write worked again after the run (null while it lasts). */
   recoveredAt: string | null;
+  /** The storage it was about (storageOf): a record of another configuration in this folder is not this one's. */
+  storage?: string;
+}
+
+/**
+ * The storage a configuration points at, as a short fingerprint (no setting's value, so no password,
+ * is written): its queue and result backends and the settings named after them (sqlitePath,
+ * postgresUrl, postgresSchema, fileQueueDir...), as plugins name theirs.
+ */
+export function storageOf(config: NuvomConfig): string {
+  const c = config as unknown as Record<string, unknown>;
+  const backends = [String(c.queueBackend), String(c.resultBackend)];
+  const own = Object.keys(c).filter((k) => backends.some((b) => b && k.startsWith(b))).sort().map((k) => `${k}=${JSON.stringify(c[k])}`);
+  return `${backends.join('/')} ${createHash('sha256').update(own.join('\n')).digest('hex').slice(0, 12)}`;
 }
 
 function lastErrorPath(config: NuvomConfig): string {
@@ -95,7 +110,7 @@ export function recordStorageErrors(ctx: PluginContext, name: string): void {
     const at = new Date(e.at).toISOString();
     let run = runs.get(e.workerId);
     if (!run || run.rec.recoveredAt) {
-      run = { rec: { workerId: e.workerId, host: hostname(), pid: process.pid, op: e.op, code: e.code ?? null, message: e.message ?? '', firstAt: at, lastAt: at, count: 0, recoveredAt: null }, writtenAt: 0 };
+      run = { rec: { workerId: e.workerId, host: hostname(), pid: process.pid, op: e.op, code: e.code ?? null, message: e.message ?? '', firstAt: at, lastAt: at, count: 0, recoveredAt: null, storage: storageOf(ctx.config) }, writtenAt: 0 };
       runs.set(e.workerId, run);
     }
     Object.assign(run.rec, { op: e.op, code: e.code ?? null, message: e.message ?? '', lastAt: at, count: run.rec.count + 1 });
@@ -140,6 +155,10 @@ export function checkLastStorageError(config: NuvomConfig, now = Date.now()): Fi
     ? 'free space on the storage\'s volume (see storage-space) or move the database to a larger one; the worker goes on by itself once writes work'
     : 'read the worker\'s log around that time; the worker retries by itself, and doctor shows when a write worked again';
   const data = { path: file, ...rec };
+  // Written for another configuration sharing this folder (another schema, another database file).
+  if (rec.storage !== undefined && rec.storage !== storageOf(config)) {
+    return finding('storage-errors', 'ok', `no storage error recorded for this configuration's storage (the last one in ${file} is another's: ${rec.storage.split(' ')[0]}, ${rec.lastAt})`, undefined, data);
+  }
   if (rec.recoveredAt) return finding('storage-errors', 'ok', `the last storage error is over: ${what}; writes worked again at ${rec.recoveredAt}`, undefined, data);
   // A worker of this host that has exited cannot report a recovery (a `--burst` run, one stopped or
   // restarted): its error is history, not the storage's state now.

@@ -8,18 +8,18 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { checkLastStorageError, LAST_ERROR_FILE } from '../../builtin-plugins/doctor/last-error.ts';
+import { checkLastStorageError, LAST_ERROR_FILE, storageOf } from '../../builtin-plugins/doctor/last-error.ts';
 import { bytes } from '../../builtin-plugins/doctor/report.ts';
 import type { NuvomConfig } from '../../sdk/plugin.ts';
 import { cleanupTempProjects, tempProject } from '../helpers/tmp.ts';
 
-function withRecord(pid: number, host = hostname()): NuvomConfig {
+function withRecord(pid: number, host = hostname(), storage?: string): NuvomConfig {
   const cwd = tempProject();
   const at = new Date().toISOString();
   mkdirSync(path.join(cwd, '.nuvom'), { recursive: true });
   writeFileSync(path.join(cwd, LAST_ERROR_FILE), JSON.stringify({
     workerId: 'w1', host, pid, op: 'claim', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5999',
-    firstAt: at, lastAt: at, count: 3, recoveredAt: null,
+    firstAt: at, lastAt: at, count: 3, recoveredAt: null, storage,
   }));
   return { cwd } as NuvomConfig;
 }
@@ -39,6 +39,19 @@ describe('doctor: the last storage error a worker recorded', () => {
     expect(f.level).to.equal('warn');
     expect(f.detail).to.contain('that worker has exited');
     expect(f.fix).to.contain('delete');
+  });
+
+  it('tells a record of another configuration sharing the folder (another PostgreSQL schema) from this one\'s', () => {
+    const pg = (schema: string) => ({ queueBackend: 'postgres', resultBackend: 'postgres', postgresUrl: 'postgres://app:pw@db/app', postgresSchema: schema, logLevel: 'info' }) as unknown as NuvomConfig;
+    const a = storageOf(pg('app_a'));
+    expect(a).to.match(/^postgres\/postgres [0-9a-f]{12}$/).and.not.contain('pw');
+    expect(storageOf(pg('app_b'))).to.not.equal(a);
+    expect(storageOf({ ...pg('app_a'), logLevel: 'debug' } as NuvomConfig)).to.equal(a); // only the storage's settings count
+    const cwd = withRecord(process.pid, hostname(), a).cwd;
+    const other = checkLastStorageError({ ...pg('app_b'), cwd } as NuvomConfig);
+    expect(other.level).to.equal('ok');
+    expect(other.detail).to.contain("the last one in").and.contain("is another's: postgres/postgres");
+    expect(checkLastStorageError({ ...pg('app_a'), cwd } as NuvomConfig).level).to.equal('FAIL');
   });
 
   it('keeps FAIL for a recent error of a worker on another host (its liveness is not known here)', () => {
