@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError,
+  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError, withTimeout,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -288,15 +288,8 @@ export class Jobs implements JobsService {
     const read = this.d.resultStore.getFull(id);
     if (deadline === Infinity) return read;
     read.catch(() => undefined); // given up on below: its late failure is nobody's
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}": the result store did not answer within ${timeoutSecs}s (is its database reachable?); the job goes on in the queue`)), Math.max(0, deadline - Date.now()) + 1000);
-    });
-    try {
-      return await Promise.race([read, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withTimeout(() => read, Math.max(0, deadline - Date.now()) + 1000,
+      () => new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}": the result store did not answer within ${timeoutSecs}s (is its database reachable?); the job goes on in the queue`));
   }
 
   async waitForResult(id: string, opts: ResultOptions = {}): Promise<unknown> {

@@ -4,7 +4,7 @@
  * is retried, and driver errors as NuvomErrors that say what to fix. db.ts re-exports them.
  * Must never: name the server with its password (PgTarget.shown is masked).
  */
-import { NuvomError, isNuvomError, messageOf } from '../../sdk/plugin.ts';
+import { NuvomError, isNuvomError, messageOf, withTimeout } from '../../sdk/plugin.ts';
 import { PLUGIN_NAME, type ConnectionSettings, type PgTarget } from './settings.ts';
 import { isConnectionLost } from './driver.ts';
 import { NO_SUCH_RELATION } from './schema.ts';
@@ -85,4 +85,16 @@ export function pgError(err: unknown, what: string, target: PgTarget, connected 
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target.shown} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
   }
   return new NuvomError('NUVOM_E_STORAGE', `${what}: PostgreSQL error${code ? ` ${code}` : ''}: ${m}`, opts);
+}
+
+/**
+ * Awaits `ending` (a pool's or a client's end(), which waits for the server to close each socket) at
+ * most `ms`; past it (a stalled network: no FIN will come), `cut()` destroys the sockets and the end
+ * is awaited then. `ending` must not reject.
+ */
+export async function endOrCut(ending: Promise<unknown>, ms: number, cut: () => void): Promise<void> {
+  await withTimeout(() => ending, ms, () => new Error('late')).catch(() => {
+    cut();
+    return ending;
+  });
 }

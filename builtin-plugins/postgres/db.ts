@@ -18,7 +18,7 @@ import { Listener } from './listener.ts';
 import { isConnectionLost, loadPg, named } from './driver.ts';
 import { KeptConnection } from './kept.ts';
 import { migrate } from './schema.ts';
-import { connectionConfig, pgError, RECOVER_MS } from './connect.ts';
+import { connectionConfig, endOrCut, pgError, RECOVER_MS } from './connect.ts';
 
 export { connectionConfig, CONNECT_TIMEOUT_MS, IDLE_IN_TX_TIMEOUT_MS, pgError, RECOVER_MS } from './connect.ts';
 
@@ -277,30 +277,24 @@ const CLOSE_WAIT_MS = 10_000;
 /**
  * Statements queued for a connection when close() comes (a burst of enqueues not yet awaited) are
  * served before the pool ends: pg-pool's end() would leave them unanswered for ever (their callers
- * hang). Past CLOSE_WAIT_MS (a server that stopped answering) they are refused with `refusal`.
+ * hang). Past `deadline` (a server that stopped answering) they are refused with `refusal`.
  */
-/**
- * Ends `pool`, waiting until `deadline` for the statements still running on its connections; a
- * connection whose statement has not answered by then (a stalled network) is destroyed, which fails
- * that statement, so close() never waits for the OS to notice a dead peer.
- */
-async function endWithin(pool: Pool, deadline: number): Promise<void> {
-  const ended = pool.end().catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = await Promise.race([ended.then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), Math.max(0, deadline - Date.now())); })]);
-  clearTimeout(timer);
-  if (!late) return;
-  // pg-pool's clients (a private field of pg-pool 3), each with its socket.
-  const clients = (pool as unknown as { _clients?: Array<{ connection?: { stream?: { destroy(): void } } }> })._clients ?? [];
-  for (const c of clients) c.connection?.stream?.destroy();
-  await ended;
-}
-
 async function serveWaiting(pool: Pool, refusal: Error, deadline: number): Promise<void> {
   while (pool.waitingCount > 0 && Date.now() < deadline) await delay(5);
   // pg-pool's queue of waiting requests (PendingItem: a callback taking an error first).
   const waiting = (pool as unknown as { _pendingQueue?: Array<{ callback: (err: Error) => void }> })._pendingQueue;
   if (Array.isArray(waiting)) for (const item of waiting.splice(0)) item.callback(refusal);
+}
+
+/**
+ * Ends `pool`, waiting until `deadline` for the statements still running on its connections; a
+ * connection whose statement has not answered by then (a stalled network) is destroyed, which fails
+ * that statement, so close() never waits for the OS to notice a dead peer.
+ */
+function endWithin(pool: Pool, deadline: number): Promise<void> {
+  // pg-pool's clients (a private field of pg-pool 3), each with its socket.
+  const clients = () => (pool as unknown as { _clients?: Array<{ connection?: { stream?: { destroy(): void } } }> })._clients ?? [];
+  return endOrCut(pool.end().catch(() => undefined), Math.max(0, deadline - Date.now()), () => { for (const c of clients()) c.connection?.stream?.destroy(); });
 }
 
 const shared = new Map<string, PgDb>();

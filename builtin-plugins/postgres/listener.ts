@@ -7,6 +7,7 @@
  */
 import type { Client } from 'pg';
 import { messageOf, type Logger } from '../../sdk/plugin.ts';
+import { endOrCut } from './connect.ts';
 
 /** The LISTEN connection: one pg.Client, reconnected with back-off (100 ms doubling to 5 s) whenever it drops. */
 export class Listener {
@@ -102,10 +103,6 @@ export class Listener {
     const c = this.client;
     this.client = null;
     // end() waits for the server to close the socket: not on a stalled network (after 10 s, destroyed).
-    const ended = c?.end().catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([Promise.resolve(ended).then(() => false), new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 10_000); })]);
-    clearTimeout(timer);
-    if (late) (c as unknown as { connection?: { stream?: { destroy(): void } } } | null)?.connection?.stream?.destroy();
+    if (c) await endOrCut(c.end().catch(() => undefined), 10_000, () => (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy());
   }
 }
