@@ -56,6 +56,15 @@ export class PgQueue implements Queue {
   private readonly clock: Clock;
   private readonly writes: PgEnqueue;
   private readonly unsubscribers = new Set<() => void>();
+  /**
+   * The queue's next run time as read by the last claim that came back short (its statement reads
+   * it too), for the nextRunAt() that follows: a worker asks for it after each such claim, and on a
+   * quiet queue that was one more round trip a job, sent while the job ran. Taken by that one call;
+   * dropped by the next claim and by any notification (a job enqueued, retried, given back),
+   * including one that arrives while the claim runs (`notified` counts them).
+   */
+  private peeked: { at: number | null } | null = null;
+  private notified = 0;
   private closed = false;
 
   constructor(opts: PgQueueOptions) {
@@ -98,8 +107,12 @@ export class PgQueue implements Queue {
     const { now, max } = claimArgs(opts, this.clock, PLUGIN_NAME);
     if (max === 0) return [];
     const leaseExpiresAt = now + opts.leaseMs;
-    const { rows } = await this.db.claimQuery<QueueRow & { seq: number }>('claiming jobs', CLAIM_SESSION, claimStatement(this.db.s, running),
+    this.peeked = null;
+    const notified = this.notified;
+    const { rows } = await this.db.claimQuery<QueueRow & { seq: number; next_at: string | null }>('claiming jobs', CLAIM_SESSION, claimStatement(this.db.s, running),
       [now, max, opts.workerId, leaseExpiresAt]);
+    // Short: every job due now was taken (or is being taken by another claimer), so the next due is the first later one.
+    if (rows.length > 0 && rows.length < max && notified === this.notified) this.peeked = { at: rows[0].next_at === null ? null : Number(rows[0].next_at) };
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     // The jobs of a batch mostly share their options and meta texts: each is parsed once, and each job gets its own copy.
     const texts = new Map<string, object>();
@@ -202,6 +215,9 @@ export class PgQueue implements Queue {
 
   async nextRunAt(): Promise<number | null> {
     this.live();
+    const peeked = this.peeked;
+    this.peeked = null;
+    if (peeked) return peeked.at;
     const { rows } = await this.db.query<{ m: number | null }>('reading the next run time', `SELECT min(run_at) AS m FROM ${this.db.s}.jobs WHERE q_state = 'waiting'`);
     return rows[0].m === null ? null : Number(rows[0].m);
   }
@@ -216,7 +232,11 @@ export class PgQueue implements Queue {
 
   subscribe(onChange: () => void): () => void {
     this.live();
-    const off = this.db.listen(this.db.jobsChannel, () => onChange());
+    const off = this.db.listen(this.db.jobsChannel, () => {
+      this.peeked = null;
+      this.notified++;
+      onChange();
+    });
     const unsubscribe = () => {
       this.unsubscribers.delete(unsubscribe);
       off();
@@ -291,7 +311,8 @@ export function claimStatement(s: string, running: boolean): string {
        picked AS (SELECT * FROM w UNION ALL SELECT * FROM x ORDER BY priority DESC, seq LIMIT $2)
        UPDATE ${s}.jobs AS j SET q_state = 'leased', worker_id = $3, lease_expires_at = $4, q_attempts = j.q_attempts + 1${running ? RUNNING_SET : ''}
          FROM picked WHERE j.id = picked.id
-       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, picked.redelivered`;
+       RETURNING j.id, j.task_name, j.args, j.priority, j.run_at, j.q_attempts, j.created_at, j.options, j.meta, j.seq, picked.redelivered,
+         (SELECT min(n.run_at) FROM ${s}.jobs AS n WHERE n.q_state = 'waiting' AND n.run_at > $1) AS next_at`;
 }
 
 const DAMAGED_OPTIONS: JobOptions = Object.freeze({ maxRetries: 0, retryDelaySecs: 5, backoff: 'fixed', timeoutSecs: 30, timeoutPolicy: 'fail', storeResult: true, tags: [] }) as JobOptions;
