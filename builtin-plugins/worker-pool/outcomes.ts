@@ -123,7 +123,10 @@ export class OutcomeRecorder {
     const ending: AttemptOutcome = outcome.kind === 'timeout' ? 'TIMED_OUT' : outcome.kind === 'crash' ? 'CRASHED' : 'FAILED';
     if (outcome.kind === 'cancel') {
       await this.flush();
-      await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, history: attempt('CANCELLED') }));
+      // Cancelled before it started (claimed ahead, in the buffer or a host's backlog): no attempt
+      // ran, so none is counted (`attempts` counts attempts started, docs/tasks.md) and none is listed.
+      const ran = before ? { attempts: Math.max(0, job.attempts - 1), history: [] } : { history: attempt('CANCELLED') };
+      await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, ...ran }));
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
     }

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
+import { PG_URL, dropSchema, schemaName, skipWithoutPostgres } from '../postgres/helpers.ts';
 
 describe('worker pool: one thread with a backlog', function () {
   this.timeout(60_000);
@@ -53,23 +54,34 @@ describe('worker pool: one thread with a backlog', function () {
     }
   });
 
-  it('cancels a job waiting in the backlog at once', async () => {
-    const client = await testClient();
-    const worker = await client.startWorker({ threads: 1, concurrency: 1, batchSize: 20 });
-    try {
-      const busy = await t.slow.delay(1500);
-      const waiting = await t.slow.map([[10], [10], [10]]);
-      await waitFor(async () => (await client.getJob(busy.id))?.status === 'RUNNING', { what: 'the busy job to start' });
-      await client.cancelJob(waiting[1].id);
-      const rec = await settled(client, waiting[1].id);
-      expect(rec.status).to.equal('CANCELLED');
-      expect(Date.parse(rec.completedAt!), 'cancelled before the busy job finished').to.be.below(Date.parse((await settled(client, busy.id)).completedAt!));
-      for (const h of [waiting[0], waiting[2]]) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS' });
-    } finally {
-      await worker.stop();
-      await client.close();
-    }
-  });
+  for (const backend of ['memory', 'sqlite', 'postgres']) {
+    it(`cancels a job waiting in the backlog at once, counting no attempt for it (${backend})`, async function () {
+      let schema: string | null = null;
+      if (backend === 'postgres') {
+        await skipWithoutPostgres(this);
+        schema = schemaName();
+      }
+      const client = await testClient({ config: { queueBackend: backend, resultBackend: backend, ...(schema ? { postgresUrl: PG_URL, postgresSchema: schema } : {}) } });
+      const worker = await client.startWorker({ threads: 1, concurrency: 1, batchSize: 20 });
+      try {
+        const busy = await t.slow.delay(1500);
+        const waiting = await t.slow.map([[10], [10], [10]]);
+        await waitFor(async () => (await client.getJob(busy.id))?.status === 'RUNNING', { what: 'the busy job to start' });
+        await client.cancelJob(waiting[1].id);
+        const rec = await settled(client, waiting[1].id);
+        expect(rec.status).to.equal('CANCELLED');
+        // Claimed ahead (the claim counted an attempt), never started: as a job cancelled in the queue.
+        expect(rec, 'no attempt started').to.include({ attempts: 0, startedAt: null });
+        expect(rec.history).to.deep.equal([]);
+        expect(Date.parse(rec.completedAt!), 'cancelled before the busy job finished').to.be.below(Date.parse((await settled(client, busy.id)).completedAt!));
+        for (const h of [waiting[0], waiting[2]]) expect(await settled(client, h.id)).to.include({ status: 'SUCCESS', attempts: 1 });
+      } finally {
+        await worker.stop();
+        await client.close();
+        if (schema) await dropSchema(schema);
+      }
+    });
+  }
 
   for (const [label, config] of [
     ['SQLite', { queueBackend: 'sqlite', resultBackend: 'sqlite' }],
