@@ -11,6 +11,7 @@ import {
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
+import { throughEnqueueHooks } from './hooked.ts';
 
 const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id', 'tx'];
 
@@ -229,12 +230,16 @@ export class Jobs implements JobsService {
       };
     }
     let jobs = jobs0;
+    /** Arguments an enqueue hook re-encoded, by job: the job's record shows those. */
+    let hookArgs: Map<number, unknown[]> | undefined;
     if (listened(bus.hooks.enqueue)) {
       const piped: QueuedJob[] = [];
-      for (const job of jobs) {
-        const out = await bus.hooks.enqueue.promise(job);
-        if (!out || typeof out !== 'object' || typeof out.id !== 'string') {
-          throw new NuvomError('NUVOM_E_ENQUEUE_REFUSED', `an enqueue hook returned ${JSON.stringify(out)} instead of the job; nothing was enqueued`);
+      for (let i = 0; i < jobs.length; i++) {
+        const out = await throughEnqueueHooks(bus, jobs[i], serializer);
+        // Arguments a tap re-encoded are the job's: its record shows them.
+        if (out.args !== encoded[i]) {
+          encoded[i] = out.args;
+          (hookArgs ??= new Map()).set(i, serializer.decode(out.args) as unknown[]);
         }
         piped.push(out);
       }
@@ -250,7 +255,7 @@ export class Jobs implements JobsService {
         throw duplicateJob(id, undefined, prior.status);
       }
     }
-    const records = jobs.map((job, i) => recordOf(job, argsOfRecord(calls[i].call.args, encoded[i]), { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
+    const records = jobs.map((job, i) => recordOf(job, argsOfRecord(hookArgs?.get(i) ?? calls[i].call.args, encoded[i]), { status: 'PENDING', attempts: 0, nextRunAt: job.runAt > now ? job.runAt : null }));
     // One transaction for records and queue entries where one plugin holds both (its job store),
     // else records first, then the queue (pairJobStore). With the app's transaction, only a store
     // that can write through it: no fallback to two separate writes.

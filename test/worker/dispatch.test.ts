@@ -47,6 +47,9 @@ describe('dispatch (no worker running)', () => {
   it('lets an enqueue hook refuse a job, naming the plugin', async () => {
     const err = await t.add.enqueue({ args: [1, 2], priority: -1 }).catch((e) => e);
     expect(err.message).to.contain('plugin "tagger"').and.contain('negative priorities');
+    // docs/errors.md: NUVOM_E_ENQUEUE_REFUSED when an enqueue hook refused the job.
+    expect(err).to.include({ code: 'NUVOM_E_ENQUEUE_REFUSED', plugin: 'tagger', hook: 'enqueue' });
+    expect(err.message.match(/plugin "tagger"/g), 'named once').to.have.length(1);
   });
 
   it('delays a job and reports when it will run', async () => {
@@ -136,6 +139,76 @@ describe('dispatch (no worker running)', () => {
     expect((await client.listJobs()).length).to.equal(before);
     const h = await t.add.enqueue({ args: [1, 2], priority: 2_147_483_647 });
     expect((await client.getJob(h.id))!.priority).to.equal(2_147_483_647);
+  });
+});
+
+describe('dispatch: a job an enqueue hook returns malformed is refused before anything is written', function () {
+  this.timeout(30_000);
+  after(cleanupTempProjects);
+  const cases: Array<[string, (job: Record<string, unknown>, ctx: { encode(v: unknown): Uint8Array }) => unknown, RegExp]> = [
+    ['a job without its options', (job) => ({ id: job.id }), /with taskName undefined/],
+    ['no options', (job) => ({ ...job, options: undefined }), /with options undefined: keep the job's options object/],
+    ['options.maxRetries of -1', (job) => ({ ...job, options: { ...(job.options as object), maxRetries: -1 } }), /options\.maxRetries is -1: it must be a whole number/],
+    ['a function in meta', (job) => ({ ...job, meta: { fn: () => 1 } }), /whose meta\.fn is a function: meta must be plain JSON data/],
+    ['a Date in meta', (job) => ({ ...job, meta: { at: new Date(0) } }), /meta\.at is \[object Date\], not a plain object/],
+    ['args as a string', (job) => ({ ...job, args: 'hello' }), /with args "hello": args are the encoded arguments/],
+    ['args bytes that do not decode', (job) => ({ ...job, args: new Uint8Array([0x92, 0x01]) }), /args the serializer cannot decode/],
+    ['args that decode to no list', (job, ctx) => ({ ...job, args: ctx.encode('hello') }), /decode to "hello", not an argument list/],
+    ['a priority of 1.5', (job) => ({ ...job, priority: 1.5 }), /priority 1\.5: it must be a whole number/],
+    // (undefined is tapable's "no change": the job goes on as it came)
+    ['null', () => null, /returned null instead of the job/],
+  ];
+  for (const backend of ['memory', 'sqlite']) {
+    for (const [what, change, message] of cases) {
+      it(`${what} (${backend})`, async () => {
+        const client = await testClient({
+          config: { queueBackend: backend, resultBackend: backend },
+          plugins: [definePlugin({
+            name: 'acme-mangler', apiVersion: 1,
+            register(ctx) {
+              const encode = (v: unknown) => ctx.resolve('serializer').encode(v);
+              ctx.hooks.enqueue.tapPromise('acme-mangler', async (job) => change(job as unknown as Record<string, unknown>, { encode }) as never);
+            },
+          })],
+        });
+        try {
+          const err = await t.add.delay(1, 2).catch((e) => e);
+          expect(err, 'refused').to.be.instanceOf(NuvomError);
+          expect(err).to.include({ code: 'NUVOM_E_ENQUEUE_REFUSED', plugin: 'acme-mangler' });
+          expect(err.message).to.match(message).and.to.contain('the enqueue hook of plugin "acme-mangler"').and.to.contain('nothing was enqueued');
+          expect(await client.kernel.resolve('queue').qsize(), 'nothing queued').to.equal(0);
+          expect(await client.listJobs(), 'no record').to.deep.equal([]);
+        } finally {
+          await client.close();
+        }
+      });
+    }
+  }
+
+  it('a hook may re-encode the arguments: the job runs with them and its record shows them', async () => {
+    const client = await testClient({
+      plugins: [definePlugin({
+        name: 'acme-doubler', apiVersion: 1,
+        register(ctx) {
+          ctx.hooks.enqueue.tapPromise('acme-doubler', async (job) => {
+            const s = ctx.resolve('serializer');
+            return { ...job, args: s.encode((s.decode(job.args) as number[]).map((n) => n * 2)) };
+          });
+        },
+      })],
+    });
+    try {
+      const h = await t.add.delay(1, 2);
+      expect((await client.getJob(h.id))!.args).to.deep.equal([2, 4]);
+      const w = await client.startWorker({ threads: 0 });
+      try {
+        expect(await h.result({ timeoutSecs: 20 })).to.equal(6);
+      } finally {
+        await w.stop();
+      }
+    } finally {
+      await client.close();
+    }
   });
 });
 
