@@ -42,15 +42,19 @@ export interface LastStorageError {
   storage?: string;
 }
 
+/** Settings that say where a backend's data is (not how it is reached: a pool size, a migrate switch). */
+const WHERE = /(?:Path|Url|Dir|Schema|Database|File)$/;
+
 /**
  * The storage a configuration points at, as a short fingerprint (no setting's value, so no password,
- * is written): its queue and result backends and the settings named after them (sqlitePath,
- * postgresUrl, postgresSchema, fileQueueDir...), as plugins name theirs.
+ * is written): its queue and result backends and the settings named after them that say where its
+ * data is (sqlitePath, postgresUrl, postgresSchema, fileQueueDir...), as plugins name theirs. A worker
+ * run with another pool size or migrate setting writes to the same storage, and its errors count.
  */
 export function storageOf(config: NuvomConfig): string {
   const c = config as unknown as Record<string, unknown>;
   const backends = [String(c.queueBackend), String(c.resultBackend)];
-  const own = Object.keys(c).filter((k) => backends.some((b) => b && k.startsWith(b))).sort().map((k) => `${k}=${JSON.stringify(c[k])}`);
+  const own = Object.keys(c).filter((k) => WHERE.test(k) && backends.some((b) => b && k.startsWith(b))).sort().map((k) => `${k}=${JSON.stringify(c[k])}`);
   return `${backends.join('/')} ${createHash('sha256').update(own.join('\n')).digest('hex').slice(0, 12)}`;
 }
 

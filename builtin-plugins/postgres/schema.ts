@@ -201,7 +201,10 @@ export async function migrate(c: Queryable, schema: string, opts: MigrateOptions
     await c.query('BEGIN');
     // Concurrent starts: one migrates, the others wait here and then find nothing left to do.
     await c.query(`SELECT pg_advisory_xact_lock(hashtext('nuvom.migrate'), hashtext($1))`, [schema]);
-    await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+    // exists, and a schema made for the app by its owner (a user without that privilege) is common.
+    const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await c.query(`CREATE SCHEMA ${s}`);
     await c.query(`CREATE TABLE IF NOT EXISTS ${s}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const again = await schemaVersion(c, schema);
     if (again > LATEST) throw refuseNewer(again);
@@ -223,7 +226,14 @@ function wrap(err: unknown, target: string): NuvomError {
   if (err instanceof NuvomError) return err;
   const code = (err as { code?: string }).code;
   if (code === '42501') {
-    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `migrating the nuvom schema at ${target}: permission denied (${messageOf(err)}); run \`nuvom migrate\` as a user with CREATE on the database, or GRANT CREATE ON DATABASE to this user`, { plugin: PLUGIN_NAME, cause: err });
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `migrating the nuvom schema at ${target}: permission denied (${messageOf(err)}); run \`nuvom migrate\` as a user with CREATE on the database (or as the owner of an existing schema of that name), or GRANT CREATE ON DATABASE to this user`, { plugin: PLUGIN_NAME, cause: err });
+  }
+  if (code === '42P07' || code === '42703' || code === '42710') {
+    // A table (jobs, migrations) or function of another application in the schema nuvom was told to use.
+    return new NuvomError('NUVOM_E_STORAGE_SCHEMA', `migrating the nuvom schema at ${target}: ${messageOf(err)}: the schema holds tables of something else (nuvom names its own jobs, schedules, heartbeats, migrations); set NUVOM_POSTGRES_SCHEMA to a schema for nuvom alone (the default is nuvom)`, { plugin: PLUGIN_NAME, cause: err, details: { pgCode: code } });
+  }
+  if (code === '25006') {
+    return new NuvomError('NUVOM_E_STORAGE_PERMISSION', `migrating the nuvom schema at ${target}: ${messageOf(err)}: the connection is read-only (a standby or replica, or default_transaction_read_only for the user); run \`nuvom migrate\` against the primary, with a user that may write`, { plugin: PLUGIN_NAME, cause: err });
   }
   return new NuvomError('NUVOM_E_STORAGE', `migrating the nuvom schema at ${target}: ${messageOf(err)}`, { plugin: PLUGIN_NAME, cause: err, details: { pgCode: code } });
 }

@@ -71,6 +71,8 @@ export const SETTINGS: { [K in keyof PostgresSettings]: SettingSpec<PostgresSett
       }
       // PostgreSQL refuses to create these ("unacceptable schema name"): say so before connecting.
       if (s.startsWith('pg_')) throw new Error('names starting with "pg_" are reserved by PostgreSQL for system schemas; choose another, such as nuvom');
+      // It would take nuvom's tables (migrate put them there) among the server's own views.
+      if (s === 'information_schema') throw new Error('information_schema is PostgreSQL\'s own schema (the SQL standard\'s catalog views); choose another, such as nuvom');
       return s;
     },
   },

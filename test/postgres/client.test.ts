@@ -433,6 +433,41 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('a schema made for the app and owned by its user migrates without CREATE on the database; a read-only connection and another app\'s tables say what to do', async () => {
+    const role = `nuvom_t_owner_${process.pid}`;
+    const owned = schemaName();
+    const foreign = schemaName();
+    const admin = await pgClient();
+    await admin.query(`CREATE ROLE ${role} LOGIN`);
+    await admin.query(`REVOKE CREATE ON DATABASE test FROM PUBLIC`).catch(() => undefined);
+    // The common DBA setup: the schema exists, its owner is the app's user, who may not create schemas.
+    await admin.query(`CREATE SCHEMA "${owned}" AUTHORIZATION ${role}`);
+    // Another application's tables where nuvom is pointed.
+    await admin.query(`CREATE SCHEMA "${foreign}"; CREATE TABLE "${foreign}".migrations (id serial PRIMARY KEY, name text)`);
+    const asOwner = new PgQueue({ settings: { ...settingsFor(owned), postgresUrl: PG_URL.replace('postgres@', `${role}@`) } });
+    const readOnlyUrl = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c default_transaction_read_only=on')}`;
+    const fresh = schemaName();
+    const readOnly = new PgQueue({ settings: { ...settingsFor(fresh), postgresUrl: readOnlyUrl } });
+    const mixed = new PgQueue({ settings: settingsFor(foreign) });
+    try {
+      expect(await asOwner.qsize(), 'migrated by the schema\'s owner').to.equal(0);
+      await expectCode(readOnly.qsize(), 'NUVOM_E_STORAGE_PERMISSION', /read-only .*against the primary/);
+      const none = await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [fresh]);
+      expect(none.rowCount, 'nothing made').to.equal(0);
+      await expectCode(mixed.qsize(), 'NUVOM_E_STORAGE_SCHEMA', /holds tables of something else.*NUVOM_POSTGRES_SCHEMA/);
+    } finally {
+      await asOwner.close();
+      await readOnly.close();
+      await mixed.close();
+      await dropSchema(owned);
+      await dropSchema(foreign);
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
+    const { readSettings } = await import('../../builtin-plugins/postgres/settings.ts');
+    expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'information_schema' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*PostgreSQL's own schema/);
+  });
+
   it('concurrent starts migrate once (advisory lock), and a newer schema is refused', async () => {
     const schema = schemaName();
     const dbs = Array.from({ length: 5 }, () => new PgDb(settingsFor(schema)));

@@ -47,6 +47,9 @@ describe('doctor: the last storage error a worker recorded', () => {
     expect(a).to.match(/^postgres\/postgres [0-9a-f]{12}$/).and.not.contain('pw');
     expect(storageOf(pg('app_b'))).to.not.equal(a);
     expect(storageOf({ ...pg('app_a'), logLevel: 'debug' } as NuvomConfig)).to.equal(a); // only the storage's settings count
+    // ... and of those, where the data is: a worker run with another pool size or migrate switch writes to the same schema.
+    expect(storageOf({ ...pg('app_a'), postgresPoolSize: 2, postgresMigrate: false } as unknown as NuvomConfig)).to.equal(a);
+    expect(storageOf({ ...pg('app_a'), postgresUrl: 'postgres://app:pw@other/app' } as NuvomConfig)).to.not.equal(a);
     const cwd = withRecord(process.pid, hostname(), a).cwd;
     const other = checkLastStorageError({ ...pg('app_b'), cwd } as NuvomConfig);
     expect(other.level).to.equal('ok');
