@@ -19,28 +19,35 @@ const EXTRA_DELIVERIES = 3;
 
 /**
  * How far ahead the pool claims: at most `batchSize` jobs, but only as many as it ends in about
- * AHEAD_MS at its recent pace, and at least AHEAD_FLOOR (or batchSize, if smaller). Short jobs get
- * big claims (one claim transaction per tens of jobs); slow ones are not hoarded under this worker's
- * leases while another worker idles (ten ahead, as the old default batchSize of 10 held).
+ * AHEAD_MS at its recent pace. Short jobs get big claims (one claim transaction per tens of jobs);
+ * slow ones are not hoarded under this worker's leases while another worker idles: a worker holds
+ * its running jobs and what it ends in AHEAD_MS. A worker starts at AHEAD_START (a worker started on
+ * a full queue of short jobs ramps up from there), and one that found the queue empty holds none
+ * ahead until it has a pace again. (It used to hold at least ten ahead always: two idle workers,
+ * eight 8-second jobs, and the first took all eight while the second ran none.)
  */
 const AHEAD_MS = 200;
-const AHEAD_FLOOR = 10;
+const AHEAD_START = 10;
 /**
  * The pace is measured over windows of this length, or over a shorter one (at least PACE_MIN_MS) that
- * has already ended twice the jobs claimed ahead: short jobs ramp up to big claims in a few claims
- * (from ten ahead, a 10,000-job drain ran its first 100 ms on claims of 10-20 jobs).
+ * has already ended twice the jobs claimed ahead and at least PACE_MIN_ENDED: short jobs ramp up to
+ * big claims in a few claims (from ten ahead, a 10,000-job drain ran its first 100 ms on claims of
+ * 10-20 jobs). Slow jobs keep the whole window, long enough that jobs started together and ending
+ * together (two threads' 8-second jobs, in one 100 ms window: "4 ahead") do not read as a pace.
  */
-const PACE_WINDOW_MS = 100;
+const PACE_WINDOW_MS = 500;
 const PACE_MIN_MS = 10;
+const PACE_MIN_ENDED = 20;
 
 /**
  * How many jobs to claim ahead once `ended` jobs ended in the `elapsed` ms of a pace window (claiming
- * `ahead` now, at most `batchSize`), or null while the window is still open.
+ * `ahead` now, at most `batchSize`), or null while the window is still open. Whole jobs the worker
+ * ends within AHEAD_MS: none when it ends less than one in that time.
  * @internal exported for its tests
  */
 export function paceAhead(ahead: number, batchSize: number, ended: number, elapsed: number): number | null {
-  if (elapsed < PACE_MIN_MS || (elapsed < PACE_WINDOW_MS && ended < 2 * ahead)) return null;
-  return Math.min(batchSize, Math.max(Math.min(batchSize, AHEAD_FLOOR), Math.ceil((ended / elapsed) * AHEAD_MS)));
+  if (elapsed < PACE_MIN_MS || (elapsed < PACE_WINDOW_MS && ended < Math.max(2 * ahead, PACE_MIN_ENDED))) return null;
+  return Math.min(batchSize, Math.floor((ended / elapsed) * AHEAD_MS));
 }
 
 /** Which jobs of a claim are settled: refused ones (their outcome written; or held here already, or by another worker), and all once buffered. */
@@ -61,7 +68,7 @@ export class Claimer {
   private paceDone = 0;
 
   constructor(private readonly p: PoolState) {
-    this.ahead = Math.min(p.s.batchSize, AHEAD_FLOOR);
+    this.ahead = Math.min(p.s.batchSize, AHEAD_START);
   }
 
   /** Follows the pool's pace: jobs ended per ms over the last window sets how many it claims ahead. */
@@ -72,6 +79,14 @@ export class Claimer {
     if (next === null) return;
     this.ahead = next;
     this.paceSince = now;
+    this.paceDone = done + failed;
+  }
+
+  /** No pace known: none ahead, a new window from now. */
+  private restartPace(): void {
+    const { done, failed } = this.p.counters;
+    this.ahead = 0;
+    this.paceSince = Date.now();
     this.paceDone = done + failed;
   }
 
@@ -127,6 +142,9 @@ export class Claimer {
       const jobs = await p.store.claim(deficit, p.s.leaseMs);
       this.dry = jobs.length < deficit;
       if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
+      // Nothing to claim: whatever comes next (a burst of slow jobs, say) is claimed for the free
+      // slots only, until a pace says how many more to hold.
+      this.restartPace();
     }
     const burst = p.opts.burst === true;
     if (this.dry && burst && p.buffer.length === 0 && p.inflight.size === 0 && Date.now() >= p.retriesUntil) {

@@ -7,10 +7,41 @@ import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
 import { paceAhead } from '../../builtin-plugins/worker-pool/claimer.ts';
+import { PG_URL, dropSchema, schemaName, skipWithoutPostgres } from '../postgres/helpers.ts';
 
 describe('worker pool: claiming ahead', function () {
   this.timeout(60_000);
   after(() => cleanupTempProjects());
+
+  for (const backend of ['sqlite', 'postgres']) {
+    it(`two idle workers share slow jobs enqueued together: the first to wake takes only its free slots (${backend})`, async function () {
+      let schema: string | null = null;
+      if (backend === 'postgres') {
+        await skipWithoutPostgres(this);
+        schema = schemaName();
+      }
+      const client = await testClient({ config: { queueBackend: backend, resultBackend: backend, ...(schema ? { postgresUrl: PG_URL, postgresSchema: schema } : {}) } });
+      const a = await client.startWorker({ threads: 1, concurrency: 1 });
+      const b = await client.startWorker({ threads: 1, concurrency: 1 });
+      // How far ahead each claims now (the claimer's own state: nothing outside shows it).
+      const aheadOf = (w: unknown) => (w as { p: { parts: { claimer: { ahead: number } } } }).p.parts.claimer.ahead;
+      try {
+        // Both idle (each found the queue empty), then six jobs of 400 ms at once: each worker's
+        // share is about three. Holding ten ahead, the first to wake took all six and the other ran none.
+        await waitFor(() => aheadOf(a) === 0 && aheadOf(b) === 0, { what: 'both workers to find the queue empty' });
+        const hs = await t.slow.map(Array.from({ length: 6 }, () => [400]));
+        const recs = await Promise.all(hs.map((h) => settled(client, h.id, 30_000)));
+        for (const r of recs) expect(r).to.include({ status: 'SUCCESS', attempts: 1 });
+        const byA = recs.filter((r) => r.workerId === a.id).length;
+        expect({ byA, byB: recs.length - byA }, 'jobs each worker ran').to.satisfy((n: { byA: number; byB: number }) => n.byA >= 2 && n.byB >= 2);
+      } finally {
+        await b.stop();
+        await a.stop();
+        await client.close();
+        if (schema) await dropSchema(schema);
+      }
+    });
+  }
 
   it('leaves slow jobs to a second worker instead of holding them all ahead (default batchSize)', async () => {
     const client = await testClient({ config: { queueBackend: 'sqlite', resultBackend: 'sqlite' } });
@@ -38,11 +69,14 @@ describe('worker pool: claiming ahead', function () {
       expect(paceAhead(10, 100, 20, 10), 'never past batchSize').to.equal(100);
     });
 
-    it('keeps measuring slow jobs over the whole window, and then claims ahead no less than ten', () => {
+    it('keeps measuring slow jobs over the whole window, and then claims ahead only what they end in 200 ms', () => {
       expect(paceAhead(10, 500, 5, 50), 'window open').to.equal(null);
       expect(paceAhead(10, 500, 19, 99), 'window open').to.equal(null);
-      expect(paceAhead(10, 500, 5, 100)).to.equal(10);
-      expect(paceAhead(10, 4, 5, 100), 'a batchSize under ten').to.equal(4);
+      expect(paceAhead(0, 500, 19, 400), 'window open: too few ended to judge on less than 500 ms').to.equal(null);
+      expect(paceAhead(10, 500, 5, 500)).to.equal(2);
+      expect(paceAhead(0, 500, 2, 500), 'two slow jobs ending together: none ahead').to.equal(0);
+      expect(paceAhead(0, 500, 0, 500), 'nothing ended: none ahead').to.equal(0);
+      expect(paceAhead(10, 1, 50, 500), 'never past batchSize').to.equal(1);
     });
 
     it('does not judge the pace on less than 10 ms, however many jobs ended in it', () => {

@@ -206,9 +206,11 @@ describe('worker pool: edges', function () {
 
   it('at shutdown, when the store refuses to take back the jobs claimed ahead, says so in one line, not one a job', async () => {
     const client = await testClient();
-    const worker = await client.startWorker({ threads: 1, concurrency: 1, drainMs: 100 });
+    // Queued before the worker starts, so its first claim holds some ahead (an idle worker holds
+    // none until it has a pace).
     const busy = await t.slow.delay(1500);
     await t.slow.map(Array.from({ length: 12 }, () => [10]));
+    const worker = await client.startWorker({ threads: 1, concurrency: 1, drainMs: 100 });
     await waitFor(async () => (await client.getJob(busy.id))?.status === 'RUNNING', { what: 'the busy job to start' });
     const store = client.kernel.resolve('jobStore');
     const down = () => Promise.reject(new Error('store down'));
