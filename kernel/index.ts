@@ -5,7 +5,7 @@ export * from './hooks.ts';
 export * from './plugin.ts';
 export { ServiceContainer, type Provider, type ProvideOptions } from './container.ts';
 export { bootKernel, Kernel, SERVICE_SELECTIONS, type BootOptions } from './kernel.ts';
-export { importFile, importPlugin, orderPlugins, parseSpec, validatePlugin, withTimeout, type Catalogue, type LoadedPlugin } from './plugin-host.ts';
+export { importFile, importPlugin, orderPlugins, parseSpec, validatePlugin, validatePlugins, withTimeout, type Catalogue, type LoadedPlugin } from './plugin-host.ts';
 export { importListedPlugins, loadConfig, parsePluginsToml, resolvePath, type LoadConfigOptions } from './config/load.ts';
 export { configVariables, editDistance, resolveSettings, settingsFor, settingTable, suggestKey } from './config/settings.ts';
 export { findProjectRoot, type ProjectRoot } from './config/root.ts';

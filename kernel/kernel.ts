@@ -14,7 +14,7 @@ import { createLogger } from './logger.ts';
 import type { ResolvedPreset } from './preset.ts';
 import type { NuvomPlugin, PluginContext, Services } from './plugin.ts';
 import {
-  orderPlugins, startPlugins, stopPlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
+  orderPlugins, startPlugins, stopPlugins, validatePlugins, type Catalogue, type HostTimeouts, type LoadedPlugin,
 } from './plugin-host.ts';
 
 /** Which configuration key chooses the implementation of which service token. */
@@ -211,7 +211,8 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
   const catalogue = { ...opts.preset?.catalogue, ...opts.catalogue };
   const listed = await importListedPlugins(opts.config, catalogue);
   const added: LoadedPlugin[] = [];
-  for (const p of opts.plugins ?? []) added.push({ plugin: p, source: 'programmatic', state: 'loaded' });
+  // Programmatic plugins pass the checks a listed one does (a typo must not boot silently).
+  for (const p of validatePlugins(opts.plugins, 'bootKernel()')) added.push({ plugin: p, source: 'programmatic', state: 'loaded' });
   for (const { plugin, spec, capability } of listed) added.push({ plugin, source: spec, capability, state: 'loaded' });
   // A listed or programmatic plugin named like a preset plugin replaces it.
   const replacing = new Set(added.map((l) => l.plugin.name));

@@ -26,10 +26,18 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
     throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: ${what}. A plugin is { name, apiVersion: ${API_VERSION}, provides?, dependsOn?, needs?, settings?, defaults?, hooks?, errors?, register?, start?, stop? } (docs/plugins.md)`);
   };
   if (typeof candidate === 'function') {
-    fail('exported a function or class, not a plugin object; export the object (e.g. `export default definePlugin({ ... })`)');
+    fail('is a function or class, not a plugin object; pass or export the object (e.g. `export default definePlugin({ ... })`)');
   }
   if (typeof candidate !== 'object' || candidate === null) fail(`is ${candidate === null ? 'null' : typeof candidate}, not a plugin object`);
   const p = candidate as Record<string, unknown>;
+  if (typeof p.then === 'function') {
+    fail('is a Promise, not a plugin object; await it first (`plugins: [await loadAcme()]`), or give a preset a lazy entry { name, load }');
+  }
+  if (isModuleNamespace(p)) {
+    const plugins = Object.keys(p).filter((k) => looksLikePlugin(p[k]));
+    const which = plugins.length ? ` (it exports: ${plugins.map((k) => (k === 'default' ? 'ns.default' : `ns.${k}`)).join(', ')})` : '';
+    fail(`is a module namespace object (\`import * as ns\`), not a plugin object; pass its default export (ns.default) or the named export of the plugin${which}`);
+  }
   if (typeof p.name !== 'string' || !/^[a-z0-9@][\w@./-]*$/i.test(p.name)) fail('has no valid "name" (a non-empty string of letters, digits, "_", "-", ".", "/", "@")');
   const label = `${where} (plugin "${p.name as string}")`;
   if (p.apiVersion !== API_VERSION) {
@@ -71,6 +79,27 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
     fail('"defaults" must be an object of setting name -> suggested default');
   }
   return candidate as NuvomPlugin;
+}
+
+/** `import * as ns` (or its CommonJS interop form): the plugin is one of its exports, not the object itself. */
+function isModuleNamespace(o: Record<string, unknown>): boolean {
+  return Object.prototype.toString.call(o) === '[object Module]' || (o.__esModule === true && !('name' in o));
+}
+
+function looksLikePlugin(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string' && 'apiVersion' in v;
+}
+
+/**
+ * The plugins given as objects (createClient's or bootKernel's `plugins`), validated as a listed
+ * plugin is; `where` names the option ("createClient()").
+ */
+export function validatePlugins(list: unknown, where: string): NuvomPlugin[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) {
+    throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${where}: "plugins" must be an array of plugin objects, not ${list === null ? 'null' : typeof list}; wrap it: plugins: [myPlugin]`);
+  }
+  return list.map((p, i) => validatePlugin(p, `${where} plugins[${i}]`));
 }
 
 /** Splits "module:Export" (a Windows drive letter or a scoped name never counts as the separator). */

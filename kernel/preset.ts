@@ -98,7 +98,8 @@ export async function resolvePreset(preset: Preset, choice: PresetChoice = {}): 
   for (const [i, e] of kept.entries()) {
     const m = modules[i];
     if (m.status === 'rejected') throw m.reason;
-    const plugin = isLazy(e) ? validatePlugin(m.value, `preset "${preset.name}" plugin "${e.name}"`) : e;
+    // An entry given as an object is checked as a loaded one is (it was trusted as written).
+    const plugin = validatePlugin(isLazy(e) ? m.value : e, isLazy(e) ? `preset "${preset.name}" plugin "${e.name}"` : `preset "${preset.name}" entry ${JSON.stringify(e?.name)}`);
     if (plugin.name !== e.name) {
       throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `preset "${preset.name}" lists "${e.name}" but its module loads a plugin named "${plugin.name}"`, { plugin: plugin.name });
     }

@@ -70,16 +70,18 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   // The kernel is imported here, not at the top: `import 'nuvom'` in a worker thread (a task module)
   // then loads only the task API, and a thread starts its first job without loading the kernel.
   // The kernel and the preset's list load together (neither waits for the other's files).
-  const [{ bootKernel, loadConfig, presetEntries, resolvePreset }, base] = await Promise.all([
+  const [{ bootKernel, loadConfig, presetEntries, resolvePreset, validatePlugins }, base] = await Promise.all([
     import('../kernel/index.ts'), opts.preset ?? bundledDefaultPreset(),
   ]);
+  // Checked as a listed plugin is, before their names decide what the preset leaves out.
+  const plugins = validatePlugins(opts.plugins, 'createClient()');
   const loaded = await loadConfig({ cwd: opts.cwd, overrides: opts.config, env: opts.env });
   // A programmatic plugin named like a preset plugin replaces it: the preset's is not even imported.
-  const own = new Set((opts.plugins ?? []).map((p) => p.name));
+  const own = new Set(plugins.map((p) => p.name));
   const replaced = presetEntries(base).map((e: PresetEntry) => e.name).filter((n) => own.has(n));
   const preset = await resolvePreset(base, { disable: [...(opts.disable ?? []), ...loaded.presetDisable, ...replaced] });
   // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.
-  const kernel = await bootKernel({ config: loaded, preset, plugins: opts.plugins, logger: opts.logger });
+  const kernel = await bootKernel({ config: loaded, preset, plugins, logger: opts.logger });
   const { config } = kernel;
   // Resolved once: every delay() went through the container's lookup for the same singleton.
   let jobsService: JobsService | undefined;
