@@ -38,6 +38,8 @@ export class ServiceContainer<S extends object> {
   private readonly selected = new Map<string, string>();
   private readonly factories = new Map<string, (services: S) => unknown>();
   private preferred: ReadonlySet<string> = new Set();
+  /** How the configuration chooses a token's implementation, for the "chooses none" error (the kernel knows the settings). */
+  private howToChoose: (token: string) => string = () => 'choose one in the configuration';
   private readonly healths = new Map<string, StorageHealth>();
   /** key -> the provider's load(), then its promise once started; absent when there is nothing to load. */
   private readonly loads = new Map<string, { load: () => Promise<unknown>; done?: Promise<unknown>; settled?: boolean }>();
@@ -91,6 +93,11 @@ export class ServiceContainer<S extends object> {
     this.preferred = plugins;
   }
 
+  /** Says how the configuration chooses a token's implementation ("set NUVOM_QUEUE_BACKEND ..."). */
+  explainChoice(howToChoose: (token: string) => string): void {
+    this.howToChoose = howToChoose;
+  }
+
   /** Chooses the implementation a token resolves to. Unknown names are reported at resolve time. */
   select(token: string, name: string): void {
     this.selected.set(token, name);
@@ -119,7 +126,7 @@ export class ServiceContainer<S extends object> {
     }
     const name = this.selection(token);
     if (!name) {
-      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has several implementations (${[...impls.keys()].join(', ')}) and the configuration chooses none`);
+      throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has several implementations (${[...impls.keys()].join(', ')}) and the configuration chooses none; ${this.howToChoose(token)}`);
     }
     if (!impls.has(name)) {
       throw new NuvomError('NUVOM_E_SERVICE_UNKNOWN', `service "${token}" has no implementation named "${name}"; available: ${[...impls.keys()].join(', ')}. Fix the setting or load the plugin that provides "${name}"`);

@@ -37,6 +37,12 @@ export interface BootOptions {
   builtins?: NuvomPlugin[];
   /** Extra plugin objects (programmatic use, tests). */
   plugins?: NuvomPlugin[];
+  /**
+   * Preset plugins the caller left out of `preset` because one of `plugins` has their name
+   * (createClient does, so that the preset's is never imported); logged as replaced, like the ones
+   * replaced here.
+   */
+  replacedPresetPlugins?: readonly string[];
   /** Specs such as "nuvom/plugins/prometheus" that map to bundled plugins. */
   catalogue?: Catalogue;
   logger?: Logger;
@@ -92,6 +98,12 @@ export class Kernel {
     for (const [token, name] of Object.entries(config.services ?? {})) if (!(token in SERVICE_SELECTIONS)) this.container.select(token, name);
     // With several implementations and no choice, the preset's one (if exactly one) is the default.
     this.container.prefer(new Set(plugins.filter((l) => l.source === 'builtin').map((l) => l.plugin.name)));
+    this.container.explainChoice((token) => {
+      const key = SERVICE_SELECTIONS[token];
+      return key
+        ? `choose one with ${CONFIG_KEYS[key].env}=<name> (or "${key}" in a config file or createClient({ config }))`
+        : `choose one with NUVOM_SERVICES=${token}=<name> (or "services": { "${token}": "<name>" } in a config file)`;
+    });
   }
 
   /** The plugin's declared capabilities plus every "token:name" its register() provided. */
@@ -215,10 +227,12 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
   for (const p of validatePlugins(opts.plugins, 'bootKernel()')) added.push({ plugin: p, source: 'programmatic', state: 'loaded' });
   for (const { plugin, spec, capability } of listed) added.push({ plugin, source: spec, capability, state: 'loaded' });
   // A listed or programmatic plugin named like a preset plugin replaces it.
-  const replacing = new Set(added.map((l) => l.plugin.name));
+  const replacing = new Map(added.map((l) => [l.plugin.name, l]));
   const loaded: LoadedPlugin[] = [];
+  const replaced = [...(opts.replacedPresetPlugins ?? [])].filter((name) => replacing.has(name));
   for (const p of [...(opts.preset?.plugins ?? []), ...(opts.builtins ?? [])]) {
     if (!replacing.has(p.name)) loaded.push({ plugin: p, source: 'builtin', state: 'loaded' });
+    else if (!replaced.includes(p.name)) replaced.push(p.name);
   }
   loaded.push(...added);
   const ordered = orderPlugins(loaded);
@@ -226,6 +240,13 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
   const presetDefaults = opts.preset ? { preset: opts.preset.name, settings: opts.preset.settings } : undefined;
   const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true, presetDefaults);
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  // Replacing a built-in is allowed but said: its services and suggested defaults go with it (unsaid,
+  // it showed only as a puzzling NUVOM_E_SERVICE_UNKNOWN later).
+  for (const name of replaced) {
+    const source = replacing.get(name)!.source;
+    const from = source === 'programmatic' ? 'passed in plugins (programmatic)' : `from ${source}`;
+    logger.info(`the built-in plugin "${name}"${opts.preset ? ` of preset ${opts.preset.name}` : ''} is replaced by the plugin of that name ${from}; what the built-in provided and the defaults it suggested are gone with it`);
+  }
   const limitMs = config.pluginTimeoutSecs * 1000;
   const timeouts: HostTimeouts = { startMs: limitMs, stopMs: limitMs, ...opts.timeouts };
   const kernel = new Kernel(config, logger, ordered, timeouts, opts.clock ?? { now: () => Date.now() }, catalogue);

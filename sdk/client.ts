@@ -81,7 +81,7 @@ export async function createClient(opts: ClientOptions = {}): Promise<Client> {
   const replaced = presetEntries(base).map((e: PresetEntry) => e.name).filter((n) => own.has(n));
   const preset = await resolvePreset(base, { disable: [...(opts.disable ?? []), ...loaded.presetDisable, ...replaced] });
   // The kernel's configuration: every loaded plugin's settings resolved (and checked) before any registered.
-  const kernel = await bootKernel({ config: loaded, preset, plugins, logger: opts.logger });
+  const kernel = await bootKernel({ config: loaded, preset, plugins, replacedPresetPlugins: replaced, logger: opts.logger });
   const { config } = kernel;
   // Resolved once: every delay() went through the container's lookup for the same singleton.
   let jobsService: JobsService | undefined;
