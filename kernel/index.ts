@@ -7,7 +7,7 @@ export { ServiceContainer, type Provider, type ProvideOptions } from './containe
 export { bootKernel, Kernel, SERVICE_SELECTIONS, type BootOptions } from './kernel.ts';
 export { importFile, importPlugin, orderPlugins, parseSpec, validatePlugin, validatePlugins, withTimeout, type Catalogue, type LoadedPlugin } from './plugin-host.ts';
 export { importListedPlugins, loadConfig, parsePluginsToml, resolvePath, type LoadConfigOptions } from './config/load.ts';
-export { configVariables, editDistance, resolveSettings, settingsFor, settingTable, suggestKey } from './config/settings.ts';
+export { configVariables, editDistance, resolveSettings, settingsFor, settingTable, suggestKey, type SuggestionOptions } from './config/settings.ts';
 export { findProjectRoot, type ProjectRoot } from './config/root.ts';
 export { CONFIG_KEYS, settingParsers, type ConfigInputs, type ConfigKey, type KernelSettings, type ConfigSource, type ConfigValue, type NuvomConfig, type NuvomSettings } from './config/schema.ts';
 export { createLogger, type LoggerOptions } from './logger.ts';

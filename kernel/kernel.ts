@@ -238,8 +238,11 @@ export async function bootKernel(opts: BootOptions): Promise<Kernel> {
   const ordered = orderPlugins(loaded);
   // Every plugin is known now: resolve their settings (in load order, which decides suggested defaults).
   const presetDefaults = opts.preset ? { preset: opts.preset.name, settings: opts.preset.settings } : undefined;
-  const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true, presetDefaults);
+  const notes: Array<{ level: 'debug' | 'warn'; message: string }> = [];
+  const thirdParty = new Set(added.map((l) => l.plugin.name));
+  const config = resolveSettings(opts.config, loaded.map((l) => l.plugin), true, presetDefaults, { thirdParty, notes });
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
+  for (const n of notes) logger[n.level](n.message);
   // Replacing a built-in is allowed but said: its services and suggested defaults go with it (unsaid,
   // it showed only as a puzzling NUVOM_E_SERVICE_UNKNOWN later).
   for (const name of replaced) {

@@ -133,7 +133,8 @@ export interface NuvomPlugin<S extends SettingSpecs = SettingSpecs> {
   settings?: S;
   /**
    * Defaults this plugin suggests for settings it does not own, typically a service choice
-   * (`{ queueBackend: 'sqlite' }`). The first loaded plugin that suggests one wins; any source beats it.
+   * (`{ queueBackend: 'sqlite' }`). A project's plugin (listed or programmatic) beats a built-in, the
+   * first listed among them wins; a preset's settings and any source beat it.
    */
   defaults?: Readonly<Record<string, unknown>>;
   /**

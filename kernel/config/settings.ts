@@ -1,7 +1,8 @@
 /**
  * Resolves settings, the kernel's and every plugin's, from the raw sources of a configuration. One
  * precedence for all, highest first: flag > real environment variable > `.env` > config file >
- * `[settings.<plugin>]` in .nuvom_plugins.toml > a default a plugin suggests > the declared default.
+ * `[settings.<plugin>]` in .nuvom_plugins.toml > a preset's settings > a default a project plugin
+ * suggests > a default a built-in suggests > the declared default.
  * Every value is validated by its declaration's parser; an error names where the bad value came from.
  * Must never: read files or the environment (the inputs were read by load.ts).
  */
@@ -72,6 +73,7 @@ export function resolveSettings(
   complete: boolean,
   /** A preset's default settings: above every plugin's suggestion and declared default. */
   presetDefaults?: { preset: string; settings: Readonly<Record<string, unknown>> },
+  suggestions: SuggestionOptions = {},
 ): NuvomConfig {
   const { inputs } = base;
   const table = settingTable(plugins);
@@ -107,8 +109,15 @@ export function resolveSettings(
     }
     suggested.set(key, { value, plugin: `preset ${presetDefaults!.preset}` });
   }
-  for (const p of plugins) {
-    for (const [key, value] of Object.entries(p.defaults ?? {})) if (!suggested.has(key)) suggested.set(key, { value, plugin: p.name });
+  // The project's own plugins (listed, programmatic) before the built-ins: the user chose to add them.
+  const thirdParty = suggestions.thirdParty ?? new Set<string>();
+  const outranked = new Map<string, Array<{ value: unknown; plugin: string }>>();
+  for (const p of [...plugins.filter((x) => thirdParty.has(x.name)), ...plugins.filter((x) => !thirdParty.has(x.name))]) {
+    for (const [key, value] of Object.entries(p.defaults ?? {})) {
+      const prior = suggested.get(key);
+      if (!prior) suggested.set(key, { value, plugin: p.name });
+      else if (JSON.stringify(prior.value) !== JSON.stringify(value)) outranked.set(key, [...(outranked.get(key) ?? []), { value, plugin: p.name }]);
+    }
   }
 
   interface Layer { source: ConfigValue['source']; origin: (k: OwnedSpec) => string | undefined; get: (k: OwnedSpec) => unknown }
@@ -148,6 +157,8 @@ export function resolveSettings(
         } catch (err) {
           throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `suggests ${JSON.stringify(hint.value)} as the default of "${e.key}": ${messageOf(err)}`, { plugin: hint.plugin });
         }
+        const losers = outranked.get(e.key);
+        if (losers) suggestions.notes?.push(suggestionNote(e, hint, losers, thirdParty));
       } else {
         const d = e.spec.default;
         const value = typeof d === 'function' ? (d as (s: Readonly<Record<string, unknown>>) => unknown)(values) : d;
@@ -166,6 +177,30 @@ export function resolveSettings(
     settingsOf: Object.freeze(plugins.filter((p) => p.settings).map((p) => p.name)),
   } as NuvomConfig;
   return Object.freeze(config);
+}
+
+/** Which plugins' suggested defaults rank first, and where to say which suggestion won. */
+export interface SuggestionOptions {
+  /** The project's plugins (listed in .nuvom_plugins.toml, passed programmatically), in load order. */
+  thirdParty?: ReadonlySet<string>;
+  /** Receives a note for each setting two suggestions disagreed on and no source set. */
+  notes?: Array<{ level: 'debug' | 'warn'; message: string }>;
+}
+
+/**
+ * A warning when the outranked suggestion came from a project plugin (two of them disagree, or a
+ * preset setting beat one): the order decided, not the user. A built-in outranked is expected (debug).
+ */
+function suggestionNote(
+  e: OwnedSpec, won: { value: unknown; plugin: string }, lost: Array<{ value: unknown; plugin: string }>, thirdParty: ReadonlySet<string>,
+): { level: 'debug' | 'warn'; message: string } {
+  const who = (plugin: string) => (plugin.startsWith('preset ') ? plugin : `plugin "${plugin}"`);
+  const others = lost.map((l) => `${JSON.stringify(l.value)} (${who(l.plugin)})`).join(', ');
+  const how = e.spec.env ? `set ${e.spec.env}` : `set "${e.key}"`;
+  return {
+    level: lost.some((l) => thirdParty.has(l.plugin)) ? 'warn' : 'debug',
+    message: `${e.key}: ${who(won.plugin)} suggests ${JSON.stringify(won.value)}, which is used over ${others} (a preset's settings, then the project's plugins in the order listed, then the built-ins); ${how} to choose`,
+  };
 }
 
 /**
