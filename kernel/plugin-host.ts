@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { editDistance } from './config/settings.ts';
 import { errorCodeProblem, NuvomError, messageOf } from './errors.ts';
 import { API_VERSION, type NuvomPlugin, type PluginContext } from './plugin.ts';
 
@@ -38,7 +39,13 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
     const which = plugins.length ? ` (it exports: ${plugins.map((k) => (k === 'default' ? 'ns.default' : `ns.${k}`)).join(', ')})` : '';
     fail(`is a module namespace object (\`import * as ns\`), not a plugin object; pass its default export (ns.default) or the named export of the plugin${which}`);
   }
-  if (typeof p.name !== 'string' || !/^[a-z0-9@][\w@./-]*$/i.test(p.name)) fail('has no valid "name" (a non-empty string of letters, digits, "_", "-", ".", "/", "@")');
+  for (const key of Object.keys(p)) {
+    const meant = misspeltKey(key, p);
+    if (meant) fail(`has an unknown key "${key}" (did you mean "${meant}"?)`);
+  }
+  if (typeof p.name !== 'string' || !/^[a-z0-9@][\w@./-]*$/i.test(p.name)) {
+    fail(`${p.name === undefined ? 'has no "name"' : `has an invalid "name" (got ${describe(p.name)})`}: it must be a non-empty string of letters, digits, "_", "-", ".", "/", "@", starting with a letter, digit or "@"`);
+  }
   const label = `${where} (plugin "${p.name as string}")`;
   if (p.apiVersion !== API_VERSION) {
     throw new NuvomError('NUVOM_E_PLUGIN_INVALID', `${label}: apiVersion is ${JSON.stringify(p.apiVersion)}, this nuvom speaks apiVersion ${API_VERSION}; update the plugin`, { plugin: p.name as string });
@@ -59,7 +66,7 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
       if (typeof sp !== 'object' || sp === null) fail(`setting "${key}" must be { env?, doc, default, parse }`);
       if (typeof sp!.parse !== 'function') fail(`setting "${key}" has no "parse" function (it returns the value or throws a message)`);
       if (typeof sp!.doc !== 'string' || sp!.doc === '') fail(`setting "${key}" has no one-line "doc"`);
-      if (sp!.env !== undefined && (typeof sp!.env !== 'string' || !/^NUVOM_[A-Z0-9_]+$/.test(sp!.env))) fail(`setting "${key}": "env" must be a variable name such as "NUVOM_ACME_URL"`);
+      if (sp!.env !== undefined && (typeof sp!.env !== 'string' || !/^NUVOM_[A-Z0-9_]+$/.test(sp!.env))) fail(`setting "${key}": "env" must start with "NUVOM_" and hold only upper-case letters, digits and "_", such as "NUVOM_ACME_URL" (got ${describe(sp!.env)})`);
     }
   }
   if (p.hooks !== undefined) {
@@ -79,6 +86,31 @@ export function validatePlugin(candidate: unknown, where: string): NuvomPlugin {
     fail('"defaults" must be an object of setting name -> suggested default');
   }
   return candidate as NuvomPlugin;
+}
+
+const PLUGIN_KEYS = ['name', 'apiVersion', 'version', 'description', 'provides', 'dependsOn', 'needs', 'settings', 'defaults', 'hooks', 'errors', 'register', 'start', 'stop'];
+
+/**
+ * The known key an unknown one is a typo of ("regsiter", "strat", "Hooks"), unless the object has that
+ * key too: other keys are left alone, as a plugin may carry fields of its own.
+ */
+function misspeltKey(key: string, p: Record<string, unknown>): string | undefined {
+  if (PLUGIN_KEYS.includes(key)) return undefined;
+  const k = key.toLowerCase();
+  for (const known of PLUGIN_KEYS) {
+    if (known in p) continue;
+    const kn = known.toLowerCase();
+    const swapped = k.length === kn.length && [...k].some((_, i) => i > 0 && k.slice(0, i - 1) + k[i] + k[i - 1] + k.slice(i + 1) === kn);
+    if (swapped || editDistance(k, kn) <= (kn.length >= 8 ? 2 : 1)) return known;
+  }
+  return undefined;
+}
+
+/** A value for an error message, short. */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
+  if (v === null || typeof v !== 'object') return typeof v === 'function' ? 'a function' : String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
 }
 
 /** `import * as ns` (or its CommonJS interop form): the plugin is one of its exports, not the object itself. */
