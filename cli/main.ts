@@ -5,9 +5,11 @@
  * Must never: implement a command itself (commands belong to plugins).
  */
 import { statSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import defaultPreset from '../presets/default/index.ts';
-import { bootKernel, createLogger, isNuvomError, loadConfig, NuvomError, resolvePreset, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+import { bootKernel, createLogger, isNuvomError, loadConfig, messageOf, NuvomError, resolvePreset, type Kernel, type ConfigKey } from '../sdk/plugin.ts';
+import { addPluginCommands } from '../sdk/cli-taps.ts';
 import { checkReadOnly, commandWords, warnInProcess } from './read-only.ts';
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -59,7 +61,17 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       .showHelpAfterError('(run with --help for usage)')
       .exitOverride()
       .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-    kernel.hooks.cli.call({ program });
+    // One plugin's `cli` tap that throws (a command name already taken) costs only its own commands:
+    // every other command, `nuvom plugin status` and `plugin test` among them, still works.
+    const commands = addPluginCommands(kernel.hooks.cli, program);
+    for (const { plugin, error } of commands.failures) {
+      const source = kernel.plugins.find((l) => l.plugin.name === plugin)?.source;
+      const file = config.pluginsFilePath ? path.relative(config.cwd, config.pluginsFilePath) || config.pluginsFilePath : '.nuvom_plugins.toml';
+      const fix = source === 'builtin'
+        ? `this is a bug in nuvom: please report it; \`[preset] disable = ["${plugin}"]\` in ${file} leaves the plugin out`
+        : `rename the command in the plugin, or remove the plugin (${source ?? plugin}) from ${file}`;
+      logger.warn(`${messageOf(error)}${isNuvomError(error) ? ` (${error.code})` : ''}; the commands of plugin "${plugin}" are left out: ${fix}`);
+    }
     // After boot (which checks the backends' names, and opens no store: services build lazily) and
     // after the command's options parsed (a bad option is a usage error first), before it runs.
     const booted = kernel;
