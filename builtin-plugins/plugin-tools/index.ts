@@ -30,8 +30,8 @@ export function pluginTools(): NuvomPlugin {
           .action(async (target: string) => {
             let failed = 0;
             const info = ctx.resolve('kernelInfo');
-            const builtins = info.presetPlugins().filter((p) => p.name !== 'nuvom-plugin-tools');
-            const ok = await testPlugin(target, ctx.config, builtins, info.catalogue(), (r) => {
+            // With this plugin too: a plugin's commands are checked against every built-in one, `plugin test` included.
+            const ok = await testPlugin(target, ctx.config, info.presetPlugins(), info.catalogue(), (r) => {
               if (!r.ok) failed++;
               process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}${r.error ? `\n     ${r.error.split('\n').join('\n     ')}` : ''}\n`);
             });

@@ -2,15 +2,18 @@
  * `nuvom plugin test TARGET`: load and validate a plugin, start and stop it in an isolated kernel
  * (a temporary working directory, the built-ins plus the plugin), and run the conformance kit on every
  * queue, result store and schedule store it provides, each case on a kernel and directory of its own
- * (a durable backend would otherwise carry one case's jobs into the next). Each check is reported by name.
+ * (a durable backend would otherwise carry one case's jobs into the next), and run its `cli` tap on a
+ * program with every built-in command. Each check is reported by name.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
 import {
   bootKernel, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
 } from '../../sdk/plugin.ts';
+import { addPluginCommands } from '../../sdk/cli-taps.ts';
 import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runJobStoreConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
 
 export interface CheckResult { name: string; ok: boolean; error?: string }
@@ -68,6 +71,8 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     const provided = kernel.container.tokens().flatMap((token) => kernel!.container.implementations(token)
       .filter((p) => p.plugin === plugin.name).map((p) => ({ token, name: p.name })));
     report({ name: `provides: ${provided.map((p) => `${p.token}:${p.name}`).join(', ') || '(no services)'}`, ok: true });
+    const cli = cliCheck(kernel, plugin.name);
+    if (cli) report(cli);
     const fresh: Fresh = async (over = {}) => {
       const caseDir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-case-'));
       try {
@@ -102,6 +107,31 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     await kernel?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The plugin's `cli` tap, run on a program that already has the commands of every other plugin of the
+ * isolated kernel (the built-ins, `plugin test` among them): a tap that throws, such as a command named
+ * like a built-in one, costs the plugin its commands in every `nuvom` run. None when it adds no commands.
+ */
+function cliCheck(kernel: Kernel, name: string): CheckResult | undefined {
+  if (!kernel.hooks.cli.taps.some((t) => t.name === name)) return undefined;
+  const program = new Command('nuvom');
+  addPluginCommands(kernel.hooks.cli, program, (plugin) => plugin !== name);
+  const { failures, ownerOf } = addPluginCommands(kernel.hooks.cli, program, (plugin) => plugin === name);
+  const check = 'adds its CLI commands beside the built-in ones';
+  if (failures.length) {
+    return { name: check, ok: false, error: `${messageOf(failures[0].error)}; its commands would be left out of every nuvom run: rename the command (taken already: ${program.commands.map((c) => c.name()).join(', ')})` };
+  }
+  const added: string[] = [];
+  const walk = (cmd: Command, prefix: string) => {
+    for (const sub of cmd.commands) {
+      if (ownerOf(sub) === name) added.push(`${prefix}${sub.name()}`);
+      else walk(sub, `${prefix}${sub.name()} `);
+    }
+  };
+  walk(program, '');
+  return { name: `${check} (${added.join(', ') || 'none added'})`, ok: true };
 }
 
 function silentLogger() {

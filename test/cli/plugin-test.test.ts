@@ -18,3 +18,43 @@ describe('cli: plugin test on the durable built-in backends', function () {
     });
   }
 });
+
+describe('cli: plugin test on a plugin that adds commands', function () {
+  this.timeout(60_000);
+  after(() => { killAll(); cleanupTempProjects(); });
+
+  it('fails a plugin whose cli tap adds a command named like a built-in one, naming the clash', async () => {
+    const p = project({
+      'plugins/clash.mjs': `export default { name: 'acme-cliclash', apiVersion: 1, register(ctx) {
+  ctx.hooks.cli.tap('acme-cliclash', ({ program }) => { program.command('acme-ok'); program.command('status'); });
+} };
+`,
+    });
+    const r = await nuvom(p, ['plugin', 'test', './plugins/clash.mjs']);
+    expect(r.code, r.stdout + r.stderr).to.equal(1);
+    expect(r.stdout).to.match(/^FAIL adds its CLI commands beside the built-in ones\n +\[plugin "acme-cliclash", hook "cli"\] cannot add command 'status' as already have command 'status'; .*rename the command \(taken already: .*\bstatus\b/m);
+    expect(r.stdout).to.match(/1 check\(s\) failed/);
+  });
+
+  it("passes a plugin whose commands take no built-in name, listing them (plugin test's own `plugin` command included)", async () => {
+    const p = project({
+      'plugins/fine.mjs': `export default { name: 'acme-fine', apiVersion: 1, register(ctx) {
+  ctx.hooks.cli.tap('acme-fine', ({ program }) => {
+    program.command('acme-fine');
+    program.commands.find((c) => c.name() === 'plugin').command('acme-sub');
+  });
+} };
+`,
+      'plugins/taken.mjs': `export default { name: 'acme-taken', apiVersion: 1, register(ctx) {
+  ctx.hooks.cli.tap('acme-taken', ({ program }) => { program.commands.find((c) => c.name() === 'plugin').command('scaffold'); });
+} };
+`,
+    });
+    const ok = await nuvom(p, ['plugin', 'test', './plugins/fine.mjs']);
+    expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/^ok +adds its CLI commands beside the built-in ones \(plugin acme-sub, acme-fine\)$/m);
+    const taken = await nuvom(p, ['plugin', 'test', './plugins/taken.mjs']);
+    expect(taken.code).to.equal(1);
+    expect(taken.stdout).to.contain("cannot add command 'scaffold' as already have command 'scaffold'");
+  });
+});
