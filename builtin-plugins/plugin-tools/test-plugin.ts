@@ -1,9 +1,9 @@
 /**
  * `nuvom plugin test TARGET`: load and validate a plugin, start and stop it in an isolated kernel
- * (a temporary working directory, the built-ins plus the plugin), and run the conformance kit on every
- * queue, result store and schedule store it provides, each case on a kernel and directory of its own
- * (a durable backend would otherwise carry one case's jobs into the next), and run its `cli` tap on a
- * program with every built-in command. Each check is reported by name.
+ * (a temporary working directory, the built-ins, the plugin and the listed plugins it depends on),
+ * run the conformance kit on every queue, result store and schedule store it provides, each case on
+ * a kernel and directory of its own (a durable backend would otherwise carry one case's jobs into the
+ * next), and run its `cli` tap on a program with every built-in command. Each check is reported by name.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import {
-  bootKernel, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
+  bootKernel, importListedPlugins, importPlugin, loadConfig, messageOf, type Catalogue, type Kernel, type NuvomConfig, type NuvomPlugin,
 } from '../../sdk/plugin.ts';
 import { addPluginCommands } from '../../sdk/cli-taps.ts';
 import { runQueueConformance, runResultStoreConformance, runScheduleStoreConformance, runJobStoreConformance, type ConformanceResult } from '../../sdk/testing/index.ts';
@@ -60,10 +60,17 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
   let kernel: Kernel | undefined;
   try {
     const isolated = await isolatedConfig(dir, project);
-    const others = builtins.filter((b) => b.name !== plugin.name);
+    let deps: NuvomPlugin[] = [];
+    let others = builtins;
+    let plugins = [plugin];
     try {
-      kernel = await bootKernel({ config: isolated, builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
-      report({ name: 'registers and starts in an isolated kernel', ok: true });
+      deps = await listedDependencies(plugin, project, builtins, catalogue);
+      // A listed plugin replaces the built-in of its name, as at boot.
+      others = builtins.filter((b) => b.name !== plugin.name && !deps.some((d) => d.name === b.name));
+      plugins = [...deps, plugin];
+      kernel = await bootKernel({ config: isolated, builtins: others, plugins, catalogue, logger: silentLogger() });
+      const wth = deps.length ? ` (with ${deps.map((d) => d.name).join(', ')} from ${path.basename(project.pluginsFilePath ?? '.nuvom_plugins.toml')})` : '';
+      report({ name: `registers and starts in an isolated kernel${wth}`, ok: true });
     } catch (err) {
       report({ name: 'registers and starts in an isolated kernel', ok: false, error: messageOf(err) });
       return false;
@@ -76,7 +83,7 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     const fresh: Fresh = async (over = {}) => {
       const caseDir = mkdtempSync(path.join(tmpdir(), 'nuvom-plugin-case-'));
       try {
-        const k = await bootKernel({ config: Object.freeze({ ...(await isolatedConfig(caseDir, project)), ...over }), builtins: others, plugins: [plugin], catalogue, logger: silentLogger() });
+        const k = await bootKernel({ config: Object.freeze({ ...(await isolatedConfig(caseDir, project)), ...over }), builtins: others, plugins, catalogue, logger: silentLogger() });
         return { kernel: k, cleanup: async () => { await k.stop(); rmSync(caseDir, { recursive: true, force: true }); } };
       } catch (err) {
         rmSync(caseDir, { recursive: true, force: true });
@@ -107,6 +114,29 @@ export async function testPlugin(target: string, project: NuvomConfig, builtins:
     await kernel?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The plugins of the project's .nuvom_plugins.toml that `plugin` depends on, directly or through
+ * one another, so that a plugin built on another third-party one starts as it does in the project.
+ * Only those: the isolated kernel keeps out what the plugin does not ask for. A dependency neither
+ * built in nor listed stays missing, and the boot names it.
+ */
+async function listedDependencies(plugin: NuvomPlugin, project: NuvomConfig, builtins: NuvomPlugin[], catalogue: Catalogue): Promise<NuvomPlugin[]> {
+  const builtin = new Set(builtins.map((b) => b.name));
+  if (!(plugin.dependsOn ?? []).some((d) => !builtin.has(d))) return [];
+  const listed = new Map((await importListedPlugins(project, catalogue)).map((l) => [l.plugin.name, l.plugin]));
+  const out = new Map<string, NuvomPlugin>();
+  const walk = (p: NuvomPlugin) => {
+    for (const d of p.dependsOn ?? []) {
+      const dep = listed.get(d);
+      if (!dep || d === plugin.name || out.has(d)) continue;
+      out.set(d, dep);
+      walk(dep);
+    }
+  };
+  walk(plugin);
+  return [...out.values()];
 }
 
 /**

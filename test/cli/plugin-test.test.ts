@@ -58,3 +58,37 @@ describe('cli: plugin test on a plugin that adds commands', function () {
     expect(taken.stdout).to.contain("cannot add command 'scaffold' as already have command 'scaffold'");
   });
 });
+
+describe('cli: plugin test on a plugin that depends on another third-party plugin', function () {
+  this.timeout(60_000);
+  after(() => { killAll(); cleanupTempProjects(); });
+
+  const plugin = (name: string, dependsOn: string[], register = '') => `export default { name: '${name}', apiVersion: 1, dependsOn: ${JSON.stringify(dependsOn)}, register(ctx) { ${register} } };\n`;
+
+  it('starts it with the plugins it depends on from .nuvom_plugins.toml, transitively, and only those', async () => {
+    const p = project({
+      'plugins/base.mjs': plugin('acme-base', []),
+      'plugins/first.mjs': plugin('acme-first', ['acme-base']),
+      'plugins/dep.mjs': plugin('acme-dep', ['acme-first', 'nuvom-jobs']),
+      // Listed, not depended on: it refuses to register in plugin test's isolated kernels.
+      'plugins/other.mjs': plugin('acme-other', [], "if (ctx.config.isolation) throw new Error('acme-other was loaded into the isolated kernel');"),
+      '.nuvom_plugins.toml': '[plugins]\nmonitoring = ["./plugins/other.mjs", "./plugins/dep.mjs", "./plugins/first.mjs", "./plugins/base.mjs"]\n',
+    });
+    expect((await nuvom(p, ['version'])).code).to.equal(0);
+    const r = await nuvom(p, ['plugin', 'test', './plugins/dep.mjs']);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^ok +registers and starts in an isolated kernel \(with acme-first, acme-base from \.nuvom_plugins\.toml\)$/m);
+    expect(r.stdout).to.contain('all checks passed');
+  });
+
+  it('still names a dependency that is neither built in nor listed', async () => {
+    // Not listed itself (the project's own boot would fail on the missing dependency).
+    const p = project({
+      'plugins/dep.mjs': plugin('acme-dep', ['acme-first']), 'plugins/base.mjs': plugin('acme-base', []),
+      '.nuvom_plugins.toml': '[plugins]\nmonitoring = ["./plugins/base.mjs"]\n',
+    });
+    const r = await nuvom(p, ['plugin', 'test', './plugins/dep.mjs']);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.match(/^FAIL registers and starts in an isolated kernel\n +\[plugin "acme-dep"\] depends on plugin "acme-first", which is not loaded; add it to \.nuvom_plugins\.toml or remove the dependency/m);
+  });
+});
