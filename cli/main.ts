@@ -23,12 +23,13 @@ function globalOption(argv: string[], name: string): string | undefined {
   return undefined;
 }
 
-function fail(err: unknown, debug: boolean): number {
+/** `where`: the plugin and command an error came from, when its message does not say (`[plugin "x", command "y"] `). */
+function fail(err: unknown, debug: boolean, where = ''): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   const usage = isNuvomError(err, 'NUVOM_E_USAGE');
   // One line: a message that quotes a parser may carry a newline.
   const msg = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
-  process.stderr.write(`error: ${msg}${isNuvomError(err) ? ` (${err.code})` : ''}\n`);
+  process.stderr.write(`error: ${where}${msg}${isNuvomError(err) ? ` (${err.code})` : ''}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return usage ? 2 : 1;
 }
@@ -38,6 +39,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
   const logLevel = globalOption(argv, 'log-level');
   const debug = logLevel === 'debug' || process.env.NUVOM_LOG_LEVEL === 'debug';
   let kernel: Kernel | undefined;
+  // The third-party plugin and command whose action runs, for an error that does not name its plugin.
+  let where = '';
   try {
     // A mistyped --cwd must not quietly become a new, empty project.
     if (cwd !== undefined && !statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
@@ -75,9 +78,15 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     // After boot (which checks the backends' names, and opens no store: services build lazily) and
     // after the command's options parsed (a bad option is a usage error first), before it runs.
     const booted = kernel;
-    program.hook('preAction', async () => {
+    program.hook('preAction', async (_program, action) => {
       await checkReadOnly(argv, booted.config, (token) => booted.healthOf(token));
       warnInProcess(argv, (token) => booted.healthOf(token), logger);
+      const owner = commands.ownerOf(action);
+      if (owner !== undefined && booted.plugins.find((l) => l.plugin.name === owner)?.source !== 'builtin') {
+        const names: string[] = [];
+        for (let c: Command | null = action; c?.parent; c = c.parent) names.unshift(c.name());
+        where = `[plugin "${owner}", command "${names.join(' ')}"] `;
+      }
     });
     // `nuvom help <command>`: commander prints the whole help for a name it does not know, and says nothing of it.
     const [first, second] = commandWords(argv);
@@ -91,7 +100,8 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    return fail(err, debug);
+    // A plugin's own NuvomError already names it; a plain Error from its action would not.
+    return fail(err, debug, isNuvomError(err) && err.plugin ? '' : where);
   } finally {
     await kernel?.stop().catch((err) => fail(err, debug));
   }

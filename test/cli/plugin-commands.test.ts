@@ -49,3 +49,40 @@ describe('cli: a plugin whose cli tap throws', function () {
     expect(status.stdout).to.contain("one line: the job's status");
   });
 });
+
+/** `acme-crash` throws a plain Error, `acme report` rejects with one, `acme down` throws a NuvomError naming the plugin. */
+const CRASH = `import { NuvomError } from 'nuvom/plugin';
+export default { name: 'acme-crash', apiVersion: 1, errors: { NUVOM_E_ACME_DOWN: 'acme did not answer' }, register(ctx) {
+  ctx.hooks.cli.tap('acme-crash', ({ program }) => {
+    program.command('acme-crash').action(() => { throw new Error('plain crash in acme'); });
+    const acme = program.command('acme');
+    acme.command('report').action(async () => { await null; throw new Error('report failed'); });
+    acme.command('down').action(() => { throw new NuvomError('NUVOM_E_ACME_DOWN', 'acme did not answer', { plugin: 'acme-crash' }); });
+  });
+} };
+`;
+
+describe("cli: an error from a plugin's command", function () {
+  this.timeout(60_000);
+  after(() => { killAll(); cleanupTempProjects(); });
+
+  it('names the plugin and the command for a plain Error, exit 1', async () => {
+    const p = project({ 'plugins/crash.mjs': CRASH, '.nuvom_plugins.toml': '[plugins]\ncli = ["./plugins/crash.mjs"]\n' });
+    const r = await nuvom(p, ['acme-crash']);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal('error: [plugin "acme-crash", command "acme-crash"] plain crash in acme\n');
+    const sub = await nuvom(p, ['acme', 'report']);
+    expect(sub.code).to.equal(1);
+    expect(sub.stderr).to.equal('error: [plugin "acme-crash", command "acme report"] report failed\n');
+  });
+
+  it("leaves an error that already names its plugin, and the built-in commands' errors, as they were", async () => {
+    const p = project({ 'plugins/crash.mjs': CRASH, '.nuvom_plugins.toml': '[plugins]\ncli = ["./plugins/crash.mjs"]\n' });
+    const down = await nuvom(p, ['acme', 'down']);
+    expect(down.code).to.equal(1);
+    expect(down.stderr).to.equal('error: [plugin "acme-crash"] acme did not answer (NUVOM_E_ACME_DOWN)\n');
+    const builtin = await nuvom(p, ['status', 'nosuch']);
+    expect(builtin.code).to.equal(1);
+    expect(builtin.stderr).to.match(/^error: no nuvom database at /);
+  });
+});
