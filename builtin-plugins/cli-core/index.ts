@@ -97,9 +97,9 @@ function addCommands(program: Command, ctx: PluginContext): void {
       const rows = ctx.resolve('kernelInfo').plugins();
       if (o.json) { out(JSON.stringify(rows, null, 2)); return; }
       // Columns as wide as their longest cell: a local path as the source must not run into the next.
-      const cells = rows.map((r) => [r.name, r.state, r.source, r.provides.join(', ')]);
-      const w = [0, 1, 2].map((i) => Math.max(...cells.map((c) => c[i].length)));
-      for (const c of cells) out(`${c[0].padEnd(w[0])}  ${c[1].padEnd(w[1])}  ${c[2].padEnd(w[2])}  ${c[3]}`.trimEnd());
+      const cells = rows.map((r) => [r.name, r.version ?? '-', r.state, r.source, r.provides.join(', ')]);
+      const w = [0, 1, 2, 3].map((i) => Math.max(...cells.map((c) => c[i].length)));
+      for (const c of cells) out(`${c.slice(0, 4).map((v, i) => v.padEnd(w[i])).join('  ')}  ${c[4]}`.trimEnd());
     });
 
   program.command('enqueue')

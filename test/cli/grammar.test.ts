@@ -90,18 +90,20 @@ describe('cli: one grammar, the project root, read-only commands', function () {
     expect(missing.stderr).to.contain('NUVOM_E_SCHEDULE_NOT_FOUND');
   });
 
-  it('plugin status keeps its columns aligned when the name and source are long (a local path)', async () => {
+  it('plugin status shows each plugin\'s version and keeps its columns aligned when the name and source are long (a local path)', async () => {
     const q = project({
-      'plugins/a-rather-long-folder-name/audit-plugin.mjs': "export default { name: 'acme-audit-with-a-long-name', apiVersion: 1, provides: ['monitoring'], register() {} };\n",
+      'plugins/a-rather-long-folder-name/audit-plugin.mjs': "export default { name: 'acme-audit-with-a-long-name', apiVersion: 1, version: '1.2.3', provides: ['monitoring'], register() {} };\n",
       '.nuvom_plugins.toml': '[plugins]\nmonitoring = ["./plugins/a-rather-long-folder-name/audit-plugin.mjs"]\n',
     });
     const r = await nuvom(q, ['plugin', 'status']);
     expect(r.code, r.stderr).to.equal(0);
     const line = r.stdout.split('\n').find((l) => l.startsWith('acme-audit-with-a-long-name'));
-    expect(line).to.match(/^acme-audit-with-a-long-name {2,}started {2,}\S+ {2,}monitoring$/);
-    // Every row's state and provides columns start where the others' do.
+    expect(line).to.match(/^acme-audit-with-a-long-name {2,}1\.2\.3 {2,}started {2,}\S+ {2,}monitoring$/);
+    // A plugin that declares no version shows "-".
+    expect(r.stdout).to.match(/^nuvom-cli-core {2,}- {2,}started {2,}builtin {2,}cli$/m);
+    // Every row's version, state and provides columns start where the others' do.
     const rows = r.stdout.trimEnd().split('\n');
     const at = (l: string, n: number) => { const m = [...l.matchAll(/ {2,}\S/g)][n]; return m ? m.index + m[0].length : -1; };
-    for (const n of [0, 2]) expect(new Set(rows.map((l) => at(l, n))).size, rows.join('\n')).to.equal(1);
+    for (const n of [0, 1, 3]) expect(new Set(rows.map((l) => at(l, n))).size, rows.join('\n')).to.equal(1);
   });
 });
