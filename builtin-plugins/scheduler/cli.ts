@@ -8,6 +8,23 @@ import type { Command } from 'commander';
 import { NuvomError, iso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
 import { describeTrigger } from './trigger.ts';
 
+const TIME_FIELDS = ['nextRunAt', 'lastRunAt', 'createdAt'] as const;
+
+/** A stored time as ISO-8601 (null stays null), or undefined when it is no valid time. */
+function isoOf(ms: number | null): string | null | undefined {
+  if (ms == null) return null;
+  return typeof ms === 'number' && !Number.isNaN(new Date(ms).getTime()) ? iso(ms) : undefined;
+}
+
+/**
+ * What is wrong with a stored entry's times (a row an older version stored, or another store wrote),
+ * or null: one such row is shown as invalid rather than failing the whole listing.
+ */
+export function invalidTimes(e: ScheduleEntry): string | null {
+  const bad = TIME_FIELDS.filter((f) => isoOf(e[f]) === undefined).map((f) => `${f} ${String(e[f])} is not a valid time`);
+  return bad.length ? bad.join('; ') : null;
+}
+
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 }
@@ -24,16 +41,23 @@ function positiveSecs(flag: string) {
 export function scheduleView(e: ScheduleEntry, decode: (b: Uint8Array) => unknown) {
   let args: unknown = null;
   try { args = decode(e.args); } catch { /* shown as null: the table and the ids stay usable */ }
+  const invalid = invalidTimes(e);
   return {
     id: e.id, key: e.key ?? null, taskName: e.taskName, args, priority: e.priority, kind: e.kind, everySecs: e.everySecs, cron: e.cron,
-    timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt),
-    createdAt: iso(e.createdAt), options: e.options,
+    timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: isoOf(e.nextRunAt) ?? null, lastRunAt: isoOf(e.lastRunAt) ?? null,
+    createdAt: isoOf(e.createdAt) ?? null, options: e.options, ...(invalid ? { invalid } : {}),
   };
+}
+
+/** The NEXT RUN cell: the time, "-" when none, "invalid (<stored value>)" when the stored value is no time. */
+function nextRunCell(e: ScheduleEntry): string {
+  const t = isoOf(e.nextRunAt);
+  return t === undefined ? `invalid (${String(e.nextRunAt)})` : t ?? '-';
 }
 
 export function scheduleTable(entries: ScheduleEntry[]): string {
   const rows = [['ID', 'KEY', 'TASK', 'TRIGGER', 'NEXT RUN', 'STATUS'],
-    ...entries.map((e) => [e.id, e.key ?? '-', e.taskName, describeTrigger(e), iso(e.nextRunAt) ?? '-', e.status])];
+    ...entries.map((e) => [e.id, e.key ?? '-', e.taskName, describeTrigger(e), nextRunCell(e), e.status])];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
@@ -74,6 +98,10 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
     .addHelpText('after', '\nExample:\n  $ nuvom schedule list --json')
     .action(async (o: { json?: boolean; all?: boolean }) => {
       const entries = await ctx.resolve('scheduler').list({ includeFinished: o.all === true });
+      for (const e of entries) {
+        const invalid = invalidTimes(e);
+        if (invalid) ctx.logger.warn(`schedule ${e.id} (task "${e.taskName}") is stored with an invalid time (${invalid}); cancel it with \`nuvom schedule cancel ${e.id}\` and schedule it again`);
+      }
       if (o.json) {
         const serializer = ctx.resolve('serializer');
         out(JSON.stringify(entries.map((e) => scheduleView(e, (b) => serializer.decode(b))), null, 2));

@@ -121,9 +121,11 @@ export class Scheduler implements SchedulerService {
       createdAt: now,
     };
     if (key === null) {
+      // Everything the answer needs is computed before the entry is stored: a refusal stores nothing.
+      const handle = { id, nextRunAt: iso(spec.firstRunAt) };
       await this.d.scheduleStore.add(entry);
       this.log.debug(`schedule ${id} (task "${name}") added; first fire time ${at(spec.firstRunAt)}`, { schedule: id });
-      return { id, nextRunAt: iso(spec.firstRunAt) };
+      return handle;
     }
     entry.key = key;
     const store = this.d.scheduleStore;
@@ -133,9 +135,10 @@ export class Scheduler implements SchedulerService {
     const prior = await store.get(id);
     const kept = keepTimeline(prior, entry, trigger);
     if (kept) Object.assign(entry, kept);
+    const handle = { id, key, nextRunAt: iso(entry.nextRunAt) };
     await store.upsert(entry);
     this.log.debug(`schedule ${id} (task "${name}") ${prior ? 'replaced' : 'added'}; next fire time ${at(entry.nextRunAt)}`, { schedule: id });
-    return { id, key, nextRunAt: iso(entry.nextRunAt) };
+    return handle;
   }
 
   list(opts?: { includeFinished?: boolean }): Promise<ScheduleEntry[]> {

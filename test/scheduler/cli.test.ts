@@ -69,6 +69,31 @@ describe('scheduler: commands', function () {
     expect([json.code, JSON.parse(json.stdout)]).to.deep.equal([0, { id: ids.interval, status: 'CANCELLED' }]);
   });
 
+  it('`schedule list` shows a row stored with an invalid time as invalid, and lists the others', async () => {
+    const dir = tempProject();
+    const b = await boot({ backend: 'sqlite', clock: new TestClock(Date.parse('2030-01-01T00:00:00Z')), cwd: dir });
+    let good: string;
+    try {
+      good = (await b.schedule(ping, { everySecs: 60 }, 1)).id;
+      // As an older version stored `{ at: 1e21 }` before it threw.
+      const [entry] = await b.scheduler.list();
+      await b.kernel.resolve('scheduleStore').add({ ...entry, id: 'bad-row', nextRunAt: 1e21 });
+    } finally {
+      await b.close();
+    }
+    const table = await nuvom(dir, 'schedule', 'list').done;
+    expect(table.code, table.stderr).to.equal(0);
+    expect(table.stdout).to.contain(good).and.match(/bad-row .* invalid \(1e\+21\) +ACTIVE/);
+    expect(table.stderr).to.contain('schedule bad-row (task "sched.ping") is stored with an invalid time (nextRunAt 1e+21 is not a valid time); cancel it with `nuvom schedule cancel bad-row`');
+    const json = await nuvom(dir, 'schedule', 'list', '--json').done;
+    expect(json.code, json.stderr).to.equal(0);
+    const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+    expect(rows.find((r) => r.id === 'bad-row')).to.include({ nextRunAt: null, invalid: 'nextRunAt 1e+21 is not a valid time' });
+    expect(rows.find((r) => r.id === good)).to.not.have.property('invalid');
+    const cancel = await nuvom(dir, 'schedule', 'cancel', 'bad-row').done;
+    expect(cancel.code, cancel.stderr).to.equal(0);
+  });
+
   it('`runscheduler --poll 0` is a usage error (exit 2)', async () => {
     const r = await nuvom(cwd, 'runscheduler', '--poll', '0').done;
     expect(r.code).to.equal(2);

@@ -32,6 +32,10 @@ describe('scheduler: triggers', () => {
     expect(parse({ cron: '*/15 * * * *' })).to.include({ timezone: 'UTC', firstRunAt: NOW + 15 * 60_000 });
   });
 
+  it('takes the last millisecond of year 9999, as the dispatcher does', () => {
+    expect(parse({ at: '9999-12-31T23:59:59.999Z' }).firstRunAt).to.equal(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+  });
+
   it('keeps an `at` in the past as it is: it is due, and runs at the next poll', () => {
     expect(parse({ at: '2020-01-01T00:00:00Z' }).firstRunAt).to.equal(Date.parse('2020-01-01T00:00:00Z'));
   });
@@ -65,6 +69,12 @@ describe('scheduler: triggers', () => {
     ['an unparseable string', { at: 'tomorrow' }, 'is not an ISO-8601 time with a zone'],
     ['a time without a zone', { at: '2038-01-19T03:14:07' }, 'without Z or an offset'],
     ['epoch seconds for at', { at: 2147483647 }, 'looks like epoch seconds'],
+    ['an `at` past year 9999', { at: 1e20 }, 'at: 100000000000000000000 is past year 9999; give a time before 10000-01-01'],
+    ['an `at` past year 9999 that a Date can still hold', { at: 9e15 }, 'is past year 9999'],
+    ['an `at` string past year 9999', { at: '+010000-01-01T00:00:00Z' }, 'is not an ISO-8601 time with a zone'],
+    ['an `at` before the first time a Date can hold', { at: -9e15 }, 'is not a valid time'],
+    ['an `inSecs` past year 9999', { inSecs: 1e13 }, 'inSecs 10000000000000 puts the first run past year 9999; give a shorter delay'],
+    ['an `inSecs` too large to add', { inSecs: 1e300 }, 'puts the first run past year 9999'],
     ['misfire on a one-off', { inSecs: 5, misfire: 'catchup' }, 'a one-off (inSecs) always runs once'],
     ['an unknown misfire policy', { everySecs: 5, misfire: 'later' }, "misfire must be 'skip' or 'catchup'"],
   ];
@@ -109,7 +119,7 @@ describe('scheduler: bad input through the service', () => {
   after(async () => { await b.close(); cleanupTempProjects(); });
 
   it('refuses a bad trigger with NUVOM_E_SCHEDULE_INVALID and stores nothing', async () => {
-    for (const trigger of [{ cron: 'nope' }, { everySecs: 0 }, { at: 'soon' }, { inSecs: 1, at: NOW + 1000 }]) {
+    for (const trigger of [{ cron: 'nope' }, { everySecs: 0 }, { at: 'soon' }, { inSecs: 1, at: NOW + 1000 }, { inSecs: 1e13 }, { at: 1e20 }, { at: 9e15 }, { inSecs: 1e300 }, { at: 1e20, key: 'far' }]) {
       const err = await b.schedule(ping, trigger as never).catch((e) => e);
       expect(isNuvomError(err, 'NUVOM_E_SCHEDULE_INVALID'), String(err)).to.equal(true);
       expect(err.message).to.contain('task "sched.ping".schedule()');
