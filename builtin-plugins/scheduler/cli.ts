@@ -5,7 +5,7 @@
  * Must never: call process.exit, or print anything but data on stdout.
  */
 import type { Command } from 'commander';
-import { NuvomError, iso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
+import { NuvomError, cliFormat, iso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
 import { describeTrigger } from './trigger.ts';
 
 const TIME_FIELDS = ['nextRunAt', 'lastRunAt', 'createdAt'] as const;
@@ -104,7 +104,8 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
       }
       if (o.json) {
         const serializer = ctx.resolve('serializer');
-        out(JSON.stringify(entries.map((e) => scheduleView(e, (b) => serializer.decode(b))), null, 2));
+        // cliFormat.toJson, as other commands: arguments may hold a BigInt (JSON.stringify throws), bytes, a Map or a Set.
+        out(cliFormat.toJson(entries.map((e) => scheduleView(e, (b) => serializer.decode(b))), 2));
         return;
       }
       if (entries.length === 0) {

@@ -94,6 +94,23 @@ describe('scheduler: commands', function () {
     expect(cancel.code, cancel.stderr).to.equal(0);
   });
 
+  it('`schedule list --json` prints arguments a serializer hands back: BigInt as text, bytes as base64', async () => {
+    const dir = tempProject();
+    const b = await boot({ backend: 'sqlite', clock: new TestClock(Date.parse('2030-01-01T00:00:00Z')), cwd: dir });
+    let id: string;
+    try {
+      id = (await b.schedule(ping, { everySecs: 3600 }, 10n, new Uint8Array([1, 2, 3]))).id;
+      await b.schedule(ping, { everySecs: 60 }, 1);
+    } finally {
+      await b.close();
+    }
+    const r = await nuvom(dir, 'schedule', 'list', '--json').done;
+    expect(r.code, r.stderr).to.equal(0);
+    const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(rows).to.have.length(2);
+    expect(rows.find((x) => x.id === id)!.args).to.deep.equal(['10', { $bytes: 'AQID' }]);
+  });
+
   it('`runscheduler --poll 0` is a usage error (exit 2)', async () => {
     const r = await nuvom(cwd, 'runscheduler', '--poll', '0').done;
     expect(r.code).to.equal(2);
