@@ -29,10 +29,14 @@ function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 }
 
-function positiveSecs(flag: string) {
+/** The longest --poll: a scheduler that looks less than once a day is almost surely a typo. */
+const MAX_POLL_SECS = 86_400;
+
+function pollSecs(flag: string) {
   return (v: string): number => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be a number of seconds > 0, got "${v}"`);
+    if (n > MAX_POLL_SECS) throw new NuvomError('NUVOM_E_USAGE', `${flag} must be at most ${MAX_POLL_SECS} seconds (a day), got "${v}"`);
     return n;
   };
 }
@@ -86,7 +90,7 @@ async function runScheduler(ctx: PluginContext, pollSecs: number | undefined): P
 export function addSchedulerCommands(program: Command, ctx: PluginContext): void {
   program.command('runscheduler')
     .description('run the scheduler loop in the foreground: due schedules become jobs; SIGINT/SIGTERM stop it')
-    .option('--poll <secs>', 'seconds between passes (default 1)', positiveSecs('--poll'))
+    .option('--poll <secs>', 'seconds between passes (default 1)', pollSecs('--poll'))
     .addHelpText('after', '\nSeveral schedulers may run on one store: each fire time becomes one job.\n\nExample:\n  $ nuvom runscheduler --poll 5')
     .action(async (o: { poll?: number }) => runScheduler(ctx, o.poll));
 

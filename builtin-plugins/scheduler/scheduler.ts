@@ -60,6 +60,8 @@ export interface RunHandle {
 }
 
 const MAX_ROUNDS = 100;
+/** Node's longest timer: a longer one fires after 1 ms (TimeoutOverflowWarning), a busy loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const REFRESH_MS = 10_000;
 const REPEAT_LOG_MS = 60_000;
 
@@ -256,7 +258,7 @@ export class Scheduler implements SchedulerService {
         if (stopping) break;
         await new Promise<void>((resolve) => {
           wake = resolve;
-          timer = setTimeout(resolve, pollMs);
+          timer = setTimeout(resolve, Math.min(pollMs, MAX_TIMER_MS));
         });
       }
       this.log.info('scheduler stopped');

@@ -117,6 +117,13 @@ describe('scheduler: commands', function () {
     expect(r.stderr).to.contain('--poll must be a number of seconds > 0, got "0"');
   });
 
+  it('`runscheduler --poll` longer than a day is a usage error (exit 2)', async () => {
+    const r = await nuvom(cwd, 'runscheduler', '--poll', '1e7').done;
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.contain('--poll must be at most 86400 seconds (a day), got "1e7"');
+    expect(r.stderr).to.not.contain('scheduler loop started');
+  });
+
   it('`runscheduler` dispatches a due schedule and stops on SIGTERM', async () => {
     const dir = tempProject();
     mkdirSync(path.join(dir, '.nuvom'), { recursive: true });

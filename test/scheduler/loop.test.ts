@@ -33,6 +33,28 @@ describe('scheduler: the loop', () => {
     }
   });
 
+  it("waits at most Node's longest timer between passes (a longer poll busy-looped)", async () => {
+    let passes = 0;
+    const store = { async claimDue() { passes += 1; return []; } } as unknown as ScheduleStore;
+    const s = new Scheduler({
+      config: b.kernel.config, clock: realClock, logger: memoryLogger().logger, serializer: b.kernel.resolve('serializer'), scheduleStore: store,
+      jobs: b.kernel.resolve('jobs'), registry: b.kernel.resolve('registry'),
+    });
+    const delays: number[] = [];
+    const real = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => { delays.push(ms ?? 0); return real(fn, ms); }) as typeof setTimeout;
+    let loop: { stop(): Promise<void> } | undefined;
+    try {
+      loop = s.run({ pollSecs: 1e7 });
+      await waitFor(() => delays.some((ms) => ms >= 2 ** 31 - 1), { what: 'the loop to wait for its next pass' });
+    } finally {
+      globalThis.setTimeout = real;
+      await loop?.stop();
+    }
+    expect(delays.filter((ms) => ms >= 2 ** 31 - 1)).to.deep.equal([2 ** 31 - 1]);
+    expect(passes).to.equal(1);
+  });
+
   it('is stopped by kernel shutdown', async () => {
     const loop = b.scheduler.run({ pollSecs: 60 });
     await b.close();
