@@ -43,12 +43,12 @@ export function keyOf(trigger: unknown, label: string): string | null {
 
 /**
  * Upserting an unchanged trigger (a deploy calling schedule() at boot again) keeps the stored timeline,
- * so an hourly schedule redeployed every 20 minutes still fires; a changed trigger starts afresh.
+ * so an hourly schedule redeployed every 20 minutes still fires; a changed trigger (or task) starts afresh.
  * `inSecs` is relative to the call, so it always starts afresh.
  */
 export function keepTimeline(prior: ScheduleEntry | null, entry: ScheduleEntry, trigger: Trigger): Pick<ScheduleEntry, 'nextRunAt' | 'lastRunAt' | 'status' | 'createdAt'> | null {
   if (!prior || prior.status === 'CANCELLED' || 'inSecs' in trigger) return null;
-  const same = prior.kind === entry.kind && prior.everySecs === entry.everySecs && prior.cron === entry.cron
+  const same = prior.taskName === entry.taskName && prior.kind === entry.kind && prior.everySecs === entry.everySecs && prior.cron === entry.cron
     && prior.timezone === entry.timezone && prior.misfire === entry.misfire
     && (entry.kind !== 'once' || (prior.nextRunAt ?? prior.lastRunAt) === entry.nextRunAt);
   if (!same) return null;

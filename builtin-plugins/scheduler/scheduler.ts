@@ -135,6 +135,10 @@ export class Scheduler implements SchedulerService {
       throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: the schedule store in use cannot replace a schedule, so a key cannot be honoured; drop "key" or use a store with upsert() (sqlite, memory)`);
     }
     const prior = await store.get(id);
+    // A key names one schedule, not one per task: replacing another task's would drop its jobs silently.
+    if (prior && prior.status === 'ACTIVE' && prior.taskName !== name) {
+      throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key "${key}" is held by an active schedule of task "${prior.taskName}" (${id}); cancel that one first (\`nuvom schedule cancel ${key}\`) or use another key; nothing was scheduled`);
+    }
     const kept = keepTimeline(prior, entry, trigger);
     if (kept) Object.assign(entry, kept);
     const handle = { id, key, nextRunAt: iso(entry.nextRunAt) };
