@@ -8,11 +8,8 @@ import { createRequire } from 'node:module';
 import type { CronExpressionParser } from 'cron-parser';
 import { NuvomError, type MisfirePolicy, type ScheduleEntry, type Trigger } from '../../sdk/plugin.ts';
 
-/**
- * A trigger with the optional misfire policy this plugin reads (kernel's `Trigger` has no `misfire`
- * yet, so a literal `{ everySecs: 60, misfire: 'catchup' }` needs this type to compile).
- */
-export type ScheduleTrigger = Trigger & { misfire?: MisfirePolicy };
+/** The kernel's `Trigger` (which lists `misfire` on everySecs and cron), under its former name here. */
+export type ScheduleTrigger = Trigger;
 
 /** A checked trigger, as a schedule entry keeps it. */
 export interface TriggerSpec {

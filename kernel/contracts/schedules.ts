@@ -9,13 +9,15 @@ export type MisfirePolicy = 'skip' | 'catchup';
 /**
  * One of exactly these shapes (api.md "Scheduling"); recurring ones may set a misfire policy. Any of
  * them may carry a `key`: scheduling again with the same key replaces the one stored schedule
- * (docs/scheduling.md "Keys") instead of adding another.
+ * (docs/scheduling.md "Keys") instead of adding another. Each shape says `?: never` for the others'
+ * keys, so `{ inSecs: 5, misfire: 'catchup' }` or `{ inSecs: 5, everySecs: 5 }` does not compile
+ * (a plain union would accept a literal that fits one member and adds another's key).
  */
 export type Trigger = (
-  | { at: Date | string | number }
-  | { inSecs: number }
-  | { everySecs: number; misfire?: MisfirePolicy }
-  | { cron: string; timezone?: string; misfire?: MisfirePolicy }
+  | { at: Date | string | number; inSecs?: never; everySecs?: never; cron?: never; timezone?: never; misfire?: never }
+  | { inSecs: number; at?: never; everySecs?: never; cron?: never; timezone?: never; misfire?: never }
+  | { everySecs: number; misfire?: MisfirePolicy; at?: never; inSecs?: never; cron?: never; timezone?: never }
+  | { cron: string; timezone?: string; misfire?: MisfirePolicy; at?: never; inSecs?: never; everySecs?: never }
 ) & { key?: string };
 
 export interface ScheduleEntry {
