@@ -92,12 +92,14 @@ export function planFire(entry: ScheduleEntry, now: number, known: boolean, grac
   if (typeof t === 'string') {
     return { next: null, fireFor: fireAt, missing: false, note: { level: 'error', text: `its next fire time could not be computed (${t}); it runs this once and is now DONE` } };
   }
-  const span = t.passed > 1 ? `${t.passed} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
+  // A capped walk (a frequent cron after a long outage) stopped counting: it knows a lower bound only.
+  const count = (n: number) => (t.capped ? `more than ${n - 1}` : String(n));
+  const span = t.passed > 1 ? `${count(t.passed)} fire times from ${at(fireAt)} to ${at(t.latest)}` : `the fire time ${at(fireAt)}`;
   let plan: Plan;
   if (entry.misfire === 'catchup') {
     plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `missed ${span}; one job catches up (misfire 'catchup')` } : null };
   } else if (now - t.latest <= graceMs) {
-    plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${t.passed - 1} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
+    plan = { next: t.next, fireFor: t.latest, missing: false, note: t.passed > 1 ? { level: 'warn', text: `skipped ${count(t.passed - 1)} missed fire time(s) before ${at(t.latest)}, which runs (misfire 'skip')` } : null };
   } else {
     plan = { next: t.next, fireFor: null, missing: false, note: { level: 'warn', text: `skipped ${span}, ${Math.round((now - t.latest) / 1000)}s late (misfire 'skip'; 'catchup' would run it once); next at ${at(t.next)}` } };
   }

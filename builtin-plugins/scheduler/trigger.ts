@@ -187,6 +187,8 @@ export interface Timeline {
   passed: number;
   /** The first fire time after now, or null when the expression has no more. */
   next: number | null;
+  /** Set when the walk stopped counting at MAX_CRON_STEPS: more than that many fire times passed. */
+  capped?: true;
 }
 
 /**
@@ -216,7 +218,7 @@ export function timeline(entry: Pick<ScheduleEntry, 'id' | 'kind' | 'everySecs' 
       if (passed > MAX_CRON_STEPS) {
         // A long outage on a frequent cron: jump to now rather than walk every missed time.
         const behind = step(() => parseCron(entry.cron!, tz, now + 1, entry.id).prev().getTime());
-        return { latest: behind ?? latest, passed, next: step(() => parseCron(entry.cron!, tz, now, entry.id).next().getTime()) };
+        return { latest: behind ?? latest, passed, capped: true, next: step(() => parseCron(entry.cron!, tz, now, entry.id).next().getTime()) };
       }
     }
   }

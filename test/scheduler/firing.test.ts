@@ -108,6 +108,15 @@ for (const backend of ['memory', 'sqlite'] as Backend[]) {
         for (const e of await b.scheduler.list()) expect(e.nextRunAt).to.equal(T0 + 6 * MIN);
       });
 
+      it('says "more than 1000" fire times when a frequent cron missed more than it counts', async () => {
+        const skip = await b.schedule(ping, { cron: '* * * * *' });
+        const catchup = await b.schedule(ping, { cron: '* * * * *', misfire: 'catchup' });
+        expect(await b.scheduler.tick(T0 + 72 * HOUR + 30_000)).to.equal(2); // 4,320 minutes missed
+        expect(b.lines.find((l) => l.startsWith('warn') && l.includes(skip.id))).to.contain("skipped more than 999 missed fire time(s) before 2026-03-04T00:00:00.000Z, which runs (misfire 'skip')");
+        expect(b.lines.find((l) => l.startsWith('warn') && l.includes(catchup.id))).to.contain('missed more than 1000 fire times from 2026-03-01T00:01:00.000Z to 2026-03-04T00:00:00.000Z; one job catches up');
+        expect(await b.fired(catchup.id)).to.deep.equal(['2026-03-04T00:00:00.000Z']);
+      });
+
       it("skips a daily cron found three hours late under 'skip', and runs it once under 'catchup'", async () => {
         const skip = await b.schedule(ping, { cron: '0 9 * * *', timezone: 'Europe/Berlin' });
         const catchup = await b.schedule(ping, { cron: '0 9 * * *', timezone: 'Europe/Berlin', misfire: 'catchup' });
