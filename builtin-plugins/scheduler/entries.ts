@@ -72,6 +72,8 @@ export interface Plan {
   fireFor: number | null;
   /** The task is not in the registry: no job, reported once. */
   missing: boolean;
+  /** With `missing`: the fire time that was due (a one-off's own time only at its first miss). */
+  dueAt?: number;
   note: { level: 'info' | 'warn' | 'error'; text: string } | null;
 }
 
@@ -83,7 +85,9 @@ export function planFire(entry: ScheduleEntry, now: number, known: boolean, grac
   const fireAt = entry.nextRunAt ?? now;
   if (!known) {
     // One-offs wait for the task to come back; recurring entries move on along their timeline.
-    if (entry.kind === 'once') return { next: now + missingRetryMs, fireFor: null, missing: true, note: null };
+    // A one-off's retry moves nextRunAt (the claim must), and the stores keep no other time for it, so
+    // the job it makes once the task is back stands for that later time (docs/scheduling.md).
+    if (entry.kind === 'once') return { next: now + missingRetryMs, fireFor: null, missing: true, note: null, dueAt: fireAt };
     const t = timelineOf(entry, fireAt, now);
     return { next: typeof t === 'string' ? null : t.next, fireFor: null, missing: true, note: null };
   }

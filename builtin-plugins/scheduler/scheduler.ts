@@ -301,7 +301,9 @@ export class Scheduler implements SchedulerService {
     if (plan.missing) {
       if (!this.missing.has(entry.id)) {
         this.missing.add(entry.id);
-        const then = entry.kind === 'once' ? `it stays due and is looked at again every ${this.missingRetryMs / 1000}s` : 'its fire times are skipped until the task is back';
+        const then = entry.kind === 'once'
+          ? `it was due at ${at(plan.dueAt ?? null)} and is looked at again every ${this.missingRetryMs / 1000}s; its job, once the task is back, is made for (and named after) the time it is found`
+          : 'its fire times are skipped until the task is back';
         this.log.warn(`${who}: the task is not in the registry (not defined in this process, not in the manifest); ${then}. Run \`nuvom discover tasks\`, or cancel it with \`nuvom schedule cancel ${entry.id}\``, { schedule: entry.id });
       }
       return 'none';
