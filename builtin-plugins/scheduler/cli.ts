@@ -124,12 +124,15 @@ export function addSchedulerCommands(program: Command, ctx: PluginContext): void
     .option('--json', 'print {id, status} as JSON')
     .addHelpText('after', '\nExample:\n  $ nuvom schedule cancel 3b9e1c52-6a0e-4b8f-9f7d-0c2d1e4a5b6c')
     .action(async (id: string, o: { json?: boolean }) => {
-      if (await ctx.resolve('scheduler').cancel(id)) {
-        out(o.json ? JSON.stringify({ id, status: 'CANCELLED' }) : `${id} CANCELLED`);
+      const scheduler = ctx.resolve('scheduler') as ReturnType<typeof ctx.resolve<'scheduler'>> & { find?: (idOrKey: string) => Promise<ScheduleEntry | null> };
+      const find = (idOrKey: string) => (scheduler.find ? scheduler.find(idOrKey) : ctx.resolve('scheduleStore').get(idOrKey));
+      if (await scheduler.cancel(id)) {
+        // The schedule's id, also when it was cancelled by key.
+        const real = (await find(id))?.id ?? id;
+        out(o.json ? JSON.stringify({ id: real, status: 'CANCELLED' }) : `${real} CANCELLED`);
         return;
       }
-      const scheduler = ctx.resolve('scheduler') as { find?: (idOrKey: string) => Promise<ScheduleEntry | null> };
-      const entry = scheduler.find ? await scheduler.find(id) : await ctx.resolve('scheduleStore').get(id);
+      const entry = await find(id);
       if (!entry) throw new NuvomError('NUVOM_E_SCHEDULE_NOT_FOUND', `no schedule with id or key "${id}"; \`nuvom schedule list --all\` shows the ids and keys`);
       throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `schedule "${id}" is already ${entry.status}; only ACTIVE schedules can be cancelled`);
     });

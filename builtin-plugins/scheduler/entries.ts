@@ -38,6 +38,10 @@ export function keyOf(trigger: unknown, label: string): string | null {
   if (typeof key !== 'string' || !KEY_RE.test(key)) {
     throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key must be 1-100 letters, digits, "_", "-", ".", ":", e.g. "hourly-add"; got ${JSON.stringify(key) ?? String(key)}`);
   }
+  // The id is `key:<key>`, and cancel/find read "key:..." as an id: such a key could not be cancelled by key.
+  if (key.startsWith('key:')) {
+    throw new NuvomError('NUVOM_E_SCHEDULE_INVALID', `${label}: key ${JSON.stringify(key)} starts with "key:", which nuvom puts before every key to make the schedule's id; drop that prefix (the id will be ${JSON.stringify(key)})`);
+  }
   return key;
 }
 

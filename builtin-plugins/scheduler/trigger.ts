@@ -52,6 +52,19 @@ export const LAST_FIRE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** The earliest: a Date's own limit (an `at` this far in the past would make no valid job id). */
 const FIRST_FIRE_MS = -8.64e15;
 
+/**
+ * Date.parse rolls an impossible day or hour over ("2038-02-30" is March 2, "T24:00" the next day):
+ * refused, as a typo must not fire on another day.
+ */
+function checkCalendar(v: string, label: string): void {
+  const [, y, mo, d, h, mi, se = '0'] = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v) ?? [];
+  if (y === undefined) return;
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > days || Number(h) > 23 || Number(mi) > 59 || Number(se) > 59) {
+    throw invalid(label, `at: ${show(v)} names a date or time that does not exist (${Number(mo) >= 1 && Number(mo) <= 12 ? `${y}-${mo} has ${days} days; ` : 'months go 01-12; '}hours go 00-23, minutes and seconds 00-59)`);
+  }
+}
+
 /** Epoch ms of an `at` value; refuses what would be silently misread. */
 function atOf(v: unknown, label: string): number {
   let t = NaN;
@@ -66,6 +79,7 @@ function atOf(v: unknown, label: string): number {
       throw invalid(label, `at: ${show(v)} is not an ISO-8601 time with a zone; write it like "2038-01-19T03:14:07Z" or "2038-01-19T04:14:07+01:00" (a time without Z or an offset would be read in this machine's zone)`);
     }
     t = Date.parse(v.trim());
+    checkCalendar(v.trim(), label);
   } else {
     throw invalid(label, `at must be a Date, epoch milliseconds or an ISO-8601 string, got ${show(v)}`);
   }
@@ -106,6 +120,9 @@ function checkCron(expr: unknown, tz: string, now: number, seed: string, label: 
     throw invalid(label, `cron must be a non-empty string such as "0 9 * * MON", got ${show(expr)}`);
   }
   const cron = expr.trim().replace(/\s+/g, ' ');
+  if (/^@reboot$/i.test(cron)) {
+    throw invalid(label, 'cron "@reboot" is not supported: a schedule fires at times, not when a process starts; run the task from your app\'s startup code, or schedule it with { inSecs: 0, key } there');
+  }
   const fields = cron.split(' ').length;
   if (!cron.startsWith('@') && fields !== 5 && fields !== 6) {
     throw invalid(label, `cron expression ${show(expr)} has ${fields} field(s); expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)`);

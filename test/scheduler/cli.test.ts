@@ -111,6 +111,21 @@ describe('scheduler: commands', function () {
     expect(rows.find((x) => x.id === id)!.args).to.deep.equal(['10', { $bytes: 'AQID' }]);
   });
 
+  it('`schedule cancel KEY` prints the schedule\'s id, not the key it was given', async () => {
+    const dir = tempProject();
+    const b = await boot({ backend: 'sqlite', clock: new TestClock(Date.parse('2030-01-01T00:00:00Z')), cwd: dir });
+    try {
+      await b.schedule(ping, { everySecs: 60, key: 'nightly' });
+      await b.schedule(ping, { everySecs: 60, key: 'weekly' });
+    } finally {
+      await b.close();
+    }
+    const json = await nuvom(dir, 'schedule', 'cancel', 'nightly', '--json').done;
+    expect([json.code, JSON.parse(json.stdout)]).to.deep.equal([0, { id: 'key:nightly', status: 'CANCELLED' }]);
+    const text = await nuvom(dir, 'schedule', 'cancel', 'weekly').done;
+    expect([text.code, text.stdout]).to.deep.equal([0, 'key:weekly CANCELLED\n']);
+  });
+
   it('`runscheduler --poll 0` is a usage error (exit 2)', async () => {
     const r = await nuvom(cwd, 'runscheduler', '--poll', '0').done;
     expect(r.code).to.equal(2);

@@ -86,6 +86,10 @@ for (const backend of ['memory', 'sqlite'] as Backend[]) {
         try { await b.schedule(ping, { everySecs: 60, key: 'bad key\n' }); } catch (e) { err = e; }
         expect(err).to.have.property('code', 'NUVOM_E_SCHEDULE_INVALID');
         expect(String(err)).to.match(/key must be 1-100 letters/);
+        const prefixed = await b.schedule(ping, { everySecs: 60, key: 'key:nightly' }).catch((e) => e);
+        expect(isNuvomError(prefixed, 'NUVOM_E_SCHEDULE_INVALID'), String(prefixed)).to.equal(true);
+        expect(prefixed.message).to.contain('key "key:nightly" starts with "key:"');
+        expect(await b.scheduler.list()).to.deep.equal([]);
       } finally {
         await b.close();
       }

@@ -32,6 +32,11 @@ describe('scheduler: triggers', () => {
     expect(parse({ cron: '*/15 * * * *' })).to.include({ timezone: 'UTC', firstRunAt: NOW + 15 * 60_000 });
   });
 
+  it('takes the last day of a month and a leap day', () => {
+    expect(parse({ at: '2036-02-29T23:59:59Z' }).firstRunAt).to.equal(Date.parse('2036-02-29T23:59:59Z'));
+    expect(parse({ at: '2038-04-30T00:00+02:00' }).firstRunAt).to.equal(Date.parse('2038-04-29T22:00:00Z'));
+  });
+
   it('takes the last millisecond of year 9999, as the dispatcher does', () => {
     expect(parse({ at: '9999-12-31T23:59:59.999Z' }).firstRunAt).to.equal(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
   });
@@ -75,6 +80,10 @@ describe('scheduler: triggers', () => {
     ['an `at` before the first time a Date can hold', { at: -9e15 }, 'is not a valid time'],
     ['an `inSecs` past year 9999', { inSecs: 1e13 }, 'inSecs 10000000000000 puts the first run past year 9999; give a shorter delay'],
     ['an `inSecs` too large to add', { inSecs: 1e300 }, 'puts the first run past year 9999'],
+    ['a day that does not exist', { at: '2038-02-30T00:00:00Z' }, 'at: "2038-02-30T00:00:00Z" names a date or time that does not exist (2038-02 has 28 days; hours go 00-23, minutes and seconds 00-59)'],
+    ['hour 24', { at: '2038-01-19T24:00:00Z' }, 'names a date or time that does not exist'],
+    ['month 13', { at: '2038-13-01T00:00:00+01:00' }, 'names a date or time that does not exist (months go 01-12;'],
+    ['@reboot', { cron: '@reboot' }, 'cron "@reboot" is not supported'],
     ['misfire on a one-off', { inSecs: 5, misfire: 'catchup' }, 'a one-off (inSecs) always runs once'],
     ['an unknown misfire policy', { everySecs: 5, misfire: 'later' }, "misfire must be 'skip' or 'catchup'"],
   ];
