@@ -195,7 +195,8 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     }
     if (path === '/api/schedules') {
       const entries = await src.listSchedules({ includeFinished: true });
-      const iso = (n: number | null) => (n === null ? null : new Date(n).toISOString());
+      // A time no Date can hold (a row stored by an older nuvom that did not bound `at`) shows as none, not a 500 for every schedule.
+      const iso = (n: number | null) => { const t = n === null ? NaN : new Date(n).getTime(); return Number.isNaN(t) ? null : new Date(t).toISOString(); };
       return send(res, 200, { schedules: entries.map((e) => ({ id: e.id, taskName: e.taskName, kind: e.kind, everySecs: e.everySecs, cron: e.cron, timezone: e.timezone, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt) })) });
     }
     if (path === '/api/workers') return send(res, 200, { workers: await listWorkers() });

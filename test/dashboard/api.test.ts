@@ -155,6 +155,20 @@ describe('dashboard: JSON API over a SQLite store', function () {
     expect((await get(`${d.url}/api/workers`)).body.workers).to.be.an('array');
   });
 
+  it('GET /api/schedules lists a stored row whose time no Date can hold (an older nuvom stored it) with no time, and the others', async () => {
+    const scheduler = client.kernel.resolve('scheduler');
+    const good = await scheduler.schedule({ name: 'dash.ok', options: {} }, { everySecs: 3600 }, [1]);
+    const store = client.kernel.resolve('scheduleStore');
+    const entry = (await store.list({ includeFinished: true })).find((e) => e.id === good.id)!;
+    await store.add({ ...entry, id: 'stored-by-an-older-nuvom', nextRunAt: 1e20 });
+    const r = await get(`${d.url}/api/schedules`);
+    expect(r.status).to.equal(200);
+    const rows = r.body.schedules as Json[];
+    expect(rows.find((e) => e.id === 'stored-by-an-older-nuvom')).to.include({ nextRunAt: null });
+    expect(rows.find((e) => e.id === good.id)!.nextRunAt).to.be.a('string');
+    await scheduler.cancel('stored-by-an-older-nuvom');
+  });
+
   it('streams a stats event on /api/stream', async () => {
     const ac = new AbortController();
     const r = await fetch(`${d.url}/api/stream`, { signal: ac.signal });
