@@ -62,11 +62,13 @@ export interface EnqueueOptions<A extends unknown[]> {
   tx?: unknown;
 }
 
-/** Options of `task.map()`. */
-export interface MapOptions {
-  /** As EnqueueOptions.tx: every job of the map is written in the application's transaction. */
-  tx?: unknown;
-}
+/**
+ * Options of `task.map()`: each applies to every job of the map, as the same option of `enqueue()`
+ * would to one (`tx`: every job is written in the application's transaction). Not `id`: ids are per job.
+ */
+export type MapOptions = Omit<EnqueueOptions<unknown[]>, 'args' | 'id'>;
+
+const MAP_KEYS = ['priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'tx'];
 
 export interface ResultOptions {
   /** Give up waiting after this long (rejects with NUVOM_E_RESULT_TIMEOUT); default: wait forever. */
@@ -286,8 +288,17 @@ export function task<A extends unknown[], R>(a?: TaskOptions<A, R> | ((...args: 
       if (!Array.isArray(argLists) || argLists.some((x) => !Array.isArray(x))) {
         throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".map() takes an array of argument lists, e.g. .map([[1, 2], [3, 4]])`);
       }
-      const tx = mapOpts?.tx;
-      return (await (await dispatcher()).enqueue(self as AnyTask, argLists.map((args) => (tx === undefined ? { args } : { args, tx })))) as Array<JobHandle<R>>;
+      if (mapOpts !== undefined && (mapOpts === null || typeof mapOpts !== 'object' || Array.isArray(mapOpts))) {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".map(): the options must be an object such as { priority: 5 }, got ${JSON.stringify(mapOpts) ?? String(mapOpts)}`);
+      }
+      if (mapOpts && 'id' in mapOpts && (mapOpts as { id?: unknown }).id !== undefined) {
+        throw new NuvomError('NUVOM_E_TASK_INVALID', `task "${name}".map(): "id" names one job, and map() makes many; enqueue each with enqueue({ args, id }) instead`);
+      }
+      // Checked here, where the message can say map(); the dispatcher checks the values again per job.
+      if (mapOpts) checkOptions(mapOpts as Record<string, unknown>, `task "${name}".map()`, MAP_KEYS);
+      const common = mapOpts ? Object.fromEntries(Object.entries(mapOpts).filter(([, v]) => v !== undefined)) : {};
+      const shared = Object.keys(common).length > 0;
+      return (await (await dispatcher()).enqueue(self as AnyTask, argLists.map((args) => (shared ? { ...common, args } : { args })))) as Array<JobHandle<R>>;
     },
     async enqueue(opts: EnqueueOptions<A>) {
       if (!opts || !Array.isArray(opts.args)) {

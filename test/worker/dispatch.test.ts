@@ -52,6 +52,26 @@ describe('dispatch (no worker running)', () => {
     expect(err.message.match(/plugin "tagger"/g), 'named once').to.have.length(1);
   });
 
+  it('map() applies its options to every job of the map, and refuses an id or an unknown option before anything is written', async () => {
+    const hs = await t.add.map([[1, 2], [3, 4]], { priority: 3, delaySecs: 60, tags: ['batch'], retries: 1 });
+    for (const h of hs) {
+      const rec = (await client.getJob(h.id))!;
+      expect(rec).to.include({ priority: 3, maxRetries: 1 });
+      expect(rec.tags).to.deep.equal(['batch']);
+      expect(Date.parse(rec.nextRunAt!) - Date.parse(rec.createdAt)).to.equal(60_000);
+    }
+    const queue = client.kernel.resolve('queue');
+    const before = await queue.qsize();
+    const id = await t.add.map([[1, 2]], { id: 'one' } as never).catch((e) => e);
+    expect(id).to.include({ code: 'NUVOM_E_TASK_INVALID' });
+    expect(id.message).to.contain('"id" names one job').and.contain('enqueue({ args, id })');
+    const unknown = await t.add.map([[1, 2]], { colour: 'red' } as never).catch((e) => e);
+    expect(unknown.message).to.contain('map(): unknown option "colour"');
+    const bad = await t.add.map([[1, 2]], { priority: 1.5 }).catch((e) => e);
+    expect(bad.message).to.contain('option "priority" must be a whole number');
+    expect(await queue.qsize(), 'nothing enqueued').to.equal(before);
+  });
+
   it('delays a job and reports when it will run', async () => {
     const h = await t.add.enqueue({ args: [1, 2], delaySecs: 3600 });
     const rec = await client.getJob(h.id);
