@@ -230,7 +230,10 @@ export class PgDb {
       } catch (err) {
         if (isNuvomError(err)) throw err;
         if (!this.everConnected || !isConnectionLost(err) || Date.now() + wait > deadline) throw pgError(err, what, this.target, this.everConnected);
-        if (attempt === 0) this.logger?.warn(`${what}: the connection to PostgreSQL was lost (${messageOf(err)}); retrying for up to ${RECOVER_MS / 1000} s`);
+        if (attempt === 0) this.logger?.warn(refusedForLimit(err)
+          // 53300: the server (or the user's role) is at its connection limit; nothing was lost.
+          ? `${what}: PostgreSQL refused a new connection (${messageOf(err)}); retrying for up to ${RECOVER_MS / 1000} s. Lower NUVOM_POSTGRES_POOL_SIZE (each process opens up to it, plus one to LISTEN and a worker one to claim), or raise the limit (max_connections, or the role's CONNECTION LIMIT)`
+          : `${what}: the connection to PostgreSQL was lost (${messageOf(err)}); retrying for up to ${RECOVER_MS / 1000} s`);
         await delay(wait);
         wait = Math.min(wait * 2, 1000);
       }
@@ -346,4 +349,9 @@ export async function dropIsolatedSchema(settings: ConnectionSettings, logger?: 
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** A connection refused because the server or the role is at its limit (SQLSTATE 53300), not one lost. */
+function refusedForLimit(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === '53300';
 }

@@ -468,6 +468,29 @@ describe('postgres: connections, migrations and errors', function () {
     expect(() => readSettings({ NUVOM_POSTGRES_SCHEMA: 'information_schema' })).to.throw(/NUVOM_POSTGRES_SCHEMA.*PostgreSQL's own schema/);
   });
 
+  it('a connection refused at the role\'s connection limit is retried and logged as such, saying to lower the pool size (not as a lost connection)', async () => {
+    const role = `nuvom_t_limit_${process.pid}`;
+    const schema = schemaName();
+    const admin = await pgClient();
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`);
+    await admin.query(`CREATE SCHEMA "${schema}" AUTHORIZATION ${role}`);
+    const { logger, lines } = memoryLogger();
+    const q = new PgQueue({ settings: { ...settingsFor(schema), postgresUrl: PG_URL.replace('postgres@', `${role}@`), postgresPoolSize: 4 }, logger });
+    try {
+      await q.qsize(); // migrates, on the one connection the role may have
+      // Four at once: the pool opens more connections than the role may, and those are refused (53300).
+      expect(await Promise.all([q.qsize(), q.qsize(), q.qsize(), q.qsize()])).to.deep.equal([0, 0, 0, 0]);
+      const refused = lines.filter((l) => l.includes('PostgreSQL refused a new connection'));
+      expect(refused.length, lines.join('\n')).to.be.greaterThan(0);
+      expect(refused[0]).to.contain('Lower NUVOM_POSTGRES_POOL_SIZE').and.not.contain('was lost');
+    } finally {
+      await q.close();
+      await dropSchema(schema);
+      await admin.query(`DROP ROLE ${role}`);
+      await admin.end();
+    }
+  });
+
   it('concurrent starts migrate once (advisory lock), and a newer schema is refused', async () => {
     const schema = schemaName();
     const dbs = Array.from({ length: 5 }, () => new PgDb(settingsFor(schema)));
