@@ -79,8 +79,11 @@ export function addInspectCommands(program: Command, ctx: PluginContext): void {
     .description('the full record of one job: arguments, result, error with its whole stack, timings')
     .argument('<jobId>', 'the id `nuvom enqueue` printed (or one from `nuvom history recent`), or its first characters (6 or more)')
     .option('--format <format>', 'table, json (the record, pretty) or raw (the record as stored, one line)', choice('--format', FORMATS), 'table' as Format)
-    .addHelpText('after', example('$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70', '$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70 --format json | jq .error.stack'))
-    .action(async (idOrPrefix: string, o: { format: Format }) => {
+    .option('--json', 'the same as --format json, as on the other commands')
+    .addHelpText('after', example('$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70', '$ nuvom inspect job 5f1c2a9e-8d43-4a51-9c7e-2b1f0e6d3a70 --json | jq .error.stack'))
+    .action(async (idOrPrefix: string, o: { format: Format; json?: boolean }) => {
+      if (o.json && o.format !== 'table' && o.format !== 'json') throw new NuvomError('NUVOM_E_USAGE', `--json and --format ${o.format} ask for two formats; give one`);
+      if (o.json) o.format = 'json';
       const id = await resolveJobId(ctx.resolve('jobs'), idOrPrefix);
       const rec = await ctx.resolve('jobs').getJob(id);
       if (!rec) throw new NuvomError('NUVOM_E_JOB_NOT_FOUND', `no job with id "${id}"`);

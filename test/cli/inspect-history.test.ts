@@ -56,6 +56,9 @@ for (const backend of ['sqlite', 'file'] as const) {
       expect(table).to.match(/^ *2 +\d{4}-\S+Z +\S+ +RETRIED +\S+ +RangeError: attempt 2 fails$/m);
       expect(table).to.match(/^ *3 +\d{4}-\S+Z +\S+ +SUCCESS +\S+ +-$/m);
       const rec = await record(id);
+      // --json, as on the other commands, is --format json.
+      expect(await json<JobRecord>({ ...p, env: { ...p.env, ...env } }, ['inspect', 'job', id, '--json'])).to.deep.equal(rec);
+      expect((await run(['inspect', 'job', id, '--json', '--format', 'raw'])).code, 'two formats asked').to.equal(2);
       expect(rec.history!.map((a) => [a.attempt, a.outcome, a.error?.message ?? null])).to.deep.equal([
         [1, 'RETRIED', 'attempt 1 fails'], [2, 'RETRIED', 'attempt 2 fails'], [3, 'SUCCESS', null],
       ]);

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { PgQueue } from '../../builtin-plugins/postgres/index.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
 import { dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+import { waitFor } from '../helpers/tmp.ts';
 
 describe('postgres: the next run time after a short claim', function () {
   this.timeout(30_000);
@@ -52,7 +53,10 @@ describe('postgres: the next run time after a short claim', function () {
     let noted: () => void = () => undefined;
     queue.subscribe(() => { notes++; noted(); });
     const note = () => new Promise<void>((resolve) => { noted = resolve; });
-    // The subscription's LISTEN is in place once an enqueue's notification comes back.
+    // The subscriber is called once the LISTEN is in place (listener.ts): from then on, each enqueue's
+    // notification is the one awaited below (before it, the first wait ended on that call instead,
+    // and the claim then ran while a notification arrived).
+    await waitFor(() => notes > 0, { what: 'the LISTEN to be in place' });
     const first = note();
     await queue.enqueueMany([makeQueuedJob({ id: 'later', runAt: now + 60_000 })]);
     await first;
