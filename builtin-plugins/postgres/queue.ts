@@ -267,9 +267,11 @@ export class PgQueue implements Queue {
  * merge of both picks still sorts (a few rows), and the cost a disabled sort is given would pass
  * jit_above_cost: 0.4-0.8 s of JIT compilation a claim. Its commits do not wait for the WAL flush,
  * as ASYNC_COMMIT below. (As BEGIN plus SET LOCALs around each claim it cost three round trips.)
+ * The generic plan always (PostgreSQL 12+): the plan above does not depend on the parameters, and
+ * planning it again for each claim's values cost ~0.07 ms of a 0.39 ms claim on an idle queue here.
  * @internal
  */
-export const CLAIM_SESSION = 'SET enable_sort = off; SET enable_bitmapscan = off; SET jit = off; SET synchronous_commit = off' as const;
+export const CLAIM_SESSION = 'SET enable_sort = off; SET enable_bitmapscan = off; SET jit = off; SET synchronous_commit = off; SET plan_cache_mode = force_generic_plan' as const;
 
 /*
  * Joined into the renew statement: its own (autocommit) transaction commits without

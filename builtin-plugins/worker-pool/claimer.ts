@@ -19,15 +19,20 @@ const EXTRA_DELIVERIES = 3;
 
 /**
  * How far ahead the pool claims: at most `batchSize` jobs, but only as many as it ends in about
- * AHEAD_MS at its recent pace. Short jobs get big claims (one claim transaction per tens of jobs);
- * slow ones are not hoarded under this worker's leases while another worker idles: a worker holds
- * its running jobs and what it ends in AHEAD_MS. A worker starts at AHEAD_START (a worker started on
- * a full queue of short jobs ramps up from there), and one that found the queue empty holds none
- * ahead until it has a pace again. (It used to hold at least ten ahead always: two idle workers,
- * eight 8-second jobs, and the first took all eight while the second ran none.)
+ * AHEAD_MS at its recent pace, and at least AHEAD_MIN. Short jobs get big claims (one claim
+ * transaction per tens of jobs); slow ones are not hoarded under this worker's leases while another
+ * worker idles: a worker holds its running jobs, what it ends in AHEAD_MS, and one more. A worker
+ * starts at AHEAD_START (a worker started on a full queue of short jobs ramps up from there), and one
+ * that found the queue empty holds AHEAD_MIN until it has a pace again. (It used to hold at least ten
+ * ahead always: two idle workers, eight 8-second jobs, and the first took all eight while the second
+ * ran none.) The one more is what tells the queue is drained: a claim that asks for one job past the
+ * free slots and gets fewer is short, so the worker claims again only when told of new work; asking
+ * for the free slots alone, a trickle of jobs cost an empty claim and a read of the next run time
+ * after each job, beside its outcome's write.
  */
 const AHEAD_MS = 200;
 const AHEAD_START = 10;
+const AHEAD_MIN = 1;
 /**
  * The pace is measured over windows of this length, or over a shorter one (at least PACE_MIN_MS) that
  * has already ended twice the jobs claimed ahead and at least PACE_MIN_ENDED: short jobs ramp up to
@@ -41,13 +46,13 @@ const PACE_MIN_ENDED = 20;
 
 /**
  * How many jobs to claim ahead once `ended` jobs ended in the `elapsed` ms of a pace window (claiming
- * `ahead` now, at most `batchSize`), or null while the window is still open. Whole jobs the worker
- * ends within AHEAD_MS: none when it ends less than one in that time.
+ * `ahead` now, at most `batchSize`), or null while the window is still open: the whole jobs the
+ * worker ends within AHEAD_MS, and at least AHEAD_MIN.
  * @internal exported for its tests
  */
 export function paceAhead(ahead: number, batchSize: number, ended: number, elapsed: number): number | null {
   if (elapsed < PACE_MIN_MS || (elapsed < PACE_WINDOW_MS && ended < Math.max(2 * ahead, PACE_MIN_ENDED))) return null;
-  return Math.min(batchSize, Math.floor((ended / elapsed) * AHEAD_MS));
+  return Math.min(batchSize, Math.max(AHEAD_MIN, Math.floor((ended / elapsed) * AHEAD_MS)));
 }
 
 /** Which jobs of a claim are settled: refused ones (their outcome written; or held here already, or by another worker), and all once buffered. */
@@ -82,10 +87,10 @@ export class Claimer {
     this.paceDone = done + failed;
   }
 
-  /** No pace known: none ahead, a new window from now. */
+  /** No pace known: the least ahead, a new window from now. */
   private restartPace(): void {
     const { done, failed } = this.p.counters;
-    this.ahead = 0;
+    this.ahead = Math.min(this.p.s.batchSize, AHEAD_MIN);
     this.paceSince = Date.now();
     this.paceDone = done + failed;
   }
@@ -143,7 +148,7 @@ export class Claimer {
       this.dry = jobs.length < deficit;
       if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
       // Nothing to claim: whatever comes next (a burst of slow jobs, say) is claimed for the free
-      // slots only, until a pace says how many more to hold.
+      // slots and one more, until a pace says how many more to hold.
       this.restartPace();
     }
     const burst = p.opts.burst === true;
