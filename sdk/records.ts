@@ -14,6 +14,9 @@ const isoMs = [NaN, NaN, NaN, NaN];
 const isoText = ['', '', '', ''];
 let isoNext = 0;
 
+/** The latest run time a job or a schedule may have: a record shows it as an ISO date, which has four-digit years up to 9999. */
+export const LATEST_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export const iso = (ms: number | null | undefined): string | null => {
   if (ms == null) return null;
   for (let i = 0; i < 4; i++) if (isoMs[i] === ms) return isoText[i];
@@ -23,6 +26,13 @@ export const iso = (ms: number | null | undefined): string | null => {
   isoNext = (isoNext + 1) & 3;
   return text;
 };
+
+/**
+ * A stored time as ISO-8601 (null stays null), or undefined when no Date can hold it (a row an older
+ * nuvom stored): for listings, which show such a row as invalid rather than fail on it.
+ */
+export const storedIso = (ms: number | null | undefined): string | null | undefined =>
+  (ms == null ? null : typeof ms === 'number' && !Number.isNaN(new Date(ms).getTime()) ? iso(ms) : undefined);
 
 /*
  * The encoded arguments a list stands for: the bytes a claimed job came with, on the list the worker

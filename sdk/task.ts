@@ -68,7 +68,9 @@ export interface EnqueueOptions<A extends unknown[]> {
  */
 export type MapOptions = Omit<EnqueueOptions<unknown[]>, 'args' | 'id'>;
 
-const MAP_KEYS = ['priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'tx'];
+/** The keys of one call's options (EnqueueOptions). */
+export const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id', 'tx'];
+const MAP_KEYS = CALL_KEYS.filter((k) => k !== 'args' && k !== 'id');
 
 export interface ResultOptions {
   /** Give up waiting after this long (rejects with NUVOM_E_RESULT_TIMEOUT); default: wait forever. */
@@ -185,6 +187,11 @@ const EXPECTED: Record<string, string> = {
   beforeJob: 'a function', afterJob: 'a function', onError: 'a function',
 };
 
+/** What option `key` must be, when `v` is not that (a known option only); else null. */
+export function optionProblem(key: string, v: unknown): string | null {
+  return OPTION_CHECKS[key] && !OPTION_CHECKS[key](v) ? EXPECTED[key] : null;
+}
+
 /** Validates task (or per-call) options; the error names the option, the task and what is expected. */
 export function checkOptions(opts: Record<string, unknown>, label: string | (() => string), allowed = Object.keys(OPTION_CHECKS)): void {
   // `label` may be a function: the dispatcher checks every call of a map() and names one only on error.
@@ -195,9 +202,8 @@ export function checkOptions(opts: Record<string, unknown>, label: string | (() 
     if (!allowed.includes(k)) {
       throw new NuvomError('NUVOM_E_TASK_INVALID', `${name()}: unknown option "${k}"; known options: ${allowed.join(', ')}`);
     }
-    if (OPTION_CHECKS[k] && !OPTION_CHECKS[k](v)) {
-      throw new NuvomError('NUVOM_E_TASK_INVALID', `${name()}: option "${k}" must be ${EXPECTED[k]}, got ${JSON.stringify(v) ?? String(v)}`);
-    }
+    const expected = optionProblem(k, v);
+    if (expected) throw new NuvomError('NUVOM_E_TASK_INVALID', `${name()}: option "${k}" must be ${expected}, got ${JSON.stringify(v) ?? String(v)}`);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { argCountProblem, definePlugin, editDistance, formatSignature, maskSecrets, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
+import { argCountProblem, LATEST_RUN_AT, definePlugin, editDistance, formatSignature, maskSecrets, NuvomError, PACKAGE_ROOT, resolveJobId, resolvePath, taskNameProblem, type PluginContext } from '../../sdk/plugin.ts';
 import type { Command } from 'commander';
 
 const pkgUrl = new URL('package.json', PACKAGE_ROOT);
@@ -38,7 +38,7 @@ function numberFlag(flag: string, integer: boolean, min: number, max: () => numb
 }
 
 /** The last second a job may run at (the end of year 9999, as the dispatcher allows), from now. */
-const LAST_RUN_SECS = () => Date.UTC(9999, 11, 31, 23, 59, 59) / 1000 - Date.now() / 1000;
+const LAST_RUN_SECS = () => Math.floor(LATEST_RUN_AT / 1000) - Date.now() / 1000;
 
 /** Why the manifest may be older than the task's source, or null: two stats, no scan. */
 function staleFor(ctx: PluginContext, moduleUrl: string): string | null {

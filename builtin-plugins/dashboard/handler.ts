@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { isNuvomError, messageOf, type JobRecord } from '../../sdk/plugin.ts';
+import { isNuvomError, messageOf, storedIso, type JobRecord } from '../../sdk/plugin.ts';
 import { aboutOf } from './about.ts';
 import { insightsOf } from './insights.ts';
 import { listPage, parseJobsQuery } from './listing.ts';
@@ -196,7 +196,7 @@ export function dashboardHandler(src: DashboardSource, opts: DashboardOptions = 
     if (path === '/api/schedules') {
       const entries = await src.listSchedules({ includeFinished: true });
       // A time no Date can hold (a row stored by an older nuvom that did not bound `at`) shows as none, not a 500 for every schedule.
-      const iso = (n: number | null) => { const t = n === null ? NaN : new Date(n).getTime(); return Number.isNaN(t) ? null : new Date(t).toISOString(); };
+      const iso = (n: number | null) => storedIso(n) ?? null;
       return send(res, 200, { schedules: entries.map((e) => ({ id: e.id, taskName: e.taskName, kind: e.kind, everySecs: e.everySecs, cron: e.cron, timezone: e.timezone, status: e.status, nextRunAt: iso(e.nextRunAt), lastRunAt: iso(e.lastRunAt) })) });
     }
     if (path === '/api/workers') return send(res, 200, { workers: await listWorkers() });

@@ -6,22 +6,14 @@
  * and failed at run time for arguments that cannot be decoded.
  * Must never: let a job through that a backend would refuse or store damaged; name the wrong plugin.
  */
-import { NuvomError, isNuvomError, messageOf, type HookBus, type QueuedJob, type Serializer } from '../../sdk/plugin.ts';
+import { LATEST_RUN_AT, NuvomError, isNuvomError, messageOf, optionProblem, type HookBus, type QueuedJob, type Serializer } from '../../sdk/plugin.ts';
 
-const INT32_MAX = 2_147_483_647;
-const int32 = (v: unknown): boolean => Number.isInteger(v) && Math.abs(v as number) <= INT32_MAX;
-/** Epoch milliseconds up to the end of year 9999, as the dispatcher allows. */
-const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const epochMs = (v: unknown): boolean => Number.isFinite(v) && (v as number) >= 0 && (v as number) <= LAST_MS;
+const epochMs = (v: unknown): boolean => Number.isFinite(v) && (v as number) >= 0 && (v as number) <= LATEST_RUN_AT;
 
-const OPTION_CHECKS: Record<string, [(v: unknown) => boolean, string]> = {
-  maxRetries: [(v) => int32(v) && (v as number) >= 0, 'a whole number from 0 to 2147483647'],
-  retryDelaySecs: [(v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a number >= 0'],
-  backoff: [(v) => v === 'fixed' || v === 'exponential', "'fixed' or 'exponential'"],
-  timeoutSecs: [(v) => typeof v === 'number' && Number.isFinite(v) && v > 0, 'a number > 0'],
-  timeoutPolicy: [(v) => v === 'retry' || v === 'fail' || v === 'ignore', "'retry', 'fail' or 'ignore'"],
-  storeResult: [(v) => typeof v === 'boolean', 'true or false'],
-  tags: [(v) => Array.isArray(v) && v.every((t) => typeof t === 'string'), 'an array of strings'],
+/** A job's options by the names of the task options they come from (checked as those are). */
+const OPTION_OF: Record<string, string> = {
+  maxRetries: 'retries', retryDelaySecs: 'retryDelaySecs', backoff: 'backoff', timeoutSecs: 'timeoutSecs',
+  timeoutPolicy: 'timeoutPolicy', storeResult: 'storeResult', tags: 'tags',
 };
 
 const shown = (v: unknown): string => {
@@ -78,15 +70,17 @@ export function hookedJobProblem(job: unknown, serializer: Serializer): string |
   } catch (err) {
     return `returned job ${j.id} with args the serializer cannot decode (${messageOf(err)}); encode them with the serializer service (ctx.resolve('serializer'))`;
   }
-  if (!int32(j.priority)) return `returned job ${j.id} with priority ${shown(j.priority)}: it must be a whole number from -2147483647 to 2147483647`;
+  const badPriority = optionProblem('priority', j.priority);
+  if (badPriority) return `returned job ${j.id} with priority ${shown(j.priority)}: it must be ${badPriority}`;
   if (!epochMs(j.runAt)) return `returned job ${j.id} with runAt ${shown(j.runAt)}: it must be epoch milliseconds (Date.now() + a delay) before year 10000`;
   if (!epochMs(j.createdAt)) return `returned job ${j.id} with createdAt ${shown(j.createdAt)}: it must be epoch milliseconds`;
   if (j.attempts !== 0) return `returned job ${j.id} with attempts ${shown(j.attempts)}: a new job has 0 attempts`;
   const o = j.options;
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return `returned job ${j.id} with options ${shown(o)}: keep the job's options object (change its fields)`;
-  for (const [k, [ok, expected]] of Object.entries(OPTION_CHECKS)) {
+  for (const [k, option] of Object.entries(OPTION_OF)) {
     const v = (o as Record<string, unknown>)[k];
-    if (!ok(v)) return `returned job ${j.id} whose options.${k} is ${v === undefined ? 'missing' : shown(v)}: it must be ${expected}`;
+    const expected = optionProblem(option, v);
+    if (expected) return `returned job ${j.id} whose options.${k} is ${v === undefined ? 'missing' : shown(v)}: it must be ${expected}`;
   }
   if (j.meta === null || typeof j.meta !== 'object' || Array.isArray(j.meta)) return `returned job ${j.id} with meta ${shown(j.meta)}: meta is an object of plain data`;
   const p = notPlain(j.meta, 'meta');
@@ -95,8 +89,7 @@ export function hookedJobProblem(job: unknown, serializer: Serializer): string |
 }
 
 /** Who may have returned it: the plugins tapping the hook (a waterfall: any of them, when several). */
-function tappers(bus: HookBus): string {
-  const names = [...new Set(bus.hooks.enqueue.taps.map((t) => t.name))];
+function tappers(names: string[]): string {
   return names.length === 1 ? `the enqueue hook of plugin "${names[0]}"` : `an enqueue hook (plugins ${names.map((n) => `"${n}"`).join(', ')})`;
 }
 
@@ -119,7 +112,7 @@ export async function throughEnqueueHooks(bus: HookBus, job: QueuedJob, serializ
   const problem = hookedJobProblem(out, serializer);
   if (problem) {
     const names = [...new Set(bus.hooks.enqueue.taps.map((t) => t.name))];
-    throw new NuvomError('NUVOM_E_ENQUEUE_REFUSED', `${tappers(bus)} ${problem}; nothing was enqueued`, names.length === 1 ? { plugin: names[0], hook: 'enqueue' } : { hook: 'enqueue' });
+    throw new NuvomError('NUVOM_E_ENQUEUE_REFUSED', `${tappers(names)} ${problem}; nothing was enqueued`, names.length === 1 ? { plugin: names[0], hook: 'enqueue' } : { hook: 'enqueue' });
   }
   return out as QueuedJob;
 }

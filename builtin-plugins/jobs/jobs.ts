@@ -6,14 +6,13 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, FINAL_STATUSES, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError, withTimeout,
+  untap, CALL_KEYS, FINAL_STATUSES, LATEST_RUN_AT, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError, withTimeout,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
 } from '../../sdk/plugin.ts';
 import { throughEnqueueHooks } from './hooked.ts';
 
-const CALL_KEYS = ['args', 'priority', 'delaySecs', 'runAt', 'retries', 'retryDelaySecs', 'backoff', 'timeoutSecs', 'timeoutPolicy', 'storeResult', 'tags', 'id', 'tx'];
 
 export interface JobsDeps {
   config: NuvomConfig;
@@ -73,9 +72,6 @@ export function newJobId(now = Date.now()): string {
 function labelOf(taskName: string, i: number, n: number): string {
   return `task "${taskName}"${n > 1 ? ` (call ${i})` : ''}`;
 }
-
-/** The latest run time accepted: a record shows it as an ISO date, which has four-digit years up to 9999. */
-const LATEST_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): number {
   if (call.runAt !== undefined && call.delaySecs !== undefined) {

@@ -5,23 +5,18 @@
  * Must never: call process.exit, or print anything but data on stdout.
  */
 import type { Command } from 'commander';
-import { NuvomError, cliFormat, iso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
+import { NuvomError, cliFormat, storedIso, type PluginContext, type ScheduleEntry } from '../../sdk/plugin.ts';
 import { describeTrigger } from './trigger.ts';
 
 const TIME_FIELDS = ['nextRunAt', 'lastRunAt', 'createdAt'] as const;
 
-/** A stored time as ISO-8601 (null stays null), or undefined when it is no valid time. */
-function isoOf(ms: number | null): string | null | undefined {
-  if (ms == null) return null;
-  return typeof ms === 'number' && !Number.isNaN(new Date(ms).getTime()) ? iso(ms) : undefined;
-}
 
 /**
  * What is wrong with a stored entry's times (a row an older version stored, or another store wrote),
  * or null: one such row is shown as invalid rather than failing the whole listing.
  */
 export function invalidTimes(e: ScheduleEntry): string | null {
-  const bad = TIME_FIELDS.filter((f) => isoOf(e[f]) === undefined).map((f) => `${f} ${String(e[f])} is not a valid time`);
+  const bad = TIME_FIELDS.filter((f) => storedIso(e[f]) === undefined).map((f) => `${f} ${String(e[f])} is not a valid time`);
   return bad.length ? bad.join('; ') : null;
 }
 
@@ -48,14 +43,14 @@ export function scheduleView(e: ScheduleEntry, decode: (b: Uint8Array) => unknow
   const invalid = invalidTimes(e);
   return {
     id: e.id, key: e.key ?? null, taskName: e.taskName, args, priority: e.priority, kind: e.kind, everySecs: e.everySecs, cron: e.cron,
-    timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: isoOf(e.nextRunAt) ?? null, lastRunAt: isoOf(e.lastRunAt) ?? null,
-    createdAt: isoOf(e.createdAt) ?? null, options: e.options, ...(invalid ? { invalid } : {}),
+    timezone: e.timezone, misfire: e.misfire, status: e.status, nextRunAt: storedIso(e.nextRunAt) ?? null, lastRunAt: storedIso(e.lastRunAt) ?? null,
+    createdAt: storedIso(e.createdAt) ?? null, options: e.options, ...(invalid ? { invalid } : {}),
   };
 }
 
 /** The NEXT RUN cell: the time, "-" when none, "invalid (<stored value>)" when the stored value is no time. */
 function nextRunCell(e: ScheduleEntry): string {
-  const t = isoOf(e.nextRunAt);
+  const t = storedIso(e.nextRunAt);
   return t === undefined ? `invalid (${String(e.nextRunAt)})` : t ?? '-';
 }
 

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { CronExpressionParser } from 'cron-parser';
-import { NuvomError, type MisfirePolicy, type ScheduleEntry, type Trigger } from '../../sdk/plugin.ts';
+import { LATEST_RUN_AT, NuvomError, type MisfirePolicy, type ScheduleEntry, type Trigger } from '../../sdk/plugin.ts';
 
 /** The kernel's `Trigger` (which lists `misfire` on everySecs and cron), under its former name here. */
 export type ScheduleTrigger = Trigger;
@@ -44,12 +44,7 @@ const show = (v: unknown): string => (v instanceof Date ? `Date(${String(v)})` :
  */
 const MIN_EVERY_SECS = 1;
 const MAX_EVERY_SECS = 100 * 365 * 86_400;
-/**
- * The latest fire time accepted, as the dispatcher's runAt: a job id and a listing show it as an ISO
- * date, which has four-digit years up to 9999 (and a Date stops at 275760).
- */
-export const LAST_FIRE_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-/** The earliest: a Date's own limit (an `at` this far in the past would make no valid job id). */
+/** The earliest fire time accepted (the latest is LATEST_RUN_AT, as the dispatcher's): a Date's own limit (an `at` this far in the past would make no valid job id). */
 const FIRST_FIRE_MS = -8.64e15;
 
 /**
@@ -84,7 +79,7 @@ function atOf(v: unknown, label: string): number {
     throw invalid(label, `at must be a Date, epoch milliseconds or an ISO-8601 string, got ${show(v)}`);
   }
   if (!Number.isFinite(t) || t < FIRST_FIRE_MS) throw invalid(label, `at: ${show(v)} is not a valid time`);
-  if (t > LAST_FIRE_MS) throw invalid(label, `at: ${show(v)} is past year 9999; give a time before 10000-01-01`);
+  if (t > LATEST_RUN_AT) throw invalid(label, `at: ${show(v)} is past year 9999; give a time before 10000-01-01`);
   return t;
 }
 
@@ -133,7 +128,7 @@ function checkCron(expr: unknown, tz: string, now: number, seed: string, label: 
   } catch (err) {
     throw invalid(label, `invalid cron expression ${show(expr)}: ${(err as Error).message}`);
   }
-  if (!Number.isFinite(first) || first > LAST_FIRE_MS) throw invalid(label, `cron expression ${show(expr)} never fires before year 10000`);
+  if (!Number.isFinite(first) || first > LATEST_RUN_AT) throw invalid(label, `cron expression ${show(expr)} never fires before year 10000`);
   return { cron, first };
 }
 
@@ -174,7 +169,7 @@ export function parseTrigger(trigger: unknown, now: number, seed: string, label:
       const s = t.inSecs;
       if (typeof s !== 'number' || !Number.isFinite(s) || s < 0) throw invalid(label, `inSecs must be a number of seconds >= 0, got ${show(s)}`);
       const first = now + Math.round(s * 1000);
-      if (!(first <= LAST_FIRE_MS)) throw invalid(label, `inSecs ${show(s)} puts the first run past year 9999; give a shorter delay`);
+      if (!(first <= LATEST_RUN_AT)) throw invalid(label, `inSecs ${show(s)} puts the first run past year 9999; give a shorter delay`);
       return { ...base, kind: 'once', firstRunAt: first };
     }
     case 'everySecs': {

@@ -81,17 +81,14 @@ export class Claimer {
     const { done, failed } = this.p.counters;
     const ended = done + failed - this.paceDone;
     const next = paceAhead(this.ahead, this.p.s.batchSize, ended, now - this.paceSince);
-    if (next === null) return;
-    this.ahead = next;
-    this.paceSince = now;
-    this.paceDone = done + failed;
+    if (next !== null) this.newWindow(next, now);
   }
 
-  /** No pace known: the least ahead, a new window from now. */
-  private restartPace(): void {
+  /** Claims `ahead` ahead from now on, and measures the pace from now. */
+  private newWindow(ahead: number, now: number): void {
     const { done, failed } = this.p.counters;
-    this.ahead = Math.min(this.p.s.batchSize, AHEAD_MIN);
-    this.paceSince = Date.now();
+    this.ahead = ahead;
+    this.paceSince = now;
     this.paceDone = done + failed;
   }
 
@@ -149,7 +146,7 @@ export class Claimer {
       if (jobs.length) { p.store.worked('claim'); await this.prepareOrGiveBack(jobs); return false; }
       // Nothing to claim: whatever comes next (a burst of slow jobs, say) is claimed for the free
       // slots and one more, until a pace says how many more to hold.
-      this.restartPace();
+      this.newWindow(Math.min(p.s.batchSize, AHEAD_MIN), Date.now());
     }
     const burst = p.opts.burst === true;
     if (this.dry && burst && p.buffer.length === 0 && p.inflight.size === 0 && Date.now() >= p.retriesUntil) {
