@@ -73,6 +73,12 @@ export function pgError(err: unknown, what: string, target: PgTarget, connected 
   if (code === '57014') {
     return new NuvomError('NUVOM_E_STORAGE', `${what}: ${m} at ${target.shown}; the server's statement_timeout for this user or database is shorter than the statement took (a big batch: split the map() into smaller ones, or raise statement_timeout for nuvom's user)`, opts);
   }
+  const param = /unsupported startup parameter: *(\S+)/i.exec(m)?.[1];
+  if (param !== undefined) return startupParameterRefused(what, param, target, opts);
+  if (PREPARED_LOST.has(code ?? '') && /prepared statement "nuvom_/.test(m)) {
+    // nuvom's named statements, prepared on one server session, met on another (or someone else's there).
+    return sessionlessPooler(what, target, m, err);
+  }
   if (/does not support SSL/i.test(m)) {
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: ${m} (${target.shown}); node-postgres treats sslmode=prefer and require alike: remove sslmode from the URL, or set sslmode=disable, for a server without SSL`, opts);
   }
@@ -85,6 +91,67 @@ export function pgError(err: unknown, what: string, target: PgTarget, connected 
     return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to PostgreSQL at ${target.shown} was lost and not regained within ${RECOVER_MS / 1000} s: ${m}`, opts);
   }
   return new NuvomError('NUVOM_E_STORAGE', `${what}: PostgreSQL error${code ? ` ${code}` : ''}: ${m}`, opts);
+}
+
+/** 42P05 already exists, 26000 does not exist, 08P01 a Bind that does not fit the statement of that name. */
+const PREPARED_LOST = new Set(['42P05', '26000', '08P01']);
+
+/** A pooler (PgBouncer) refused a startup parameter nuvom's connections send: which setting to change. */
+function startupParameterRefused(what: string, param: string, target: PgTarget, opts: { plugin: string; cause: unknown; details: Record<string, unknown> }): NuvomError {
+  const fix = param === 'options'
+    ? `PgBouncer does not pass \`options\` (PGOPTIONS, or options= in ${target.server}): remove it, and set those settings for nuvom's user instead (ALTER ROLE <user> SET <name> = <value>)`
+    : `add it to PgBouncer's ignore_startup_parameters (ignore_startup_parameters = extra_float_digits,idle_in_transaction_session_timeout) and use pool_mode = session; the server then does not get nuvom's ${IDLE_IN_TX_TIMEOUT_MS / 1000} s idle_in_transaction_session_timeout, so set it for nuvom's user (ALTER ROLE <user> SET idle_in_transaction_session_timeout = '${IDLE_IN_TX_TIMEOUT_MS / 1000}s')`;
+  return new NuvomError('NUVOM_E_STORAGE_UNREACHABLE', `${what}: the connection to ${target.shown} was refused by a connection pooler in front of PostgreSQL (PgBouncer): unsupported startup parameter ${param}; ${fix}`, opts);
+}
+
+/**
+ * The connection goes through a pooler that runs its statements on any server session (PgBouncer's
+ * pool_mode = transaction or statement): nuvom's named statements, LISTEN and the claim connection's
+ * settings need a session of their own. `seen` says how it showed.
+ */
+export function sessionlessPooler(what: string, target: PgTarget, seen: string, cause?: unknown): NuvomError {
+  return new NuvomError('NUVOM_E_CONFIG', `${what}: the connection to ${target.shown} goes through a pooler that does not keep a session (PgBouncer with pool_mode = transaction or statement: ${seen}); nuvom needs a server session per connection (its prepared statements, LISTEN, the claim connection's settings): set pool_mode = session for this database in PgBouncer, or point ${target.server} at PostgreSQL itself`, { plugin: PLUGIN_NAME, cause, details: { pgCode: (cause as { code?: string } | undefined)?.code } });
+}
+
+/** The parts of a pg.Client checkSession uses. */
+export interface SessionProbe {
+  connect(): Promise<unknown>;
+  query(text: string): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<unknown>;
+}
+
+/**
+ * Refuses (NUVOM_E_CONFIG) a connection whose statements do not all run in one server session: a
+ * pooler in transaction or statement mode (PgBouncer), which would run nuvom's prepared statements on
+ * sessions that do not have them, or that have another process's under the same name. Looked for only
+ * when the session does not have the idle_in_transaction_session_timeout nuvom asked for at connect
+ * (a pooler dropped the startup parameter: PgBouncer's ignore_startup_parameters); then a second
+ * connection (`other`) opens a transaction, which a transaction pooler gives the session `own` just
+ * used, and `own` is asked for its session again. Any failure of the second connection but a pooler's
+ * refusal is ignored (the check is a courtesy; the statements' own errors say the same, pgError).
+ */
+export async function checkSession(own: { query(text: string): Promise<{ rows: Array<Record<string, unknown>> }> }, other: () => Promise<SessionProbe>, target: PgTarget, what = 'connecting'): Promise<void> {
+  const first = await own.query(`SELECT pg_backend_pid() AS pid, current_setting('idle_in_transaction_session_timeout')::interval = interval '${IDLE_IN_TX_TIMEOUT_MS} ms' AS asked`);
+  const { pid, asked } = first.rows[0] as { pid: number; asked: boolean };
+  if (asked) return;
+  let probe: SessionProbe | null = null;
+  try {
+    probe = await other();
+    await probe.connect();
+    await probe.query('BEGIN');
+    const theirs = Number((await probe.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    const again = Number((await own.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    if (theirs === Number(pid) || again !== Number(pid)) {
+      throw sessionlessPooler(what, target, theirs === Number(pid)
+        ? `another connection's transaction ran in server session ${pid}, which this connection had just used`
+        : `one connection's statements ran in server sessions ${pid}, then ${again}`);
+    }
+  } catch (err) {
+    if (isNuvomError(err)) throw err;
+    if (/pooling mode/i.test(messageOf(err))) throw sessionlessPooler(what, target, messageOf(err), err);
+  } finally {
+    if (probe) await probe.end().catch(() => undefined);
+  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { Listener } from './listener.ts';
 import { isConnectionLost, loadPg, named } from './driver.ts';
 import { KeptConnection } from './kept.ts';
 import { migrate } from './schema.ts';
-import { connectionConfig, endOrCut, pgError, RECOVER_MS } from './connect.ts';
+import { checkSession, connectionConfig, endOrCut, pgError, RECOVER_MS, type SessionProbe } from './connect.ts';
 
 export { connectionConfig, CONNECT_TIMEOUT_MS, IDLE_IN_TX_TIMEOUT_MS, pgError, RECOVER_MS } from './connect.ts';
 
@@ -130,6 +130,8 @@ export class PgDb {
     const onError = (): void => undefined; // as in txOnce: a cut mid-migration fails the next statement instead
     client.on('error', onError);
     try {
+      await checkSession(client, async () => new (await loadPg()).Client(connectionConfig(this.settings)) as unknown as SessionProbe, this.target)
+        .catch((err: unknown) => { throw pgError(err, 'connecting', this.target, this.everConnected); });
       await migrate(client, this.schema, { apply: this.settings.postgresMigrate, target: this.target.shown, logger: this.logger });
     } finally {
       client.off('error', onError);
