@@ -106,7 +106,13 @@ export class PgDb {
         };
         const pool = new pg.Pool({ ...config, max, types, idleTimeoutMillis: 30_000, Client });
         // An idle connection cut by the server emits here; the pool drops it and opens another on demand.
-        pool.on('error', (err) => this.logger?.warn(`a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`));
+        // Its idle_session_timeout (57P05, PostgreSQL 14+; a managed database often sets one)
+        // ends idle connections by design: not worth a warning each time.
+        pool.on('error', (err) => {
+          const note = `a PostgreSQL connection was lost: ${messageOf(err)}; it is reopened on demand`;
+          if ((err as { code?: string }).code === IDLE_SESSION_TIMEOUT) this.logger?.debug(note);
+          else this.logger?.warn(note);
+        });
         return pool;
       };
     }, (err: unknown) => {
@@ -275,6 +281,9 @@ export class PgDb {
     return new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL connection pool is closed; resolve the service again from a running kernel', { plugin: PLUGIN_NAME });
   }
 }
+
+/** SQLSTATE of a session ended by the server's idle_session_timeout. */
+const IDLE_SESSION_TIMEOUT = '57P05';
 
 /** How long close() lets statements queued for a connection wait for one before it refuses them. */
 const CLOSE_WAIT_MS = 10_000;

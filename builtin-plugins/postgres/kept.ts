@@ -18,13 +18,18 @@ function keepsAlive(c: PoolClient, on: boolean): void {
   else client.unref?.();
 }
 
-/** The kept connection's 'error' listener: a cut while idle fails its next statement instead. */
-const muted = (): void => undefined;
-
 export class KeptConnection {
   private client: PoolClient | null = null;
   private busy = false;
   private closed = false;
+  /**
+   * The kept connection's 'error' listener. Cut while idle (the server's idle_session_timeout, a
+   * restart): given back broken at once, so the next statement takes a fresh connection instead of
+   * failing on this one and being retried. Cut mid-statement: that statement fails (done()).
+   */
+  private readonly cut = (err: unknown): void => {
+    if (!this.busy) this.yield(err instanceof Error ? err : new Error(messageOf(err)));
+  };
 
   /** `size`: the most connections `pool` opens. */
   constructor(private readonly pool: Pool, private readonly size: number) {}
@@ -39,7 +44,7 @@ export class KeptConnection {
     if (pool.waitingCount > 0 || this.short()) return pool.query<R>(named(text, values));
     this.busy = true;
     return pool.connect().then((client) => {
-      client.on('error', muted);
+      client.on('error', this.cut);
       this.client = client;
       return this.run<R>(client, text, values, true);
     }, (err: unknown) => {
@@ -88,7 +93,7 @@ export class KeptConnection {
     const c = this.client;
     if (!c || this.busy) return;
     this.client = null;
-    c.off('error', muted);
+    c.off('error', this.cut);
     keepsAlive(c, true); // as every pool connection (a transaction on it keeps the process alive)
     c.release(lost instanceof Error ? lost : lost !== undefined ? new Error(messageOf(lost)) : undefined);
   }

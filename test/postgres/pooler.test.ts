@@ -91,3 +91,48 @@ describe('postgres: behind PgBouncer (errors simulated)', () => {
     expect(direct.opened).to.have.length(0);
   });
 });
+
+describe('postgres: the server ends idle sessions (idle_session_timeout)', function () {
+  this.timeout(20_000);
+  requirePostgres();
+  let schema: string;
+  let db: PgDb | null = null;
+  beforeEach(() => { schema = schemaName(); });
+  afterEach(async () => {
+    await db?.close();
+    db = null;
+    await dropSchema(schema);
+  });
+
+  it('reconnects without a warning after the server ends its idle sessions (idle_session_timeout)', async function () {
+    const c = await pgClient();
+    try {
+      const v = Number((await c.query<{ v: string }>('SHOW server_version_num')).rows[0].v);
+      if (v < 140000) {
+        console.log(`    (skipped: idle_session_timeout needs PostgreSQL 14+, the server is ${v})`);
+        this.skip();
+      }
+    } finally {
+      await c.end();
+    }
+    const app = `nuvom_idle_${randomBytes(4).toString('hex')}`;
+    const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c idle_session_timeout=300')}&application_name=${app}`;
+    const { logger, lines } = memoryLogger();
+    db = new PgDb(settingsFor(schema, { postgresUrl: url }), logger);
+    // Two at once: one on the kept connection, one on a pool connection (left idle in the pool).
+    const both = await Promise.all([db.query<{ n: number }>('probe', 'SELECT 1 AS n FROM pg_sleep(0.05)'), db.query<{ n: number }>('probe', 'SELECT 1 AS n')]);
+    expect(both.map((r) => r.rows[0].n)).to.deep.equal([1, 1]);
+    const sessions = async () => {
+      const q = await pgClient();
+      try {
+        return Number((await q.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0].n);
+      } finally {
+        await q.end();
+      }
+    };
+    // Every session of this pool, the kept connection's too, ended by the server.
+    await waitFor(async () => (await sessions()) === 0, { what: 'the server to end the idle sessions' });
+    expect((await db.query<{ n: number }>('probe', 'SELECT 2 AS n')).rows[0].n).to.equal(2);
+    expect(lines.filter((l) => l.startsWith('warn ')), lines.join('\n')).to.deep.equal([]);
+  });
+});
