@@ -81,7 +81,9 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
     const t = call.runAt instanceof Date ? call.runAt.getTime() : typeof call.runAt === 'number' ? call.runAt : Date.parse(call.runAt);
     if (!Number.isFinite(t)) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is not a valid time`);
     if (t > LATEST_RUN_AT) throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: runAt ${JSON.stringify(call.runAt)} is past year 9999; give a time before 10000-01-01`);
-    return t;
+    // Run times are whole epoch milliseconds on every backend (PostgreSQL stores them as bigint): a
+    // fraction (runAt: Date.now() + 0.5, delaySecs: 1 / 3) is rounded up, never run early.
+    return Math.ceil(t);
   }
   if (call.delaySecs !== undefined) {
     if (typeof call.delaySecs !== 'number' || !(call.delaySecs >= 0)) {
@@ -90,7 +92,7 @@ function runAtOf(call: EnqueueOptions<unknown[]>, now: number, label: string): n
     if (now + call.delaySecs * 1000 > LATEST_RUN_AT) {
       throw new NuvomError('NUVOM_E_TASK_INVALID', `${label}: delaySecs ${call.delaySecs} puts the job past year 9999; give a shorter delay`);
     }
-    return now + call.delaySecs * 1000;
+    return Math.ceil(now + call.delaySecs * 1000);
   }
   return now;
 }

@@ -136,7 +136,9 @@ export class OutcomeRecorder {
     if (this.d.bus.hooks.retryDecision.isUsed()) decision = await this.d.bus.hooks.retryDecision.promise(decision, job, error);
     await this.flush();
     if (decision.retry) {
-      const runAt = now + decision.delayMs;
+      // Whole milliseconds (a retryDelaySecs of 0.0015, or a retryDecision tap's fraction): PostgreSQL
+      // stores run times as bigint, and a fraction failed the outcome's write, the job stuck RUNNING.
+      const runAt = now + Math.ceil(decision.delayMs);
       await this.d.store.retrying(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }), runAt);
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: true, delayMs: decision.delayMs } });
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });

@@ -50,7 +50,8 @@ export class WorkerPool implements RunningWorker {
     for (const [k, v] of Object.entries({ concurrency, batchSize })) {
       if (!Number.isInteger(v) || v < 1) throw new NuvomError('NUVOM_E_CONFIG', `worker option ${k} must be a whole number >= 1, got ${v}`);
     }
-    const leaseMs = d.config.visibilityTimeoutSecs * 1000;
+    // Whole milliseconds: lease expiries are bigint on PostgreSQL (visibilityTimeoutSecs 30.0005 failed every claim).
+    const leaseMs = Math.ceil(d.config.visibilityTimeoutSecs * 1000);
     const settings = { nThreads, concurrency, batchSize, graceMs: opts.graceMs ?? 1000, leaseMs, leaseMarginMs: Math.min(2000, leaseMs / 5) };
     const p = new PoolState(d, opts, this.id, settings, new PoolStore(d.store, this.id, d.bus));
     p.parts = {

@@ -14,7 +14,7 @@ import { LATEST, schemaVersion } from '../../builtin-plugins/postgres/schema.ts'
 import { PgQueue } from '../../builtin-plugins/postgres/queue.ts';
 import { memoryLogger, REPO_ROOT, tempProject, waitFor } from '../helpers/tmp.ts';
 import { definePlugin } from '../../sdk/plugin.ts';
-import { add, mark } from './fixtures/tasks.ts';
+import { add, failOnce, mark } from './fixtures/tasks.ts';
 import { client as pgClient, dropSchema, PG_URL, requirePostgres, schemaName, settingsFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -151,6 +151,29 @@ describe('postgres: an application on PostgreSQL', function () {
       expect(await Promise.all(handles.map((h) => h.result({ timeoutSecs: 20 })))).to.deep.equal([3, 7, 11]);
     } finally {
       await worker.stop();
+    }
+  });
+
+  it('fractions of a millisecond (delaySecs 1 / 3, runAt in epoch ms, retryDelaySecs 0.0015, visibilityTimeoutSecs 30.0005) are stored, retried and claimed as on SQLite', async () => {
+    // Run times are bigint columns: a fraction was a PostgreSQL error (22P02) at enqueue, an outcome
+    // that could not be written (the job stuck RUNNING, delivered again at every lease expiry), or
+    // every claim failing.
+    const now = Date.now();
+    const third = await add.enqueue({ args: [1, 1], delaySecs: 1 / 3 });
+    const half = await add.enqueue({ args: [2, 2], runAt: now + 0.5 });
+    const retried = await failOnce.enqueue({ args: [], retryDelaySecs: 0.0015 });
+    expect(Date.parse((await client.getJob(third.id))!.nextRunAt!), 'a third of a second later').to.be.above(now + 333);
+    expect((await client.getJob(half.id))?.status).to.equal('PENDING');
+    const { logger } = memoryLogger();
+    const fractional = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'postgres', resultBackend: 'postgres', schedulerBackend: 'postgres', visibilityTimeoutSecs: 30.0005, postgresUrl: PG_URL, postgresSchema: schema } });
+    const worker = await fractional.startWorker({ threads: 1 });
+    try {
+      expect(await Promise.all([third, half].map((h) => fractional.result(h.id, { timeoutSecs: 30 })))).to.deep.equal([2, 4]);
+      expect(await fractional.result(retried.id, { timeoutSecs: 30 })).to.equal(2);
+      expect((await client.getJob(retried.id))?.history?.map((a) => a.outcome)).to.deep.equal(['RETRIED', 'SUCCESS']);
+    } finally {
+      await worker.stop();
+      await fractional.close();
     }
   });
 
