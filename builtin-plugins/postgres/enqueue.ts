@@ -233,6 +233,8 @@ export class PgEnqueue {
     if (typeof (tx as { connect?: unknown }).connect === 'function' && typeof (tx as { totalCount?: unknown }).totalCount === 'number') {
       throw new NuvomError('NUVOM_E_TASK_INVALID', 'the tx option got a pg.Pool: its query() runs on any of its connections, outside your transaction, so the job would not follow it; pass the transaction\'s own client (const c = await pool.connect(); await c.query(\'BEGIN\'); ... { tx: c }); nothing was enqueued', { plugin: PLUGIN_NAME });
     }
+    const state = clientState(tx);
+    if (state) throw new NuvomError('NUVOM_E_TASK_INVALID', `the tx option got a pg client that ${state}; nothing was enqueued`, { plugin: PLUGIN_NAME });
     const app = tx as Queryable;
     const c = app;
     await this.db.open();
@@ -276,6 +278,20 @@ export class PgEnqueue {
 const RECORD_INSERT_COLS = ['status', 'r_task_name', 'r_args', 'r_priority', 'r_created_at', 'attempts', 'max_retries', 'retries_left', 'tags',
   'started_at', 'completed_at', 'next_run_at', 'result', 'error', 'timeout_secs', 'timeout_policy', 'r_worker_id'];
 const RECORD_INSERT_TYPES = ['text', 'text', 'bytea', 'int', 'int8', 'int', 'int', 'int', 'text', 'int8', 'int8', 'int8', 'bytea', 'text', 'float8', 'text', 'text'];
+
+/**
+ * Why a node-postgres client cannot run the enqueue, from its own flags (null when it can, or when
+ * `tx` is another kind of client). A client never connected queues its queries until connect(), which
+ * never comes: the enqueue waited forever. A closed one failed as a connection "lost and not regained
+ * within 30 s", which it was not.
+ */
+function clientState(tx: unknown): string | null {
+  const c = tx as { _connected?: unknown; _connecting?: unknown; _ending?: unknown };
+  if (typeof c._connected !== 'boolean' || typeof c._connecting !== 'boolean' || typeof c._ending !== 'boolean') return null;
+  if (c._ending) return 'was closed (client.end()): pass an open client inside your transaction (await client.connect(); await client.query(\'BEGIN\'))';
+  if (!c._connected && !c._connecting) return 'is not connected: await client.connect() and client.query(\'BEGIN\') before enqueue({ tx: client })';
+  return null;
+}
 
 function isDuplicate(err: unknown): boolean {
   const cause = (err as { cause?: { code?: string } }).cause;

@@ -257,6 +257,17 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('enqueue({ tx }) given a pg client never connected, or closed, says so at once and enqueues nothing (it waited forever, or blamed a lost connection)', async () => {
+    const before = await client.kernel.resolve('queue').qsize();
+    const never = new pg.Client({ connectionString: PG_URL });
+    await expectCode(add.enqueue({ args: [1, 2], tx: never }), 'NUVOM_E_TASK_INVALID', /is not connected: await client\.connect\(\) and client\.query\('BEGIN'\).*nothing was enqueued/);
+    await expectCode(inTransaction(never, () => add.map([[1, 2], [3, 4]])), 'NUVOM_E_TASK_INVALID', /is not connected/);
+    const closed = await pgClient();
+    await closed.end();
+    await expectCode(add.enqueue({ args: [1, 2], tx: closed }), 'NUVOM_E_TASK_INVALID', /was closed \(client\.end\(\)\).*nothing was enqueued/);
+    expect(await client.kernel.resolve('queue').qsize()).to.equal(before);
+  });
+
   it('enqueue({ tx }) on a queue that cannot use it is NUVOM_E_UNSUPPORTED and enqueues nothing', async () => {
     const { logger } = memoryLogger();
     const mem = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'memory', resultBackend: 'memory', schedulerBackend: 'memory' } });
