@@ -68,6 +68,18 @@ export function newJobId(now = Date.now()): string {
   return `${HEX[b[0]]}${HEX[b[1]]}${HEX[b[2]]}${HEX[b[3]]}-${HEX[b[4]]}${HEX[b[5]]}-${HEX[b[6]]}${HEX[b[7]]}-${HEX[b[8]]}${HEX[b[9]]}-${HEX[b[10]]}${HEX[b[11]]}${HEX[b[12]]}${HEX[b[13]]}${HEX[b[14]]}${HEX[b[15]]}`;
 }
 
+/**
+ * What a result() timeout tells the caller to do, from the record it last read: a job running or
+ * waiting for its retry needs a longer wait, a job due later its time; only a job due now that no one
+ * runs asks for a worker.
+ */
+function stillWhy(rec: JobRecord): string {
+  const next = rec.nextRunAt !== null && Date.parse(rec.nextRunAt) > Date.now() ? rec.nextRunAt : null;
+  if (rec.status === 'RUNNING') return `attempt ${rec.attempts} is running${rec.workerId ? ` on worker ${rec.workerId}` : ''}: wait longer (result({ timeoutSecs }))`;
+  if (next) return `${rec.status === 'RETRYING' ? `attempt ${rec.attempts} failed and the next one` : 'it'} is not due before ${next}: wait past that time`;
+  return 'is a worker running? (nuvom runworker)';
+}
+
 /** How an error names a call: its task, and its place in a batch of several. */
 function labelOf(taskName: string, i: number, n: number): string {
   return `task "${taskName}"${n > 1 ? ` (call ${i})` : ''}`;
@@ -323,7 +335,7 @@ export class Jobs implements JobsService {
         if (rec.status === 'CANCELLED') throw new NuvomError('NUVOM_E_JOB_CANCELLED', `job "${id}" (task "${rec.taskName}") was cancelled`);
         const left = deadline - Date.now();
         if (left <= 0) {
-          throw new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}" (task "${rec.taskName}") is still ${rec.status} after ${opts.timeoutSecs}s; is a worker running? (nuvom runworker)`);
+          throw new NuvomError('NUVOM_E_RESULT_TIMEOUT', `job "${id}" (task "${rec.taskName}") is still ${rec.status} after ${opts.timeoutSecs}s; ${stillWhy(rec)}`);
         }
         await new Promise<void>((resolve) => {
           const t = setTimeout(resolve, Math.min(delay, left));

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Client } from '../../sdk/index.ts';
 import { definePlugin, NuvomError } from '../../sdk/plugin.ts';
 import { testClient } from '../helpers/client.ts';
-import { cleanupTempProjects } from '../helpers/tmp.ts';
+import { cleanupTempProjects, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
 
 describe('dispatch (no worker running)', () => {
@@ -102,6 +102,28 @@ describe('dispatch (no worker running)', () => {
     const err = await h.result({ timeoutSecs: 0.05 }).catch((e) => e);
     expect(err.code).to.equal('NUVOM_E_RESULT_TIMEOUT');
     expect(err.message).to.contain('is a worker running?');
+  });
+
+  it('a result() timeout asks for a worker only when the job is due and no one runs it: a job due later names its time, a running one says to wait longer', async () => {
+    const later = await t.add.enqueue({ args: [1, 1], delaySecs: 3600 });
+    const due = (await client.getJob(later.id))!.nextRunAt!;
+    const early = await later.result({ timeoutSecs: 0.05 }).catch((e) => e);
+    expect(early.code).to.equal('NUVOM_E_RESULT_TIMEOUT');
+    expect(early.message).to.contain(`is still PENDING after 0.05s; it is not due before ${due}: wait past that time`);
+    await client.cancelJob(later.id);
+
+    const h = await t.slow.delay(30_000);
+    const w = await client.startWorker({ threads: 0 });
+    try {
+      await waitFor(async () => (await client.getJob(h.id))?.status === 'RUNNING', { what: 'the slow job to start' });
+      const err = await h.result({ timeoutSecs: 0.05 }).catch((e) => e);
+      expect(err.code).to.equal('NUVOM_E_RESULT_TIMEOUT');
+      expect(err.message).to.match(/is still RUNNING after 0\.05s; attempt 1 is running on worker \S+: wait longer \(result\(\{ timeoutSecs \}\)\)$/);
+      expect(err.message).to.not.contain('is a worker running?');
+      await client.cancelJob(h.id);
+    } finally {
+      await w.stop({ force: true });
+    }
   });
 
   it('gives up after the asked time even when the result store does not answer (a stalled connection)', async () => {
