@@ -8,7 +8,8 @@
  */
 import { LATEST_RUN_AT, NuvomError, isNuvomError, messageOf, optionProblem, type HookBus, type QueuedJob, type Serializer } from '../../sdk/plugin.ts';
 
-const epochMs = (v: unknown): boolean => Number.isFinite(v) && (v as number) >= 0 && (v as number) <= LATEST_RUN_AT;
+/** Whole epoch milliseconds (PostgreSQL stores run times as bigint: a fraction would fail the write there, and SQLite took it). */
+const epochMs = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= LATEST_RUN_AT;
 
 /** A job's options by the names of the task options they come from (checked as those are). */
 const OPTION_OF: Record<string, string> = {
@@ -72,8 +73,8 @@ export function hookedJobProblem(job: unknown, serializer: Serializer): string |
   }
   const badPriority = optionProblem('priority', j.priority);
   if (badPriority) return `returned job ${j.id} with priority ${shown(j.priority)}: it must be ${badPriority}`;
-  if (!epochMs(j.runAt)) return `returned job ${j.id} with runAt ${shown(j.runAt)}: it must be epoch milliseconds (Date.now() + a delay) before year 10000`;
-  if (!epochMs(j.createdAt)) return `returned job ${j.id} with createdAt ${shown(j.createdAt)}: it must be epoch milliseconds`;
+  if (!epochMs(j.runAt)) return `returned job ${j.id} with runAt ${shown(j.runAt)}: it must be whole epoch milliseconds (Date.now() + a delay, Math.ceil'd) before year 10000`;
+  if (!epochMs(j.createdAt)) return `returned job ${j.id} with createdAt ${shown(j.createdAt)}: it must be whole epoch milliseconds`;
   if (j.attempts !== 0) return `returned job ${j.id} with attempts ${shown(j.attempts)}: a new job has 0 attempts`;
   const o = j.options;
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return `returned job ${j.id} with options ${shown(o)}: keep the job's options object (change its fields)`;

@@ -80,7 +80,9 @@ function atOf(v: unknown, label: string): number {
   }
   if (!Number.isFinite(t) || t < FIRST_FIRE_MS) throw invalid(label, `at: ${show(v)} is not a valid time`);
   if (t > LATEST_RUN_AT) throw invalid(label, `at: ${show(v)} is past year 9999; give a time before 10000-01-01`);
-  return t;
+  // Whole epoch milliseconds, as every run time (PostgreSQL stores them as bigint: a fraction was a
+  // 22P02 error there, and SQLite took it): rounded up, never fired early.
+  return Math.ceil(t);
 }
 
 /** The zone as given, when ICU knows it; an offset or a typo is refused with examples. */

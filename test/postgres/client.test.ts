@@ -177,6 +177,14 @@ describe('postgres: an application on PostgreSQL', function () {
     }
   });
 
+  it('a schedule at a fraction of a millisecond (at: epoch ms + 0.5) is stored, at the next whole millisecond', async () => {
+    // schedules.next_run_at is bigint: the fraction was a 22P02 error (NUVOM_E_STORAGE) on PostgreSQL, and SQLite took it.
+    const at = Date.now() + 3_600_000 + 0.5;
+    const h = await add.schedule({ at }, 1, 1);
+    expect(Date.parse(h.nextRunAt!)).to.equal(Math.ceil(at));
+    expect((await client.listSchedules()).find((s) => s.id === h.id)?.nextRunAt).to.equal(Math.ceil(at));
+  });
+
   it('enqueue({ tx }) writes the job only when the application\'s transaction commits', async () => {
     const app = await pgClient();
     try {
