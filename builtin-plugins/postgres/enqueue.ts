@@ -248,6 +248,11 @@ export class PgEnqueue {
         const dup = await this.duplicateError(jobs, err);
         throw new NuvomError('NUVOM_E_DUPLICATE_JOB', `${dup.message.replace(/^\[plugin "[^"]*"\] /, '')}; PostgreSQL has aborted your transaction (roll it back, or set a SAVEPOINT before the enqueue and roll back to it to go on)`, { plugin: PLUGIN_NAME, details: dup.details, cause: err });
       }
+      // The application's transaction had already failed (an earlier statement in it): PostgreSQL
+      // refuses every statement until a ROLLBACK, the enqueue's too; say so, not a bare 25P02.
+      if ((err as { code?: string }).code === '25P02') {
+        throw new NuvomError('NUVOM_E_STORAGE', `${what} (in the application's transaction): the transaction is aborted, an earlier statement in it failed, so PostgreSQL runs no other statement in it; roll it back (or back to a SAVEPOINT set before the failure) and enqueue in a new one; nothing was enqueued`, { plugin: PLUGIN_NAME, cause: err, details: { pgCode: '25P02' } });
+      }
       // nuvom's schema is migrated where NUVOM_POSTGRES_URL points (db.open above): a missing table
       // here means the application's client is connected to another database.
       if (NO_SUCH_RELATION.has((err as { code?: string }).code ?? '')) {

@@ -276,6 +276,18 @@ describe('postgres: an application on PostgreSQL', function () {
     expect(await client.kernel.resolve('queue').qsize()).to.equal(before);
   });
 
+  it('enqueue({ tx }) in an application transaction that already failed says to roll it back (it was a bare PostgreSQL 25P02)', async () => {
+    const app = await pgClient();
+    try {
+      await app.query('BEGIN');
+      await app.query('SELECT 1/0').catch(() => undefined);
+      await expectCode(add.enqueue({ args: [1, 2], tx: app }), 'NUVOM_E_STORAGE', /the transaction is aborted, an earlier statement in it failed.*roll it back.*nothing was enqueued/);
+      await app.query('ROLLBACK');
+    } finally {
+      await app.end();
+    }
+  });
+
   it('enqueue({ tx }) on a queue that cannot use it is NUVOM_E_UNSUPPORTED and enqueues nothing', async () => {
     const { logger } = memoryLogger();
     const mem = await createClient({ cwd: tempProject(), env: {}, logger, config: { queueBackend: 'memory', resultBackend: 'memory', schedulerBackend: 'memory' } });
