@@ -3,9 +3,11 @@
  * with their records when the job store writes both), checked to insert every row (expect_rows) so a
  * duplicate id refuses the whole batch. A batch of one is a VALUES row (a delay()); a larger one
  * selects FROM unnest() of the columns its rows do not share (a map(): ids and arguments). Outside a
- * transaction either tries a plain INSERT before the upsert (ON CONFLICT and the expect_rows CTE cost
- * ~2.5 µs of server CPU per row, and a delay() ~15-25 µs a call; only an id already in the table,
- * 23505, takes the upsert's second trip).
+ * transaction either tries a lighter INSERT before the upsert (the upsert's DO UPDATE and the
+ * expect_rows CTE cost ~2.5 µs of server CPU per row, and a delay() ~15-25 µs a call): a batch a plain
+ * INSERT (an id already in the table fails it whole, 23505), a delay() ON CONFLICT DO NOTHING (no
+ * error, so no server log line, for a caller-chosen id met again: an idempotency key). Only an id
+ * already in the table takes the upsert's second trip.
  * Without `tx` a write lost with its connection is retried, unless the lost try had committed: its
  * rows are there with the batch's ids and creation times (a worker may have finished them already);
  * with `tx` it runs on the application's client and that transaction decides.
@@ -84,8 +86,8 @@ export class PgEnqueue {
 
   /**
    * The INSERT of `jobs` (with `rows`, their records, when given), all or none. Outside a transaction
-   * it first goes as a plain INSERT (an id already in the table fails it whole, 23505) and only then
-   * as the upsert (a batch of one checked by its row count, a larger one by expect_rows), which
+   * it first goes as a lighter INSERT (see the top of this file) and, when an id is already in the
+   * table, as the upsert (a batch of one checked by its row count, a larger one by expect_rows), which
    * requeues a finished job's id and refuses a queued one (expect_rows). `inTx`: the upsert at once,
    * with expect_rows, so a duplicate aborts the transaction it runs in (the application's too).
    */
@@ -98,16 +100,11 @@ export class PgEnqueue {
         return (c) => c.query(counted, [...params, 1]);
       }
       const sql = this.insertSql(withRecords, ONE);
-      const plain = this.insertSql(withRecords, ONE, true);
+      const fresh = this.insertSql(withRecords, ONE, true);
       return async (c) => {
-        // A plain INSERT first, as a larger batch does: a fresh id (the common case) skips the
-        // upsert's speculative insertion; an id already in the table (23505) takes the upsert's trip.
-        try {
-          await c.query(plain, params);
-          return;
-        } catch (err) {
-          if ((err as { code?: string }).code !== '23505') throw err;
-        }
+        // ON CONFLICT DO NOTHING first: a fresh id (the common case) skips the upsert's DO UPDATE; an
+        // id already in the table writes nothing here and takes the upsert's trip.
+        if ((await c.query(fresh, params)).rowCount === 1) return;
         const { rowCount } = await c.query(sql, params);
         // ON CONFLICT ... WHERE found the id queued: nothing was written (as expect_rows would have raised).
         if (rowCount !== 1) throw Object.assign(new Error(`nuvom: job ${jobs[0].id} already queued`), { code: '23505' });
@@ -170,8 +167,11 @@ export class PgEnqueue {
     const into = `INSERT INTO ${s}.jobs (${all.join(', ')}, q_state)
       ${source}`;
     if (plain) {
-      this.sql.set(key, into);
-      return into;
+      // A batch of one: no error for an id met again (see the top of this file); a batch must fail whole.
+      const first = shape === ONE ? `${into}
+      ON CONFLICT (id) DO NOTHING` : into;
+      this.sql.set(key, first);
+      return first;
     }
     const insert = `${into}
       ON CONFLICT (id) DO UPDATE SET ${setQueue}, ${keepRecordArgs}${setRecord}

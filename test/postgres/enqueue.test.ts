@@ -46,6 +46,31 @@ describe('postgres: enqueue statement shapes', function () {
     expect(await store.settle('w1', [{ id: p.job.id, action: 'ack', record: done }])).to.deep.equal([p.job.id]);
   }
 
+  it('a delay() whose caller-chosen id is met again fails no statement on the server (no ERROR line in its log for an idempotency key)', async () => {
+    const first = pair(['first']);
+    await store.enqueue([first.job], [first.record]);
+    const db = queue.db;
+    const raw = db.rawQuery.bind(db);
+    const failed: string[] = [];
+    db.rawQuery = (async (text: string, values?: unknown[]) => {
+      try {
+        return await raw(text, values);
+      } catch (err) {
+        failed.push(`${(err as { code?: string }).code}: ${text.slice(0, 60)}`);
+        throw err;
+      }
+    }) as typeof db.rawQuery;
+    try {
+      const again = pair(['again'], { id: first.job.id }, { id: first.job.id });
+      await rejectsDuplicate(store.enqueue([again.job], [again.record]));
+      await rejectsDuplicate(queue.enqueueMany([again.job]));
+    } finally {
+      db.rawQuery = raw;
+    }
+    expect(failed, 'statements the server failed').to.deep.equal([]);
+    expect(await results.getFull(first.job.id)).to.deep.equal(first.record);
+  });
+
   for (const size of [1, 3]) {
     it(`a batch of ${size} whose id is already queued is refused and changes nothing`, async () => {
       const first = pair(['first']);
