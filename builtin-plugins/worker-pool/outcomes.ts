@@ -126,7 +126,7 @@ export class OutcomeRecorder {
       // Cancelled before it started (claimed ahead, in the buffer or a host's backlog): no attempt
       // ran, so none is counted (`attempts` counts attempts started, docs/tasks.md) and none is listed.
       const ran = before ? { attempts: Math.max(0, job.attempts - 1), history: [] } : { history: attempt('CANCELLED') };
-      await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, ...ran }));
+      if (!(await this.d.store.ended(recordOf(job, args, { ...base, status: 'CANCELLED', completedAt: now, error, ...ran })))) return this.overtaken([job], 'CANCELLED');
       this.d.bus.emit('jobCancelled', { ...ev, phase: 'running' });
       return;
     }
@@ -139,16 +139,32 @@ export class OutcomeRecorder {
       // Whole milliseconds (a retryDelaySecs of 0.0015, or a retryDecision tap's fraction): PostgreSQL
       // stores run times as bigint, and a fraction failed the outcome's write, the job stuck RUNNING.
       const runAt = now + Math.ceil(decision.delayMs);
-      await this.d.store.retrying(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }), runAt);
+      if (!(await this.d.store.retrying(recordOf(job, args, { ...base, status: 'RETRYING', nextRunAt: runAt, error, history: attempt(ending === 'FAILED' ? 'RETRIED' : ending) }), runAt))) {
+        return this.overtaken([job], 'RETRYING');
+      }
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: true, delayMs: decision.delayMs } });
       this.d.bus.emit('jobRetryScheduled', { ...ev, error, nextRunAt: runAt });
       this.wake(runAt);
     } else {
+      if (!(await this.d.store.ended(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) })))) return this.overtaken([job], 'FAILED');
       this.counters.failed++;
-      await this.d.store.ended(recordOf(job, args, { ...base, status: 'FAILED', completedAt: now, error, history: attempt(ending) }));
       this.failures.attempt({ taskName: job.taskName, jobId: job.id, attempt: job.attempts, error, next: { retry: false } });
       this.d.bus.emit('jobFailed', { ...ev, error });
     }
+  }
+
+  /**
+   * Outcomes the job store did not write because this worker no longer held the jobs (fencing):
+   * another worker claimed them after their lease ran out as that worker saw it (this one was paused
+   * or stalled past it between its lease check and the write, or the hosts' clocks disagree). They
+   * are neither reported nor counted; one WARN line says so.
+   */
+  private overtaken(jobs: ReadonlyArray<{ id: string; attempts: number }>, status: string): void {
+    const shown = jobs.slice(0, 5).map((j) => `${j.id} (attempt ${j.attempts})`).join(', ');
+    const more = jobs.length > 5 ? `, ... (${jobs.length - 5} more)` : '';
+    const one = jobs.length === 1;
+    const what = one ? `the lease of job ${shown}` : `the leases of ${jobs.length} jobs (${shown}${more})`;
+    this.d.logger.warn(`lost ${what} before ${one ? 'its' : 'their'} ${status} outcome was written: another worker took ${one ? 'it' : 'them'} over, so the outcome here is discarded and not reported (this worker was paused or stalled past the lease, or the hosts' clocks disagree); the other worker's run decides`);
   }
 
   private scheduleFlush(): void {
@@ -170,8 +186,9 @@ export class OutcomeRecorder {
     while (this.pendingRecords.length) {
       const records = this.pendingRecords; const acks = this.pendingAcks; const events = this.pendingEvents;
       this.pendingRecords = []; this.pendingAcks = []; this.pendingEvents = [];
+      let written: string[];
       try {
-        await this.d.store.succeeded(records, acks);
+        written = await this.d.store.succeeded(records, acks);
       } catch (err) {
         this.d.store.failed('record', err);
         const silent = events.length ? `; jobSucceeded was not fired for them` : '';
@@ -179,7 +196,16 @@ export class OutcomeRecorder {
         continue;
       }
       this.d.store.worked('record');
-      for (const e of events) this.d.bus.emit('jobSucceeded', e);
+      if (written.length === acks.length) {
+        for (const e of events) this.d.bus.emit('jobSucceeded', e);
+        continue;
+      }
+      // Fenced out: another worker took these jobs over since this one checked its lease. Nothing was written.
+      const held = new Set(written);
+      const lost = records.filter((r) => !held.has(r.id));
+      this.counters.done -= lost.length;
+      this.overtaken(lost.map((r) => ({ id: r.id, attempts: r.attempts })), 'SUCCESS');
+      for (const e of events) if (held.has(e.jobId)) this.d.bus.emit('jobSucceeded', e);
     }
   }
 

@@ -25,6 +25,11 @@ export function rootCode(err: unknown): string | undefined {
   return code;
 }
 
+/** The ids a settle wrote; a job store of a third party that resolves nothing is taken to have written them all (as before it was asked). */
+function written(answer: string[] | undefined, ids: string[]): string[] {
+  return Array.isArray(answer) ? answer : ids;
+}
+
 export class PoolStore {
   /** A storage call failed since the last write that worked (see failed()). */
   private failing = false;
@@ -89,19 +94,22 @@ export class PoolStore {
     })));
   }
 
-  /** SUCCESS records and their acks: `ack` settlements, one transaction where one plugin holds both. */
-  async succeeded(records: JobRecord[], ids: string[]): Promise<void> {
-    await this.store.settle(this.workerId, records.map((record, i) => ({ id: ids[i], action: 'ack' as const, record })));
+  /**
+   * SUCCESS records and their acks: `ack` settlements, one transaction where one plugin holds both.
+   * Resolves the ids written: one missing was no longer held by this worker (fencing), nothing of it written.
+   */
+  async succeeded(records: JobRecord[], ids: string[]): Promise<string[]> {
+    return written(await this.store.settle(this.workerId, records.map((record, i) => ({ id: ids[i], action: 'ack' as const, record }))), ids);
   }
 
-  /** A FAILED or CANCELLED record: a `fail` settlement, the job leaves the queue for good. */
-  async ended(record: JobRecord): Promise<void> {
-    await this.store.settle(this.workerId, [{ id: record.id, action: 'fail', record }]);
+  /** A FAILED or CANCELLED record: a `fail` settlement, the job leaves the queue for good. False: not held any more, nothing written. */
+  async ended(record: JobRecord): Promise<boolean> {
+    return written(await this.store.settle(this.workerId, [{ id: record.id, action: 'fail', record }]), [record.id]).includes(record.id);
   }
 
-  /** A RETRYING record: a `retry` settlement, the job waits in the queue until `runAt`. */
-  async retrying(record: JobRecord, runAt: number): Promise<void> {
-    await this.store.settle(this.workerId, [{ id: record.id, action: 'retry', runAt, record }]);
+  /** A RETRYING record: a `retry` settlement, the job waits in the queue until `runAt`. False: not held any more, nothing written. */
+  async retrying(record: JobRecord, runAt: number): Promise<boolean> {
+    return written(await this.store.settle(this.workerId, [{ id: record.id, action: 'retry', runAt, record }]), [record.id]).includes(record.id);
   }
 
   counts(): Promise<QueueCounts> {
