@@ -26,10 +26,20 @@ async function runTestJob(ctx: PluginContext, file: string, taskModule: string |
   await m.runTestJob(ctx, file, taskModule);
 }
 
+const MEMORY_IN_PROCESS_FIX = 'to cap the whole worker process, start it with node --max-old-space-size=N; to fail a task that allocates too much, by itself, run it in worker threads (threads 1 or more)';
+
+/** Why a memory limit asked for in-process is refused: it would limit nothing. */
+function inProcessMemoryLimit(what: string, option: string, threads: string): string {
+  return `${what} limits each worker thread's heap, and in-process mode (threads 0, NUVOM_MAX_WORKERS=0) has no worker threads: tasks share the worker's own memory and nothing would be limited; drop ${option}, or use ${threads} or more (to cap the whole worker process instead: node --max-old-space-size=N)`;
+}
+
 /** Runs a worker in the foreground until SIGINT/SIGTERM (drain) or a second signal (force). */
 async function runWorker(ctx: PluginContext, opts: PoolOptions & { withScheduler?: boolean; dev?: boolean }): Promise<void> {
   if (opts.dev && (opts.threads ?? ctx.config.maxWorkers) === 0) {
     throw new NuvomError('NUVOM_E_USAGE', '--dev reloads task modules by swapping worker threads, which in-process mode (--threads 0, NUVOM_MAX_WORKERS=0) has none of; use --threads 1 or more with --dev');
+  }
+  if (opts.memoryLimitMb && (opts.threads ?? ctx.config.maxWorkers) === 0) {
+    throw new NuvomError('NUVOM_E_USAGE', inProcessMemoryLimit(`--memory-limit-mb ${opts.memoryLimitMb}`, '--memory-limit-mb', '--threads 1'));
   }
   const [{ ensureManifest, watchSources }, { StatusLog, statusLine }] = await Promise.all([import('./dev.ts'), import('./status-line.ts')]);
   const statusOf = (w: RunningWorker, started: number): string => statusLine(w.stats(), started);
@@ -98,9 +108,17 @@ export default definePlugin({
   hooks: POOL_HOOKS,
   register(ctx) {
     ctx.provide('workerPool', 'threads', (s) => ({
-      start: (o: PoolOptions = {}) => new WorkerPool({
-        config: s.config, queue: s.queue, resultStore: s.resultStore, store: jobStoreOf(s), serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
-      }, { ...o, memoryLimitMb: o.memoryLimitMb ?? (s.config.memoryLimitMb || undefined) }).start(),
+      start: (o: PoolOptions = {}) => {
+        // A heap limit is a worker thread's (resourceLimits): in-process there is no thread to give one to.
+        const inProcess = (o.threads ?? s.config.maxWorkers) === 0;
+        if (inProcess && o.memoryLimitMb) throw new NuvomError('NUVOM_E_CONFIG', inProcessMemoryLimit(`worker option memoryLimitMb (${o.memoryLimitMb})`, 'memoryLimitMb', 'threads: 1'));
+        if (inProcess && s.config.memoryLimitMb) {
+          s.logger.warn(`NUVOM_MEMORY_LIMIT_MB (memoryLimitMb ${s.config.memoryLimitMb}) has no effect in-process (threads 0): no task's memory is limited here; ${MEMORY_IN_PROCESS_FIX}`);
+        }
+        return new WorkerPool({
+          config: s.config, queue: s.queue, resultStore: s.resultStore, store: jobStoreOf(s), serializer: s.serializer, registry: s.registry, bus: s.bus, logger: s.logger,
+        }, { ...o, memoryLimitMb: inProcess ? undefined : o.memoryLimitMb ?? (s.config.memoryLimitMb || undefined) }).start();
+      },
     }));
     ctx.hooks.cli.tap('nuvom-worker-pool', ({ program }) => {
       program.command('runworker')

@@ -42,6 +42,21 @@ describe('worker pool: in-process mode (threads 0)', function () {
     expect(err.message).to.contain('threads must be a whole number >= 0');
   });
 
+  it('refuses a memory limit, which in-process no thread would apply, saying what to do instead', async () => {
+    const err = await client.startWorker({ threads: 0, memoryLimitMb: 64 }).catch((e) => e);
+    expect(err.code).to.equal('NUVOM_E_CONFIG');
+    expect(err.message).to.contain('memoryLimitMb (64) limits each worker thread\'s heap').and.contain('in-process mode').and.contain('--max-old-space-size');
+  });
+
+  it('warns that NUVOM_MEMORY_LIMIT_MB limits nothing in-process, and runs', async () => {
+    await client.close();
+    client = await testClient({ config: { maxWorkers: '0', memoryLimitMb: '64' } });
+    worker = await client.startWorker();
+    expect(client.logLines.join('\n')).to.contain('NUVOM_MEMORY_LIMIT_MB (memoryLimitMb 64) has no effect in-process (threads 0)');
+    const h = await t.where.delay(3);
+    expect(await h.result({ timeoutSecs: 10 })).to.deep.equal({ x: 3, mainThread: true });
+  });
+
   it('leaves its event loop to other work while it drains a burst: timers and messages of its process run between jobs', async () => {
     // A user's in-process worker shares the event loop with the rest of the process (a server, a
     // BroadcastChannel): it must yield between batches, not run the whole queue in one go.
@@ -150,6 +165,14 @@ describe('nuvom runworker --threads 0 (a real process, SQLite)', function () {
     expect(w.stderr).to.match(/started: in-process \(threads 0\)/);
     const s = await nuvom(p, ['status', id]);
     expect(s.stdout, s.stdout).to.match(new RegExp(`^${id} add SUCCESS attempts=1`));
+  });
+
+  it('refuses --memory-limit-mb (exit 2), which would limit nothing in-process', async () => {
+    const p = project();
+    expect((await nuvom(p, ['discover', 'tasks'])).code).to.equal(0);
+    const w = await nuvom(p, ['runworker', '--threads', '0', '--memory-limit-mb', '64', '--burst']);
+    expect(w.code, w.stderr).to.equal(2);
+    expect(w.stderr).to.contain('--memory-limit-mb 64 limits each worker thread\'s heap').and.contain('(NUVOM_E_USAGE)');
   });
 
   it('logs a promise a task left rejected and goes on with its jobs (Node would end the process, with them)', async () => {
