@@ -10,6 +10,12 @@ import { messageOf, type ClaimedJob, type JobError } from '../../sdk/plugin.ts';
 import type { Outcome } from './outcomes.ts';
 import type { AbortReason, Inflight, PoolState } from './state.ts';
 
+/** When and where an attempt given back started here (its history entry's start and thread). */
+type Ran = { startedAt: number; threadId: number };
+
+/** A running job's start and thread; a job still in a host's backlog never started (none). */
+const ranOf = (entry: Inflight): Ran | undefined => (entry.phase === 'running' ? { startedAt: entry.startedAt, threadId: entry.thread.threadId } : undefined);
+
 const CANCELLED_BEFORE_START: JobError = { name: 'AbortError', message: 'the job was cancelled before it started', stack: null };
 
 export class Endings {
@@ -76,7 +82,7 @@ export class Endings {
     if (!p.inflight.has(entry.job.id)) return;
     p.parts.slots.untrack(entry);
     // A job asked to stop for a shutdown that finished anyway keeps its success; one that stopped goes back.
-    if (entry.abort === 'shutdown' && !outcome.ok) { this.giveBack(entry.job, entry.args, true); return; }
+    if (entry.abort === 'shutdown' && !outcome.ok) { this.giveBack(entry.job, entry.args, true, ranOf(entry)); return; }
     if (entry.abort === 'shutdown') entry.abort = null;
     if (entry.abort) outcome = { ok: false, kind: entry.abort === 'cancel' ? 'cancel' : 'timeout', error: this.abortError(entry) };
     if (entry.fate === 'lost') return;
@@ -103,7 +109,7 @@ export class Endings {
   /** Returns an in-flight job to the queue at once without counting a failure (thread replaced, shutdown). */
   release(entry: Inflight): void {
     this.p.parts.slots.untrack(entry);
-    this.giveBack(entry.job, entry.args, true);
+    this.giveBack(entry.job, entry.args, true, ranOf(entry));
   }
 
   /**
@@ -139,17 +145,17 @@ export class Endings {
    * `started`: the attempt ran (part of it), so it counts; a job claimed ahead and never started is
    * released with its claim's attempt taken back, so a graceful restart costs no retry.
    */
-  giveBack(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
+  giveBack(job: ClaimedJob, args: unknown[], started: boolean, ran?: Ran): Promise<void> {
     const p = this.p;
-    const back = this.returnOne(job, args, started)
+    const back = this.returnOne(job, args, started, ran)
       .catch((err) => p.d.logger.error(`could not return job ${job.id} to the queue: ${messageOf(err)}; it comes back when its lease expires`));
     p.track(back);
     return back;
   }
 
   /** One job back to the queue while this worker still holds it (its lease renewed first if near its end). */
-  private returnOne(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
+  private returnOne(job: ClaimedJob, args: unknown[], started: boolean, ran?: Ran): Promise<void> {
     const p = this.p;
-    return p.parts.leases.holds(job).then((held) => (held ? p.store.giveBack(job, args, started) : undefined));
+    return p.parts.leases.holds(job).then((held) => (held ? p.store.giveBack(job, args, started, ran) : undefined));
   }
 }

@@ -72,11 +72,12 @@ export class PoolStore {
 
   /**
    * Back to the queue without a failure counted: `started`, the attempt ran (part of it) and ends
-   * INTERRUPTED; else it never started and its claim's attempt is taken back.
+   * INTERRUPTED, listed from `ran` (when and where it started here; without it, the stored start, the
+   * claim's); else it never started and its claim's attempt is taken back.
    */
-  async giveBack(job: ClaimedJob, args: unknown[], started: boolean): Promise<void> {
+  async giveBack(job: ClaimedJob, args: unknown[], started: boolean, ran?: { startedAt: number; threadId: number }): Promise<void> {
     const attempts = started ? job.attempts : Math.max(0, job.attempts - 1);
-    const history = started ? [attemptOf(job.attempts, 'INTERRUPTED', null, Date.now(), this.workerId)] : [];
+    const history = started ? [attemptOf(job.attempts, 'INTERRUPTED', ran?.startedAt ?? null, Date.now(), this.workerId, ran?.threadId ?? null)] : [];
     await this.store.results.put(recordOf(job, args, { status: 'PENDING', attempts, history }));
     if (started) await this.queue.retry(job.id, this.workerId, Date.now());
     else await this.queue.release(job.id, this.workerId);

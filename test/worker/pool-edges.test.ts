@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeJobOptions, makeQueuedJob } from '../../sdk/testing/index.ts';
 import { recordOf } from '../../sdk/plugin.ts';
 import { settledJob as settled, testClient } from '../helpers/client.ts';
 import { cleanupTempProjects, tempProject, waitFor } from '../helpers/tmp.ts';
 import * as t from '../fixtures/worker-tasks.ts';
+import * as pf from '../fixtures/pool-fault-tasks.ts';
 
 describe('worker pool: edges', function () {
   this.timeout(60_000);
@@ -313,6 +314,33 @@ describe('worker pool: edges', function () {
       await client.close();
     }
   });
+
+  for (const backend of ['memory', 'sqlite']) {
+    it(`an attempt a shutdown interrupts is listed from when it started, not from its claim (a job claimed ahead that started later; ${backend})`, async () => {
+      const client = await testClient({ config: { queueBackend: backend, resultBackend: backend } });
+      const worker = await client.startWorker({ threads: 1, concurrency: 1 });
+      const dir = tempProject();
+      const [a, b] = [path.join(dir, 'a.log'), path.join(dir, 'b.log')];
+      try {
+        // One claim takes both; b waits in the thread's backlog until a ends.
+        const [, hb] = await pf.untilGo.map([[a, false], [b, false]]);
+        await waitFor(() => existsSync(a), { what: 'the first job to start' });
+        const aEnds = Date.now();
+        writeFileSync(`${a}.go`, '');
+        await waitFor(() => existsSync(b), { what: 'the second job to start' });
+        await worker.stop({ force: true });
+        const rec = (await client.getJob(hb.id))!;
+        const history = rec.history ?? [];
+        expect(rec.status).to.equal('PENDING');
+        expect(history.map((h) => h.outcome)).to.deep.equal(['INTERRUPTED']);
+        expect(Date.parse(history[0].startedAt!), 'the interrupted attempt\'s start (it began once the first job ended)').to.be.at.least(aEnds);
+        expect(history[0].threadId, 'the thread it ran in').to.be.a('number');
+      } finally {
+        await worker.stop();
+        await client.close();
+      }
+    });
+  }
 
   it('gives back the innocent jobs of a thread that one job ended with process.exit; they succeed', async () => {
     const client = await testClient();
