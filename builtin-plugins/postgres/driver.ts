@@ -82,10 +82,14 @@ export function named(text: string, values?: unknown[]): { name?: string; text: 
 
 const LOST_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 
-/** True for an error that means the connection (not the statement) failed: worth a retry on a new one. */
+/**
+ * True for an error that means the connection (not the statement) failed: worth a retry on a new one.
+ * `timeout expired` is a new connection's own connect timeout (connect.ts CONNECT_TIMEOUT_MS, set on
+ * each Client): nothing was sent on it. (The pool's timeout, which it replaced, said "connection timeout".)
+ */
 export function isConnectionLost(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   if (code && LOST_CODES.has(code)) return true;
   const m = messageOf(err);
-  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection|server closed the connection|not queryable/i.test(m);
+  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|terminating connection|server closed the connection|not queryable/i.test(m);
 }

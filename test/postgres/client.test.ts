@@ -372,6 +372,40 @@ describe('postgres: connections, migrations and errors', function () {
     }
   });
 
+  it('a new connection that times out mid-run (a server slow to accept it) is retried as a lost one: the statement still runs', async () => {
+    // A proxy to the real server; `silent` new connections are accepted and never answered (held open).
+    let silent = 0;
+    const held: net.Socket[] = [];
+    const pairs: net.Socket[] = [];
+    const target = new URL(PG_URL);
+    const proxy = net.createServer((c) => {
+      if (silent > 0) { silent--; held.push(c); return; }
+      const up = net.connect(Number(target.port || 5432), target.hostname);
+      pairs.push(c, up);
+      c.on('data', (d) => up.write(d));
+      up.on('data', (d) => c.write(d));
+      for (const [a, b] of [[c, up], [up, c]]) { a.on('error', () => b.destroy()); a.on('close', () => b.destroy()); }
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = new URL(PG_URL);
+    url.port = String((proxy.address() as net.AddressInfo).port);
+    const schema = schemaName();
+    const q = new PgQueue({ settings: { ...settingsFor(schema), postgresUrl: url.toString() } });
+    try {
+      expect(await q.qsize()).to.equal(0);
+      // Every connection cut, and the first new one is not answered: it hits the 10 s connect timeout.
+      silent = 1;
+      for (const sock of pairs.splice(0)) sock.destroy();
+      expect(await q.qsize().catch((e: unknown) => `failed: ${(e as Error).message}`), 'the statement after the timed-out connection').to.equal(0);
+      expect(held.length, 'the silent connection was tried').to.equal(1);
+    } finally {
+      await q.close();
+      for (const sock of [...pairs, ...held]) sock.destroy();
+      proxy.close();
+      await dropSchema(schema);
+    }
+  });
+
   it('a missing database is NUVOM_E_STORAGE_UNREACHABLE saying to create it', async () => {
     const q = new PgQueue({ settings: { ...settingsFor(schemaName()), postgresUrl: 'postgres://postgres@127.0.0.1:5432/nuvom_no_such_db' } });
     try {
