@@ -6,7 +6,9 @@
  * batch share a millisecond: past a batch of them, it reads on with an offset.
  * Search: an exact id first (getJob), else the store's `idPrefix` filter (a bounded scan for a
  * store that ignores it).
- * Must never: scan more than SCAN_LIMIT records for one request.
+ * A page that scanned SCAN_LIMIT records without filling up still has a next page when records are
+ * left: it continues from the last one scanned.
+ * Must never: scan more than SCAN_LIMIT records for one request; end the listing while records are left to scan.
  */
 import { NuvomError, JOB_STATUSES, type JobRecord, type JobStatus } from '../../sdk/plugin.ts';
 import type { DashboardSource } from './source.ts';
@@ -54,7 +56,7 @@ export function parseJobsQuery(params: URLSearchParams): JobsQuery {
   return q;
 }
 
-export function encodeCursor(r: JobRecord): string {
+export function encodeCursor(r: { createdAt: string; id: string }): string {
   return Buffer.from(JSON.stringify([r.createdAt, r.id])).toString('base64url');
 }
 
@@ -67,7 +69,7 @@ function decodeCursor(s: string): { createdAt: string; id: string } {
 }
 
 /** Strictly after the cursor in newest-first order (createdAt desc, then id desc). */
-const after = (r: JobRecord, c: { createdAt: string; id: string }) => r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
+const after = (r: { createdAt: string; id: string }, c: { createdAt: string; id: string }) => r.createdAt < c.createdAt || (r.createdAt === c.createdAt && r.id < c.id);
 
 /** Exact id, else the records whose id starts with `q` (newest first). */
 export async function searchJobs(src: DashboardSource, q: string, limit: number, withArgs = true): Promise<JobRecord[]> {
@@ -95,13 +97,15 @@ async function findPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: Job
   let before = cursor ? Date.parse(cursor.createdAt) + 1 : undefined;
   let offset = 0;
   let scanned = 0;
+  let more = false;
   // The store filters status and task; a tag filter is applied here, so several batches may be read.
   while (out.length < q.limit + 1 && scanned < SCAN_LIMIT) {
     const batch = Math.min(SCAN_LIMIT - scanned, q.tag || offset ? 500 : q.limit + 20);
     const rows = await src.listJobs({ status: q.status, task: q.task, limit: batch, createdBefore: before, offset, withArgs: q.withArgs });
     scanned += rows.length;
     for (const r of rows) if ((!cursor || after(r, cursor)) && matches(r) && out.length < q.limit + 1) out.push(r);
-    if (rows.length < batch) break;
+    more = rows.length === batch;
+    if (!more) break;
     const last = rows[rows.length - 1]!;
     // Rows read again from here on are dropped up to the cursor, which never moves back (a batch may end before it).
     if (!cursor || after(last, cursor)) cursor = { createdAt: last.createdAt, id: last.id };
@@ -112,5 +116,10 @@ async function findPage(src: DashboardSource, q: JobsQuery): Promise<{ jobs: Job
     else { before = next; offset = 0; }
   }
   const jobs = out.slice(0, q.limit);
-  return { jobs, nextCursor: out.length > q.limit ? encodeCursor(jobs[jobs.length - 1]!) : null };
+  if (out.length > q.limit) return { jobs, nextCursor: encodeCursor(jobs[jobs.length - 1]!) };
+  // The scan budget ran out with records left to read (a rare tag among many records): the page may
+  // be short, even empty, and the next one reads on from the last record scanned. Never a cursor that
+  // did not move past the one asked for (more than SCAN_LIMIT jobs in one millisecond), which would repeat the page.
+  const moved = cursor !== undefined && (q.cursor === undefined || after(cursor, q.cursor));
+  return { jobs, nextCursor: more && moved ? encodeCursor(cursor!) : null };
 }

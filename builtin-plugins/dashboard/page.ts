@@ -90,6 +90,8 @@ async function jobs(params) {
     el('input', { name: 'task', placeholder: 'task', value: q.get('task') || '' }), ' ', el('input', { name: 'tag', placeholder: 'tag', value: q.get('tag') || '' }), ' ', el('button', {}, 'filter'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new URLSearchParams(); for (const [k, v] of new FormData(form)) if (v) f.set(k, v); go(BASE + '/jobs?' + f); });
   const out = [el('h2', {}, 'Jobs'), form, table(['job', 'task', 'status', 'attempts', 'created'], page.jobs.map((r) => [link(r), r.taskName, status(r.status), r.attempts, r.createdAt]))];
+  // A short page with a next one: the request's scan budget ran out (a rare tag among many records).
+  if (page.nextCursor && page.jobs.length < Number(q.get('limit') || 50)) out.push(el('p', { class: 'mute', 'data-short-page': '' }, 'a page searches 5,000 records; the next page searches older ones'));
   if (page.nextCursor) { q.set('cursor', page.nextCursor); const a = el('a', { href: BASE + '/jobs?' + q }, 'next page'); a.addEventListener('click', (e) => { e.preventDefault(); go(a.href); }); out.push(el('p', {}, a)); }
   return out;
 }
