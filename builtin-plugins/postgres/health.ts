@@ -78,10 +78,7 @@ export function postgresHealth(settings: () => ConnectionSettings): StorageHealt
         const findings = [finding('postgres-schema', 'ok', `${on}: version ${version} (up to date)`, undefined, { version })];
         if (services.includes('queue')) {
           const now = Date.now();
-          const { rows } = await client.query<{ ready: string; delayed: string; leased: string; expired: string }>(
-            `SELECT count(*) FILTER (WHERE q_state = 'waiting' AND run_at <= $1) AS ready, count(*) FILTER (WHERE q_state = 'waiting' AND run_at > $1) AS delayed,
-                    count(*) FILTER (WHERE q_state = 'leased') AS leased, count(*) FILTER (WHERE q_state = 'leased' AND lease_expires_at <= $1) AS expired
-               FROM "${schema}".jobs WHERE q_state IS NOT NULL`, [now]);
+          const { rows } = await client.query<{ ready: string; delayed: string; leased: string; expired: string }>(leaseCountsStatement(`"${schema}"`), [now]);
           const [ready, delayed, leased, expired] = [rows[0].ready, rows[0].delayed, rows[0].leased, rows[0].expired].map(Number);
           const counts = `${ready} ready, ${delayed} delayed, ${leased} leased`;
           findings.push(expired
@@ -94,4 +91,17 @@ export function postgresHealth(settings: () => ConnectionSettings): StorageHealt
       }
     },
   };
+}
+
+/**
+ * The queue's counts for the postgres-leases check ($1: now, epoch ms). Each count reads the partial
+ * index of its q_state (jobs_run_at, jobs_lease), so the check costs the queued rows, not the table:
+ * `WHERE q_state IS NOT NULL` matches no index, and was a pass over every record (0.9 s at 1,000,000).
+ * @internal
+ */
+export function leaseCountsStatement(s: string): string {
+  return `SELECT (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'waiting' AND run_at <= $1) AS ready,
+                 (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'waiting' AND run_at > $1) AS delayed,
+                 (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'leased') AS leased,
+                 (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'leased' AND lease_expires_at <= $1) AS expired`;
 }
