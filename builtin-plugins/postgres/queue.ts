@@ -209,7 +209,7 @@ export class PgQueue implements Queue {
 
   async qsize(): Promise<number> {
     this.live();
-    const { rows } = await this.db.query<{ n: number }>('counting jobs', `SELECT count(*) AS n FROM ${this.db.s}.jobs WHERE q_state IS NOT NULL`);
+    const { rows } = await this.db.query<{ n: number }>('counting jobs', qsizeStatement(this.db.s));
     return Number(rows[0].n);
   }
 
@@ -386,3 +386,13 @@ function toJob(row: QueueRow, claim?: { workerId: string; leaseExpiresAt: number
 
 /** @internal */
 export { isConnectionLost } from './driver.ts';
+
+/**
+ * qsize(): the waiting and the leased rows, each counted through its partial index (q_state is one
+ * of the two or NULL): `WHERE q_state IS NOT NULL` matches no index and read every record of the
+ * table (0.5-0.9 s at 1,000,000 records, most of them finished jobs out of the queue).
+ * @internal
+ */
+export function qsizeStatement(s: string): string {
+  return `SELECT (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'waiting') + (SELECT count(*) FROM ${s}.jobs WHERE q_state = 'leased') AS n`;
+}
