@@ -182,13 +182,7 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
     const olderThan = msOf(filter.olderThan, 'purge olderThan');
     const statuses = filter.status === undefined ? FINAL_STATUSES : Array.isArray(filter.status) ? filter.status : [filter.status];
     if (statuses.length === 0) return 0;
-    const s = this.db.s;
-    // A row still queued keeps its queue part: only its record is cleared.
-    const { rows } = await this.db.query<{ n: number }>('purging job records',
-      `WITH gone AS (DELETE FROM ${s}.jobs WHERE status = ANY($1::text[]) AND COALESCE(completed_at, r_created_at) < $2 AND q_state IS NULL RETURNING 1),
-            kept AS (UPDATE ${s}.jobs SET status = NULL, result = NULL, error = NULL, history = NULL, r_args = NULL
-                      WHERE status = ANY($1::text[]) AND COALESCE(completed_at, r_created_at) < $2 AND q_state IS NOT NULL RETURNING 1)
-       SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS n`, [statuses, olderThan]);
+    const { rows } = await this.db.query<{ n: number }>('purging job records', purgeStatement(this.db.s, statuses), [statuses, olderThan, olderThan + PURGE_CREATED_MARGIN_MS]);
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -238,6 +232,31 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
   private live(): void {
     if (this.closed) throw new NuvomError('NUVOM_E_STORAGE', 'the PostgreSQL result store is closed; resolve the resultStore service again from a running kernel', { plugin: PLUGIN_NAME });
   }
+}
+
+/**
+ * A record completes after it is created, so one completed before the cut was created before it too:
+ * bounding the creation time as well lets a purge read jobs_status from its oldest entries up to the
+ * cut (a daily purge: about a day of records) instead of every record (1.4 s at 1,000,000 records,
+ * when it deleted none). The margin leaves room for clocks that disagree between the host that
+ * enqueued a job and the one that ran it.
+ */
+const PURGE_CREATED_MARGIN_MS = 86_400_000;
+
+/**
+ * purge(): $1 the statuses, $2 the cut (epoch ms), $3 the cut plus PURGE_CREATED_MARGIN_MS. A row
+ * still queued keeps its queue part (only its record is cleared); those are found through the
+ * queue's partial indexes. jobs_status leaves RUNNING records out: a purge that names RUNNING reads
+ * the table.
+ * @internal
+ */
+export function purgeStatement(s: string, statuses: readonly string[]): string {
+  const indexed = statuses.includes('RUNNING') ? '' : ` AND status <> 'RUNNING'`;
+  return `WITH gone AS (DELETE FROM ${s}.jobs WHERE status = ANY($1::text[])${indexed} AND r_created_at < $3 AND COALESCE(completed_at, r_created_at) < $2
+                        AND q_state IS NULL RETURNING 1),
+            kept AS (UPDATE ${s}.jobs SET status = NULL, result = NULL, error = NULL, history = NULL, r_args = NULL
+                      WHERE status = ANY($1::text[]) AND COALESCE(completed_at, r_created_at) < $2 AND (q_state = 'waiting' OR q_state = 'leased') RETURNING 1)
+       SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS n`;
 }
 
 const MINUTE_MS = 60_000;
