@@ -116,28 +116,43 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
     return rows.map((row) => toRecord(row, this.serializer));
   }
 
+  /**
+   * Calls in the same turn of the event loop share one pass over the records, each getting its own
+   * completed-since count: the dashboard's overview asks for the last hour's and the last day's at
+   * once (two passes, ~1.3 s each at 1,000,000 records, before).
+   */
   async stats(since: number): Promise<JobStats> {
     this.live();
+    return this.statsReads.call(since);
+  }
+
+  private readonly statsReads = new Coalesced<number, JobStats>((sinces) => this.readStats(sinces));
+
+  private async readStats(sinces: number[]): Promise<JobStats[]> {
     const s = this.db.s;
-    // One pass over the records (the completed-since count rides on the GROUP BY as a filtered count;
+    const windows = [...new Set(sinces)];
+    // One pass over the records (each completed-since count rides on the GROUP BY as a filtered count;
     // a second scan of its own was ~half the call at 10,000 rows); the oldest PENDING comes from jobs_status.
-    const { rows } = await this.db.query<{ task: string | null; status: JobStatus | null; n: number | null; done: number }>('computing job stats',
-      `SELECT r_task_name AS task, status, count(*)::int8 AS n,
-         count(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1)::int8 AS done
+    const done = windows.map((_, i) => `count(*) FILTER (WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $${i + 1})::int8 AS done${i}`);
+    const { rows } = await this.db.query<Record<string, string | number | null>>('computing job stats',
+      `SELECT r_task_name AS task, status, count(*)::int8 AS n, ${done.join(', ')}
        FROM ${s}.jobs WHERE status IS NOT NULL GROUP BY r_task_name, status
-       UNION ALL SELECT NULL, NULL, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING' AND status <> 'RUNNING'), 0`, [since]);
+       UNION ALL SELECT NULL, NULL, (SELECT min(r_created_at) FROM ${s}.jobs WHERE status = 'PENDING' AND status <> 'RUNNING'), ${windows.map(() => '0').join(', ')}`, windows);
     const byStatus = Object.fromEntries(JOB_STATUSES.map((x) => [x, 0])) as Record<JobStatus, number>;
     const byTask: JobStats['byTask'] = {};
     let oldest: number | null = null;
-    let completedSince = 0;
+    const completed = windows.map(() => 0);
     for (const r of rows) {
       // The last row: no task, its n is the oldest PENDING creation time (or NULL).
       if (r.task === null) { oldest = r.n === null ? null : Number(r.n); continue; }
       byStatus[r.status as JobStatus] += Number(r.n);
-      completedSince += Number(r.done);
-      (byTask[r.task] ??= {})[r.status as JobStatus] = Number(r.n);
+      for (let i = 0; i < windows.length; i++) completed[i] += Number(r[`done${i}`]);
+      (byTask[r.task as string] ??= {})[r.status as JobStatus] = Number(r.n);
     }
-    return { byStatus, byTask, oldestPendingAt: oldest === null ? null : new Date(oldest).toISOString(), completedSince };
+    const oldestPendingAt = oldest === null ? null : new Date(oldest).toISOString();
+    return sinces.map((since) => ({
+      byStatus: { ...byStatus }, byTask: structuredClone(byTask), oldestPendingAt, completedSince: completed[windows.findIndex((w) => Object.is(w, since))],
+    }));
   }
 
   // The dashboard's chart and run times (ResultStoreInsights): counted here, so neither is cut to the
@@ -147,18 +162,34 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
     if (!Number.isInteger(bucketMs) || bucketMs < MINUTE_MS || bucketMs % MINUTE_MS !== 0) {
       throw new NuvomError('NUVOM_E_USAGE', `completions bucketMs must be a whole number of minutes in ms (60000, 300000, ...), got ${JSON.stringify(bucketMs)}`, { plugin: PLUGIN_NAME });
     }
-    const from = Math.floor(since / bucketMs) * bucketMs;
+    return this.completionReads.call({ since, bucketMs });
+  }
+
+  /** Calls in the same turn of the event loop (the overview's hour and day) share one pass, counted per minute. */
+  private readonly completionReads = new Coalesced<{ since: number; bucketMs: number }, CompletionBucket[]>((asked) => this.readCompletions(asked));
+
+  private async readCompletions(asked: Array<{ since: number; bucketMs: number }>): Promise<CompletionBucket[][]> {
+    // Every bucket starts on a whole minute (bucketMs is whole minutes, `from` a multiple of it), so
+    // counts per minute from the earliest `from` add up exactly into each caller's buckets.
+    const froms = asked.map((a) => Math.floor(a.since / a.bucketMs) * a.bucketMs);
+    const first = Math.min(...froms);
     // No index on completed_at (one more index entry on every settle): a pass over the completed records, as stats() makes.
-    const { rows } = await this.db.query<{ b: string; status: JobStatus; n: string }>('reading completions',
-      `SELECT (completed_at - $1) / $2 AS b, status, count(*) AS n FROM ${this.db.s}.jobs
-       WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1 GROUP BY 1, 2`, [from, bucketMs]);
-    const buckets: CompletionBucket[] = [];
-    for (let at = from; at <= Date.now(); at += bucketMs) buckets.push({ at, success: 0, failed: 0 });
-    for (const r of rows) {
-      const b = buckets[Number(r.b)];
-      if (b) b[r.status === 'SUCCESS' ? 'success' : 'failed'] += Number(r.n);
-    }
-    return buckets;
+    const { rows } = await this.db.query<{ m: string; status: JobStatus; n: string }>('reading completions',
+      `SELECT (completed_at - $1) / ${MINUTE_MS} AS m, status, count(*) AS n FROM ${this.db.s}.jobs
+       WHERE status IN ('SUCCESS', 'FAILED') AND completed_at >= $1 GROUP BY 1, 2`, [first]);
+    const now = Date.now();
+    return asked.map(({ bucketMs }, i) => {
+      const from = froms[i];
+      const buckets: CompletionBucket[] = [];
+      for (let at = from; at <= now; at += bucketMs) buckets.push({ at, success: 0, failed: 0 });
+      for (const r of rows) {
+        const minute = first + Number(r.m) * MINUTE_MS;
+        if (minute < from) continue;
+        const b = buckets[Math.floor((minute - from) / bucketMs)];
+        if (b) b[r.status === 'SUCCESS' ? 'success' : 'failed'] += Number(r.n);
+      }
+      return buckets;
+    });
   }
 
   async runTimes(perTask: number, maxTasks: number): Promise<Record<string, number[]>> {
@@ -260,6 +291,31 @@ export function purgeStatement(s: string, statuses: readonly string[]): string {
 }
 
 const MINUTE_MS = 60_000;
+
+/**
+ * Calls made in the same turn of the event loop share one `read` (run at setImmediate), which gets
+ * every caller's argument and answers each, in order. A failed read fails each of those calls.
+ */
+class Coalesced<A, R> {
+  private batch: { args: A[]; out: Promise<R[]> } | null = null;
+  constructor(private readonly read: (args: A[]) => Promise<R[]>) {}
+
+  call(arg: A): Promise<R> {
+    let b = this.batch;
+    if (b === null) {
+      const args: A[] = [];
+      const out = new Promise<R[]>((resolve, reject) => {
+        setImmediate(() => {
+          this.batch = null;
+          this.read(args).then(resolve, reject);
+        });
+      });
+      b = this.batch = { args, out };
+    }
+    const i = b.args.push(arg) - 1;
+    return b.out.then((all) => all[i]);
+  }
+}
 /** runTimes looks at this many times perTask of a task's newest records for perTask completed ones. */
 const RUN_TIME_SCAN = 3;
 
