@@ -195,14 +195,19 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
   async runTimes(perTask: number, maxTasks: number): Promise<Record<string, number[]>> {
     this.live();
     const s = this.db.s;
-    // The tasks with most records; per task, its newest RUN_TIME_SCAN x perTask records through jobs_task (as the SQLite store bounds it).
+    // The tasks with most records (ties by name, in code point order), from the stats pass: the one a
+    // stats() call made at the same time makes (the dashboard's overview asks for both), else one of its own.
+    const { byTask } = await this.statsReads.call(0);
+    const tasks = Object.entries(byTask).map(([task, counts]) => [task, Object.values(counts).reduce((a, b) => a + (b ?? 0), 0)] as const)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, Math.max(0, maxTasks)).map(([task]) => task);
+    if (tasks.length === 0) return {};
+    // Per task, its newest RUN_TIME_SCAN x perTask records through jobs_task (as the SQLite store bounds it).
     const { rows } = await this.db.query<{ task: string; ms: string }>('reading run times',
-      `WITH t AS (SELECT r_task_name AS task FROM ${s}.jobs WHERE status IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT $1)
-       SELECT t.task, x.ms FROM t CROSS JOIN LATERAL (
+      `SELECT t.task, x.ms FROM unnest($1::text[]) AS t(task) CROSS JOIN LATERAL (
          SELECT completed_at - started_at AS ms FROM (
            SELECT status, started_at, completed_at FROM ${s}.jobs WHERE r_task_name = t.task AND status <> 'RUNNING' ORDER BY r_created_at DESC, id DESC LIMIT $2) n
          WHERE status IN ('SUCCESS', 'FAILED') AND started_at IS NOT NULL AND completed_at IS NOT NULL LIMIT $3) x`,
-      [maxTasks, perTask * RUN_TIME_SCAN, perTask]);
+      [tasks, perTask * RUN_TIME_SCAN, perTask]);
     const out: Record<string, number[]> = {};
     for (const r of rows) (out[r.task] ??= []).push(Number(r.ms));
     return out;

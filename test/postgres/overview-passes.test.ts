@@ -27,7 +27,7 @@ describe('postgres: the overview\'s store reads made together share a pass', fun
     await dropSchema(schema);
   });
 
-  it('stats() and completions() called together each read the records once, and answer as when called alone', async () => {
+  it('stats(), completions() and runTimes() called together make one pass per kind, and answer as when called alone', async () => {
     const now = Date.now();
     // Completions spread over the last two days, some failed; a few records not completed.
     const records: JobRecord[] = [];
@@ -44,20 +44,26 @@ describe('postgres: the overview\'s store reads made together share a pass', fun
     const alone = {
       hour: await results.stats(hour), day: await results.stats(day),
       perMinute: await results.completions(hour, MINUTE), perQuarter: await results.completions(day, 15 * MINUTE),
+      runTimes: await results.runTimes(200, 2),
     };
     const labels: string[] = [];
-    const db = results.db as unknown as { query: (what: string, ...rest: unknown[]) => Promise<unknown> };
+    const statements: string[] = [];
+    const db = results.db as unknown as { query: (what: string, sql: string, ...rest: unknown[]) => Promise<unknown> };
     const query = db.query;
-    db.query = function (this: unknown, what: string, ...rest: unknown[]) { labels.push(what); return query.call(this, what, ...rest); };
+    db.query = function (this: unknown, what: string, sql: string, ...rest: unknown[]) { labels.push(what); statements.push(sql); return query.call(this, what, sql, ...rest); };
     let together;
     try {
-      const [h, d, m, q] = await Promise.all([results.stats(hour), results.stats(day), results.completions(hour, MINUTE), results.completions(day, 15 * MINUTE)]);
-      together = { hour: h, day: d, perMinute: m, perQuarter: q };
+      const [h, d, m, q, r] = await Promise.all([results.stats(hour), results.stats(day), results.completions(hour, MINUTE), results.completions(day, 15 * MINUTE), results.runTimes(200, 2)]);
+      together = { hour: h, day: d, perMinute: m, perQuarter: q, runTimes: r };
     } finally {
       db.query = query;
     }
     expect(labels.filter((x) => x === 'computing job stats')).to.have.length(1);
     expect(labels.filter((x) => x === 'reading completions')).to.have.length(1);
+    // The run times' list of tasks (those with most records) comes from the stats pass: their own read aggregates nothing.
+    expect(labels.filter((x) => x === 'reading run times')).to.have.length(1);
+    expect(statements.filter((x) => /GROUP BY/i.test(x)), 'statements that aggregate over the records').to.have.length(2);
+    expect(Object.keys(alone.runTimes).sort()).to.deep.equal(['t0', 't1']);
     expect(together).to.deep.equal(alone);
     expect(alone.hour.completedSince).to.be.below(alone.day.completedSince);
     expect(alone.perMinute.reduce((n, b) => n + b.success + b.failed, 0)).to.be.within(6, 8);
