@@ -6,7 +6,7 @@ export * from '../kernel/index.ts';
 export { getTask, isTask, registerTask, taskTable, checkOptions, optionProblem, CALL_KEYS, currentTransaction, type AnyTask, type Task, type TaskOptions, type JobInfo, type JobHandle, type EnqueueOptions, type TaskDispatch, type ScheduleHandle, type ResultOptions } from './task.ts';
 export { currentJob, runInJob } from './current-job.ts';
 export type * from './services.ts';
-export { argsBytesOf, rememberArgsBytes, iso, storedIso, LATEST_RUN_AT, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, idPrefixOf, HISTORY_LIMIT, HISTORY_STACK_LINES, MAX_VALUE_BYTES, valueTooBig, type RecordState, type StoredAttempts } from './records.ts';
+export { argsBytesOf, rememberArgsBytes, markIdGenerated, idGenerated, iso, storedIso, LATEST_RUN_AT, jobOptions, recordOf, errorOf, toError, attemptOf, mergeHistory, historyOf, idPrefixOf, HISTORY_LIMIT, HISTORY_STACK_LINES, MAX_VALUE_BYTES, valueTooBig, type RecordState, type StoredAttempts } from './records.ts';
 export * as cliFormat from './cli-format.ts';
 export { maskSecrets, SECRET_MASK } from './secrets.ts';
 export { manifestRootProblem } from './project-paths.ts';

@@ -49,6 +49,23 @@ export function rememberArgsBytes(args: unknown[], bytes: Uint8Array): void {
   (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] = bytes;
 }
 
+/** Jobs whose id the dispatcher made (markIdGenerated). A WeakSet: a copy of the job ({ ...job }) is not one. */
+const generatedIds = new WeakSet<object>();
+
+/**
+ * Marks a job whose id the dispatcher just made (a fresh UUID version 7, no caller-chosen id): no
+ * other job can hold it, so a store may skip what guards a duplicate (PostgreSQL: a plain INSERT
+ * before the upsert, which fails on the server only for an id already there).
+ */
+export function markIdGenerated(job: object): void {
+  generatedIds.add(job);
+}
+
+/** Whether markIdGenerated marked this very object (an enqueue hook's copy is not marked). */
+export function idGenerated(job: object): boolean {
+  return generatedIds.has(job);
+}
+
 /** The bytes `args` encode to, when rememberArgsBytes said so; else undefined (encode the list). */
 export function argsBytesOf(args: unknown): Uint8Array | undefined {
   return Array.isArray(args) ? (args as unknown[] & { [ARGS_BYTES]?: Uint8Array })[ARGS_BYTES] : undefined;

@@ -6,7 +6,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import {
-  untap, CALL_KEYS, FINAL_STATUSES, LATEST_RUN_AT, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, recordOf, rememberArgsBytes, taskNameProblem, toError, withTimeout,
+  untap, CALL_KEYS, FINAL_STATUSES, LATEST_RUN_AT, NuvomError, checkOptions, duplicateJob, valueTooBig, currentTransaction, jobOptions, messageOf, markIdGenerated, recordOf, rememberArgsBytes, taskNameProblem, toError, withTimeout,
   type AnyTask, type Clock, type EnqueueCall, type EnqueueOptions, type HookBus, type JobHandle, type JobOptions, type JobRecord,
   type JobStore, type JobsService, type ListJobsFilter, type NuvomConfig, type Queue, type QueuedJob, type RegistryService,
   type ResultOptions, type ResultStore, type Serializer, type TaskOptionsSnapshot,
@@ -238,6 +238,7 @@ export class Jobs implements JobsService {
           : jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
         meta: {},
       };
+      if (call.id === undefined) markIdGenerated(jobs0[i]);
     }
     let jobs = jobs0;
     /** Arguments an enqueue hook re-encoded, by job: the job's record shows those. */

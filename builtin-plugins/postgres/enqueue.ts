@@ -3,17 +3,17 @@
  * with their records when the job store writes both), checked to insert every row (expect_rows) so a
  * duplicate id refuses the whole batch. A batch of one is a VALUES row (a delay()); a larger one
  * selects FROM unnest() of the columns its rows do not share (a map(): ids and arguments). Outside a
- * transaction either tries a lighter INSERT before the upsert (the upsert's DO UPDATE and the
- * expect_rows CTE cost ~2.5 µs of server CPU per row, and a delay() ~15-25 µs a call): a batch a plain
- * INSERT (an id already in the table fails it whole, 23505), a delay() ON CONFLICT DO NOTHING (no
- * error, so no server log line, for a caller-chosen id met again: an idempotency key). Only an id
- * already in the table takes the upsert's second trip.
+ * transaction a batch tries a plain INSERT before the upsert (ON CONFLICT's speculative insertion and
+ * the expect_rows CTE cost ~2.5 µs of server CPU per row, and a delay() ~15 µs a call; an id already in
+ * the table fails it whole, 23505, and takes the upsert's second trip); so does a delay() whose id the
+ * dispatcher made (idGenerated: no other job holds it). A delay() with a caller-chosen id goes as the
+ * upsert at once: met again (an idempotency key), it fails no statement, so the server logs no ERROR.
  * Without `tx` a write lost with its connection is retried, unless the lost try had committed: its
  * rows are there with the batch's ids and creation times (a worker may have finished them already);
  * with `tx` it runs on the application's client and that transaction decides.
  * Must never: enqueue part of a batch, or report a duplicate for a batch its own lost try wrote.
  */
-import { NuvomError, duplicateJob, messageOf, type QueuedJob } from '../../sdk/plugin.ts';
+import { NuvomError, duplicateJob, idGenerated, messageOf, type QueuedJob } from '../../sdk/plugin.ts';
 import { pgError, type PgDb, type Queryable } from './db.ts';
 import { compact, type Column } from './batch-params.ts';
 import { toBuf, writeRecords, type RecordRow } from './rows.ts';
@@ -86,7 +86,7 @@ export class PgEnqueue {
 
   /**
    * The INSERT of `jobs` (with `rows`, their records, when given), all or none. Outside a transaction
-   * it first goes as a lighter INSERT (see the top of this file) and, when an id is already in the
+   * it first goes as a plain INSERT (see the top of this file) and, when an id is already in the
    * table, as the upsert (a batch of one checked by its row count, a larger one by expect_rows), which
    * requeues a finished job's id and refuses a queued one (expect_rows). `inTx`: the upsert at once,
    * with expect_rows, so a duplicate aborts the transaction it runs in (the application's too).
@@ -100,11 +100,18 @@ export class PgEnqueue {
         return (c) => c.query(counted, [...params, 1]);
       }
       const sql = this.insertSql(withRecords, ONE);
-      const fresh = this.insertSql(withRecords, ONE, true);
+      const plain = idGenerated(jobs[0]) ? this.insertSql(withRecords, ONE, true) : null;
       return async (c) => {
-        // ON CONFLICT DO NOTHING first: a fresh id (the common case) skips the upsert's DO UPDATE; an
-        // id already in the table writes nothing here and takes the upsert's trip.
-        if ((await c.query(fresh, params)).rowCount === 1) return;
+        if (plain !== null) {
+          // A fresh id skips the upsert's speculative insertion; one already there (a lost answer's
+          // own row: see idempotent) fails it, 23505, and takes the upsert's trip.
+          try {
+            await c.query(plain, params);
+            return;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23505') throw err;
+          }
+        }
         const { rowCount } = await c.query(sql, params);
         // ON CONFLICT ... WHERE found the id queued: nothing was written (as expect_rows would have raised).
         if (rowCount !== 1) throw Object.assign(new Error(`nuvom: job ${jobs[0].id} already queued`), { code: '23505' });
@@ -167,11 +174,8 @@ export class PgEnqueue {
     const into = `INSERT INTO ${s}.jobs (${all.join(', ')}, q_state)
       ${source}`;
     if (plain) {
-      // A batch of one: no error for an id met again (see the top of this file); a batch must fail whole.
-      const first = shape === ONE ? `${into}
-      ON CONFLICT (id) DO NOTHING` : into;
-      this.sql.set(key, first);
-      return first;
+      this.sql.set(key, into);
+      return into;
     }
     const insert = `${into}
       ON CONFLICT (id) DO UPDATE SET ${setQueue}, ${keepRecordArgs}${setRecord}

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient, inTransaction, isNuvomError, type Client } from '../../sdk/index.ts';
@@ -175,6 +176,35 @@ describe('postgres: an application on PostgreSQL', function () {
       await worker.stop();
       await fractional.close();
     }
+  });
+
+  it('delay() with an id of its own is a plain INSERT; with a caller-chosen id, the upsert (met again, no statement fails on the server)', async () => {
+    // node-postgres's Query as the plugin loads it: its INSERT statements into the jobs table, by kind.
+    const Query = createRequire(import.meta.url)('pg/lib/query.js') as { prototype: { submit: (...a: unknown[]) => unknown; handleError: (...a: unknown[]) => unknown } };
+    const inserts: string[] = [];
+    const failed: string[] = [];
+    const submit = Query.prototype.submit;
+    const handleError = Query.prototype.handleError;
+    Query.prototype.submit = function (this: { text: string }, ...a: unknown[]) {
+      if (/^INSERT INTO "[^"]+"\.jobs \(/.test(this.text)) inserts.push(this.text.includes('ON CONFLICT') ? 'upsert' : 'plain');
+      return submit.apply(this, a);
+    } as typeof submit;
+    Query.prototype.handleError = function (this: { text: string }, err: unknown, ...a: unknown[]) {
+      if (/^INSERT INTO "[^"]+"\.jobs \(/.test(this.text)) failed.push(`${(err as { code?: string }).code}`);
+      return handleError.call(this, err, ...a);
+    } as typeof handleError;
+    try {
+      await add.delay(1, 2);
+      const key = `welcome-${Date.now()}`;
+      await add.enqueue({ args: [1, 2], id: key });
+      await expectCode(add.enqueue({ args: [3, 4], id: key }), 'NUVOM_E_DUPLICATE_JOB', /already/);
+    } finally {
+      Query.prototype.submit = submit;
+      Query.prototype.handleError = handleError;
+    }
+    // (The duplicate is refused by the client's own check, before any INSERT: enqueue.test.ts covers the store's.)
+    expect(inserts).to.deep.equal(['plain', 'upsert']);
+    expect(failed, 'statements the server failed').to.deep.equal([]);
   });
 
   it('a schedule at a fraction of a millisecond (at: epoch ms + 0.5) is stored, at the next whole millisecond', async () => {
