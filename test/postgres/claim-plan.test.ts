@@ -8,21 +8,7 @@ import { expect } from 'chai';
 import { PgQueue } from '../../builtin-plugins/postgres/index.ts';
 import { CLAIM_SESSION, claimStatement } from '../../builtin-plugins/postgres/queue.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
-import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  'Actual Rows'?: number;
-  Plans?: PlanNode[];
-}
-
-function nodes(n: PlanNode, out: PlanNode[] = []): PlanNode[] {
-  out.push(n);
-  for (const c of n.Plans ?? []) nodes(c, out);
-  return out;
-}
+import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor, planNodes, type PlanNode } from './helpers.ts';
 
 describe('postgres: the claim plan', function () {
   this.timeout(60_000);
@@ -60,7 +46,7 @@ describe('postgres: the claim plan', function () {
         } finally {
           await c.query('ROLLBACK');
         }
-        const scans = nodes(plan.Plan).filter((n) => n['Relation Name'] === 'jobs' && /Scan/.test(n['Node Type']));
+        const scans = planNodes(plan.Plan).filter((n) => n['Relation Name'] === 'jobs' && /Scan/.test(n['Node Type']));
         const waiting = scans.find((n) => n['Index Name'] === 'jobs_claim');
         expect(waiting, `the waiting rows are read through jobs_claim: ${JSON.stringify(scans.map((n) => [n['Node Type'], n['Index Name']]))}`).to.not.equal(undefined);
         expect(waiting!['Node Type']).to.equal('Index Scan');

@@ -8,10 +8,8 @@ import { PgQueue } from '../../builtin-plugins/postgres/index.ts';
 import { leaseCountsStatement, postgresHealth } from '../../builtin-plugins/postgres/health.ts';
 import { qsizeStatement } from '../../builtin-plugins/postgres/queue.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
-import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+import { client as pgClient, dropSchema, requirePostgres, schemaName, settingsFor, planNodes, type PlanNode } from './helpers.ts';
 
-interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
-const nodes = (n: PlanNode, out: PlanNode[] = []): PlanNode[] => { out.push(n); for (const c of n.Plans ?? []) nodes(c, out); return out; };
 
 describe('postgres: the doctor lease counts over a table of many finished records', function () {
   this.timeout(60_000);
@@ -40,7 +38,7 @@ describe('postgres: the doctor lease counts over a table of many finished record
         SELECT 'done-' || i, 't', '\\x90', 0, $1::bigint - i, 'SUCCESS', 't', $1::bigint - i, $1::bigint - i FROM generate_series(1, 50000) i`, [now]);
       await c.query(`ANALYZE "${schema}".jobs`);
       const { rows } = await c.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${leaseCountsStatement(`"${schema}"`)}`, [now]);
-      const all = nodes(rows[0]['QUERY PLAN'][0].Plan);
+      const all = planNodes(rows[0]['QUERY PLAN'][0].Plan);
       const shown = JSON.stringify(all.filter((n) => n['Relation Name'] === 'jobs' || n['Index Name']).map((n) => [n['Node Type'], n['Index Name']]));
       expect(all.filter((n) => n['Relation Name'] === 'jobs').map((n) => n['Node Type']), shown).to.not.include('Seq Scan');
       // Any of the queue's partial indexes (jobs_claim holds the waiting rows too), directly or as a bitmap: each reads queued rows only.
@@ -67,7 +65,7 @@ describe('postgres: the doctor lease counts over a table of many finished record
         SELECT 'done-' || i, 't', '\\x90', 0, $1::bigint - i, 'SUCCESS', 't', $1::bigint - i, $1::bigint - i FROM generate_series(1, 50000) i`, [now]);
       await c.query(`ANALYZE "${schema}".jobs`);
       const { rows } = await c.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${qsizeStatement(`"${schema}"`)}`);
-      const all = nodes(rows[0]['QUERY PLAN'][0].Plan);
+      const all = planNodes(rows[0]['QUERY PLAN'][0].Plan);
       const shown = JSON.stringify(all.filter((n) => n['Relation Name'] === 'jobs' || n['Index Name']).map((n) => [n['Node Type'], n['Index Name']]));
       expect(all.filter((n) => n['Relation Name'] === 'jobs').map((n) => n['Node Type']), shown).to.not.include('Seq Scan');
       const indexes = all.filter((n) => n['Index Name']).map((n) => n['Index Name']);

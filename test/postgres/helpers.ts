@@ -100,3 +100,19 @@ export function useJobStore(use: (f: JobStoreFixture) => void): void {
     await dropSchema(f.schema);
   });
 }
+
+/** A node of `EXPLAIN (FORMAT JSON)`'s plan, with the fields the plan tests read. */
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Actual Rows'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Every node of a plan, the root first. */
+export function planNodes(n: PlanNode, out: PlanNode[] = []): PlanNode[] {
+  out.push(n);
+  for (const c of n.Plans ?? []) planNodes(c, out);
+  return out;
+}

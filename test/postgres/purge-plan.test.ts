@@ -7,10 +7,8 @@ import { expect } from 'chai';
 import { PgQueue, PgResultStore } from '../../builtin-plugins/postgres/index.ts';
 import { purgeStatement } from '../../builtin-plugins/postgres/results.ts';
 import { makeQueuedJob } from '../../sdk/testing/index.ts';
-import { client as pgClient, dropSchema, json, requirePostgres, schemaName, settingsFor } from './helpers.ts';
+import { client as pgClient, dropSchema, json, requirePostgres, schemaName, settingsFor, planNodes, type PlanNode } from './helpers.ts';
 
-interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
-const nodes = (n: PlanNode, out: PlanNode[] = []): PlanNode[] => { out.push(n); for (const c of n.Plans ?? []) nodes(c, out); return out; };
 const DAY = 86_400_000;
 
 describe('postgres: the purge plan over a table of many records', function () {
@@ -47,7 +45,7 @@ describe('postgres: the purge plan over a table of many records', function () {
       await c.query(`ANALYZE "${schema}".jobs`);
       const statuses = ['SUCCESS', 'FAILED', 'CANCELLED'];
       const { rows } = await c.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (FORMAT JSON) ${purgeStatement(`"${schema}"`, statuses)}`, [statuses, cut, cut + DAY]);
-      const all = nodes(rows[0]['QUERY PLAN'][0].Plan);
+      const all = planNodes(rows[0]['QUERY PLAN'][0].Plan);
       const shown = JSON.stringify(all.filter((n) => n['Relation Name'] === 'jobs' || n['Index Name']).map((n) => [n['Node Type'], n['Index Name']]));
       expect(all.filter((n) => n['Relation Name'] === 'jobs').map((n) => n['Node Type']), shown).to.not.include('Seq Scan');
       expect(all.some((n) => n['Index Name'] === 'jobs_status'), shown).to.equal(true);
