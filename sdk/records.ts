@@ -53,9 +53,10 @@ export function rememberArgsBytes(args: unknown[], bytes: Uint8Array): void {
 const generatedIds = new WeakSet<object>();
 
 /**
- * Marks a job whose id the dispatcher just made (a fresh UUID version 7, no caller-chosen id): no
- * other job can hold it, so a store may skip what guards a duplicate (PostgreSQL: a plain INSERT
- * before the upsert, which fails on the server only for an id already there).
+ * Marks a job enqueued alone (a delay()) whose id the dispatcher just made (a fresh UUID version 7,
+ * no caller-chosen id): no other job can hold it, so a store may skip what guards a duplicate
+ * (PostgreSQL: a plain INSERT before the upsert, which fails on the server only for an id already
+ * there). The jobs of a larger batch are not marked.
  */
 export function markIdGenerated(job: object): void {
   generatedIds.add(job);

@@ -238,7 +238,9 @@ export class Jobs implements JobsService {
           : jobOptions(taskOptions, call as Partial<TaskOptionsSnapshot>, config),
         meta: {},
       };
-      if (call.id === undefined) markIdGenerated(jobs0[i]);
+      // Only a job enqueued alone (a delay()) is marked: the stores read it there (a map()'s batch
+      // tries its plain INSERT whatever its ids), and a 10,000-job map() adds nothing to a WeakSet.
+      if (call.id === undefined && calls.length === 1) markIdGenerated(jobs0[i]);
     }
     let jobs = jobs0;
     /** Arguments an enqueue hook re-encoded, by job: the job's record shows those. */

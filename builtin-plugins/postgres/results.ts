@@ -150,8 +150,10 @@ export class PgResultStore implements ResultStore, ResultStoreInsights, Heartbea
       (byTask[r.task as string] ??= {})[r.status as JobStatus] = Number(r.n);
     }
     const oldestPendingAt = oldest === null ? null : new Date(oldest).toISOString();
-    return sinces.map((since) => ({
-      byStatus: { ...byStatus }, byTask: structuredClone(byTask), oldestPendingAt, completedSince: completed[windows.findIndex((w) => Object.is(w, since))],
+    // Each caller gets objects of its own (the first the ones built here, the others copies).
+    return sinces.map((since, i) => ({
+      byStatus: i === 0 ? byStatus : { ...byStatus }, byTask: i === 0 ? byTask : structuredClone(byTask), oldestPendingAt,
+      completedSince: completed[windows.findIndex((w) => Object.is(w, since))],
     }));
   }
 
